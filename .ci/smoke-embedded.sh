@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Starts the server as a user would (`npm start`, no DATABASE_URL), checks that
+# FHIR answers, stops it with SIGTERM and checks that it restarts on the same files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=$(mktemp -d)
+port=$((20000 + RANDOM % 10000))
+start() {
+  (unset DATABASE_URL; DATA_DIR="$dir" PORT=$port LOG_LEVEL=warn exec node dist/src/main.js) &
+  pid=$!
+  for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return 0; sleep 1; done
+  echo "server did not become ready"; kill $pid || true; exit 1
+}
+start
+id=$(curl -sf -XPOST "http://127.0.0.1:$port/fhir/Patient" -H 'Content-Type: application/fhir+json' \
+  -d '{"resourceType":"Patient","name":[{"family":"Smoke"}]}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
+curl -sf "http://127.0.0.1:$port/fhir/metadata" | grep -q '"fhirVersion":"4.0.1"'
+kill -TERM $pid; wait $pid || true
+start
+curl -sf "http://127.0.0.1:$port/fhir/Patient/$id" | grep -q '"family":"Smoke"'
+kill -TERM $pid; wait $pid || true
+rm -rf "$dir"
+echo "smoke ok: created, stopped with SIGTERM, restarted, read back Patient/$id"

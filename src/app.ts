@@ -1,0 +1,55 @@
+import { randomUUID } from 'crypto';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import * as express from 'express';
+import { AppModule } from './app.module';
+import { AppConfig } from './config/config';
+import { contentNegotiation } from './fhir/rest/content-negotiation';
+import { OperationOutcomeFilter, toOutcome } from './fhir/rest/operation-outcome.filter';
+import { reply } from './fhir/rest/fhir-response';
+import { logger } from './logger';
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Builds the Nest application (used by main.ts and the e2e tests). */
+export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bodyParser: false,
+    abortOnError: false,
+    logger: ['error', 'warn'],
+  });
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'extended');
+
+  // request id + one structured access log line per request (ids and status only: no PHI)
+  app.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
+    (req as any).id = id;
+    res.setHeader('X-Request-Id', id);
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      if (logger.isLevelEnabled('info')) {
+        logger.info(
+          { reqId: id, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - start) / 1e6 },
+          'request',
+        );
+      }
+    });
+    next();
+  });
+  app.use('/fhir', contentNegotiation);
+  const jsonTypes = ['application/fhir+json', 'application/json', 'application/json+fhir', 'application/json-patch+json'];
+  app.use('/fhir', express.json({ type: jsonTypes, limit: config.maxBodyBytes, strict: false }));
+  app.use('/fhir', express.urlencoded({ extended: false, limit: config.maxBodyBytes }));
+  // body-parser errors (413, bad JSON) become OperationOutcomes
+  app.use((err: any, req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (!err) return next();
+    const o = toOutcome(err, req);
+    reply(req, res, o);
+  });
+  app.useGlobalFilters(new OperationOutcomeFilter());
+  app.enableShutdownHooks();
+  return app;
+}

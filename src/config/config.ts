@@ -1,0 +1,76 @@
+import * as path from 'path';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+/** Typed configuration read once from the environment (see README "Configuration"). */
+export interface AppConfig {
+  port: number;
+  host: string;
+  publicUrl: string;
+  /** `{publicUrl}/fhir` */
+  fhirBaseUrl: string;
+  databaseUrl?: string;
+  /** `:memory:` keeps the embedded database in memory (tests) */
+  dataDir: string;
+  seedFile?: string;
+  logLevel: LogLevel;
+  /** request bodies above this many bytes are refused with 413 */
+  maxBodyBytes: number;
+  /** Binary payloads above this many bytes are refused with 413 */
+  maxBinaryBytes: number;
+  /** largest batch/transaction Bundle, in entries */
+  maxBundleEntries: number;
+  /** database pool size */
+  dbPoolSize: number;
+  /** PostgreSQL schema for all tables (tests isolate themselves with it); default: public */
+  databaseSchema?: string;
+  /** DATABASE_URL points at an embedded PGlite socket server (tests): one connection */
+  databaseUrlIsEmbedded: boolean;
+}
+
+export class ConfigError extends Error {}
+
+function int(env: NodeJS.ProcessEnv, name: string, def: number, min = 1): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw) || Number(raw) < min) {
+    throw new ConfigError(`${name} must be an integer >= ${min}, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const port = int(env, 'PORT', 8080, 0);
+  if (port > 65535) throw new ConfigError(`PORT must be at most 65535, got "${port}"`);
+  const publicUrl = (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/\s]+(\/\S*)?$/.test(publicUrl)) {
+    throw new ConfigError(`PUBLIC_URL must be an http(s) origin, got "${publicUrl}"`);
+  }
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
+  }
+  const logLevel = (env.LOG_LEVEL || 'info') as LogLevel;
+  if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of error, warn, info, debug; got "${logLevel}"`);
+  }
+  return {
+    port,
+    host: env.HOST || '0.0.0.0',
+    publicUrl,
+    fhirBaseUrl: `${publicUrl}/fhir`,
+    databaseUrl,
+    dataDir: env.DATA_DIR === ':memory:' ? ':memory:' : path.resolve(env.DATA_DIR || './data'),
+    seedFile: env.SEED_FILE || undefined,
+    logLevel,
+    maxBodyBytes: int(env, 'MAX_BODY_BYTES', 16 * 1024 * 1024),
+    maxBinaryBytes: int(env, 'MAX_BINARY_BYTES', 100 * 1024 * 1024),
+    maxBundleEntries: int(env, 'MAX_BUNDLE_ENTRIES', 10000),
+    dbPoolSize: int(env, 'DB_POOL_SIZE', 20),
+    databaseSchema: env.DATABASE_SCHEMA || undefined,
+    databaseUrlIsEmbedded: env.DATABASE_EMBEDDED === '1',
+  };
+}
+
+/** Nest injection token for AppConfig. */
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,142 @@
+import { Client, Pool, PoolClient, QueryResult, QueryResultRow, types } from 'pg';
+import { DataSource } from 'typeorm';
+import { migrations } from '../../migrations';
+import { logger } from '../logger';
+import { EmbeddedPostgres } from './embedded-postgres';
+
+// int8 (counts, sequences) as JS numbers; timestamptz stays a Date
+types.setTypeParser(20, (v) => Number(v));
+
+/** Anything that can run a query: the pool or a client inside a transaction. */
+export interface Queryable {
+  query<R extends QueryResultRow = any>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
+}
+
+const MIGRATION_LOCK = 7_202_604_001;
+
+export interface DatabaseOptions {
+  /** postgres:// URL; undefined starts the embedded database */
+  url?: string;
+  /** embedded database folder; undefined: in memory */
+  dataDir?: string;
+  poolSize: number;
+  /** schema to use (tests isolate themselves in a fresh schema) */
+  schema?: string;
+  /** the server at `url` is an embedded PGlite (tests): one connection only */
+  urlIsEmbedded?: boolean;
+}
+
+/**
+ * The one connection pool of the process, plus the migration runner.
+ * Repositories run hand-written SQL through `query` / `transaction`;
+ * TypeORM runs the migrations in `migrations/` (never `synchronize`).
+ */
+export class Database implements Queryable {
+  private constructor(
+    readonly pool: Pool,
+    private readonly dataSource: DataSource,
+    private readonly embedded: EmbeddedPostgres | undefined,
+    readonly schema: string | undefined,
+    private readonly url: string,
+  ) {}
+
+  get isEmbedded(): boolean {
+    return this.embedded !== undefined;
+  }
+
+  static async connect(opts: DatabaseOptions): Promise<Database> {
+    const embedded = opts.url ? undefined : await EmbeddedPostgres.start(opts.dataDir);
+    const url = opts.url ?? embedded!.url;
+    if (opts.schema) await createSchema(url, opts.schema);
+    const dataSource = new DataSource({
+      type: 'postgres',
+      url,
+      schema: opts.schema,
+      synchronize: false,
+      migrationsRun: false,
+      migrations,
+      migrationsTableName: 'typeorm_migrations',
+      logging: false,
+      extra: {
+        // PGlite is one session: the socket server interleaves the protocol
+        // messages of concurrent connections, so the embedded database gets
+        // exactly one connection (requests queue for it in the pool).
+        max: embedded || opts.urlIsEmbedded ? 1 : opts.poolSize,
+        // search_path per connection keeps tests isolated in their own schema
+        // (a startup option would be simpler, but the embedded server ignores those)
+        onConnect: opts.schema
+          ? (client: PoolClient) => client.query(`SET search_path TO "${opts.schema}", public`)
+          : undefined,
+        idleTimeoutMillis: 30_000,
+      },
+    });
+    await dataSource.initialize();
+    const pool = (dataSource.driver as any).master as Pool;
+    pool.on('error', (err) => logger.error({ err: err.message }, 'idle database connection failed'));
+    return new Database(pool, dataSource, embedded, opts.schema, url);
+  }
+
+  /** Runs pending migrations under an advisory lock so several processes can start at once. */
+  async migrate(): Promise<string[]> {
+    // the lock is held on its own connection, outside the pool the migrations use
+    const client = new Client({ connectionString: this.url });
+    await client.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      const ran = await this.dataSource.runMigrations({ transaction: 'each' });
+      return ran.map((m) => m.name);
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+      await client.end();
+    }
+  }
+
+  query<R extends QueryResultRow = any>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
+    return this.pool.query<R>(text, values as any[]);
+  }
+
+  /** Runs fn in one database transaction; rolls back on any error. */
+  async transaction<T>(fn: (tx: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.pool.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.dataSource.destroy().catch(() => undefined);
+    await this.embedded?.stop();
+  }
+
+  /** Drops the schema (tests only). */
+  async dropSchema(): Promise<void> {
+    if (this.schema) await this.pool.query(`DROP SCHEMA IF EXISTS "${this.schema}" CASCADE`);
+  }
+}
+
+async function createSchema(url: string, schema: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error('invalid schema name');
+  const pool = new Pool({ connectionString: url, max: 1 });
+  try {
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  } finally {
+    await pool.end();
+  }
+}

@@ -1,0 +1,83 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4';
+import { FhirDefinitions } from '../definitions/definitions.module';
+import { OperationRegistry } from '../operations/operation-registry';
+import { BASE_URL } from './rest.tokens';
+
+/** Contributes search parameters, security and extra interactions to the CapabilityStatement. */
+export interface CapabilityContributor {
+  contribute(cs: CapabilityStatement): void;
+}
+
+/**
+ * GET /metadata: a CapabilityStatement generated from what the server really
+ * supports (types and interactions from the definitions, operations from the
+ * registry, search parameters and security from their modules).
+ */
+@Injectable()
+export class CapabilityService {
+  private readonly contributors: CapabilityContributor[] = [];
+  private cached?: string;
+
+  constructor(
+    @Inject(BASE_URL) private readonly baseUrl: string,
+    private readonly definitions: FhirDefinitions,
+    private readonly operations: OperationRegistry,
+  ) {}
+
+  addContributor(c: CapabilityContributor): void {
+    this.contributors.push(c);
+    this.cached = undefined;
+  }
+
+  /** JSON text; built once (definitions do not change while running). */
+  capabilityStatement(): string {
+    if (!this.cached) this.cached = JSON.stringify(this.build());
+    return this.cached;
+  }
+
+  private build(): CapabilityStatement {
+    const ops = this.operations.all();
+    const resource: CapabilityStatementRestResource[] = this.definitions.resourceTypes.map((type) => ({
+      type,
+      profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
+      interaction: ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'].map(
+        (code) => ({ code: code as any }),
+      ),
+      versioning: 'versioned-update',
+      readHistory: true,
+      updateCreate: true,
+      conditionalCreate: false,
+      conditionalRead: 'modified-since',
+      conditionalUpdate: false,
+      conditionalDelete: 'not-supported',
+      operation: ops
+        .filter((o) => !o.levels.every((l) => l === 'system') && (!o.resourceTypes || o.resourceTypes.includes(type)))
+        .map((o) => ({ name: o.name, definition: o.definition.url! })),
+    }));
+    const cs: CapabilityStatement = {
+      resourceType: 'CapabilityStatement',
+      status: 'active',
+      date: new Date().toISOString(),
+      publisher: 'fhir-r4-server',
+      kind: 'instance',
+      software: { name: 'fhir-r4-server', version: process.env.npm_package_version ?? '0.1.0' },
+      implementation: { description: 'FHIR R4 server', url: this.baseUrl },
+      fhirVersion: '4.0.1',
+      format: ['application/fhir+json', 'json'],
+      patchFormat: ['application/json-patch+json'],
+      rest: [
+        {
+          mode: 'server',
+          resource,
+          interaction: [{ code: 'history-system' }],
+          operation: ops
+            .filter((o) => o.levels.includes('system'))
+            .map((o) => ({ name: o.name, definition: o.definition.url! })),
+        },
+      ],
+    };
+    for (const c of this.contributors) c.contribute(cs);
+    return cs;
+  }
+}

@@ -1,0 +1,208 @@
+import { All, Controller, Delete, Get, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { FhirError, notFound, notSupported } from '../errors';
+import { OperationLevel, OperationRegistry } from '../operations/operation-registry';
+import { SearchService } from '../search/search.service';
+import { CapabilityService } from './capability.service';
+import { queryPairs } from './content-negotiation';
+import { FhirResponse, reply } from './fhir-response';
+import { HistoryService } from './history.service';
+import { InteractionsService } from './interactions.service';
+import { header, parseETagVersion, parsePrefer, RequestContext } from './request-context';
+import { BASE_URL } from './rest.tokens';
+import { Inject } from '@nestjs/common';
+
+/**
+ * The FHIR RESTful API URL space. Thin: each route parses the HTTP request
+ * and hands over to a service; `$name` segments go to the OperationRegistry.
+ */
+@Controller('fhir')
+export class FhirController {
+  constructor(
+    @Inject(BASE_URL) private readonly baseUrl: string,
+    private readonly interactions: InteractionsService,
+    private readonly historyService: HistoryService,
+    private readonly searchService: SearchService,
+    private readonly capability: CapabilityService,
+    private readonly operations: OperationRegistry,
+  ) {}
+
+  private ctx(req: Request): RequestContext {
+    return { baseUrl: this.baseUrl, requestId: String((req as any).id ?? ''), prefer: parsePrefer(header(req, 'prefer')) };
+  }
+
+  private async run(req: Request, res: Response, work: (ctx: RequestContext) => Promise<FhirResponse | undefined>) {
+    const r = await work(this.ctx(req));
+    if (r) reply(req, res, r);
+  }
+
+  // ---- system level --------------------------------------------------------
+
+  @Get('metadata')
+  metadata(@Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, async () => ({ status: 200, body: this.capability.capabilityStatement() }));
+  }
+
+  @Get('_history')
+  systemHistory(@Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => this.historyService.history(ctx, queryPairs(req)));
+  }
+
+  @Get()
+  systemSearch(@Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => this.searchService.search(ctx, { params: queryPairs(req) }));
+  }
+
+  @Post('_search')
+  systemSearchPost(@Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => this.searchService.search(ctx, { params: formAndQuery(req) }));
+  }
+
+  // ---- type level ----------------------------------------------------------
+
+  @Get(':type/_history')
+  typeHistory(@Param('type') type: string, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => this.historyService.history(ctx, queryPairs(req), type));
+  }
+
+  @Post(':type/_search')
+  typeSearchPost(@Param('type') type: string, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => {
+      this.interactions.assertType(type);
+      return this.searchService.search(ctx, { resourceType: type, params: formAndQuery(req) });
+    });
+  }
+
+  @Get(':type')
+  typeSearch(@Param('type') type: string, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => {
+      if (type.startsWith('$')) return this.operation(ctx, req, res, 'system', type);
+      this.interactions.assertType(type);
+      return this.searchService.search(ctx, { resourceType: type, params: queryPairs(req) });
+    });
+  }
+
+  @Post(':type')
+  create(@Param('type') type: string, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => {
+      if (type.startsWith('$')) return this.operation(ctx, req, res, 'system', type);
+      return this.interactions.create(ctx, type, req.body);
+    });
+  }
+
+  // ---- instance level ------------------------------------------------------
+
+  @Get(':type/:id/_history/:vid')
+  vread(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, () => this.interactions.vread(p.type, p.id, p.vid));
+  }
+
+  @Get(':type/:id/_history')
+  instanceHistory(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => this.historyService.history(ctx, queryPairs(req), p.type, p.id));
+  }
+
+  @Get(':type/:id')
+  read(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => {
+      if (p.id.startsWith('$')) return this.operation(ctx, req, res, 'type', p.id, p.type);
+      return this.interactions.read(p.type, p.id, {
+        ifNoneMatch: parseETagVersion(header(req, 'if-none-match'), 'If-None-Match'),
+        ifModifiedSince: httpDate(header(req, 'if-modified-since')),
+      });
+    });
+  }
+
+  @Post(':type/:id')
+  typeOperationPost(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => {
+      if (p.id.startsWith('$')) return this.operation(ctx, req, res, 'type', p.id, p.type);
+      throw FhirError.of(405, 'not-supported', 'POST to an instance is not allowed; use PUT to update');
+    });
+  }
+
+  @Get(':type/:id/:op')
+  instanceGet(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => {
+      if (p.op.startsWith('$')) return this.operation(ctx, req, res, 'instance', p.op, p.type, p.id);
+      // compartment search: Patient/123/Observation
+      this.interactions.assertType(p.type);
+      this.interactions.assertType(p.op);
+      return this.searchService.search(ctx, {
+        resourceType: p.op,
+        params: queryPairs(req),
+        compartment: { resourceType: p.type, id: p.id },
+      });
+    });
+  }
+
+  @Post(':type/:id/:op')
+  instancePost(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => {
+      if (p.op.startsWith('$')) return this.operation(ctx, req, res, 'instance', p.op, p.type, p.id);
+      throw notFound(`no route for POST ${req.path}`);
+    });
+  }
+
+  @Put(':type/:id')
+  update(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) =>
+      this.interactions.update(ctx, p.type, p.id, req.body, parseETagVersion(header(req, 'if-match'), 'If-Match')),
+    );
+  }
+
+  @Patch(':type/:id')
+  patch(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) =>
+      this.interactions.patch(ctx, p.type, p.id, req.body, parseETagVersion(header(req, 'if-match'), 'If-Match')),
+    );
+  }
+
+  @Delete(':type/:id')
+  delete(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) =>
+      this.interactions.delete(ctx, p.type, p.id, parseETagVersion(header(req, 'if-match'), 'If-Match')),
+    );
+  }
+
+  /** Anything else under /fhir: 405 for a known path shape with the wrong method, else 404. */
+  @All('*path')
+  fallback(@Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, async () => {
+      throw FhirError.of(405, 'not-supported', `${req.method} is not supported on ${req.path}`);
+    });
+  }
+
+  private async operation(
+    ctx: RequestContext,
+    req: Request,
+    res: Response,
+    level: OperationLevel,
+    segment: string,
+    resourceType?: string,
+    id?: string,
+  ): Promise<FhirResponse | undefined> {
+    if (resourceType) this.interactions.assertType(resourceType);
+    const name = segment.slice(1);
+    const op = this.operations.find(name, level, resourceType);
+    if (!op) throw notSupported(404, `operation $${name} is not supported at ${level} level${resourceType ? ` on ${resourceType}` : ''}`);
+    if (req.method === 'GET' && op.affectsState) throw FhirError.of(405, 'not-supported', `$${name} changes data: use POST`);
+    return op.invoke({ ctx, level, resourceType, id, params: queryPairs(req), body: req.body, req, res });
+  }
+}
+
+/** POST _search: form body parameters plus any in the URL. */
+function formAndQuery(req: Request): [string, string][] {
+  const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : {};
+  const pairs: [string, string][] = [];
+  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+    for (const value of Array.isArray(v) ? v : [v]) pairs.push([k, String(value)]);
+  }
+  return [...queryPairs(req), ...pairs];
+}
+
+function httpDate(value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}

@@ -1,0 +1,133 @@
+import { Injectable } from '@nestjs/common';
+import type { BundleLink } from 'fhir/r4';
+import { bundleJson, EntryJson } from '../bundle-json';
+import { parseDateRange } from '../date-range';
+import { badRequest, notFound } from '../errors';
+import type { HistoryCursor, HistoryQuery } from '../storage/history.repository';
+import { StorageService } from '../storage/storage.service';
+import type { StoredVersion } from '../storage/storage.types';
+import { FhirResponse } from './fhir-response';
+import type { RequestContext } from './request-context';
+import { InteractionsService } from './interactions.service';
+
+export const DEFAULT_COUNT = 20;
+export const MAX_COUNT = 1000;
+
+/** Query parameters as an ordered list of [name, value] (repeats kept). */
+export type QueryParams = [string, string][];
+
+/**
+ * history at instance, type and system level (http.html §3.1.0.11):
+ * newest first, `_since`, `_at`, `_count`, `_type`, keyset paging through
+ * `next` links that stay correct while writes go on.
+ */
+@Injectable()
+export class HistoryService {
+  constructor(
+    private readonly storage: StorageService,
+    private readonly interactions: InteractionsService,
+  ) {}
+
+  async history(ctx: RequestContext, params: QueryParams, resourceType?: string, id?: string): Promise<FhirResponse> {
+    if (resourceType) this.interactions.assertType(resourceType);
+    const query = this.parse(params, resourceType, id);
+    if (id) {
+      const current = await this.storage.readCurrent(resourceType!, id);
+      if (!current) throw notFound(`${resourceType}/${id} is not known`);
+    }
+    const rows = await this.storage.historyPage(query);
+    const page = rows.slice(0, query.count);
+    const path = [resourceType, id, '_history'].filter(Boolean).join('/');
+    const link: BundleLink[] = [{ relation: 'self', url: this.url(ctx, path, params) }];
+    if (rows.length > query.count) {
+      const last = page[page.length - 1];
+      const cursor: HistoryCursor = {
+        lastUpdated: last.lastUpdated.toISOString(),
+        resourceType: last.resourceType,
+        id: last.id,
+        versionId: last.versionId,
+      };
+      const next = params.filter(([k]) => k !== '_cursor');
+      next.push(['_cursor', Buffer.from(JSON.stringify(cursor)).toString('base64url')]);
+      link.push({ relation: 'next', url: this.url(ctx, path, next) });
+    }
+    return {
+      status: 200,
+      body: bundleJson({ type: 'history', link, entry: page.map((v) => historyEntry(ctx, v)) }),
+    };
+  }
+
+  private parse(params: QueryParams, resourceType?: string, id?: string): HistoryQuery {
+    const q: HistoryQuery = { resourceType, id, count: DEFAULT_COUNT };
+    for (const [name, value] of params) {
+      switch (name) {
+        case '_count': {
+          if (!/^[0-9]+$/.test(value)) throw badRequest('_count must be a non-negative integer');
+          q.count = Math.min(Math.max(Number(value), 1), MAX_COUNT);
+          break;
+        }
+        case '_since': {
+          const r = parseDateRange(value);
+          if (!r) throw badRequest(`_since "${value}" is not a valid instant`);
+          q.since = r.low;
+          break;
+        }
+        case '_at': {
+          const r = parseDateRange(value.replace(/^eq/, ''));
+          if (!r) throw badRequest(`_at "${value}" is not a valid date`);
+          q.at = r;
+          break;
+        }
+        case '_type': {
+          if (resourceType) throw badRequest('_type is only allowed on system history');
+          q.types = value.split(',').map((t) => t.trim());
+          q.types.forEach((t) => this.interactions.assertType(t));
+          break;
+        }
+        case '_cursor':
+          q.after = decodeCursor(value);
+          break;
+        case '_format':
+        case '_pretty':
+          break;
+        default:
+          throw badRequest(`unknown history parameter "${name}"`);
+      }
+    }
+    return q;
+  }
+
+  private url(ctx: RequestContext, path: string, params: QueryParams): string {
+    const qs = new URLSearchParams(params).toString();
+    return `${ctx.baseUrl}/${path}${qs ? '?' + qs : ''}`;
+  }
+}
+
+function decodeCursor(value: string): HistoryCursor {
+  try {
+    const c = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+    if (typeof c.lastUpdated === 'string' && typeof c.resourceType === 'string' && typeof c.id === 'string') {
+      return { ...c, versionId: Number(c.versionId) };
+    }
+  } catch {
+    /* fall through */
+  }
+  throw badRequest('invalid _cursor');
+}
+
+/** A history Bundle.entry: the version, and how it came to be (request/response). */
+export function historyEntry(ctx: RequestContext, v: StoredVersion): EntryJson {
+  const method = v.method ?? (v.deleted ? 'DELETE' : 'PUT');
+  const created = v.versionId === 1 && !v.deleted;
+  const entry: EntryJson = {
+    fullUrl: `${ctx.baseUrl}/${v.resourceType}/${v.id}`,
+    request: { method: method as any, url: method === 'POST' ? v.resourceType : `${v.resourceType}/${v.id}` },
+    response: {
+      status: v.deleted ? '204 No Content' : created ? '201 Created' : '200 OK',
+      etag: `W/"${v.versionId}"`,
+      lastModified: v.lastUpdated.toISOString(),
+    },
+  };
+  if (!v.deleted && v.content) entry.resource = v.content;
+  return entry;
+}

@@ -1,0 +1,154 @@
+import { Injectable } from '@nestjs/common';
+import type { Resource } from 'fhir/r4';
+import { applyPatch, Operation, validate as validatePatch } from 'fast-json-patch';
+import { FhirDefinitions } from '../definitions/definitions.module';
+import { badRequest, FhirError, issue, notFound, operationOutcome } from '../errors';
+import { StorageService, WriteResult } from '../storage/storage.service';
+import type { StoredVersion } from '../storage/storage.types';
+import { FhirResponse, versionHeaders } from './fhir-response';
+import type { RequestContext } from './request-context';
+
+export interface ReadConditions {
+  ifNoneMatch?: number;
+  ifModifiedSince?: Date;
+}
+
+/**
+ * The instance and type level RESTful interactions (http.html): read, vread,
+ * create, update, patch, delete, each answering a FhirResponse.
+ */
+@Injectable()
+export class InteractionsService {
+  constructor(
+    private readonly storage: StorageService,
+    private readonly definitions: FhirDefinitions,
+  ) {}
+
+  /** 404 for a type that R4 does not define. */
+  assertType(resourceType: string): void {
+    if (!this.definitions.isResourceType(resourceType)) {
+      throw notFound(`unknown resource type "${resourceType}"`);
+    }
+  }
+
+  async read(resourceType: string, id: string, cond: ReadConditions = {}): Promise<FhirResponse> {
+    this.assertType(resourceType);
+    const v = await this.storage.read(resourceType, id);
+    const headers = versionHeaders(v);
+    if (cond.ifNoneMatch !== undefined && cond.ifNoneMatch === v.versionId) return { status: 304, headers };
+    if (cond.ifModifiedSince && Math.floor(v.lastUpdated.getTime() / 1000) * 1000 <= cond.ifModifiedSince.getTime()) {
+      return { status: 304, headers };
+    }
+    return { status: 200, body: v.content!, headers };
+  }
+
+  async vread(resourceType: string, id: string, versionId: string): Promise<FhirResponse> {
+    this.assertType(resourceType);
+    if (!/^[0-9]+$/.test(versionId)) throw notFound(`version "${versionId}" is not known`);
+    const v = await this.storage.vread(resourceType, id, Number(versionId));
+    return { status: 200, body: v.content!, headers: versionHeaders(v) };
+  }
+
+  async create(ctx: RequestContext, resourceType: string, body: unknown): Promise<FhirResponse> {
+    const resource = this.checkBody(resourceType, body);
+    const result = await this.storage.create(resource);
+    return this.writeResponse(ctx, result);
+  }
+
+  async update(ctx: RequestContext, resourceType: string, id: string, body: unknown, ifMatch?: number): Promise<FhirResponse> {
+    const resource = this.checkBody(resourceType, body);
+    if (resource.id === undefined) throw badRequest('the resource must carry the id of the URL', ['id']);
+    if (resource.id !== id) throw badRequest(`body id "${resource.id}" does not match URL id "${id}"`, ['id']);
+    if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw badRequest(`"${id}" is not a valid FHIR id`, ['id']);
+    const result = await this.storage.update(resource, { ifMatch });
+    return this.writeResponse(ctx, result);
+  }
+
+  async patch(
+    ctx: RequestContext,
+    resourceType: string,
+    id: string,
+    body: unknown,
+    ifMatch?: number,
+  ): Promise<FhirResponse> {
+    this.assertType(resourceType);
+    const ops = this.checkJsonPatch(body);
+    const result = await this.storage.modify(
+      resourceType,
+      id,
+      (current) => {
+        try {
+          return applyPatch(current, ops, true, false).newDocument as Resource;
+        } catch (err: any) {
+          // a failing `test` op or a path that does not exist: the patch cannot apply (422)
+          throw FhirError.of(422, 'processing', `JSON Patch failed: ${err.name ?? 'error'} at operation ${err.index ?? '?'}`);
+        }
+      },
+      { ifMatch },
+    );
+    return this.writeResponse(ctx, result);
+  }
+
+  async delete(ctx: RequestContext, resourceType: string, id: string, ifMatch?: number): Promise<FhirResponse> {
+    this.assertType(resourceType);
+    const result = await this.storage.delete(resourceType, id, { ifMatch });
+    const headers = result.changed ? { ETag: `W/"${result.stored.versionId}"` } : undefined;
+    if (ctx.prefer.return === 'OperationOutcome') {
+      const text = result.changed ? `deleted ${resourceType}/${id}` : `${resourceType}/${id} was already deleted`;
+      return { status: 200, headers, body: operationOutcome([issue('informational', text, undefined, 'information')]) };
+    }
+    return { status: 204, headers };
+  }
+
+  /** The answer to a successful write, shaped by `Prefer: return=`. */
+  writeResponse(ctx: RequestContext, result: WriteResult): FhirResponse {
+    const v: StoredVersion = result.stored;
+    const headers: Record<string, string> = {
+      ...versionHeaders(v),
+      Location: `${ctx.baseUrl}/${v.resourceType}/${v.id}/_history/${v.versionId}`,
+    };
+    const status = result.created ? 201 : 200;
+    switch (ctx.prefer.return) {
+      case 'minimal':
+        return { status, headers };
+      case 'OperationOutcome':
+        return {
+          status,
+          headers,
+          body: operationOutcome([
+            issue(
+              'informational',
+              `${result.created ? 'created' : 'updated'} ${v.resourceType}/${v.id} version ${v.versionId}`,
+              undefined,
+              'information',
+            ),
+          ]),
+        };
+      default:
+        return { status, headers, body: v.content! };
+    }
+  }
+
+  /** The request body as a resource of the URL's type (400 otherwise). */
+  checkBody(resourceType: string, body: unknown): Resource {
+    this.assertType(resourceType);
+    if (body === undefined || body === null || (typeof body === 'object' && Object.keys(body).length === 0)) {
+      throw badRequest('a resource is required in the request body');
+    }
+    if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body must be a JSON object');
+    const r = body as Resource;
+    if (r.resourceType !== resourceType) {
+      throw badRequest(`resourceType "${String(r.resourceType)}" does not match the URL type "${resourceType}"`, [
+        'resourceType',
+      ]);
+    }
+    return r;
+  }
+
+  private checkJsonPatch(body: unknown): Operation[] {
+    if (!Array.isArray(body)) throw badRequest('a JSON Patch body must be an array of operations');
+    const error = validatePatch(body as Operation[]);
+    if (error) throw badRequest(`invalid JSON Patch: ${error.name} at operation ${error.index}`);
+    return body as Operation[];
+  }
+}

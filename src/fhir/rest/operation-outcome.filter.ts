@@ -1,0 +1,69 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { logger } from '../../logger';
+import { FhirError, issue, operationOutcome, IssueCode } from '../errors';
+import { reply } from './fhir-response';
+
+const BODY_PARSER_ERRORS: Record<string, [number, IssueCode, string]> = {
+  'entity.too.large': [413, 'too-costly', 'request body is larger than the configured limit'],
+  'entity.parse.failed': [400, 'structure', 'request body is not valid JSON'],
+  'charset.unsupported': [415, 'not-supported', 'unsupported charset'],
+  'encoding.unsupported': [415, 'not-supported', 'unsupported content encoding'],
+  'request.aborted': [400, 'incomplete', 'request aborted'],
+};
+
+const STATUS_CODES: Record<number, IssueCode> = {
+  400: 'invalid',
+  401: 'login',
+  403: 'forbidden',
+  404: 'not-found',
+  405: 'not-supported',
+  406: 'not-supported',
+  409: 'conflict',
+  410: 'deleted',
+  412: 'conflict',
+  413: 'too-costly',
+  415: 'not-supported',
+  422: 'processing',
+  429: 'throttled',
+};
+
+/**
+ * Every error leaves as an OperationOutcome with the right status; never a
+ * stack trace. Unexpected errors are logged (message only: no PHI) as 500.
+ */
+@Catch()
+export class OperationOutcomeFilter implements ExceptionFilter {
+  catch(err: any, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const req = ctx.getRequest<Request>();
+    const res = ctx.getResponse<Response>();
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    const { status, body, headers } = toOutcome(err, req);
+    reply(req, res, { status, body, headers });
+  }
+}
+
+export function toOutcome(err: any, req?: Request): { status: number; body: object; headers: Record<string, string> } {
+  if (err instanceof FhirError) {
+    return { status: err.status, body: err.toOperationOutcome(), headers: err.headers };
+  }
+  if (err?.type && BODY_PARSER_ERRORS[err.type]) {
+    const [status, code, text] = BODY_PARSER_ERRORS[err.type];
+    return { status, body: operationOutcome([issue(code, text)]), headers: {} };
+  }
+  if (err instanceof HttpException) {
+    const status = err.getStatus();
+    const msg = status === 404 ? `no route for ${req?.method} ${req?.path}` : err.message;
+    return { status, body: operationOutcome([issue(STATUS_CODES[status] ?? 'exception', msg)]), headers: {} };
+  }
+  logger.error({ reqId: (req as any)?.id, err: err?.message, code: err?.code }, 'unhandled error');
+  return {
+    status: 500,
+    body: operationOutcome([issue('exception', 'internal server error')]),
+    headers: {},
+  };
+}

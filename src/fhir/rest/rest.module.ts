@@ -1,0 +1,24 @@
+import { Module } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../../config/config';
+import { OperationRegistry } from '../operations/operation-registry';
+import { SearchModule } from '../search/search.module';
+import { StorageModule } from '../storage/storage.module';
+import { CapabilityService } from './capability.service';
+import { FhirController } from './fhir.controller';
+import { HistoryService } from './history.service';
+import { InteractionsService } from './interactions.service';
+import { BASE_URL } from './rest.tokens';
+
+@Module({
+  imports: [StorageModule, SearchModule],
+  controllers: [FhirController],
+  providers: [
+    { provide: BASE_URL, inject: [APP_CONFIG], useFactory: (c: AppConfig) => c.fhirBaseUrl },
+    InteractionsService,
+    HistoryService,
+    CapabilityService,
+    OperationRegistry,
+  ],
+  exports: [InteractionsService, HistoryService, CapabilityService, OperationRegistry, BASE_URL],
+})
+export class RestModule {}

@@ -1,0 +1,171 @@
+import type { Queryable } from '../../database/database';
+import { SqlParams } from './sql-params';
+import type { IndexTable, StoredVersion, VersionWrite, WriteExtra } from './storage.types';
+
+const VERSION_COLUMNS = 'resource_type, id, version_id, last_updated, deleted, content';
+
+function toStored(r: any): StoredVersion {
+  return {
+    resourceType: r.resource_type,
+    id: r.id,
+    versionId: r.version_id,
+    lastUpdated: r.last_updated,
+    deleted: r.deleted,
+    method: r.method,
+    content: r.content,
+  };
+}
+
+/**
+ * Owns the SQL of the `resource` and `resource_history` tables.
+ *
+ * A write of any number of versions is ONE statement: data-modifying CTEs
+ * insert or update the current rows, append history, replace the search index
+ * rows and add any extra rows (audit), all guarded by the rows actually
+ * written. Outside a transaction that statement is its own transaction, so a
+ * plain create or update costs one round trip and one commit.
+ */
+export class ResourceRepository {
+  constructor(private readonly indexTables: IndexTable[]) {}
+
+  async readCurrent(q: Queryable, resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    const r = await q.query(
+      `SELECT ${VERSION_COLUMNS} FROM resource WHERE resource_type = $1 AND id = $2`,
+      [resourceType, id],
+    );
+    return r.rows.length ? toStored(r.rows[0]) : undefined;
+  }
+
+  /** Current row locked for update (inside a transaction). */
+  async readCurrentForUpdate(q: Queryable, resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    const r = await q.query(
+      `SELECT ${VERSION_COLUMNS} FROM resource WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
+      [resourceType, id],
+    );
+    return r.rows.length ? toStored(r.rows[0]) : undefined;
+  }
+
+  async readVersion(q: Queryable, resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
+    const r = await q.query(
+      `SELECT ${VERSION_COLUMNS}, method FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
+      [resourceType, id, versionId],
+    );
+    return r.rows.length ? toStored(r.rows[0]) : undefined;
+  }
+
+  /** Current, non-deleted rows of many resources at once. */
+  async readMany(q: Queryable, refs: { resourceType: string; id: string }[]): Promise<StoredVersion[]> {
+    if (refs.length === 0) return [];
+    const r = await q.query(
+      `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content
+         FROM unnest($1::text[], $2::text[]) AS k(resource_type, id)
+         JOIN resource r ON r.resource_type = k.resource_type AND r.id = k.id
+        WHERE NOT r.deleted`,
+      [refs.map((x) => x.resourceType), refs.map((x) => x.id)],
+    );
+    return r.rows.map(toStored);
+  }
+
+  /**
+   * Inserts new resources (versions with no expectedVersion). An id that
+   * already exists is skipped; the keys (`Type/id`) actually inserted are returned.
+   */
+  async insertVersions(q: Queryable, writes: VersionWrite[], extras: WriteExtra[] = []): Promise<Set<string>> {
+    if (writes.length === 0) return new Set();
+    const p = new SqlParams();
+    const w = this.versionsCte(p, writes, false);
+    const ctes = [
+      `w AS (${w})`,
+      `written AS (
+        INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
+        SELECT resource_type, id, version_id, last_updated, deleted, content FROM w
+        ON CONFLICT (resource_type, id) DO NOTHING
+        RETURNING resource_type, id)`,
+      ...this.historyAndIndexCtes(p, writes, false),
+      ...extras.flatMap((e) => e.ctes(p.bind)),
+    ];
+    return this.run(q, ctes, p);
+  }
+
+  /**
+   * Writes new versions of existing resources (updates and deletes), each only
+   * if the current version still equals `expectedVersion`; returns the keys written.
+   */
+  async updateVersions(q: Queryable, writes: VersionWrite[], extras: WriteExtra[] = []): Promise<Set<string>> {
+    if (writes.length === 0) return new Set();
+    const p = new SqlParams();
+    const w = this.versionsCte(p, writes, true);
+    const ctes = [
+      `w AS (${w})`,
+      `written AS (
+        UPDATE resource r
+           SET version_id = w.version_id, last_updated = w.last_updated, deleted = w.deleted, content = w.content
+          FROM w
+         WHERE r.resource_type = w.resource_type AND r.id = w.id AND r.version_id = w.expected_version
+        RETURNING r.resource_type, r.id)`,
+      ...this.historyAndIndexCtes(p, writes, true),
+      ...extras.flatMap((e) => e.ctes(p.bind)),
+    ];
+    return this.run(q, ctes, p);
+  }
+
+  private versionsCte(p: SqlParams, writes: VersionWrite[], withExpected: boolean): string {
+    const cols = [
+      p.bind(writes.map((x) => x.resourceType), 'text[]'),
+      p.bind(writes.map((x) => x.id), 'text[]'),
+      p.bind(writes.map((x) => x.versionId), 'int[]'),
+      p.bind(writes.map((x) => x.lastUpdated.toISOString()), 'timestamptz[]'),
+      p.bind(writes.map((x) => x.deleted), 'boolean[]'),
+      p.bind(writes.map((x) => x.method), 'text[]'),
+      p.bind(writes.map((x) => x.content), 'text[]'),
+    ];
+    const names = ['resource_type', 'id', 'version_id', 'last_updated', 'deleted', 'method', 'content'];
+    if (withExpected) {
+      cols.push(p.bind(writes.map((x) => x.expectedVersion ?? 0), 'int[]'));
+      names.push('expected_version');
+    }
+    return `SELECT * FROM unnest(${cols.join(', ')}) AS t(${names.join(', ')})`;
+  }
+
+  private historyAndIndexCtes(p: SqlParams, writes: VersionWrite[], replaceIndex: boolean): string[] {
+    const ctes = [
+      `hist AS (
+        INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, method, content)
+        SELECT w.resource_type, w.id, w.version_id, w.last_updated, w.deleted, w.method, w.content
+          FROM w JOIN written USING (resource_type, id))`,
+    ];
+    this.indexTables.forEach((t, i) => {
+      if (replaceIndex) {
+        ctes.push(`del_${i} AS (
+          DELETE FROM ${t.table} x USING written
+           WHERE x.resource_type = written.resource_type AND x.resource_id = written.id)`);
+      }
+      const types: string[] = [];
+      const ids: string[] = [];
+      const columns: unknown[][] = t.columns.map(() => []);
+      for (const wr of writes) {
+        for (const row of wr.index?.get(t.table) ?? []) {
+          types.push(wr.resourceType);
+          ids.push(wr.id);
+          row.forEach((v, c) => columns[c].push(v ?? null));
+        }
+      }
+      if (types.length === 0) return;
+      const arrays = [p.bind(types, 'text[]'), p.bind(ids, 'text[]')].concat(
+        t.columns.map((c, ci) => p.bind(columns[ci], `${c.type}[]`)),
+      );
+      const names = ['resource_type', 'resource_id', ...t.columns.map((c) => c.name)];
+      ctes.push(`ins_${i} AS (
+        INSERT INTO ${t.table} (${names.join(', ')})
+        SELECT x.* FROM unnest(${arrays.join(', ')}) AS x(${names.join(', ')})
+          JOIN written ON written.resource_type = x.resource_type AND written.id = x.resource_id)`);
+    });
+    return ctes;
+  }
+
+  private async run(q: Queryable, ctes: string[], p: SqlParams): Promise<Set<string>> {
+    const sql = `WITH ${ctes.join(',\n')}\nSELECT resource_type, id FROM written`;
+    const r = await q.query<{ resource_type: string; id: string }>(sql, p.values);
+    return new Set(r.rows.map((x) => `${x.resource_type}/${x.id}`));
+  }
+}

@@ -1,0 +1,188 @@
+import { FHIR_JSON, startTestApp, TestApp } from '../../helpers/test-app';
+
+// R4 RESTful API, http.html §3.1.0: create, read, vread, update, delete, patch
+describe('RESTful interactions (http.html)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => t.close());
+
+  const patient = { resourceType: 'Patient', name: [{ family: 'Chalmers', given: ['Peter'] }], gender: 'male' };
+
+  it('create assigns id and meta, ignores a client id, answers 201 with Location, ETag, Last-Modified (§3.1.0.8)', async () => {
+    const res = await t.http.post('/fhir/Patient').set('Content-Type', FHIR_JSON).send({ ...patient, id: 'client-chosen' });
+    expect(res.status).toBe(201);
+    expect(res.headers['content-type']).toMatch(/application\/fhir\+json/);
+    expect(res.body.id).toBeDefined();
+    expect(res.body.id).not.toBe('client-chosen');
+    expect(res.body.meta.versionId).toBe('1');
+    expect(res.headers.etag).toBe('W/"1"');
+    expect(res.headers.location).toBe(`${t.baseUrl}/Patient/${res.body.id}/_history/1`);
+    expect(new Date(res.headers['last-modified']).getTime()).toBeGreaterThan(Date.now() - 60_000);
+    const read = await t.http.get(`/fhir/Patient/${res.body.id}`);
+    expect(read.status).toBe(200);
+    expect(read.body.name).toEqual(patient.name);
+    expect(read.body.meta.lastUpdated).toBe(res.body.meta.lastUpdated);
+  });
+
+  it('update makes a new version; vread returns each version (§3.1.0.4, §3.1.0.3)', async () => {
+    const c = await t.http.post('/fhir/Patient').send(patient);
+    const id = c.body.id;
+    const u = await t.http.put(`/fhir/Patient/${id}`).send({ ...patient, id, gender: 'female' });
+    expect(u.status).toBe(200);
+    expect(u.body.meta.versionId).toBe('2');
+    expect(u.headers.etag).toBe('W/"2"');
+    const v1 = await t.http.get(`/fhir/Patient/${id}/_history/1`);
+    expect(v1.status).toBe(200);
+    expect(v1.body.gender).toBe('male');
+    const v2 = await t.http.get(`/fhir/Patient/${id}/_history/2`);
+    expect(v2.body.gender).toBe('female');
+    expect((await t.http.get(`/fhir/Patient/${id}/_history/3`)).status).toBe(404);
+  });
+
+  it('update-as-create with a client id answers 201 (§3.1.0.4.1)', async () => {
+    const res = await t.http.put('/fhir/Patient/my-own-id').send({ ...patient, id: 'my-own-id' });
+    expect(res.status).toBe(201);
+    expect(res.body.id).toBe('my-own-id');
+    expect(res.headers.location).toBe(`${t.baseUrl}/Patient/my-own-id/_history/1`);
+  });
+
+  it('delete leaves a versioned tombstone: read 410, vread of older version still works (§3.1.0.7)', async () => {
+    const c = await t.http.post('/fhir/Observation').send({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'x' },
+    });
+    const id = c.body.id;
+    const d = await t.http.delete(`/fhir/Observation/${id}`);
+    expect(d.status).toBe(204);
+    const r = await t.http.get(`/fhir/Observation/${id}`);
+    expect(r.status).toBe(410);
+    expect(r.body.resourceType).toBe('OperationOutcome');
+    expect((await t.http.get(`/fhir/Observation/${id}/_history/1`)).status).toBe(200);
+    expect((await t.http.get(`/fhir/Observation/${id}/_history/2`)).status).toBe(410);
+    // a later update brings it back as version 3
+    const back = await t.http.put(`/fhir/Observation/${id}`).send({ ...c.body, meta: undefined });
+    expect(back.status).toBe(201);
+    expect(back.body.meta.versionId).toBe('3');
+  });
+
+  it('patch with JSON Patch (§3.1.0.5)', async () => {
+    const c = await t.http.post('/fhir/Patient').send(patient);
+    const res = await t.http
+      .patch(`/fhir/Patient/${c.body.id}`)
+      .set('Content-Type', 'application/json-patch+json')
+      .send(JSON.stringify([{ op: 'replace', path: '/gender', value: 'other' }, { op: 'add', path: '/active', value: true }]));
+    expect(res.status).toBe(200);
+    expect(res.body.gender).toBe('other');
+    expect(res.body.active).toBe(true);
+    expect(res.body.meta.versionId).toBe('2');
+    const failing = await t.http
+      .patch(`/fhir/Patient/${c.body.id}`)
+      .set('Content-Type', 'application/json-patch+json')
+      .send(JSON.stringify([{ op: 'test', path: '/gender', value: 'male' }]));
+    expect(failing.status).toBe(422);
+    const changeId = await t.http
+      .patch(`/fhir/Patient/${c.body.id}`)
+      .set('Content-Type', 'application/json-patch+json')
+      .send(JSON.stringify([{ op: 'replace', path: '/id', value: 'other' }]));
+    expect(changeId.status).toBe(422);
+  });
+
+  it('If-Match: stale version 412, current version succeeds (§3.1.0.4.2 managing contention)', async () => {
+    const c = await t.http.post('/fhir/Patient').send(patient);
+    const id = c.body.id;
+    const stale = await t.http.put(`/fhir/Patient/${id}`).set('If-Match', 'W/"7"').send({ ...patient, id });
+    expect(stale.status).toBe(412);
+    expect(stale.body.resourceType).toBe('OperationOutcome');
+    const ok = await t.http.put(`/fhir/Patient/${id}`).set('If-Match', 'W/"1"').send({ ...patient, id });
+    expect(ok.status).toBe(200);
+  });
+
+  it('If-None-Match and If-Modified-Since answer 304 (§3.1.0.2 conditional read)', async () => {
+    const c = await t.http.post('/fhir/Patient').send(patient);
+    const id = c.body.id;
+    expect((await t.http.get(`/fhir/Patient/${id}`).set('If-None-Match', 'W/"1"')).status).toBe(304);
+    expect((await t.http.get(`/fhir/Patient/${id}`).set('If-None-Match', 'W/"0"')).status).toBe(200);
+    const later = new Date(Date.now() + 5000).toUTCString();
+    expect((await t.http.get(`/fhir/Patient/${id}`).set('If-Modified-Since', later)).status).toBe(304);
+    const earlier = new Date(Date.now() - 3_600_000).toUTCString();
+    expect((await t.http.get(`/fhir/Patient/${id}`).set('If-Modified-Since', earlier)).status).toBe(200);
+  });
+
+  it('Prefer: return=minimal | representation | OperationOutcome (§3.1.0.1.8)', async () => {
+    const min = await t.http.post('/fhir/Patient').set('Prefer', 'return=minimal').send(patient);
+    expect(min.status).toBe(201);
+    expect(min.text).toBe('');
+    expect(min.headers.location).toBeDefined();
+    const oo = await t.http.post('/fhir/Patient').set('Prefer', 'return=OperationOutcome').send(patient);
+    expect(oo.status).toBe(201);
+    expect(oo.body.resourceType).toBe('OperationOutcome');
+    const rep = await t.http.post('/fhir/Patient').set('Prefer', 'return=representation').send(patient);
+    expect(rep.body.resourceType).toBe('Patient');
+  });
+
+  it('every error is an OperationOutcome with the right status', async () => {
+    const cases: [Promise<any>, number][] = [
+      [t.http.get('/fhir/NotAType/1'), 404],
+      [t.http.get('/fhir/Patient/does-not-exist'), 404],
+      [t.http.post('/fhir/Patient').set('Content-Type', FHIR_JSON).send('{"resourceType":'), 400],
+      [t.http.post('/fhir/Patient').send({ resourceType: 'Observation' }), 400],
+      [t.http.put('/fhir/Patient/abc').send({ resourceType: 'Patient', id: 'xyz' }), 400],
+      [t.http.post('/fhir/Patient').set('Content-Type', 'application/xml').send('<Patient/>'), 415],
+      [t.http.get('/fhir/metadata').set('Accept', 'application/fhir+xml'), 406],
+      [t.http.get('/fhir/metadata?_format=xml'), 406],
+      [t.http.post('/fhir/Patient/abc'), 405],
+    ];
+    for (const [req, status] of cases) {
+      const res = await req;
+      expect({ url: res.req?.path, status: res.status }).toEqual({ url: res.req?.path, status });
+      expect(res.body.resourceType).toBe('OperationOutcome');
+      expect(res.text).not.toMatch(/at .*\.(js|ts):\d+/); // no stack trace
+    }
+  });
+
+  it('a body above the limit answers 413', async () => {
+    const big = { resourceType: 'Patient', text: { status: 'generated', div: 'x'.repeat(t.config.maxBodyBytes + 10) } };
+    const res = await t.http.post('/fhir/Patient').send(big);
+    expect(res.status).toBe(413);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+  });
+
+  it('_pretty and _format=json', async () => {
+    const res = await t.http.get('/fhir/metadata?_format=json&_pretty=true');
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('\n  "resourceType"');
+  });
+
+  it('50 parallel updates with the same If-Match: exactly one wins, none lost (§3.1.0.4.2)', async () => {
+    const c = await t.http.post('/fhir/Patient').send(patient);
+    const id = c.body.id;
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        t.http.put(`/fhir/Patient/${id}`).set('If-Match', 'W/"1"').send({ ...patient, id, birthDate: `19${10 + i}-01-01` }),
+      ),
+    );
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 412)).toHaveLength(49);
+    const winner = results.find((r) => r.status === 200)!;
+    const read = await t.http.get(`/fhir/Patient/${id}`);
+    expect(read.body.meta.versionId).toBe('2');
+    expect(read.body.birthDate).toBe(winner.body.birthDate);
+  });
+
+  it('50 parallel updates without If-Match all land as distinct versions', async () => {
+    const c = await t.http.post('/fhir/Patient').send(patient);
+    const id = c.body.id;
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => t.http.put(`/fhir/Patient/${id}`).send({ ...patient, id })),
+    );
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    const versions = new Set(results.map((r) => r.body.meta.versionId));
+    expect(versions.size).toBe(50);
+    const read = await t.http.get(`/fhir/Patient/${id}`);
+    expect(read.body.meta.versionId).toBe('51');
+  });
+});

@@ -1,0 +1,63 @@
+import { startTestApp, TestApp } from '../../helpers/test-app';
+
+// R4 http.html §3.1.0.11 history: instance, type, system; _since, _at, _count; next links
+describe('history (http.html §3.1.0.11)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => t.close());
+
+  it('instance history lists every version newest first, deletes included', async () => {
+    const c = await t.http.post('/fhir/Patient').send({ resourceType: 'Patient', active: true });
+    const id = c.body.id;
+    await t.http.put(`/fhir/Patient/${id}`).send({ resourceType: 'Patient', id, active: false });
+    await t.http.delete(`/fhir/Patient/${id}`);
+    const h = await t.http.get(`/fhir/Patient/${id}/_history`);
+    expect(h.status).toBe(200);
+    expect(h.body.type).toBe('history');
+    expect(h.body.entry.map((e: any) => e.response.etag)).toEqual(['W/"3"', 'W/"2"', 'W/"1"']);
+    expect(h.body.entry[0].request.method).toBe('DELETE');
+    expect(h.body.entry[0].resource).toBeUndefined();
+    expect(h.body.entry[2].request.method).toBe('POST');
+    expect(h.body.entry[1].resource.active).toBe(false);
+  });
+
+  it('type and system history page with _count and next links until the end, without duplicates', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const r = await t.http.post('/fhir/Device').send({ resourceType: 'Device', status: 'active' });
+      ids.push(r.body.id);
+    }
+    const seen: string[] = [];
+    let url: string | undefined = '/fhir/Device/_history?_count=3';
+    let pages = 0;
+    while (url) {
+      const res = await t.http.get(url);
+      expect(res.status).toBe(200);
+      seen.push(...res.body.entry.map((e: any) => e.resource.id));
+      const next = res.body.link.find((l: any) => l.relation === 'next');
+      url = next ? next.url.replace(t.baseUrl, '/fhir') : undefined;
+      // a write between pages must not disturb later pages
+      if (pages++ === 0) await t.http.post('/fhir/Device').send({ resourceType: 'Device', status: 'inactive' });
+    }
+    expect(seen).toEqual([...ids].reverse());
+    const sys = await t.http.get('/fhir/_history?_count=2&_type=Device');
+    expect(sys.body.entry).toHaveLength(2);
+    expect(sys.body.link.some((l: any) => l.relation === 'next')).toBe(true);
+  });
+
+  it('_since keeps versions created at or after the instant; _at the versions current then', async () => {
+    const c = await t.http.post('/fhir/Location').send({ resourceType: 'Location', name: 'A' });
+    const id = c.body.id;
+    await new Promise((r) => setTimeout(r, 20));
+    const between = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 20));
+    await t.http.put(`/fhir/Location/${id}`).send({ resourceType: 'Location', id, name: 'B' });
+    const since = await t.http.get(`/fhir/Location/${id}/_history?_since=${encodeURIComponent(between)}`);
+    expect(since.body.entry.map((e: any) => e.resource.name)).toEqual(['B']);
+    const at = await t.http.get(`/fhir/Location/${id}/_history?_at=${encodeURIComponent(between)}`);
+    expect(at.body.entry.map((e: any) => e.resource.name)).toEqual(['A']);
+    expect((await t.http.get('/fhir/Location/_history?_since=not-a-date')).status).toBe(400);
+  });
+});
