@@ -1,4 +1,5 @@
-import { All, Controller, Delete, Get, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
+import { All, Controller, Delete, Get, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
+import { authOf } from '../../auth/auth-context';
 import type { Request, Response } from 'express';
 import { FhirError, notFound, notSupported } from '../errors';
 import { OperationLevel, OperationRegistry } from '../operations/operation-registry';
@@ -10,7 +11,6 @@ import { HistoryService } from './history.service';
 import { InteractionsService } from './interactions.service';
 import { header, parseETagVersion, parsePrefer, RequestContext } from './request-context';
 import { BASE_URL } from './rest.tokens';
-import { Inject } from '@nestjs/common';
 
 /**
  * The FHIR RESTful API URL space. Thin: each route parses the HTTP request
@@ -28,7 +28,13 @@ export class FhirController {
   ) {}
 
   private ctx(req: Request): RequestContext {
-    return { baseUrl: this.baseUrl, requestId: String((req as any).id ?? ''), prefer: parsePrefer(header(req, 'prefer')) };
+    return {
+      baseUrl: this.baseUrl,
+      requestId: String((req as any).id ?? ''),
+      prefer: parsePrefer(header(req, 'prefer')),
+      auth: authOf(req),
+      remoteAddress: req.ip,
+    };
   }
 
   private async run(req: Request, res: Response, work: (ctx: RequestContext) => Promise<FhirResponse | undefined>) {

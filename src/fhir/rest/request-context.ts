@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import type { AuthContext } from '../../auth/auth-context';
 import { badRequest } from '../errors';
 
 export interface Prefer {
@@ -13,6 +14,10 @@ export interface RequestContext {
   baseUrl: string;
   requestId: string;
   prefer: Prefer;
+  /** the caller's SMART authorization; undefined for internal calls (unrestricted) */
+  auth?: AuthContext;
+  /** client network address (audit) */
+  remoteAddress?: string;
 }
 
 export function parsePrefer(header: string | undefined): Prefer {
