@@ -1,0 +1,85 @@
+// Shared helpers of the benchmarks: start the server on a fresh database, run autocannon, print JSON lines.
+const { spawn, execSync } = require('child_process');
+const path = require('path');
+const fs = require('fs');
+const autocannon = require('autocannon');
+const { Client } = require('pg');
+
+const root = path.join(__dirname, '..');
+const shared = path.join(root, '..', 'shared');
+
+/** Drops and recreates a database on the local PostgreSQL; returns its URL. */
+async function freshDatabase(name, adminUrl = process.env.BENCH_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres') {
+  const c = new Client({ connectionString: adminUrl });
+  await c.connect();
+  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await c.query(`CREATE DATABASE ${name}`);
+  await c.end();
+  return adminUrl.replace(/\/[^/]*$/, `/${name}`);
+}
+
+/** Starts `node dist/src/main.js` with env; resolves when /readyz answers. */
+async function startServer(env) {
+  if (!fs.existsSync(path.join(root, 'dist/src/main.js'))) execSync('npm run build', { cwd: root, stdio: 'inherit' });
+  const port = env.PORT || String(30000 + Math.floor(Math.random() * 10000));
+  const child = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: port, PUBLIC_URL: `http://127.0.0.1:${port}` },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 120; i++) {
+    try {
+      const r = await fetch(`${base}/readyz`);
+      if (r.ok) return { child, base, fhir: `${base}/fhir`, stop: () => stop(child) };
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  child.kill('SIGKILL');
+  throw new Error('server did not start');
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 10000).unref();
+  });
+}
+
+/** Runs autocannon and prints one JSON line {scenario, concurrency, rps, p50_ms, p99_ms, ...}. */
+function load(scenario, opts, extra = {}) {
+  return new Promise((resolve, reject) => {
+    autocannon({ duration: Number(process.env.DURATION || 10), ...opts }, (err, r) => {
+      if (err) return reject(err);
+      const line = {
+        scenario,
+        concurrency: opts.connections,
+        requests: r.requests.total,
+        rps: Math.round(r.requests.total / r.duration),
+        ok: r['2xx'],
+        p50_ms: r.latency.p50,
+        p99_ms: r.latency.p99,
+        non2xx: r.non2xx,
+        errors: r.errors,
+        ...extra,
+      };
+      process.stdout.write(JSON.stringify(line) + '\n');
+      resolve(line);
+    });
+  });
+}
+
+/** Peak RSS of a process in MB, from /proc (Linux). */
+function rssMb(pid) {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(s)[1]) / 1024);
+  } catch {
+    return undefined;
+  }
+}
+
+module.exports = { root, shared, freshDatabase, startServer, load, rssMb };

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// `npm run bench`: starts the server on the local PostgreSQL (fresh database `fhir_bench`) and
+// prints JSON lines: our own create/read/update/history scenarios, then the team's yardsticks
+// (../shared/bench/fhir-load.mjs against this server and bare-limit.mjs), and the ratios.
+// Env: DURATION (s per scenario, default 10), BENCH_ADMIN_URL, SKIP_YARDSTICKS=1, SCENARIOS (fhir-load subset).
+const path = require('path');
+const fs = require('fs');
+const { spawnSync } = require('child_process');
+const { root, shared, freshDatabase, startServer, load, rssMb } = require('./lib');
+
+const JSON_HEADERS = { 'content-type': 'application/fhir+json' };
+
+async function ownScenarios(server) {
+  let n = 0;
+  const patient = () =>
+    JSON.stringify({ resourceType: 'Patient', identifier: [{ system: 'urn:bench', value: `b${n++}` }], name: [{ family: `Bench${n}`, given: ['Load'] }], gender: 'female', birthDate: '1970-01-01' });
+  const results = {};
+  let peak = 0;
+  const sample = setInterval(() => (peak = Math.max(peak, rssMb(server.child.pid) ?? 0)), 250);
+  results.create = await load('create', {
+    url: server.fhir, connections: 16,
+    requests: [{ method: 'POST', path: '/fhir/Patient', headers: JSON_HEADERS, setupRequest: (r) => ({ ...r, body: patient() }) }],
+  });
+  const ids = [];
+  for (let i = 0; i < 200; i++) {
+    const r = await fetch(`${server.fhir}/Patient`, { method: 'POST', headers: JSON_HEADERS, body: patient() });
+    ids.push((await r.json()).id);
+  }
+  let i = 0;
+  results.read = await load('read', { url: server.fhir, connections: 32, requests: [{ setupRequest: (r) => ({ ...r, path: `/fhir/Patient/${ids[i++ % ids.length]}` }) }] });
+  let u = 0;
+  results.update = await load('update', {
+    url: server.fhir, connections: 16,
+    requests: [{ method: 'PUT', headers: JSON_HEADERS, setupRequest: (r) => {
+      const id = ids[u++ % ids.length];
+      return { ...r, path: `/fhir/Patient/${id}`, body: JSON.stringify({ resourceType: 'Patient', id, active: u % 2 === 0, name: [{ family: `Upd${u}` }] }) };
+    } }],
+  });
+  let h = 0;
+  results.history = await load('history', { url: server.fhir, connections: 16, requests: [{ setupRequest: (r) => ({ ...r, path: `/fhir/Patient/${ids[h++ % ids.length]}/_history` }) }] });
+  clearInterval(sample);
+  process.stdout.write(JSON.stringify({ scenario: 'server_rss', peak_mb: peak }) + '\n');
+  return results;
+}
+
+/** Runs a yardstick .mjs from ../shared/bench with our node_modules (autocannon, pg) resolvable. */
+function yardstick(file, env) {
+  const src = path.join(shared, 'bench', file);
+  if (!fs.existsSync(src)) {
+    process.stderr.write(`skipping ${file}: ${src} not found\n`);
+    return [];
+  }
+  const dir = path.join(root, 'bench', '.yardsticks');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.copyFileSync(src, path.join(dir, file)); // a run-time copy so `import 'autocannon'` resolves here
+  const r = spawnSync(process.execPath, [path.join(dir, file)], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+  const lines = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  for (const l of lines) process.stdout.write(JSON.stringify({ yardstick: file, ...l }) + '\n');
+  return lines;
+}
+
+async function main() {
+  const url = await freshDatabase('fhir_bench');
+  const server = await startServer({ DATABASE_URL: url, ...(process.env.BENCH_SERVER_ENV ? JSON.parse(process.env.BENCH_SERVER_ENV) : {}) });
+  try {
+    const own = await ownScenarios(server);
+    if (process.env.SKIP_YARDSTICKS) return;
+    const fhirLoad = yardstick('fhir-load.mjs', {
+      BASE: server.fhir,
+      DURATION: process.env.DURATION || '10',
+      SERVER_PID: String(server.child.pid),
+      SYNTHEA_DIR: path.join(shared, 'fixtures', 'synthea'),
+      ...(process.env.TOKEN ? { TOKEN: process.env.TOKEN } : {}),
+    });
+    await server.stop();
+    const bare = yardstick('bare-limit.mjs', { PGURL: url, DURATION: process.env.DURATION || '10' });
+    const by = (arr, name) => arr.find((x) => x.scenario === name);
+    const ratio = (a, b) => (a && b ? Math.round((a.rps / b.rps) * 100) / 100 : undefined);
+    process.stdout.write(JSON.stringify({
+      scenario: 'ratios_vs_bare',
+      read: ratio(by(fhirLoad, 'read'), by(bare, 'bare_read')),
+      create: ratio(by(fhirLoad, 'create'), by(bare, 'bare_create')),
+      own_read: ratio(own.read, by(bare, 'bare_read')),
+      own_create: ratio(own.create, by(bare, 'bare_create')),
+    }) + '\n');
+  } finally {
+    await server.stop().catch(() => undefined);
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${err.stack}\n`);
+  process.exit(1);
+});
