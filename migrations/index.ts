@@ -1,4 +1,5 @@
 import { ResourceStorage1764086400000 } from './1764086400000-ResourceStorage';
+import { Auth1795623990665 } from './1795623990665-Auth';
 
 /** Every migration, in order. New migrations are appended here. */
-export const migrations = [ResourceStorage1764086400000];
+export const migrations = [ResourceStorage1764086400000, Auth1795623990665];

@@ -26,6 +26,18 @@ export interface AppConfig {
   databaseSchema?: string;
   /** DATABASE_URL points at an embedded PGlite socket server (tests): one connection */
   databaseUrlIsEmbedded: boolean;
+  /** SMART: every FHIR route needs a bearer token. `AUTH_REQUIRED=false` is a development-only switch */
+  authRequired: boolean;
+  /** SMART: access token (and id_token) lifetime, seconds */
+  accessTokenTtl: number;
+  /** SMART: refresh token lifetime, seconds */
+  refreshTokenTtl: number;
+  /** SMART: requests per minute per client address on the login and token endpoints */
+  authRateLimit: number;
+  /** SMART: failed sign-ins (or client authentications) before the account is locked */
+  authLockoutThreshold: number;
+  /** SMART: how long a lockout lasts, seconds */
+  authLockoutSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -37,6 +49,14 @@ function int(env: NodeJS.ProcessEnv, name: string, def: number, min = 1): number
     throw new ConfigError(`${name} must be an integer >= ${min}, got "${raw}"`);
   }
   return Number(raw);
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -69,6 +89,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dbPoolSize: int(env, 'DB_POOL_SIZE', 20),
     databaseSchema: env.DATABASE_SCHEMA || undefined,
     databaseUrlIsEmbedded: env.DATABASE_EMBEDDED === '1',
+    authRequired: bool(env, 'AUTH_REQUIRED', true),
+    accessTokenTtl: int(env, 'ACCESS_TOKEN_TTL', 3600),
+    refreshTokenTtl: int(env, 'REFRESH_TOKEN_TTL', 30 * 24 * 3600),
+    authRateLimit: int(env, 'AUTH_RATE_LIMIT', 60),
+    authLockoutThreshold: int(env, 'AUTH_LOCKOUT_THRESHOLD', 5),
+    authLockoutSeconds: int(env, 'AUTH_LOCKOUT_SECONDS', 900),
   };
 }
 

@@ -31,6 +31,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     DATABASE_URL: url,
     DATABASE_SCHEMA: schema,
     DATABASE_EMBEDDED: process.env.TEST_DATABASE_URL ? '0' : '1',
+    // tests of other modules call the API without tokens; SMART tests pass AUTH_REQUIRED: 'true'
+    AUTH_REQUIRED: 'false',
     ...env,
   });
   const app = await createApp(config);
