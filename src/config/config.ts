@@ -1,4 +1,5 @@
 import * as path from 'path';
+import { projectRoot } from './project-root';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -20,6 +21,8 @@ export interface AppConfig {
   maxBinaryBytes: number;
   /** largest batch/transaction Bundle, in entries */
   maxBundleEntries: number;
+  /** most resources one conditional delete may remove; 1 = single only (more matches: 412) */
+  conditionalDeleteMax: number;
   /** database pool size */
   dbPoolSize: number;
   /** PostgreSQL schema for all tables (tests isolate themselves with it); default: public */
@@ -38,6 +41,10 @@ export interface AppConfig {
   authLockoutThreshold: number;
   /** SMART: how long a lockout lasts, seconds */
   authLockoutSeconds: number;
+  /** StructureDefinitions, ValueSets and CodeSystems enforced as profiles (FHIR_PROFILES_DIR) */
+  profilesDir: string;
+  /** resource type → profile URLs every resource of that type must conform to (FHIR_REQUIRED_PROFILES) */
+  requiredProfiles: Record<string, string[]>;
 }
 
 export class ConfigError extends Error {}
@@ -57,6 +64,17 @@ function bool(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
   if (/^(true|1|yes)$/i.test(raw)) return true;
   if (/^(false|0|no)$/i.test(raw)) return false;
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+/** `Patient=<url> Observation=<url>` (spaces or commas between pairs) → type → profile URLs. */
+function requiredProfiles(env: NodeJS.ProcessEnv): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const pair of (env.FHIR_REQUIRED_PROFILES ?? '').split(/[\s,]+/).filter(Boolean)) {
+    const m = /^([A-Z][A-Za-z]+)=(\S+)$/.exec(pair);
+    if (!m) throw new ConfigError(`FHIR_REQUIRED_PROFILES must be Type=profile-url pairs, got "${pair}"`);
+    (out[m[1]] ??= []).push(m[2]);
+  }
+  return out;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -86,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 16 * 1024 * 1024),
     maxBinaryBytes: int(env, 'MAX_BINARY_BYTES', 100 * 1024 * 1024),
     maxBundleEntries: int(env, 'MAX_BUNDLE_ENTRIES', 10000),
+    conditionalDeleteMax: int(env, 'CONDITIONAL_DELETE_MAX', 1),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 20),
     databaseSchema: env.DATABASE_SCHEMA || undefined,
     databaseUrlIsEmbedded: env.DATABASE_EMBEDDED === '1',
@@ -95,6 +114,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     authRateLimit: int(env, 'AUTH_RATE_LIMIT', 60),
     authLockoutThreshold: int(env, 'AUTH_LOCKOUT_THRESHOLD', 5),
     authLockoutSeconds: int(env, 'AUTH_LOCKOUT_SECONDS', 900),
+    profilesDir: path.resolve(env.FHIR_PROFILES_DIR || path.join(projectRoot(), 'fhir-profiles')),
+    requiredProfiles: requiredProfiles(env),
   };
 }
 
