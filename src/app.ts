@@ -4,6 +4,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import * as express from 'express';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/config';
+import { isRawBinaryUpload } from './fhir/binary/binary-http';
 import { contentNegotiation } from './fhir/rest/content-negotiation';
 import { OperationOutcomeFilter, toOutcome } from './fhir/rest/operation-outcome.filter';
 import { reply } from './fhir/rest/fhir-response';
@@ -41,8 +42,11 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   });
   app.use('/fhir', contentNegotiation);
   const jsonTypes = ['application/fhir+json', 'application/json', 'application/json+fhir', 'application/json-patch+json'];
-  app.use('/fhir', express.json({ type: jsonTypes, limit: config.maxBodyBytes, strict: false }));
-  app.use('/fhir', express.urlencoded({ extended: false, limit: config.maxBodyBytes }));
+  // a raw Binary document (any Content-Type) skips the parsers: BinaryService streams it into storage
+  const unlessRawBinary = (parser: express.RequestHandler): express.RequestHandler => (req, res, next) =>
+    isRawBinaryUpload(req) ? next() : parser(req, res, next);
+  app.use('/fhir', unlessRawBinary(express.json({ type: jsonTypes, limit: config.maxBodyBytes, strict: false })));
+  app.use('/fhir', unlessRawBinary(express.urlencoded({ extended: false, limit: config.maxBodyBytes })));
   // body-parser errors (413, bad JSON) become OperationOutcomes
   app.use((err: any, req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (!err) return next();

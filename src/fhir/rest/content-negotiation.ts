@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { isBinaryPath } from '../binary/binary-http';
 import { FhirError } from '../errors';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
@@ -23,13 +24,15 @@ export function contentNegotiation(req: Request, res: Response, next: NextFuncti
     if (!FORMAT_ALIASES.has(format.toLowerCase())) {
       return next(FhirError.of(406, 'not-supported', `_format "${format}" is not supported; use json`));
     }
-  } else if (!acceptsJson(req.headers.accept)) {
+  } else if (!acceptsJson(req.headers.accept) && !(req.method === 'GET' && isBinaryPath(req.path))) {
+    // (a Binary read answers the document in its own type: http.html#binary)
     return next(FhirError.of(406, 'not-supported', `cannot answer in ${req.headers.accept}; use application/fhir+json`));
   }
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if (hasBody && ['POST', 'PUT', 'PATCH'].includes(req.method)) {
     const ct = req.headers['content-type'];
-    if (!ct || !bodyTypeAllowed(req.method, ct)) {
+    // Binary create/update takes the document in any Content-Type (http.html#binary)
+    if (!(req.method !== 'PATCH' && isBinaryPath(req.path)) && (!ct || !bodyTypeAllowed(req.method, ct))) {
       return next(FhirError.of(415, 'not-supported', `content type "${ct ?? ''}" is not supported`));
     }
   }

@@ -1,5 +1,6 @@
 import { All, Controller, Delete, Get, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import { authOf } from '../../auth/auth-context';
+import { BinaryService } from '../binary/binary.service';
 import type { Request, Response } from 'express';
 import { FhirError, notFound, notSupported } from '../errors';
 import { OperationLevel, OperationRegistry } from '../operations/operation-registry';
@@ -25,6 +26,7 @@ export class FhirController {
     private readonly searchService: SearchService,
     private readonly capability: CapabilityService,
     private readonly operations: OperationRegistry,
+    private readonly binary: BinaryService,
   ) {}
 
   private ctx(req: Request): RequestContext {
@@ -92,6 +94,7 @@ export class FhirController {
   create(@Param('type') type: string, @Req() req: Request, @Res() res: Response) {
     return this.run(req, res, (ctx) => {
       if (type.startsWith('$')) return this.operation(ctx, req, res, 'system', type);
+      if (type === 'Binary') return this.binary.create(ctx, req).then((r) => this.interactions.writeResponse(ctx, r));
       return this.interactions.create(ctx, type, req.body);
     });
   }
@@ -100,7 +103,9 @@ export class FhirController {
 
   @Get(':type/:id/_history/:vid')
   vread(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
-    return this.run(req, res, () => this.interactions.vread(p.type, p.id, p.vid));
+    return this.run(req, res, (ctx) =>
+      p.type === 'Binary' ? this.binary.read(ctx, req, res, p.id, p.vid) : this.interactions.vread(p.type, p.id, p.vid),
+    );
   }
 
   @Get(':type/:id/_history')
@@ -112,6 +117,7 @@ export class FhirController {
   read(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
     return this.run(req, res, (ctx) => {
       if (p.id.startsWith('$')) return this.operation(ctx, req, res, 'type', p.id, p.type);
+      if (p.type === 'Binary') return this.binary.read(ctx, req, res, p.id);
       return this.interactions.read(p.type, p.id, {
         ifNoneMatch: parseETagVersion(header(req, 'if-none-match'), 'If-None-Match'),
         ifModifiedSince: httpDate(header(req, 'if-modified-since')),
@@ -152,9 +158,11 @@ export class FhirController {
 
   @Put(':type/:id')
   update(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
-    return this.run(req, res, (ctx) =>
-      this.interactions.update(ctx, p.type, p.id, req.body, parseETagVersion(header(req, 'if-match'), 'If-Match')),
-    );
+    return this.run(req, res, (ctx) => {
+      const ifMatch = parseETagVersion(header(req, 'if-match'), 'If-Match');
+      if (p.type === 'Binary') return this.binary.update(ctx, req, p.id, ifMatch).then((r) => this.interactions.writeResponse(ctx, r));
+      return this.interactions.update(ctx, p.type, p.id, req.body, ifMatch);
+    });
   }
 
   @Patch(':type/:id')
@@ -162,6 +170,15 @@ export class FhirController {
     return this.run(req, res, (ctx) =>
       this.interactions.patch(ctx, p.type, p.id, req.body, parseETagVersion(header(req, 'if-match'), 'If-Match')),
     );
+  }
+
+  /** DELETE on a system operation URL (Bulk Data: cancel an export at its status URL). */
+  @Delete(':type')
+  deleteOperation(@Param('type') type: string, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => {
+      if (type.startsWith('$')) return this.operation(ctx, req, res, 'system', type);
+      throw FhirError.of(405, 'not-supported', `DELETE is not supported on ${req.path}`);
+    });
   }
 
   @Delete(':type/:id')

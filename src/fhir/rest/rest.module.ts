@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../config/config';
+import { BinaryModule } from '../binary/binary.module';
 import { OperationRegistry } from '../operations/operation-registry';
 import { SearchModule } from '../search/search.module';
 import { StorageModule } from '../storage/storage.module';
@@ -10,7 +11,7 @@ import { InteractionsService } from './interactions.service';
 import { BASE_URL } from './rest.tokens';
 
 @Module({
-  imports: [StorageModule, SearchModule],
+  imports: [StorageModule, SearchModule, BinaryModule],
   controllers: [FhirController],
   providers: [
     { provide: BASE_URL, inject: [APP_CONFIG], useFactory: (c: AppConfig) => c.fhirBaseUrl },

@@ -65,9 +65,10 @@ export class ResourceValidator {
     const root = resource as Record<string, any>;
     const type = root.resourceType as string;
     const claimed = new Set([...(this.requiredProfiles[type] ?? []), ...(options.profiles ?? [])]);
+    const before = issues.length;
     this.checkProfiles(root, type, claimed, options.profiles ?? [], issues);
     for (const n of nested) this.checkProfiles(n.resource, n.path, new Set(), [], issues);
-    return issues;
+    return issues.length > before ? withoutRepeats(issues) : issues;
   }
 
   /** Profiles the resource claims in meta.profile plus `extra`; `explicit` ones must be loaded. */
@@ -96,4 +97,15 @@ export class ResourceValidator {
       issues.push(...this.profileValidator.validate(resource, profile, path));
     }
   }
+}
+
+/** A profile repeating a base rule (the same binding) reports the same problem at the same place: keep the first. */
+function withoutRepeats(issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${i.severity}|${i.code}|${i.expression?.[0] ?? ''}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

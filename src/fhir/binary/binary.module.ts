@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { SearchModule } from '../search/search.module';
+import { StorageModule } from '../storage/storage.module';
+import { BinaryService } from './binary.service';
+
+/** Binary resources with their documents stored in chunks and streamed (the REST layer routes Binary here). */
+@Module({
+  imports: [StorageModule, SearchModule],
+  providers: [BinaryService],
+  exports: [BinaryService],
+})
+export class BinaryModule {}
