@@ -4,6 +4,7 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { DefinitionsModule } from './fhir/definitions/definitions.module';
 import { RestModule } from './fhir/rest/rest.module';
+import { ValidateOperationModule } from './fhir/validation/validate-operation.module';
 import { HealthController } from './health.controller';
 
 @Module({})
@@ -11,7 +12,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, DefinitionsModule, RestModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, DefinitionsModule, RestModule, ValidateOperationModule],
       controllers: [HealthController],
     };
   }
