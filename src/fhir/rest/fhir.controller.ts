@@ -1,6 +1,8 @@
 import { All, Controller, Delete, Get, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import { authOf } from '../../auth/auth-context';
 import { BinaryService } from '../binary/binary.service';
+import { BundleService } from '../bundle/bundle.service';
+import { ConditionalService } from '../bundle/conditional.service';
 import type { Request, Response } from 'express';
 import { FhirError, notFound, notSupported } from '../errors';
 import { OperationLevel, OperationRegistry } from '../operations/operation-registry';
@@ -27,6 +29,8 @@ export class FhirController {
     private readonly capability: CapabilityService,
     private readonly operations: OperationRegistry,
     private readonly binary: BinaryService,
+    private readonly bundles: BundleService,
+    private readonly conditional: ConditionalService,
   ) {}
 
   private ctx(req: Request): RequestContext {
@@ -59,6 +63,12 @@ export class FhirController {
   @Get()
   systemSearch(@Req() req: Request, @Res() res: Response) {
     return this.run(req, res, (ctx) => this.searchService.search(ctx, { params: queryPairs(req) }));
+  }
+
+  /** batch or transaction Bundle (http.html §3.1.0.11) */
+  @Post()
+  batchOrTransaction(@Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => this.bundles.process(ctx, req.body));
   }
 
   @Post('_search')
@@ -95,6 +105,8 @@ export class FhirController {
     return this.run(req, res, (ctx) => {
       if (type.startsWith('$')) return this.operation(ctx, req, res, 'system', type);
       if (type === 'Binary') return this.binary.create(ctx, req).then((r) => this.interactions.writeResponse(ctx, r));
+      const ifNoneExist = header(req, 'if-none-exist');
+      if (ifNoneExist !== undefined) return this.conditional.create(ctx, type, req.body, ifNoneExist);
       return this.interactions.create(ctx, type, req.body);
     });
   }
@@ -172,12 +184,28 @@ export class FhirController {
     );
   }
 
-  /** DELETE on a system operation URL (Bulk Data: cancel an export at its status URL). */
+  /** conditional update: PUT [type]?search */
+  @Put(':type')
+  conditionalUpdate(@Param('type') type: string, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) =>
+      this.conditional.update(ctx, type, queryPairs(req), req.body, parseETagVersion(header(req, 'if-match'), 'If-Match')),
+    );
+  }
+
+  /** conditional patch: PATCH [type]?search */
+  @Patch(':type')
+  conditionalPatch(@Param('type') type: string, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) =>
+      this.conditional.patch(ctx, type, queryPairs(req), req.body, parseETagVersion(header(req, 'if-match'), 'If-Match')),
+    );
+  }
+
+  /** DELETE on a system operation URL (Bulk Data: cancel an export at its status URL), else conditional delete. */
   @Delete(':type')
   deleteOperation(@Param('type') type: string, @Req() req: Request, @Res() res: Response) {
     return this.run(req, res, (ctx) => {
       if (type.startsWith('$')) return this.operation(ctx, req, res, 'system', type);
-      throw FhirError.of(405, 'not-supported', `DELETE is not supported on ${req.path}`);
+      return this.conditional.delete(ctx, type, queryPairs(req));
     });
   }
 

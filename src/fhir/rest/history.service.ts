@@ -3,7 +3,7 @@ import type { BundleLink } from 'fhir/r4';
 import { bundleJson, EntryJson } from '../bundle-json';
 import { parseDateRange } from '../date-range';
 import { badRequest, notFound } from '../errors';
-import type { HistoryCursor, HistoryQuery } from '../storage/history.repository';
+import type { FeedCursor, FeedRow, HistoryCursor, HistoryQuery } from '../storage/history.repository';
 import { StorageService } from '../storage/storage.service';
 import type { StoredVersion } from '../storage/storage.types';
 import { FhirResponse } from './fhir-response';
@@ -16,10 +16,18 @@ export const MAX_COUNT = 1000;
 /** Query parameters as an ordered list of [name, value] (repeats kept). */
 export type QueryParams = [string, string][];
 
+/** A parsed history request: the spec's newest-first history, or the oldest-first change feed. */
+type ParsedHistory = HistoryQuery & { feed?: boolean; feedAfter?: FeedCursor };
+
 /**
  * history at instance, type and system level (http.html §3.1.0.11):
  * newest first, `_since`, `_at`, `_count`, `_type`, keyset paging through
  * `next` links that stay correct while writes go on.
+ *
+ * With `_sort=_lastUpdated` (type and system level) it is the change feed:
+ * oldest first in commit-safe transaction order, and every non-empty page
+ * has a `next` link that a client stores and polls later to get exactly the
+ * changes it has not seen (see HistoryRepository.feed).
  */
 @Injectable()
 export class HistoryService {
@@ -31,6 +39,7 @@ export class HistoryService {
   async history(ctx: RequestContext, params: QueryParams, resourceType?: string, id?: string): Promise<FhirResponse> {
     if (resourceType) this.interactions.assertType(resourceType);
     const query = this.parse(params, resourceType, id);
+    if (query.feed) return this.feed(ctx, params, query, resourceType);
     if (id) {
       const current = await this.storage.readCurrent(resourceType!, id);
       if (!current) throw notFound(`${resourceType}/${id} is not known`);
@@ -57,8 +66,29 @@ export class HistoryService {
     };
   }
 
-  private parse(params: QueryParams, resourceType?: string, id?: string): HistoryQuery {
-    const q: HistoryQuery = { resourceType, id, count: DEFAULT_COUNT };
+  /** The change feed page: rows after the cursor; `next` (the client's bookmark) after the last one. */
+  private async feed(ctx: RequestContext, params: QueryParams, q: ParsedHistory, resourceType?: string): Promise<FhirResponse> {
+    const rows: FeedRow[] = await this.storage.history.feed(this.storage.db, {
+      resourceType,
+      types: q.types,
+      since: q.since,
+      count: q.count,
+      after: q.feedAfter,
+    });
+    const path = [resourceType, '_history'].filter(Boolean).join('/');
+    const link: BundleLink[] = [{ relation: 'self', url: this.url(ctx, path, params) }];
+    const last = rows[rows.length - 1];
+    if (last) {
+      const next = params.filter(([k]) => k !== '_cursor');
+      next.push(['_cursor', encodeFeedCursor({ txId: last.txId, resourceType: last.resourceType, id: last.id, versionId: last.versionId })]);
+      link.push({ relation: 'next', url: this.url(ctx, path, next) });
+    }
+    return { status: 200, body: bundleJson({ type: 'history', link, entry: rows.map((v) => historyEntry(ctx, v)) }) };
+  }
+
+  private parse(params: QueryParams, resourceType?: string, id?: string): ParsedHistory {
+    const q: ParsedHistory = { resourceType, id, count: DEFAULT_COUNT };
+    let cursor: string | undefined;
     for (const [name, value] of params) {
       switch (name) {
         case '_count': {
@@ -85,7 +115,11 @@ export class HistoryService {
           break;
         }
         case '_cursor':
-          q.after = decodeCursor(value);
+          cursor = value;
+          break;
+        case '_sort':
+          if (value === '_lastUpdated') q.feed = true;
+          else if (value !== '-_lastUpdated') throw badRequest('history _sort must be _lastUpdated or -_lastUpdated');
           break;
         case '_format':
         case '_pretty':
@@ -93,6 +127,13 @@ export class HistoryService {
         default:
           throw badRequest(`unknown history parameter "${name}"`);
       }
+    }
+    if (q.feed) {
+      if (id) throw badRequest('_sort=_lastUpdated (the change feed) is supported at type and system level');
+      if (q.at) throw badRequest('_at cannot be combined with _sort=_lastUpdated');
+      if (cursor !== undefined) q.feedAfter = decodeFeedCursor(cursor);
+    } else if (cursor !== undefined) {
+      q.after = decodeCursor(cursor);
     }
     return q;
   }
@@ -113,6 +154,29 @@ function decodeCursor(value: string): HistoryCursor {
     /* fall through */
   }
   throw badRequest('invalid _cursor');
+}
+
+/**
+ * Change feed cursor: `f.` + base64url of `[txId, type, id, versionId]`,
+ * the key of the last row handed out. Opaque to clients; stable across
+ * server restarts and processes (it is data, not server state).
+ */
+function encodeFeedCursor(c: FeedCursor): string {
+  return 'f.' + Buffer.from(JSON.stringify([c.txId, c.resourceType, c.id, c.versionId])).toString('base64url');
+}
+
+function decodeFeedCursor(value: string): FeedCursor {
+  try {
+    if (value.startsWith('f.')) {
+      const [txId, resourceType, id, versionId] = JSON.parse(Buffer.from(value.slice(2), 'base64url').toString('utf8'));
+      if (/^[0-9]+$/.test(txId) && typeof resourceType === 'string' && typeof id === 'string' && Number.isInteger(versionId)) {
+        return { txId, resourceType, id, versionId };
+      }
+    }
+  } catch {
+    /* fall through */
+  }
+  throw badRequest('invalid _cursor for the change feed');
 }
 
 /** A history Bundle.entry: the version, and how it came to be (request/response). */

@@ -1,6 +1,7 @@
-import { Module } from '@nestjs/common';
+import { forwardRef, Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../config/config';
 import { BinaryModule } from '../binary/binary.module';
+import { BundleModule } from '../bundle/bundle.module';
 import { OperationRegistry } from '../operations/operation-registry';
 import { SearchModule } from '../search/search.module';
 import { StorageModule } from '../storage/storage.module';
@@ -11,7 +12,7 @@ import { InteractionsService } from './interactions.service';
 import { BASE_URL } from './rest.tokens';
 
 @Module({
-  imports: [StorageModule, SearchModule, BinaryModule],
+  imports: [StorageModule, SearchModule, BinaryModule, forwardRef(() => BundleModule)],
   controllers: [FhirController],
   providers: [
     { provide: BASE_URL, inject: [APP_CONFIG], useFactory: (c: AppConfig) => c.fhirBaseUrl },

@@ -10,6 +10,26 @@ export interface HistoryCursor {
   versionId: number;
 }
 
+/** Position in the change feed: after this history row, in transaction order. */
+export interface FeedCursor {
+  /** xid8 of the writing transaction, as text */
+  txId: string;
+  resourceType: string;
+  id: string;
+  versionId: number;
+}
+
+/** The change feed: versions in the order their transactions were assigned ids, oldest first. */
+export interface FeedQuery {
+  resourceType?: string;
+  types?: string[];
+  since?: Date;
+  count: number;
+  after?: FeedCursor;
+}
+
+export type FeedRow = StoredVersion & { txId: string };
+
 export interface HistoryQuery {
   resourceType?: string;
   id?: string;
@@ -19,6 +39,8 @@ export interface HistoryQuery {
   since?: Date;
   /** `_at`: versions current at some point in [low, high] */
   at?: { low: Date; high: Date };
+  /** versions created before this instant only (the horizon of a `_since` poll) */
+  before?: Date;
   count: number;
   after?: HistoryCursor;
 }
@@ -33,6 +55,7 @@ export class HistoryRepository {
     if (h.id) where.push(`h.id = ${p.bind(h.id)}`);
     if (h.types?.length) where.push(`h.resource_type = ANY(${p.bind(h.types, 'text[]')})`);
     if (h.since) where.push(`h.last_updated >= ${p.bind(h.since.toISOString(), 'timestamptz')}`);
+    if (h.before) where.push(`h.last_updated < ${p.bind(h.before.toISOString(), 'timestamptz')}`);
     if (h.at) {
       const low = p.bind(h.at.low.toISOString(), 'timestamptz');
       where.push(`h.last_updated <= ${p.bind(h.at.high.toISOString(), 'timestamptz')}`);
@@ -55,14 +78,67 @@ export class HistoryRepository {
       ORDER BY ${order}
       LIMIT ${p.bind(h.count + 1, 'int')}`;
     const r = await q.query(sql, p.values);
-    return r.rows.map((row: any) => ({
-      resourceType: row.resource_type,
-      id: row.id,
-      versionId: row.version_id,
-      lastUpdated: row.last_updated,
-      deleted: row.deleted,
-      method: row.method,
-      content: row.content,
-    }));
+    return r.rows.map(toVersion);
   }
+
+  /**
+   * The change feed (system or type level): rows in (tx_id, type, id,
+   * version) order, only of transactions older than every transaction
+   * still running (`pg_snapshot_xmin`). A transaction that commits late
+   * has a smaller tx_id than rows already visible, so rows are held back
+   * until no older transaction can still commit: a reader that resumes
+   * after its last row never skips one and never sees one twice.
+   * Returns up to count rows.
+   */
+  async feed(q: Queryable, f: FeedQuery): Promise<FeedRow[]> {
+    const p = new SqlParams();
+    const where = ['h.tx_id < pg_snapshot_xmin(pg_current_snapshot())'];
+    if (f.resourceType) where.push(`h.resource_type = ${p.bind(f.resourceType)}`);
+    if (f.types?.length) where.push(`h.resource_type = ANY(${p.bind(f.types, 'text[]')})`);
+    if (f.since) where.push(`h.last_updated >= ${p.bind(f.since.toISOString(), 'timestamptz')}`);
+    if (f.after) {
+      const c = f.after;
+      where.push(`(h.tx_id, h.resource_type, h.id, h.version_id) > (${p.bind(c.txId, 'xid8')}, ${p.bind(c.resourceType)}, ${p.bind(
+        c.id,
+      )}, ${p.bind(c.versionId, 'int')})`);
+    }
+    const sql = `SELECT h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.method, h.content, h.tx_id::text AS tx_id
+      FROM resource_history h
+      WHERE ${where.join(' AND ')}
+      ORDER BY h.tx_id, h.resource_type, h.id, h.version_id
+      LIMIT ${p.bind(f.count, 'int')}`;
+    const r = await q.query(sql, p.values);
+    return r.rows.map((row: any) => ({ ...toVersion(row), txId: row.tx_id }));
+  }
+
+  /**
+   * The horizon of a `_since` poll: an instant before which every version
+   * is committed and visible. Versions get their lastUpdated when their
+   * write starts; so it is the start of the oldest transaction of a client
+   * still running in this database (or now), less a margin for the time
+   * between taking lastUpdated and starting the transaction.
+   */
+  async horizon(q: Queryable, marginMs: number): Promise<Date> {
+    const r = await q.query(
+      `SELECT LEAST(clock_timestamp(), (
+                SELECT min(xact_start) FROM pg_stat_activity
+                 WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()
+                   AND datname = current_database() AND backend_type = 'client backend'))
+              - make_interval(secs => $1::double precision / 1000) AS horizon`,
+      [marginMs],
+    );
+    return r.rows[0].horizon;
+  }
+}
+
+function toVersion(row: any): StoredVersion {
+  return {
+    resourceType: row.resource_type,
+    id: row.id,
+    versionId: row.version_id,
+    lastUpdated: row.last_updated,
+    deleted: row.deleted,
+    method: row.method,
+    content: row.content,
+  };
 }

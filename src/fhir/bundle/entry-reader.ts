@@ -1,0 +1,67 @@
+import { Injectable } from '@nestjs/common';
+import { badRequest, notSupported } from '../errors';
+import { CapabilityService } from '../rest/capability.service';
+import type { FhirResponse } from '../rest/fhir-response';
+import { HistoryService } from '../rest/history.service';
+import { InteractionsService } from '../rest/interactions.service';
+import type { RequestContext } from '../rest/request-context';
+import { SearchService } from '../search/search.service';
+import type { EntryRequest } from './bundle.types';
+
+/**
+ * GET/HEAD entries of a batch or transaction: read, vread, search
+ * (type, system, compartment), history and metadata, answered by the same
+ * services as the REST API.
+ */
+@Injectable()
+export class EntryReader {
+  constructor(
+    private readonly interactions: InteractionsService,
+    private readonly history: HistoryService,
+    private readonly search: SearchService,
+    private readonly capability: CapabilityService,
+  ) {}
+
+  /** Throws 400 for a URL that no read interaction answers (checked before a transaction writes). */
+  check(e: EntryRequest): void {
+    this.route(e);
+  }
+
+  async read(ctx: RequestContext, e: EntryRequest): Promise<FhirResponse> {
+    const r = await this.route(e)(ctx);
+    return e.method === 'HEAD' ? { status: r.status, headers: r.headers } : r;
+  }
+
+  private route(e: EntryRequest): (ctx: RequestContext) => Promise<FhirResponse> {
+    const { resourceType: type, id, rest, params } = e;
+    if (rest.some((s) => s.startsWith('$')) || (type === undefined && rest[0]?.startsWith('$'))) {
+      throw notSupported(400, 'operations are not supported inside a batch or transaction');
+    }
+    if (type === undefined) {
+      if (rest.length === 0) return (ctx) => this.search.search(ctx, { params });
+      if (rest.length === 1 && rest[0] === '_history') return (ctx) => this.history.history(ctx, params);
+      if (rest.length === 1 && rest[0] === 'metadata') {
+        return async () => ({ status: 200, body: this.capability.capabilityStatement() });
+      }
+      throw badRequest(`request.url ${e.url} is not a read interaction`);
+    }
+    this.interactions.assertType(type);
+    if (id === undefined) {
+      if (rest.length === 0) return (ctx) => this.search.search(ctx, { resourceType: type, params });
+      if (rest.length === 1 && rest[0] === '_history') return (ctx) => this.history.history(ctx, params, type);
+      throw badRequest(`request.url ${e.url} is not a read interaction`);
+    }
+    if (rest.length === 0) {
+      return () => this.interactions.read(type, id, { ifNoneMatch: e.ifNoneMatch, ifModifiedSince: e.ifModifiedSince });
+    }
+    if (rest[0] === '_history') {
+      if (rest.length === 1) return (ctx) => this.history.history(ctx, params, type, id);
+      if (rest.length === 2) return () => this.interactions.vread(type, id, rest[1]);
+    }
+    if (rest.length === 1) {
+      this.interactions.assertType(rest[0]);
+      return (ctx) => this.search.search(ctx, { resourceType: rest[0], params, compartment: { resourceType: type, id } });
+    }
+    throw badRequest(`request.url ${e.url} is not a read interaction`);
+  }
+}

@@ -1,0 +1,399 @@
+import { randomUUID } from 'crypto';
+import type { Resource } from 'fhir/r4';
+import { applyPatch } from 'fast-json-patch';
+import type { Queryable } from '../../database/database';
+import { badRequest, conflict, FhirError, gone, notFound, preconditionFailed } from '../errors';
+import type { Match, SearchService } from '../search/search.service';
+import type { StorageService } from '../storage/storage.service';
+import type { StoredVersion, VersionWrite } from '../storage/storage.types';
+import { entryError } from './bundle-parser';
+import type { BundleRepository } from './bundle.repository';
+import type { EntryOutcome, EntryRequest, Params } from './bundle.types';
+import { conditionKey, conditionParams, parseConditionalReference } from './conditions';
+import { collectReferences, isPlaceholder, ReferenceSite, rewriteReferences } from './references';
+
+export interface WriteMode {
+  /** transaction: entries reference each other through their fullUrl (urn:uuid:, urn:oid:, absolute URLs) */
+  linkEntries: boolean;
+  /** errors say `Bundle.entry[i]` (false for the conditional REST interactions) */
+  nameEntries: boolean;
+  /** most resources one conditional delete may remove (1: single only) */
+  deleteMax: number;
+}
+
+/** Signals a write that lost a race (a concurrent insert of the same id): the whole run is retried. */
+export class RetryableConflict extends Error {}
+
+type Kind = 'create' | 'noop' | 'update' | 'patch' | 'delete';
+
+interface Target {
+  resourceType: string;
+  id: string;
+}
+
+/** What one entry will do, once its conditions are resolved. */
+interface Step {
+  entry: EntryRequest;
+  kind: Kind;
+  targets: Target[];
+  /** noop of a conditional create that an earlier entry of this Bundle creates */
+  sameAs?: Step;
+  resource?: Resource;
+  sites?: ReferenceSite[];
+  write?: VersionWrite;
+  current?: StoredVersion;
+}
+
+const key = (t: Target) => `${t.resourceType}/${t.id}`;
+
+/**
+ * One attempt at writing a set of entries, all or nothing (http.html
+ * §3.1.0.11.2): conditions resolved under advisory locks, identities
+ * assigned, references rewritten, every version prepared, then ONE
+ * multi-row statement for new resources and ONE for new versions of
+ * existing ones. `q` is the transaction (or the pool when the run is a
+ * single statement of plain creates).
+ */
+export class WriteRun {
+  private readonly steps: Step[];
+  private readonly matches = new Map<string, Match[]>();
+  private readonly deleted = new Set<string>();
+  private current = new Map<string, StoredVersion>();
+  private readonly deletes: VersionWrite[] = [];
+  /** one lastUpdated for the whole run, taken after the transaction began (the change feed relies on it) */
+  private readonly now = new Date();
+
+  constructor(
+    private readonly storage: StorageService,
+    private readonly search: SearchService,
+    private readonly repo: BundleRepository,
+    entries: EntryRequest[],
+    private readonly mode: WriteMode,
+  ) {
+    this.steps = entries.map((entry) => ({ entry, kind: 'create', targets: [] }));
+  }
+
+  async execute(q: Queryable, inTx: boolean): Promise<EntryOutcome[]> {
+    const conditions = this.conditions();
+    if (inTx) await this.repo.lockConditions(q, [...conditions.keys()]);
+    for (const [k, c] of conditions) this.matches.set(k, await this.find(q, c.type, c.params, c.limit, c.step));
+    this.planDeletes();
+    this.planOthers();
+    this.checkOverlaps();
+    const lockKeys = this.steps.flatMap((s) => (s.kind === 'create' || s.sameAs ? [] : s.targets));
+    if (lockKeys.length) this.current = await this.repo.lockCurrent(q, lockKeys);
+    for (const s of this.steps) this.step(s, () => this.buildResource(s));
+    await this.resolveReferences(q, inTx);
+    for (const s of this.steps) this.step(s, () => this.prepare(s));
+    await this.writeAll(q);
+    return this.steps.map((s) => this.outcome(s));
+  }
+
+  // ---- conditions -----------------------------------------------------------
+
+  private conditions(): Map<string, { type: string; params: Params; limit: number; step: Step }> {
+    const out = new Map<string, { type: string; params: Params; limit: number; step: Step }>();
+    for (const s of this.steps) {
+      const e = s.entry;
+      const params = e.method === 'POST' ? e.ifNoneExist : e.id === undefined ? e.params : undefined;
+      if (!params) continue;
+      const selecting = conditionParams(params);
+      if (!selecting.length) this.step(s, () => { throw badRequest('the condition has no search parameters'); });
+      const k = conditionKey(e.resourceType!, selecting);
+      const limit = e.method === 'DELETE' ? this.mode.deleteMax + 1 : 2;
+      const prev = out.get(k);
+      if (!prev || prev.limit < limit) out.set(k, { type: e.resourceType!, params: selecting, limit, step: prev?.step ?? s });
+    }
+    return out;
+  }
+
+  private condKey(e: EntryRequest): string {
+    return conditionKey(e.resourceType!, conditionParams((e.method === 'POST' ? e.ifNoneExist : e.params)!));
+  }
+
+  /** Matches of a condition, minus what this transaction deletes (deletes are processed first). */
+  private live(e: EntryRequest): Match[] {
+    return this.matches.get(this.condKey(e))!.filter((m) => !this.deleted.has(`${m.resourceType}/${m.id}`));
+  }
+
+  private planDeletes(): void {
+    for (const s of this.steps) {
+      if (s.entry.method !== 'DELETE') continue;
+      s.kind = 'delete';
+      if (s.entry.id !== undefined) {
+        s.targets = [{ resourceType: s.entry.resourceType!, id: s.entry.id }];
+      } else {
+        const m = this.matches.get(this.condKey(s.entry))!;
+        if (m.length > this.mode.deleteMax) {
+          this.step(s, () => {
+            throw preconditionFailed(
+              this.mode.deleteMax > 1
+                ? `the condition matches more than ${this.mode.deleteMax} resources`
+                : `the condition matches ${m.length} resources; conditional delete of several resources is not enabled`,
+            );
+          });
+        }
+        s.targets = m.map((x) => ({ resourceType: x.resourceType, id: x.id }));
+      }
+      for (const t of s.targets) this.deleted.add(key(t));
+    }
+  }
+
+  private planOthers(): void {
+    const createdFor = new Map<string, Step>();
+    for (const s of this.steps) {
+      const e = s.entry;
+      const type = e.resourceType!;
+      if (e.method === 'POST') {
+        if (!e.ifNoneExist) {
+          s.targets = [{ resourceType: type, id: randomUUID() }];
+          continue;
+        }
+        const k = this.condKey(e);
+        const m = this.single(s, this.live(e), 'conditional create');
+        const earlier = createdFor.get(k);
+        if (m) {
+          s.kind = 'noop';
+          s.targets = [m];
+        } else if (earlier) {
+          // processed in order: the earlier entry of this Bundle already created it
+          s.kind = 'noop';
+          s.sameAs = earlier;
+          s.targets = earlier.targets;
+        } else {
+          s.targets = [{ resourceType: type, id: randomUUID() }];
+          createdFor.set(k, s);
+        }
+      } else if (e.method === 'PUT' || e.method === 'PATCH') {
+        s.kind = e.method === 'PUT' ? 'update' : 'patch';
+        if (e.id !== undefined) {
+          s.targets = [{ resourceType: type, id: e.id }];
+          continue;
+        }
+        const m = this.single(s, this.live(e), `conditional ${e.method === 'PUT' ? 'update' : 'patch'}`);
+        if (m) {
+          if (e.resource?.id !== undefined && e.resource.id !== m.id) {
+            this.step(s, () => { throw badRequest(`resource id "${e.resource!.id}" is not the id of the match (${type}/${m.id})`, ['id']); });
+          }
+          s.targets = [m];
+        } else if (e.method === 'PATCH') {
+          this.step(s, () => { throw notFound(`no ${type} matches ${e.url}`); });
+        } else {
+          s.targets = [{ resourceType: type, id: e.resource?.id ?? randomUUID() }];
+          s.kind = e.resource?.id === undefined ? 'create' : 'update';
+        }
+      }
+    }
+  }
+
+  /** At most one match; several: 412 (http.html conditional create/update/patch). */
+  private single(s: Step, m: Match[], what: string): Target | undefined {
+    if (m.length > 1) this.step(s, () => { throw preconditionFailed(`${what}: the condition matches more than one resource`); });
+    return m[0] && { resourceType: m[0].resourceType, id: m[0].id };
+  }
+
+  /** A resource may be the target of one entry only (http.html §3.1.0.11.2). */
+  private checkOverlaps(): void {
+    const owner = new Map<string, Step>();
+    for (const s of this.steps) {
+      if (s.kind === 'noop') continue;
+      for (const t of s.targets) {
+        const prev = owner.get(key(t));
+        if (prev) {
+          this.step(s, () => {
+            throw badRequest(`${key(t)} is also the target of Bundle.entry[${prev.entry.index}]; a resource may appear once`);
+          });
+        }
+        owner.set(key(t), s);
+      }
+    }
+  }
+
+  // ---- versions ---------------------------------------------------------------
+
+  private buildResource(s: Step): void {
+    const e = s.entry;
+    const t = s.targets[0];
+    if (s.kind === 'create') {
+      s.resource = e.resource;
+      return;
+    }
+    if (s.kind === 'noop' || s.kind === 'delete') return;
+    const cur = this.current.get(key(t));
+    s.current = cur;
+    if (e.ifMatch !== undefined && (!cur || cur.deleted || cur.versionId !== e.ifMatch)) {
+      throw preconditionFailed(`version ${e.ifMatch} of ${key(t)} is not current${cur ? ` (current is ${cur.versionId})` : ''}`);
+    }
+    if (s.kind === 'update') {
+      if (e.id === undefined && cur && !cur.deleted && !this.matchedBy(s)) {
+        throw conflict(`${key(t)} exists but does not match the condition of ${e.url}`);
+      }
+      s.resource = e.resource;
+      return;
+    }
+    if (!cur) throw notFound(`${key(t)} is not known`);
+    if (cur.deleted) throw gone(`${key(t)} was deleted`);
+    let next: Resource;
+    try {
+      next = applyPatch(JSON.parse(cur.content!), e.patch!, true, false).newDocument as Resource;
+    } catch (err: any) {
+      throw FhirError.of(422, 'processing', `JSON Patch failed: ${err.name ?? 'error'} at operation ${err.index ?? '?'}`);
+    }
+    if (next.resourceType !== t.resourceType || next.id !== t.id) {
+      throw FhirError.of(422, 'invalid', 'a patch may not change resourceType or id');
+    }
+    s.resource = next;
+  }
+
+  private matchedBy(s: Step): boolean {
+    return this.live(s.entry).some((m) => m.id === s.targets[0].id);
+  }
+
+  private prepare(s: Step): void {
+    const t = s.targets[0];
+    if (s.kind === 'noop') return;
+    if (s.kind === 'delete') {
+      for (const target of s.targets) this.prepareDelete(s, target);
+      return;
+    }
+    const cur = s.current;
+    const versionId = cur ? cur.versionId + 1 : 1;
+    const method = s.kind === 'patch' ? 'PATCH' : s.entry.method === 'POST' ? 'POST' : 'PUT';
+    s.write = this.storage.prepare(s.resource!, t.id, versionId, method, this.now);
+    if (cur) s.write.expectedVersion = cur.versionId;
+  }
+
+  private prepareDelete(s: Step, t: Target): void {
+    const cur = this.current.get(key(t));
+    if (!cur) throw notFound(`${key(t)} is not known`);
+    if (s.entry.ifMatch !== undefined && cur.versionId !== s.entry.ifMatch) {
+      throw preconditionFailed(`version ${s.entry.ifMatch} of ${key(t)} is not current (current is ${cur.versionId})`);
+    }
+    if (cur.deleted) return;
+    const w: VersionWrite = {
+      resourceType: t.resourceType,
+      id: t.id,
+      versionId: cur.versionId + 1,
+      lastUpdated: this.now,
+      deleted: true,
+      method: 'DELETE',
+      content: null,
+      expectedVersion: cur.versionId,
+    };
+    this.deletes.push(w);
+    if (s.targets.length === 1) s.write = w;
+  }
+
+  // ---- references -------------------------------------------------------------
+
+  /** fullUrl placeholders → assigned ids; conditional references → their one match (http.html §3.1.0.11.2). */
+  private async resolveReferences(q: Queryable, inTx: boolean): Promise<void> {
+    const links = new Map<string, string>();
+    if (this.mode.linkEntries) {
+      for (const s of this.steps) {
+        const url = s.entry.fullUrl;
+        if (!url || s.kind === 'delete' || !s.targets[0]) continue;
+        const to = key(s.targets[0]);
+        if (links.has(url)) this.step(s, () => { throw badRequest(`fullUrl ${url} appears in more than one entry`); });
+        links.set(url, to);
+        const rel = /^https?:\/\/.*\/([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})$/.exec(url);
+        if (rel && rel[1] !== to && !links.has(rel[1])) links.set(rel[1], to);
+      }
+    }
+    const conditional = new Map<string, Step>();
+    for (const s of this.steps) {
+      if (!s.resource) continue;
+      s.sites = collectReferences(s.resource);
+      for (const site of s.sites) {
+        const ref = site.value;
+        if (site.key !== 'reference' || links.has(ref)) continue;
+        if (isPlaceholder(ref)) {
+          this.step(s, () => { throw badRequest(`reference ${ref} is not the fullUrl of any entry of this Bundle`); });
+        }
+        if (!conditional.has(ref) && parseConditionalReference(ref)) conditional.set(ref, s);
+      }
+    }
+    const resolve = async ([ref, s]: [string, Step]) => {
+      const c = parseConditionalReference(ref)!;
+      const m = (await this.find(q, c.resourceType, conditionParams(c.params), 2, s)).filter((x) => !this.deleted.has(key(x)));
+      if (m.length !== 1) {
+        this.step(s, () => {
+          throw preconditionFailed(`conditional reference ${ref} matches ${m.length ? 'more than one resource' : 'no resource'}; it must match exactly one`);
+        });
+      }
+      links.set(ref, key(m[0]));
+    };
+    // outside a transaction the lookups are independent reads: run them side by side
+    if (inTx) for (const c of conditional) await resolve(c);
+    else await Promise.all([...conditional].map(resolve));
+    for (const s of this.steps) if (s.sites?.length) rewriteReferences(s.sites, (ref) => links.get(ref));
+  }
+
+  // ---- writing ----------------------------------------------------------------
+
+  private async writeAll(q: Queryable): Promise<void> {
+    const inserts: VersionWrite[] = [];
+    const updates: VersionWrite[] = [...this.deletes];
+    for (const s of this.steps) {
+      if (!s.write || s.kind === 'delete') continue;
+      (s.write.expectedVersion === undefined ? inserts : updates).push(s.write);
+    }
+    const byKey = (a: VersionWrite, b: VersionWrite) => (a.resourceType + '/' + a.id < b.resourceType + '/' + b.id ? -1 : 1);
+    updates.sort(byKey);
+    const [u, i] = [
+      updates.length ? await this.storage.resources.updateVersions(q, updates) : new Set(),
+      inserts.length ? await this.storage.resources.insertVersions(q, inserts) : new Set(),
+    ];
+    // a row we locked cannot change; an id we insert may have been created concurrently since we looked
+    if (u.size !== updates.length || i.size !== inserts.length) throw new RetryableConflict('concurrent write');
+  }
+
+  private outcome(s: Step): EntryOutcome {
+    switch (s.kind) {
+      case 'create':
+        return { status: 201, version: stored(s.write!) };
+      case 'noop': {
+        const v = s.sameAs ? stored(s.sameAs.write!) : this.current.get(key(s.targets[0]));
+        return { status: 200, version: v };
+      }
+      case 'delete': {
+        const v = s.write ? stored(s.write) : s.targets.length === 1 ? this.current.get(key(s.targets[0])) : undefined;
+        return { status: 204, version: v, deletedCount: s.targets.length };
+      }
+      default:
+        return { status: s.current && !s.current.deleted ? 200 : 201, version: stored(s.write!) };
+    }
+  }
+
+  // ---- helpers ------------------------------------------------------------------
+
+  private find(q: Queryable, type: string, params: Params, limit: number, s: Step): Promise<Match[]> {
+    return this.search.findMatches(type, params, { q, limit }).catch((err) => this.fail(s, err));
+  }
+
+  /** Runs fn for the step; a FhirError is named after the entry. */
+  private step<T>(s: Step, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      return this.fail(s, err);
+    }
+  }
+
+  private fail(s: Step, err: unknown): never {
+    if (err instanceof FhirError && this.mode.nameEntries) throw entryError(s.entry.index, err);
+    throw err;
+  }
+}
+
+function stored(w: VersionWrite): StoredVersion {
+  return {
+    resourceType: w.resourceType,
+    id: w.id,
+    versionId: w.versionId,
+    lastUpdated: w.lastUpdated,
+    deleted: w.deleted,
+    method: w.method,
+    content: w.content,
+  };
+}
