@@ -99,11 +99,12 @@ export class ResourceValidator {
   }
 }
 
-/** A profile repeating a base rule (the same binding) reports the same problem at the same place: keep the first. */
+/** A profile repeating a base required binding reports the same bad code at the same place: keep the first. */
 function withoutRepeats(issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
   const seen = new Set<string>();
   return issues.filter((i) => {
-    const key = `${i.severity}|${i.code}|${i.expression?.[0] ?? ''}`;
+    if (i.code !== 'code-invalid') return true;
+    const key = i.expression?.[0] ?? '';
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
