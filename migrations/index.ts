@@ -1,6 +1,7 @@
 import { ResourceStorage1764086400000 } from './1764086400000-ResourceStorage';
 import { Auth1795623990665 } from './1795623990665-Auth';
 import { BinaryStorage1795624178708 } from './1795624178708-BinaryStorage';
+import { Audit1795624483573 } from './1795624483573-Audit';
 
 /** Every migration, in order. New migrations are appended here. */
-export const migrations = [ResourceStorage1764086400000, Auth1795623990665, BinaryStorage1795624178708];
+export const migrations = [ResourceStorage1764086400000, Auth1795623990665, BinaryStorage1795624178708, Audit1795624483573];

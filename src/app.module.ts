@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { AuditModule } from './audit/audit.module';
 import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
@@ -12,7 +13,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, DefinitionsModule, RestModule, ValidateOperationModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, DefinitionsModule, AuditModule, RestModule, ValidateOperationModule],
       controllers: [HealthController],
     };
   }

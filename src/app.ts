@@ -3,6 +3,8 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import * as express from 'express';
 import { AppModule } from './app.module';
+import { auditMiddleware } from './audit/audit.middleware';
+import { AuditService } from './audit/audit.service';
 import { AppConfig } from './config/config';
 import { isRawBinaryUpload } from './fhir/binary/binary-http';
 import { contentNegotiation } from './fhir/rest/content-negotiation';
@@ -40,6 +42,8 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     });
     next();
   });
+  // audit trail (src/audit): every /fhir answer waits until its AuditEvent is durable
+  app.use('/fhir', auditMiddleware(app.get(AuditService)));
   app.use('/fhir', contentNegotiation);
   const jsonTypes = ['application/fhir+json', 'application/json', 'application/json+fhir', 'application/json-patch+json'];
   // a raw Binary document (any Content-Type) skips the parsers: BinaryService streams it into storage

@@ -1,5 +1,6 @@
 import { All, Controller, Delete, Get, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import { authOf } from '../../auth/auth-context';
+import { auditScopeOf } from '../../audit/audit-scope';
 import { BinaryService } from '../binary/binary.service';
 import { BundleService } from '../bundle/bundle.service';
 import { ConditionalService } from '../bundle/conditional.service';
@@ -40,6 +41,7 @@ export class FhirController {
       prefer: parsePrefer(header(req, 'prefer')),
       auth: authOf(req),
       remoteAddress: req.ip,
+      audit: auditScopeOf(req),
     };
   }
 

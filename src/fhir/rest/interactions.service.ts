@@ -1,9 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { Resource } from 'fhir/r4';
+import { AuditService } from '../../audit/audit.service';
 import { applyPatch, Operation, validate as validatePatch } from 'fast-json-patch';
 import { FhirDefinitions } from '../definitions/definitions.module';
 import { badRequest, FhirError, issue, notFound, operationOutcome } from '../errors';
-import { StorageService, WriteResult } from '../storage/storage.service';
+import { StorageService, WriteOptions, WriteResult } from '../storage/storage.service';
 import type { StoredVersion } from '../storage/storage.types';
 import { FhirResponse, versionHeaders } from './fhir-response';
 import type { RequestContext } from './request-context';
@@ -22,7 +23,19 @@ export class InteractionsService {
   constructor(
     private readonly storage: StorageService,
     private readonly definitions: FhirDefinitions,
+    @Optional() private readonly audit?: AuditService,
   ) {}
+
+  /** Write options that put the write's AuditEvent into its own statement (src/audit). */
+  private audited(ctx: RequestContext, ifMatch?: number): WriteOptions {
+    return { ifMatch, extras: this.audit?.writeExtras(ctx) };
+  }
+
+  /** The write is audited: the response needs no AuditEvent of its own. */
+  private stored(ctx: RequestContext, result: WriteResult): WriteResult {
+    this.audit?.recordedInStatement(ctx, result.changed);
+    return result;
+  }
 
   /** 404 for a type that R4 does not define. */
   assertType(resourceType: string): void {
@@ -51,7 +64,7 @@ export class InteractionsService {
 
   async create(ctx: RequestContext, resourceType: string, body: unknown): Promise<FhirResponse> {
     const resource = this.checkBody(resourceType, body);
-    const result = await this.storage.create(resource);
+    const result = this.stored(ctx, await this.storage.create(resource, this.audited(ctx)));
     return this.writeResponse(ctx, result);
   }
 
@@ -60,7 +73,7 @@ export class InteractionsService {
     if (resource.id === undefined) throw badRequest('the resource must carry the id of the URL', ['id']);
     if (resource.id !== id) throw badRequest(`body id "${resource.id}" does not match URL id "${id}"`, ['id']);
     if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw badRequest(`"${id}" is not a valid FHIR id`, ['id']);
-    const result = await this.storage.update(resource, { ifMatch });
+    const result = this.stored(ctx, await this.storage.update(resource, this.audited(ctx, ifMatch)));
     return this.writeResponse(ctx, result);
   }
 
@@ -84,14 +97,15 @@ export class InteractionsService {
           throw FhirError.of(422, 'processing', `JSON Patch failed: ${err.name ?? 'error'} at operation ${err.index ?? '?'}`);
         }
       },
-      { ifMatch },
+      this.audited(ctx, ifMatch),
     );
+    this.stored(ctx, result);
     return this.writeResponse(ctx, result);
   }
 
   async delete(ctx: RequestContext, resourceType: string, id: string, ifMatch?: number): Promise<FhirResponse> {
     this.assertType(resourceType);
-    const result = await this.storage.delete(resourceType, id, { ifMatch });
+    const result = this.stored(ctx, await this.storage.delete(resourceType, id, this.audited(ctx, ifMatch)));
     const headers = result.changed ? { ETag: `W/"${result.stored.versionId}"` } : undefined;
     if (ctx.prefer.return === 'OperationOutcome') {
       const text = result.changed ? `deleted ${resourceType}/${id}` : `${resourceType}/${id} was already deleted`;

@@ -18,6 +18,8 @@ export interface RequestContext {
   auth?: AuthContext;
   /** client network address (audit) */
   remoteAddress?: string;
+  /** audit state of the HTTP request (src/audit): set when a write stored its AuditEvent in its own statement */
+  audit?: { recordedInStatement: boolean };
 }
 
 export function parsePrefer(header: string | undefined): Prefer {

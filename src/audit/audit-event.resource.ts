@@ -1,0 +1,97 @@
+import type { AuditEvent, AuditEventAgent, AuditEventEntity } from 'fhir/r4';
+import type { AuditRow } from './audit-chain';
+import { DCM, subtypeCoding, typeCoding } from './audit-codes';
+
+const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
+const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
+const PARTICIPATION = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';
+const BALP_ENTITY = 'https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType';
+export const CLIENT_ID_SYSTEM = 'urn:ietf:params:oauth:client-id';
+
+/**
+ * An audit row as a FHIR R4 AuditEvent following IHE BALP: the client
+ * application, the server and the user as agents; the resource (with its
+ * version), the search query, the Patients concerned and the request id as
+ * entities.
+ */
+export function toAuditEvent(row: AuditRow, baseUrl: string): AuditEvent {
+  const event: AuditEvent = {
+    resourceType: 'AuditEvent',
+    id: row.id,
+    meta: { versionId: '1', lastUpdated: row.recorded },
+    type: typeCoding(row.type),
+    subtype: row.subtype.map(subtypeCoding),
+    action: row.action as AuditEvent['action'],
+    recorded: row.recorded,
+    outcome: String(row.outcome) as AuditEvent['outcome'],
+    agent: agents(row, baseUrl),
+    source: {
+      observer: { display: baseUrl },
+      type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }],
+    },
+  };
+  if (row.outcome_desc) event.outcomeDesc = row.outcome_desc;
+  const entity = entities(row);
+  if (entity.length) event.entity = entity;
+  return event;
+}
+
+function agents(row: AuditRow, baseUrl: string): AuditEventAgent[] {
+  const user = row.user_ref || row.user_name;
+  const policy = row.token_id ? [row.token_id] : undefined;
+  const client: AuditEventAgent = {
+    type: { coding: [{ system: DCM, code: '110153', display: 'Source Role ID' }] },
+    who: row.client_id ? { identifier: { system: CLIENT_ID_SYSTEM, value: row.client_id }, display: row.client_id } : { display: 'anonymous' },
+    requestor: !user,
+  };
+  if (!user && policy) client.policy = policy;
+  if (row.network) client.network = { address: row.network, type: '2' };
+  const server: AuditEventAgent = {
+    type: { coding: [{ system: DCM, code: '110152', display: 'Destination Role ID' }] },
+    who: { display: baseUrl },
+    requestor: false,
+  };
+  const list = [client, server];
+  if (user) {
+    const agent: AuditEventAgent = {
+      type: { coding: [{ system: PARTICIPATION, code: 'IRCP', display: 'information recipient' }] },
+      who: row.user_ref ? { reference: row.user_ref } : { display: row.user_name! },
+      requestor: true,
+    };
+    if (row.user_name) agent.altId = row.user_name;
+    if (policy) agent.policy = policy;
+    list.push(agent);
+  }
+  return list;
+}
+
+function entities(row: AuditRow): AuditEventEntity[] {
+  const list: AuditEventEntity[] = [];
+  if (row.entity_type && row.entity_id) {
+    const version = row.entity_version !== null ? `/_history/${row.entity_version}` : '';
+    list.push({
+      what: { reference: `${row.entity_type}/${row.entity_id}${version}` },
+      type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
+      role: { system: OBJECT_ROLE, code: '4', display: 'Domain Resource' },
+    });
+  }
+  if (row.query !== null) {
+    list.push({
+      type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
+      role: { system: OBJECT_ROLE, code: '24', display: 'Query' },
+      description: row.entity_type ? `search of ${row.entity_type}` : undefined,
+      query: Buffer.from(row.query, 'utf8').toString('base64'),
+    });
+  }
+  for (const id of row.patient) {
+    list.push({
+      what: { reference: `Patient/${id}` },
+      type: { system: ENTITY_TYPE, code: '1', display: 'Person' },
+      role: { system: OBJECT_ROLE, code: '1', display: 'Patient' },
+    });
+  }
+  if (row.request_id) {
+    list.push({ what: { identifier: { value: row.request_id } }, type: { system: BALP_ENTITY, code: 'XrequestId' } });
+  }
+  return list;
+}

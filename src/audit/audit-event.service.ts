@@ -1,0 +1,88 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { BundleLink } from 'fhir/r4';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { Database } from '../database/database';
+import { bundleJson } from '../fhir/bundle-json';
+import { issue, notFound } from '../fhir/errors';
+import type { FhirResponse } from '../fhir/rest/fhir-response';
+import type { RequestContext } from '../fhir/rest/request-context';
+import { SqlParams } from '../fhir/storage/sql-params';
+import { auditAccess } from './audit-access';
+import { toAuditEvent } from './audit-event.resource';
+import { parseAuditSearch } from './audit-search';
+import { AuditRepository } from './audit.repository';
+import type { AuditRow } from './audit-chain';
+
+/**
+ * AuditEvent over the REST API: read, vread and search of the audit trail,
+ * within what the caller's authorization allows (`auditAccess`). The trail
+ * is written only by the server itself.
+ */
+@Injectable()
+export class AuditEventService {
+  private readonly repo = new AuditRepository();
+  private readonly baseUrl: string;
+
+  constructor(
+    private readonly db: Database,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.baseUrl = config.fhirBaseUrl;
+  }
+
+  async read(ctx: RequestContext, id: string, versionId?: string): Promise<FhirResponse> {
+    const p = new SqlParams();
+    const access = auditAccess(ctx.auth, 'r', p);
+    const row = await this.repo.read(this.db, id, access, p.values);
+    if (!row || (versionId !== undefined && versionId !== '1')) {
+      throw notFound(`AuditEvent/${id}${versionId !== undefined ? `/_history/${versionId}` : ''} is not known`);
+    }
+    return {
+      status: 200,
+      body: JSON.stringify(toAuditEvent(row, this.baseUrl)),
+      headers: { ETag: 'W/"1"', 'Last-Modified': new Date(row.recorded).toUTCString() },
+    };
+  }
+
+  /** search-type (and `Patient/x/AuditEvent`): newest first unless `_sort=date`, keyset paged. */
+  async search(ctx: RequestContext, params: [string, string][], patient?: string): Promise<FhirResponse> {
+    const p = new SqlParams();
+    const all: [string, string][] = patient ? [['patient', patient], ...params] : params;
+    const query = parseAuditSearch(all, p, ctx.prefer.handling === 'lenient');
+    const access = auditAccess(ctx.auth, 's', p);
+    if (access) query.where.push(access);
+    const path = patient ? `Patient/${patient}/AuditEvent` : 'AuditEvent';
+    const link: BundleLink[] = [{ relation: 'self', url: this.url(path, patient ? query.applied.slice(1) : query.applied) }];
+    const total = query.total || query.summaryCount ? await this.repo.count(this.db, query.where, p.values) : undefined;
+    if (query.summaryCount) return { status: 200, body: bundleJson({ type: 'searchset', total, link, entry: [] }) };
+    const rows = query.count === 0 ? [] : await this.repo.search(this.db, query.where, p.values, query.count + 1, query.ascending);
+    const page = rows.slice(0, query.count);
+    if (rows.length > query.count) {
+      const last: AuditRow = page[page.length - 1];
+      const cursor = Buffer.from(JSON.stringify([last.recorded, last.id, query.ascending ? 'asc' : 'desc'])).toString('base64url');
+      const next = params.filter(([k]) => k !== '_cursor');
+      next.push(['_cursor', cursor]);
+      link.push({ relation: 'next', url: this.url(path, next) });
+    }
+    const entry: any[] = page.map((row) => ({
+      fullUrl: `${this.baseUrl}/AuditEvent/${row.id}`,
+      resource: JSON.stringify(toAuditEvent(row, this.baseUrl)),
+      search: { mode: 'match' },
+    }));
+    if (query.ignored.length) {
+      entry.push({
+        resource: {
+          resourceType: 'OperationOutcome',
+          issue: [issue('not-supported', `ignored search parameters: ${query.ignored.join(', ')}`, undefined, 'warning')],
+        },
+        search: { mode: 'outcome' },
+      });
+    }
+    return { status: 200, body: bundleJson({ type: 'searchset', total, link, entry }) };
+  }
+
+  private url(path: string, params: [string, string][]): string {
+    const qs = new URLSearchParams(params).toString();
+    return `${this.baseUrl}/${path}${qs ? `?${qs}` : ''}`;
+  }
+}

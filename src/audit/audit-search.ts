@@ -1,0 +1,218 @@
+import { parseDateRange } from '../fhir/date-range';
+import { badRequest } from '../fhir/errors';
+import { SqlParams } from '../fhir/storage/sql-params';
+import { systemOf } from './audit-codes';
+
+export const DEFAULT_COUNT = 20;
+export const MAX_COUNT = 1000;
+
+/** AuditEvent search parameters (R4 auditevent search parameters) served over `audit_event`. */
+export const AUDIT_SEARCH_PARAMS: { name: string; type: string; documentation: string }[] = [
+  { name: '_id', type: 'token', documentation: 'AuditEvent id' },
+  { name: 'date', type: 'date', documentation: 'Time when the event was recorded' },
+  { name: 'agent', type: 'reference', documentation: 'The user (fhirUser) who did it' },
+  { name: 'agent-name', type: 'string', documentation: 'Client application id or user login name' },
+  { name: 'altid', type: 'token', documentation: 'User login name' },
+  { name: 'address', type: 'token', documentation: 'Client network address' },
+  { name: 'policy', type: 'uri', documentation: 'Access token id (jti)' },
+  { name: 'entity', type: 'reference', documentation: 'Resource accessed' },
+  { name: 'patient', type: 'reference', documentation: 'Patient concerned (entity or agent)' },
+  { name: 'type', type: 'token', documentation: 'rest, or DICOM 110113 / 110114 for security events' },
+  { name: 'subtype', type: 'token', documentation: 'Interaction (restful-interaction) or security event' },
+  { name: 'action', type: 'token', documentation: 'C R U D E' },
+  { name: 'outcome', type: 'token', documentation: '0, 4, 8 or 12' },
+];
+
+const RESULT_PARAMS = new Set(['_count', '_sort', '_cursor', '_total', '_summary', '_format', '_pretty']);
+const PREFIXES = new Set(['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap']);
+
+export interface AuditQuery {
+  where: string[];
+  count: number;
+  ascending: boolean;
+  total: boolean;
+  summaryCount: boolean;
+  /** parameters applied (self link) */
+  applied: [string, string][];
+  /** ignored under `Prefer: handling=lenient` */
+  ignored: string[];
+}
+
+/**
+ * Turns search parameters into SQL predicates over `audit_event e`, every
+ * value bound through `p`. Unknown parameters or modifiers are 400, or
+ * ignored and reported under lenient handling (search.html §3.1.1.1.3).
+ */
+export function parseAuditSearch(params: [string, string][], p: SqlParams, lenient = false): AuditQuery {
+  const query: AuditQuery = { where: [], count: DEFAULT_COUNT, ascending: false, total: false, summaryCount: false, applied: [], ignored: [] };
+  for (const [key, value] of params) {
+    const [name, modifier] = key.split(':');
+    if (RESULT_PARAMS.has(name)) {
+      resultParam(query, name, value, p);
+      if (name !== '_cursor' && name !== '_format' && name !== '_pretty') query.applied.push([key, value]);
+      continue;
+    }
+    const clause = modifier ? undefined : criterion(name, value.split(','), p);
+    if (clause === undefined) {
+      if (!lenient) throw badRequest(`unknown or unsupported search parameter "${key}" for AuditEvent`);
+      query.ignored.push(key);
+      continue;
+    }
+    query.where.push(clause);
+    query.applied.push([key, value]);
+  }
+  return query;
+}
+
+function resultParam(query: AuditQuery, name: string, value: string, p: SqlParams): void {
+  switch (name) {
+    case '_count': {
+      if (!/^[0-9]+$/.test(value)) throw badRequest(`_count must be a non-negative integer`);
+      query.count = Math.min(Number(value), MAX_COUNT);
+      break;
+    }
+    case '_sort': {
+      const key = value.replace(/^-/, '');
+      if (!['date', '_lastUpdated'].includes(key)) throw badRequest(`AuditEvent can be sorted by date only`);
+      query.ascending = !value.startsWith('-');
+      break;
+    }
+    case '_total':
+      query.total = value === 'accurate' || value === 'estimate';
+      break;
+    case '_summary':
+      query.summaryCount = value === 'count';
+      break;
+    case '_cursor': {
+      let c: unknown;
+      try {
+        c = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+      } catch {
+        c = undefined;
+      }
+      if (!Array.isArray(c) || c.length !== 3 || typeof c[0] !== 'string' || typeof c[1] !== 'string') {
+        throw badRequest('invalid _cursor');
+      }
+      const op = c[2] === 'asc' ? '>' : '<';
+      query.where.push(`(e.recorded, e.id) ${op} (${p.bind(c[0], 'timestamptz')}, ${p.bind(c[1], 'uuid')})`);
+      break;
+    }
+  }
+}
+
+/** One parameter (values ORed); undefined when the parameter is not supported. */
+function criterion(name: string, values: string[], p: SqlParams): string | undefined {
+  switch (name) {
+    case '_id':
+      return `e.id::text = ANY(${p.bind(values, 'text[]')})`;
+    case 'date':
+      return or(values.map((v) => dateClause(v, p)));
+    case 'agent': {
+      const refs = values.map(localRef);
+      return `(e.user_ref = ANY(${p.bind(refs.filter((r) => r.includes('/')), 'text[]')})
+        OR split_part(e.user_ref, '/', 2) = ANY(${p.bind(refs.filter((r) => !r.includes('/')), 'text[]')}))`;
+    }
+    case 'agent-name':
+      return or(
+        values.map((v) => {
+          const like = p.bind(`${escapeLike(v.toLowerCase())}%`, 'text');
+          return `(lower(e.client_id) LIKE ${like} OR lower(e.user_name) LIKE ${like})`;
+        }),
+      );
+    case 'altid':
+      return `e.user_name = ANY(${p.bind(values.map(tokenCode), 'text[]')})`;
+    case 'address':
+      return `e.network = ANY(${p.bind(values.map(tokenCode), 'text[]')})`;
+    case 'policy':
+      return `e.token_id = ANY(${p.bind(values, 'text[]')})`;
+    case 'entity':
+      return or(values.map((v) => entityClause(v, p)));
+    case 'patient': {
+      const ids = values.map((v) => localRef(v).replace(/^Patient\//, ''));
+      if (ids.some((id) => id.includes('/'))) return 'false';
+      return `(e.patient && ${p.bind(ids, 'text[]')} OR e.user_ref = ANY(${p.bind(ids.map((i) => `Patient/${i}`), 'text[]')}))`;
+    }
+    case 'type':
+      return `e.type = ANY(${p.bind(codes(values, 'type'), 'text[]')})`;
+    case 'subtype':
+      return `e.subtype && ${p.bind(codes(values, 'subtype'), 'text[]')}`;
+    case 'action':
+      return `e.action = ANY(${p.bind(values.map(tokenCode), 'text[]')})`;
+    case 'outcome': {
+      const outcomes = values.map(tokenCode);
+      if (outcomes.some((o) => !/^(0|4|8|12)$/.test(o))) throw badRequest('outcome is one of 0, 4, 8, 12');
+      return `e.outcome = ANY(${p.bind(outcomes.map(Number), 'int[]')})`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function dateClause(value: string, p: SqlParams): string {
+  const prefix = value.slice(0, 2);
+  const hasPrefix = PREFIXES.has(prefix);
+  const range = parseDateRange(hasPrefix ? value.slice(2) : value);
+  if (!range) throw badRequest(`invalid date "${value}"`);
+  const low = p.bind(range.low.toISOString(), 'timestamptz');
+  // the range is inclusive to the millisecond; recorded has microseconds
+  const above = p.bind(new Date(range.high.getTime() + 1).toISOString(), 'timestamptz');
+  switch (hasPrefix ? prefix : 'eq') {
+    case 'ne':
+      return `NOT (e.recorded >= ${low} AND e.recorded < ${above})`;
+    case 'gt':
+    case 'sa':
+      return `e.recorded >= ${above}`;
+    case 'lt':
+    case 'eb':
+      return `e.recorded < ${low}`;
+    case 'ge':
+      return `e.recorded >= ${low}`;
+    case 'le':
+      return `e.recorded < ${above}`;
+    default:
+      return `(e.recorded >= ${low} AND e.recorded < ${above})`;
+  }
+}
+
+function entityClause(value: string, p: SqlParams): string {
+  const m = /^(?:([A-Z][A-Za-z]+)\/)?([A-Za-z0-9.-]{1,64})(?:\/_history\/([0-9]+))?$/.exec(localRef(value));
+  if (!m) return 'false';
+  const parts = [`e.entity_id = ${p.bind(m[2], 'text')}`];
+  if (m[1]) parts.push(`e.entity_type = ${p.bind(m[1], 'text')}`);
+  if (m[3]) parts.push(`e.entity_version = ${p.bind(Number(m[3]), 'int')}`);
+  return `(${parts.join(' AND ')})`;
+}
+
+/** `http://host/fhir/Patient/1` → `Patient/1` (any base: references are matched by type and id). */
+function localRef(value: string): string {
+  const m = /([A-Z][A-Za-z]+\/[A-Za-z0-9.-]{1,64}(?:\/_history\/[0-9]+)?)$/.exec(value);
+  return m && /^https?:\/\//.test(value) ? m[1] : value;
+}
+
+/** Token values `system|code`, `|code`, `code`; a code whose system differs matches nothing. */
+function codes(values: string[], field: 'type' | 'subtype'): string[] {
+  const out: string[] = [];
+  for (const v of values) {
+    const bar = v.indexOf('|');
+    if (bar < 0) out.push(v);
+    else {
+      const system = v.slice(0, bar);
+      const code = v.slice(bar + 1);
+      if (system === '' ? systemOf(code, field) === undefined : systemOf(code, field) === system) out.push(code);
+    }
+  }
+  return out;
+}
+
+function tokenCode(v: string): string {
+  const bar = v.indexOf('|');
+  return bar < 0 ? v : v.slice(bar + 1);
+}
+
+function or(clauses: string[]): string {
+  return clauses.length === 1 ? clauses[0] : `(${clauses.join(' OR ')})`;
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

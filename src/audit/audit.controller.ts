@@ -1,0 +1,75 @@
+import { All, Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { authOf } from '../auth/auth-context';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { FhirError } from '../fhir/errors';
+import { queryPairs } from '../fhir/rest/content-negotiation';
+import { FhirResponse, reply } from '../fhir/rest/fhir-response';
+import { header, parsePrefer, RequestContext } from '../fhir/rest/request-context';
+import { AuditEventService } from './audit-event.service';
+
+/**
+ * `/fhir/AuditEvent`: registered before the generic FHIR controller (the
+ * AuditModule comes first in AppModule), so the audit trail is served from
+ * its own table, read-only: create, update, patch and delete answer 405.
+ */
+@Controller('fhir')
+export class AuditController {
+  constructor(
+    private readonly events: AuditEventService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  private async run(req: Request, res: Response, work: (ctx: RequestContext) => Promise<FhirResponse>) {
+    const ctx: RequestContext = {
+      baseUrl: this.config.fhirBaseUrl,
+      requestId: String((req as any).id ?? ''),
+      prefer: parsePrefer(header(req, 'prefer')),
+      auth: authOf(req),
+      remoteAddress: req.ip,
+    };
+    reply(req, res, await work(ctx));
+  }
+
+  @Get('AuditEvent')
+  search(@Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => this.events.search(ctx, queryPairs(req)));
+  }
+
+  @Post('AuditEvent/_search')
+  searchPost(@Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => this.events.search(ctx, [...queryPairs(req), ...formPairs(req)]));
+  }
+
+  @Get('Patient/:pid/AuditEvent')
+  compartment(@Param('pid') pid: string, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => this.events.search(ctx, queryPairs(req), pid));
+  }
+
+  @Get('AuditEvent/:id/_history/:vid')
+  vread(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => this.events.read(ctx, p.id, p.vid));
+  }
+
+  @Get('AuditEvent/:id')
+  read(@Param('id') id: string, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => this.events.read(ctx, id));
+  }
+
+  /** Everything else on AuditEvent: the trail cannot be changed through the API. */
+  @All(['AuditEvent', 'AuditEvent/*rest'])
+  readOnly(@Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, async () => {
+      throw FhirError.of(405, 'not-supported', `${req.method} is not allowed on ${req.path}: the audit trail is read-only`);
+    });
+  }
+}
+
+function formPairs(req: Request): [string, string][] {
+  const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : {};
+  const pairs: [string, string][] = [];
+  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+    for (const value of Array.isArray(v) ? v : [v]) pairs.push([k, String(value)]);
+  }
+  return pairs;
+}

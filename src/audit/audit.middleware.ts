@@ -1,0 +1,158 @@
+import type { NextFunction, Request, Response } from 'express';
+import { authOf } from '../auth/auth-context';
+import { issue, operationOutcome } from '../fhir/errors';
+import { logger } from '../logger';
+import { agentOf, AuditService, truncate } from './audit.service';
+import type { AuditRecord } from './audit.types';
+import { attachAuditScope } from './audit-scope';
+import { classifyRequest, patientsInBody } from './http-interaction';
+
+const SCAN_LIMIT = 4 * 1024 * 1024;
+const AUDIT_FAILED = JSON.stringify(
+  operationOutcome([issue('transient', 'the audit trail could not record this access; nothing was disclosed, try again')]),
+);
+
+/**
+ * Express middleware for /fhir, mounted before content negotiation and body
+ * parsing so that every answer (including 401, 403, 406, 413, 415) is seen.
+ * It holds back the response's first byte (`res.write` / `res.end`) until the
+ * request's AuditEvent is durable; if it cannot be written the client gets
+ * 503 instead of the data. Successful writes already stored their event in
+ * their own statement (`AuditScope.recordedInStatement`) and pass through.
+ */
+export function auditMiddleware(audit: AuditService) {
+  return function auditRequest(req: Request, res: Response, next: NextFunction): void {
+    if (!audit.enabled || req.path.startsWith('/.well-known/')) return next();
+    const scope = attachAuditScope(req);
+    const url = req.originalUrl;
+    const end = res.end;
+    const write = res.write;
+    let state: 'open' | 'pending' | 'done' = 'open';
+    let blocked = false;
+    const queued: [Function, unknown[]][] = [];
+
+    const release = () => {
+      state = 'done';
+      res.write = write;
+      res.end = end;
+      for (const [fn, args] of queued.splice(0)) fn.apply(res, args);
+      if (blocked) res.emit('drain');
+    };
+    const fail = (err: any) => {
+      state = 'done';
+      logger.error({ reqId: (req as any).id, err: err?.message }, 'audit event could not be recorded: request refused');
+      res.write = () => false;
+      res.end = (() => res) as any;
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      for (const h of res.getHeaderNames()) if (h !== 'x-request-id') res.removeHeader(h);
+      res.statusCode = 503;
+      res.setHeader('Content-Type', 'application/fhir+json; charset=utf-8');
+      res.setHeader('Retry-After', '1');
+      (end as Function).call(res, AUDIT_FAILED);
+    };
+    const begin = (body: unknown) => {
+      state = 'pending';
+      if (scope.skip || (scope.recordedInStatement && res.statusCode < 400)) return release();
+      let event: AuditRecord;
+      try {
+        event = requestEvent(req, res, url, body);
+      } catch (err) {
+        return fail(err);
+      }
+      audit.record(event).then(release, fail);
+    };
+
+    res.write = function (this: Response, ...args: unknown[]) {
+      if (state === 'done') return (write as Function).apply(this, args);
+      queued.push([write, args]);
+      if (state === 'open') begin(undefined);
+      blocked = true;
+      return false;
+    } as any;
+    res.end = function (this: Response, ...args: unknown[]) {
+      if (state === 'done') return (end as Function).apply(this, args);
+      queued.push([end, args]);
+      if (state === 'open') begin(typeof args[0] === 'function' ? undefined : args[0]);
+      return this;
+    } as any;
+    next();
+  };
+}
+
+/** The AuditEvent of an HTTP request under /fhir, from its URL, status, headers and body. */
+export function requestEvent(req: Request, res: Response, url: string, body: unknown): AuditRecord {
+  const q = url.indexOf('?');
+  const pathname = (q < 0 ? url : url.slice(0, q)).replace(/^\/fhir(?=\/|$)/, '');
+  const i = classifyRequest(req.method, pathname, q < 0 ? '' : url.slice(q + 1), req.body);
+  const status = res.statusCode;
+  const event: AuditRecord = {
+    recorded: new Date(),
+    type: 'rest',
+    subtype: i.subtype,
+    action: i.action,
+    outcome: status < 400 ? 0 : status < 500 ? 4 : 8,
+    ...agentOf(authOf(req)),
+    network: req.ip ?? req.socket?.remoteAddress,
+    requestId: (req as any).id ? String((req as any).id) : undefined,
+    entityType: i.entityType,
+    entityId: i.entityId,
+    entityVersion: i.entityVersion,
+    query: i.query,
+    patient: i.patient,
+  };
+  const text = typeof body === 'string' ? body : Buffer.isBuffer(body) && body.length < SCAN_LIMIT ? body.toString('utf8') : undefined;
+  if (status === 401 || status === 403) {
+    // the resource server refused the token or the scope: a security event as well as the interaction
+    event.type = status === 401 ? '110114' : '110113';
+    event.subtype = [status === 401 ? 'token-refused' : 'access-denied', ...i.subtype];
+  }
+  if (status >= 400) {
+    event.outcomeDesc = describeFailure(status, text);
+    return event;
+  }
+  if (!event.entityVersion) {
+    const version = versionOf(res, event);
+    if (version !== undefined) event.entityVersion = version;
+  }
+  if (text && text.length < SCAN_LIMIT) {
+    const found = patientsInBody(text);
+    if (found.length) event.patient = [...new Set([...event.patient, ...found])];
+  }
+  return event;
+}
+
+/** Version (and for a create, the id) of the resource concerned, from `Location` or `ETag`. */
+function versionOf(res: Response, event: AuditRecord): number | undefined {
+  const location = res.getHeader('Location');
+  if (typeof location === 'string') {
+    const m = /\/([A-Za-z]+)\/([A-Za-z0-9.-]{1,64})\/_history\/([0-9]+)$/.exec(location);
+    if (m && (!event.entityType || m[1] === event.entityType)) {
+      event.entityType = m[1];
+      event.entityId = m[2];
+      return Number(m[3]);
+    }
+  }
+  const etag = res.getHeader('ETag');
+  if (event.entityId && typeof etag === 'string') {
+    const m = /^(?:W\/)?"([0-9]+)"$/.exec(etag);
+    if (m) return Number(m[1]);
+  }
+  return undefined;
+}
+
+/** The diagnostics of the OperationOutcome answered, else the status. */
+function describeFailure(status: number, text: string | undefined): string {
+  if (text && text.length < 65536) {
+    try {
+      const oo = JSON.parse(text);
+      const parts = (oo?.issue ?? []).map((x: any) => x?.diagnostics ?? x?.code).filter(Boolean);
+      if (parts.length) return truncate(`${status}: ${parts.join('; ')}`);
+    } catch {
+      /* not JSON */
+    }
+  }
+  return `HTTP ${status}`;
+}

@@ -1,0 +1,119 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { AuthContext } from '../auth/auth-context';
+import { Database } from '../database/database';
+import type { RequestContext } from '../fhir/rest/request-context';
+import type { WriteExtra } from '../fhir/storage/storage.types';
+import { logger } from '../logger';
+import { securitySubtypeCode, securityType } from './audit-codes';
+import { AuditSealer } from './audit-sealer';
+import { AUDIT_CONFIG, AuditConfig } from './audit.config';
+import { AuditRepository, WriteAgent } from './audit.repository';
+import type { AuditRecord, SecurityEvent } from './audit.types';
+import { GroupCommit } from './group-commit';
+
+const DONE = Promise.resolve();
+
+/** Who is acting, from the SMART authorization (undefined: internal or anonymous). */
+export function agentOf(auth: AuthContext | undefined): Pick<AuditRecord, 'clientId' | 'userRef' | 'userName' | 'tokenId'> {
+  if (!auth) return {};
+  return { clientId: auth.clientId, userRef: auth.fhirUser, userName: auth.username, tokenId: auth.tokenId };
+}
+
+/**
+ * The audit trail. Every access becomes one `audit_event` row (IHE BALP),
+ * durable before the response leaves:
+ * - writes put their row in the write statement itself (`writeExtras`);
+ * - everything else goes through `record`, a group commit: concurrent
+ *   requests share one multi-row INSERT, each awaiting its durability;
+ * - security events (auth module) through `recordSecurityEvent`.
+ * The sealer chains committed rows into the tamper-evident hash chain.
+ */
+@Injectable()
+export class AuditService implements OnApplicationBootstrap, OnApplicationShutdown {
+  readonly repository = new AuditRepository();
+  readonly sealer: AuditSealer;
+  private readonly commits: GroupCommit<AuditRecord>;
+
+  constructor(
+    private readonly db: Database,
+    @Inject(AUDIT_CONFIG) readonly config: AuditConfig,
+  ) {
+    this.sealer = new AuditSealer(db);
+    this.commits = new GroupCommit((records) => this.repository.insertMany(this.db, records), {
+      maxBatch: 1000,
+      maxInFlight: 2,
+    });
+  }
+
+  get enabled(): boolean {
+    return this.config.enabled;
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.enabled) this.sealer.start(this.config.sealIntervalMs);
+  }
+
+  /** SIGTERM: the HTTP server has drained; write what is queued and seal it before the database closes. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.commits.drain();
+    await this.sealer.stop();
+    if (this.enabled) await this.sealer.seal().catch((err) => logger.warn({ err: err?.message }, 'final audit seal failed'));
+  }
+
+  /**
+   * Records one event; resolves once its row is committed. Rejects when the
+   * row could not be written: the caller must then fail the request.
+   */
+  record(event: AuditRecord): Promise<void> {
+    if (!this.enabled) return DONE;
+    return this.commits.add(event);
+  }
+
+  /**
+   * Login, logout, token issued / refused / refreshed / revoked, access
+   * denied, client registration (auth module). Await it before answering.
+   */
+  recordSecurityEvent(e: SecurityEvent): Promise<void> {
+    return this.record({
+      recorded: new Date(),
+      type: securityType(e.kind),
+      subtype: [securitySubtypeCode(e.kind)],
+      action: 'E',
+      outcome: e.success ? 0 : 4,
+      outcomeDesc: e.description ? truncate(e.description) : e.success ? undefined : 'refused',
+      clientId: e.clientId,
+      userRef: e.fhirUser,
+      userName: e.username,
+      tokenId: e.tokenId,
+      network: e.network,
+      requestId: e.requestId,
+      patient: e.patient ? [e.patient] : [],
+    });
+  }
+
+  /**
+   * Extras for a resource write (`StorageService` `opts.extras`, or
+   * `ResourceRepository.insertVersions/updateVersions(q, writes, extras)`):
+   * one AuditEvent per version the statement writes, in the same statement.
+   * Undefined when auditing is off.
+   */
+  writeExtras(ctx: RequestContext | undefined): WriteExtra[] | undefined {
+    if (!this.enabled) return undefined;
+    const agent: WriteAgent = { ...agentOf(ctx?.auth), network: ctx?.remoteAddress, requestId: ctx?.requestId };
+    return [this.repository.writeExtra(agent)];
+  }
+
+  /** After a write through `writeExtras`: its AuditEvent is already stored, the response needs none. */
+  recordedInStatement(ctx: RequestContext | undefined, changed = true): void {
+    if (changed && ctx?.audit && this.enabled) ctx.audit.recordedInStatement = true;
+  }
+
+  /** Writes everything queued (tests, shutdown). */
+  flush(): Promise<void> {
+    return this.commits.drain();
+  }
+}
+
+export function truncate(text: string, max = 500): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}

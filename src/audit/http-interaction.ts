@@ -1,0 +1,151 @@
+import type { AuditAction } from './audit.types';
+
+/** What a FHIR HTTP request was, as BALP records it. */
+export interface HttpInteraction {
+  /** restful-interaction code; for operations `operation` followed by `$name` */
+  subtype: string[];
+  action: AuditAction;
+  entityType?: string;
+  entityId?: string;
+  entityVersion?: number;
+  /** searches: the query string as received (and the form body of POST _search) */
+  query?: string;
+  /** Patient ids named by the URL (instance, compartment, search parameters) */
+  patient: string[];
+}
+
+const TYPE_RE = /^[A-Z][A-Za-z]+$/;
+const PATIENT_REF_RE = /(?:^|\/)Patient\/([A-Za-z0-9.-]{1,64})(?:$|\/)/;
+
+const WRITE: Record<string, [string, AuditAction]> = {
+  POST: ['create', 'C'],
+  PUT: ['update', 'U'],
+  PATCH: ['patch', 'U'],
+  DELETE: ['delete', 'D'],
+};
+
+/**
+ * Classifies a request under /fhir by method and path (http.html URL
+ * patterns): `[base]/Type/id/_history/vid` is a vread, `[base]/Type?…` a
+ * type search, and so on.
+ */
+export function classifyRequest(method: string, pathname: string, rawQuery: string, body: unknown): HttpInteraction {
+  const seg = pathname.split('/').filter(Boolean).map(safeDecode);
+  const m = method === 'HEAD' ? 'GET' : method;
+  const out: HttpInteraction = { subtype: ['read'], action: 'R', patient: [] };
+  const search = (subtype: string) => {
+    out.subtype = [subtype];
+    out.action = 'E';
+    out.query = searchQuery(rawQuery, m === 'POST' ? body : undefined);
+    out.patient = patientsInQuery(rawQuery, m === 'POST' ? body : undefined);
+  };
+  const op = (name: string) => {
+    out.subtype = ['operation', name];
+    out.action = 'E';
+  };
+  const write = () => {
+    const [subtype, action] = WRITE[m] ?? ['read', 'R'];
+    out.subtype = [subtype];
+    out.action = action;
+  };
+  const [a, b, c, d] = seg;
+  if (seg.length === 0) {
+    if (m === 'POST') {
+      const t = (body as { type?: string } | undefined)?.type;
+      out.subtype = [t === 'batch' ? 'batch' : 'transaction'];
+      out.action = 'E';
+    } else search('search-system');
+  } else if (a === 'metadata') {
+    out.subtype = ['capabilities'];
+  } else if (a === '_history') {
+    out.subtype = ['history-system'];
+  } else if (a === '_search') {
+    search('search-system');
+  } else if (a.startsWith('$')) {
+    op(a);
+  } else if (seg.length === 1) {
+    out.entityType = a;
+    if (m === 'GET') search('search-type');
+    else {
+      write();
+      if (m !== 'POST') out.query = rawQuery || undefined; // conditional update / patch / delete
+    }
+  } else {
+    out.entityType = TYPE_RE.test(a) ? a : undefined;
+    if (b === '_history') out.subtype = ['history-type'];
+    else if (b === '_search') search('search-type');
+    else if (b.startsWith('$')) op(b);
+    else {
+      out.entityId = b;
+      if (a === 'Patient') out.patient = [b];
+      if (seg.length === 2) {
+        if (m === 'GET') out.subtype = ['read'];
+        else write();
+      } else if (c === '_history') {
+        if (d !== undefined && /^[0-9]+$/.test(d)) {
+          out.subtype = ['vread'];
+          out.entityVersion = Number(d);
+        } else out.subtype = ['history-instance'];
+      } else if (c.startsWith('$')) op(c);
+      else {
+        // compartment search: Patient/123/Observation
+        const patient = out.patient;
+        search('search-type');
+        out.patient = [...new Set([...patient, ...out.patient])];
+      }
+    }
+  }
+  return out;
+}
+
+/** The query of a search: the URL query string, and for POST _search the form body too. */
+function searchQuery(rawQuery: string, body: unknown): string | undefined {
+  const parts = rawQuery ? [rawQuery] : [];
+  if (body && typeof body === 'object' && !Array.isArray(body)) {
+    const form = new URLSearchParams();
+    for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+      for (const x of Array.isArray(v) ? v : [v]) form.append(k, String(x));
+    }
+    const text = form.toString();
+    if (text) parts.push(text);
+  }
+  return parts.length ? parts.join('&') : undefined;
+}
+
+/** Patients named by search parameters: any `Patient/x` reference value, and `patient=x`. */
+function patientsInQuery(rawQuery: string, body: unknown): string[] {
+  const found = new Set<string>();
+  for (const [k, v] of new URLSearchParams(searchQuery(rawQuery, body) ?? '')) {
+    const name = k.split(':')[0].split('.')[0];
+    for (const value of v.split(',')) {
+      const ref = PATIENT_REF_RE.exec(value);
+      if (ref) found.add(ref[1]);
+      else if (name === 'patient' && /^[A-Za-z0-9.-]{1,64}$/.test(value)) found.add(value);
+    }
+  }
+  return [...found];
+}
+
+const PATIENT_IN_BODY_RE = /"reference":"(?:[^"]*\/)?Patient\/([A-Za-z0-9.-]{1,64})"|"resourceType":"Patient","id":"([A-Za-z0-9.-]{1,64})"/g;
+
+/**
+ * The Patients a response body concerns: every Patient resource in it and
+ * every reference to a Patient (stored JSON keeps `resourceType`, `id` first,
+ * so this needs no parsing). Bounded: at most `max` ids.
+ */
+export function patientsInBody(text: string, max = 100): string[] {
+  if (text.indexOf('Patient') < 0) return [];
+  const found = new Set<string>();
+  PATIENT_IN_BODY_RE.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = PATIENT_IN_BODY_RE.exec(text)) && found.size < max) found.add(m[1] ?? m[2]);
+  return [...found];
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
