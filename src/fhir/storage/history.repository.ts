@@ -39,8 +39,6 @@ export interface HistoryQuery {
   since?: Date;
   /** `_at`: versions current at some point in [low, high] */
   at?: { low: Date; high: Date };
-  /** versions created before this instant only (the horizon of a `_since` poll) */
-  before?: Date;
   count: number;
   after?: HistoryCursor;
 }
@@ -55,7 +53,6 @@ export class HistoryRepository {
     if (h.id) where.push(`h.id = ${p.bind(h.id)}`);
     if (h.types?.length) where.push(`h.resource_type = ANY(${p.bind(h.types, 'text[]')})`);
     if (h.since) where.push(`h.last_updated >= ${p.bind(h.since.toISOString(), 'timestamptz')}`);
-    if (h.before) where.push(`h.last_updated < ${p.bind(h.before.toISOString(), 'timestamptz')}`);
     if (h.at) {
       const low = p.bind(h.at.low.toISOString(), 'timestamptz');
       where.push(`h.last_updated <= ${p.bind(h.at.high.toISOString(), 'timestamptz')}`);
@@ -109,25 +106,6 @@ export class HistoryRepository {
       LIMIT ${p.bind(f.count, 'int')}`;
     const r = await q.query(sql, p.values);
     return r.rows.map((row: any) => ({ ...toVersion(row), txId: row.tx_id }));
-  }
-
-  /**
-   * The horizon of a `_since` poll: an instant before which every version
-   * is committed and visible. Versions get their lastUpdated when their
-   * write starts; so it is the start of the oldest transaction of a client
-   * still running in this database (or now), less a margin for the time
-   * between taking lastUpdated and starting the transaction.
-   */
-  async horizon(q: Queryable, marginMs: number): Promise<Date> {
-    const r = await q.query(
-      `SELECT LEAST(clock_timestamp(), (
-                SELECT min(xact_start) FROM pg_stat_activity
-                 WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()
-                   AND datname = current_database() AND backend_type = 'client backend'))
-              - make_interval(secs => $1::double precision / 1000) AS horizon`,
-      [marginMs],
-    );
-    return r.rows[0].horizon;
   }
 }
 
