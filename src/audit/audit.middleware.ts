@@ -5,6 +5,7 @@ import { logger } from '../logger';
 import { agentOf, AuditService, truncate } from './audit.service';
 import type { AuditRecord } from './audit.types';
 import { attachAuditScope } from './audit-scope';
+import { bundleReadEvents } from './bundle-entries';
 import { classifyRequest, patientsInBody } from './http-interaction';
 
 const SCAN_LIMIT = 4 * 1024 * 1024;
@@ -56,13 +57,13 @@ export function auditMiddleware(audit: AuditService) {
     const begin = (body: unknown) => {
       state = 'pending';
       if (scope.skip || (scope.recordedInStatement && res.statusCode < 400)) return release();
-      let event: AuditRecord;
+      let events: AuditRecord[];
       try {
-        event = requestEvent(req, res, url, body);
+        events = requestEvents(req, res, url, body);
       } catch (err) {
         return fail(err);
       }
-      audit.record(event).then(release, fail);
+      (events.length === 1 ? audit.record(events[0]) : Promise.all(events.map((e) => audit.record(e)))).then(release, fail);
     };
 
     res.write = function (this: Response, ...args: unknown[]) {
@@ -82,8 +83,16 @@ export function auditMiddleware(audit: AuditService) {
   };
 }
 
-/** The AuditEvent of an HTTP request under /fhir, from its URL, status, headers and body. */
-export function requestEvent(req: Request, res: Response, url: string, body: unknown): AuditRecord {
+/** The AuditEvents of an HTTP request under /fhir: its own, and one per read entry of a batch or transaction. */
+export function requestEvents(req: Request, res: Response, url: string, body: unknown): AuditRecord[] {
+  const text = typeof body === 'string' ? body : Buffer.isBuffer(body) && body.length < SCAN_LIMIT ? body.toString('utf8') : undefined;
+  const event = requestEvent(req, res, url, text);
+  const bundle = event.subtype[0] === 'batch' || event.subtype[0] === 'transaction';
+  return bundle && event.outcome === 0 ? [event, ...bundleReadEvents(event, req.body, text)] : [event];
+}
+
+/** The AuditEvent of an HTTP request under /fhir, from its URL, status, headers and body text. */
+export function requestEvent(req: Request, res: Response, url: string, text: string | undefined): AuditRecord {
   const q = url.indexOf('?');
   const pathname = (q < 0 ? url : url.slice(0, q)).replace(/^\/fhir(?=\/|$)/, '');
   const i = classifyRequest(req.method, pathname, q < 0 ? '' : url.slice(q + 1), req.body);
@@ -103,7 +112,6 @@ export function requestEvent(req: Request, res: Response, url: string, body: unk
     query: i.query,
     patient: i.patient,
   };
-  const text = typeof body === 'string' ? body : Buffer.isBuffer(body) && body.length < SCAN_LIMIT ? body.toString('utf8') : undefined;
   if (status === 401 || status === 403) {
     // the resource server refused the token or the scope: a security event as well as the interaction
     event.type = status === 401 ? '110114' : '110113';

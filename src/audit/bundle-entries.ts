@@ -1,0 +1,61 @@
+import type { AuditRecord } from './audit.types';
+import { classifyRequest, patientsInBody } from './http-interaction';
+
+const READ_METHODS = new Set(['GET', 'HEAD']);
+
+/**
+ * AuditEvents for the read entries of a batch or transaction (http.html
+ * §3.1.0.11): one per GET entry, from the request entry and the matching
+ * response entry (same position). Write entries are recorded by their write
+ * statement (`AuditService.writeExtras`), the Bundle itself by the caller.
+ */
+export function bundleReadEvents(bundleEvent: AuditRecord, requestBody: unknown, responseText: string | undefined): AuditRecord[] {
+  const entries = (requestBody as { resourceType?: string; entry?: unknown[] } | undefined)?.entry;
+  if ((requestBody as any)?.resourceType !== 'Bundle' || !Array.isArray(entries)) return [];
+  const reads = entries.flatMap((e: any, i) => (READ_METHODS.has(String(e?.request?.method).toUpperCase()) ? [i] : []));
+  if (reads.length === 0) return [];
+  let response: any;
+  try {
+    response = responseText ? JSON.parse(responseText) : undefined;
+  } catch {
+    response = undefined;
+  }
+  return reads.map((i) => {
+    const request = (entries[i] as any).request;
+    const answer = response?.entry?.[i];
+    const [path, query = ''] = localUrl(String(request.url ?? '')).split('?', 2);
+    const what = classifyRequest('GET', path, query, undefined);
+    const status = Number.parseInt(String(answer?.response?.status ?? ''), 10) || 200;
+    const event: AuditRecord = {
+      ...bundleEvent,
+      subtype: what.subtype,
+      action: what.action,
+      outcome: status < 400 ? 0 : status < 500 ? 4 : 8,
+      outcomeDesc: undefined,
+      entityType: what.entityType,
+      entityId: what.entityId,
+      entityVersion: what.entityVersion ?? etagVersion(answer?.response?.etag),
+      query: what.query,
+      patient: what.patient,
+    };
+    if (status >= 400) {
+      const issues = answer?.response?.outcome?.issue ?? [];
+      event.outcomeDesc = `${status}: ${issues.map((x: any) => x?.diagnostics ?? x?.code).join('; ') || 'failed'}`.slice(0, 500);
+    } else if (answer?.resource) {
+      event.patient = [...new Set([...event.patient, ...patientsInBody(JSON.stringify(answer.resource))])];
+    }
+    return event;
+  });
+}
+
+/** `http://host/fhir/Patient/1` or `Patient/1` → `/Patient/1` */
+function localUrl(url: string): string {
+  const abs = /^https?:\/\/[^/]+(?:\/.*?)?\/fhir(\/.*)$/.exec(url);
+  const rel = abs ? abs[1] : url;
+  return rel.startsWith('/') ? rel : `/${rel}`;
+}
+
+function etagVersion(etag: unknown): number | undefined {
+  const m = typeof etag === 'string' ? /^(?:W\/)?"([0-9]+)"$/.exec(etag) : null;
+  return m ? Number(m[1]) : undefined;
+}
