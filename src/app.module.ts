@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AuditModule } from './audit/audit.module';
+import { AuthModule } from './auth/auth.module';
 import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
@@ -13,7 +14,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, DefinitionsModule, AuditModule, RestModule, ValidateOperationModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, DefinitionsModule, AuditModule, AuthModule, RestModule, ValidateOperationModule],
       controllers: [HealthController],
     };
   }

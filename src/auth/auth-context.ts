@@ -32,6 +32,10 @@ export interface AuthContext {
   admin: boolean;
   /** token id (jti), for audit and revocation */
   tokenId?: string;
+  /** the grant (one consent or client_credentials issuance) the token belongs to */
+  grantId?: string;
+  /** when the token expires (ms since epoch) */
+  expiresAt?: number;
 }
 
 export function authOf(req: Request): AuthContext | undefined {

@@ -1,0 +1,105 @@
+import { Controller, Post, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { randomUUID } from 'crypto';
+import { logger } from '../logger';
+import type { AuthContext } from './auth-context';
+import { AuthEvents } from './auth-events';
+import { ClientMetadata, clientFromMetadata, clientMetadataOf } from './client-metadata';
+import { ClientRepository } from './client.repository';
+import { GrantRepository } from './grant.repository';
+import { OAuthError } from './oauth-error';
+import { PatientDirectory } from './patient-directory';
+import { RequestAuthorizer } from './request-authorizer';
+import { hashSecret, randomToken, sha256 } from './secrets';
+import { Tokens } from './tokens.service';
+
+const LAUNCH_TTL_SECONDS = 600;
+
+/**
+ * Endpoints that need a bearer token of their own: dynamic client
+ * registration (RFC 7591, admins only) and EHR launch contexts (created by
+ * the EHR for the app it is about to launch).
+ */
+@Controller('auth')
+export class AdminController {
+  constructor(
+    private readonly tokens: Tokens,
+    private readonly clients: ClientRepository,
+    private readonly grants: GrantRepository,
+    private readonly patients: PatientDirectory,
+    private readonly authorizer: RequestAuthorizer,
+    private readonly events: AuthEvents,
+  ) {}
+
+  /** RFC 7591 §3: the initial access token is an admin's access token. */
+  @Post('register')
+  register(@Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, async (auth) => {
+      if (!auth.admin) throw new OAuthError('insufficient_scope', 'client registration needs the admin role', 403);
+      const m = (req.body ?? {}) as ClientMetadata;
+      const client = clientFromMetadata({ ...m, client_id: randomUUID() }, { authMethod: 'client_secret_basic' });
+      const usesSecret = client.authMethod === 'client_secret_basic' || client.authMethod === 'client_secret_post';
+      const secret = usesSecret ? randomToken() : undefined;
+      const stored = { ...client, secretHash: secret ? await hashSecret(secret) : undefined, source: 'registration' as const, createdBy: auth.username ?? auth.clientId };
+      await this.clients.upsertClient(stored);
+      this.events.emit({ type: 'client-registration', outcome: 'success', clientId: client.clientId, username: auth.username });
+      const body: Record<string, unknown> = { ...clientMetadataOf(stored), client_id_issued_at: Math.floor(Date.now() / 1000) };
+      if (secret) Object.assign(body, { client_secret: secret, client_secret_expires_at: 0 });
+      return { status: 201, body };
+    });
+  }
+
+  /**
+   * EHR launch: `{patient, encounter?, fhirContext?}` → an opaque `launch`
+   * value for the app's launch URL. The caller must be able to read every
+   * patient (admin, practitioner user, or a system/Patient read scope).
+   */
+  @Post('launch')
+  launch(@Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, async (auth) => {
+      const c = auth.admin ? [] : this.authorizer.criteria(auth, 'Patient', 'r');
+      if (c.length) throw new OAuthError('insufficient_scope', 'creating a launch needs read access to all patients', 403);
+      const { patient, encounter, fhirContext } = (req.body ?? {}) as Record<string, unknown>;
+      if (typeof patient !== 'string' || !(await this.patients.label(patient))) {
+        throw new OAuthError('invalid_request', 'patient must be the id of an existing Patient');
+      }
+      if (encounter !== undefined && typeof encounter !== 'string') throw new OAuthError('invalid_request', 'encounter must be an id');
+      if (fhirContext !== undefined && !Array.isArray(fhirContext)) throw new OAuthError('invalid_request', 'fhirContext must be an array');
+      const launch = randomToken();
+      await this.grants.createLaunch(
+        sha256(launch),
+        { patient, encounter: encounter as string | undefined, fhirContext: fhirContext as unknown[] | undefined },
+        auth.username ?? auth.clientId,
+        new Date(Date.now() + LAUNCH_TTL_SECONDS * 1000),
+      );
+      this.events.emit({ type: 'launch-created', outcome: 'success', clientId: auth.clientId, username: auth.username, patient });
+      return { status: 201, body: { launch, expires_in: LAUNCH_TTL_SECONDS } };
+    });
+  }
+
+  private async run(req: Request, res: Response, work: (auth: AuthContext) => Promise<{ status: number; body: object }>) {
+    res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+    try {
+      const header = req.headers.authorization ?? '';
+      const m = /^Bearer +(\S+)$/i.exec(header.trim());
+      if (!m) throw new OAuthError('invalid_token', 'a bearer access token is required', 401);
+      const auth = await this.tokens.authenticate(m[1]);
+      const r = await work(auth);
+      res.status(r.status).json(r.body);
+    } catch (err: any) {
+      if (err instanceof OAuthError) {
+        if (err.status === 401 || err.status === 403) {
+          res.setHeader('WWW-Authenticate', `Bearer error="${err.error}"`);
+        }
+        res.status(err.status).json(err.body());
+        return;
+      }
+      if (err?.status === 403) {
+        res.status(403).json({ error: 'insufficient_scope', error_description: err.message });
+        return;
+      }
+      logger.error({ reqId: (req as any).id, err: err?.message }, 'auth admin endpoint failed');
+      res.status(500).json({ error: 'server_error', error_description: 'internal error' });
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import { Inject, MiddlewareConsumer, Module, NestModule, OnModuleDestroy, OnModuleInit, RequestMethod } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import * as express from 'express';
+import passport from 'passport';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { logger } from '../logger';
+import { CapabilityService } from '../fhir/rest/capability.service';
+import { RestModule } from '../fhir/rest/rest.module';
+import { SearchModule } from '../fhir/search/search.module';
+import { StorageModule } from '../fhir/storage/storage.module';
+import { AdminController } from './admin.controller';
+import { AuthEvents } from './auth-events';
+import { AuthorizeFlow } from './authorize.service';
+import { BearerStrategy } from './bearer.strategy';
+import { ClientAuthenticator } from './client-auth.service';
+import { ClientRepository } from './client.repository';
+import { securityContributor } from './discovery';
+import { FhirAuthGuard } from './fhir-auth.guard';
+import { GrantRepository } from './grant.repository';
+import { OAuthController } from './oauth.controller';
+import { PatientDirectory } from './patient-directory';
+import { RequestAuthorizer } from './request-authorizer';
+import { Revocations } from './revocations.service';
+import { SecurityRepository } from './security.repository';
+import { SeedService } from './seed.service';
+import { SigningKeys } from './signing-keys.service';
+import { TokenEndpoint } from './token-endpoint.service';
+import { Tokens } from './tokens.service';
+import { cors, WellKnownController, wellKnownUnderFhir } from './well-known';
+
+const PURGE_INTERVAL_MS = 10 * 60_000;
+
+/**
+ * SMART on FHIR: the authorization server (discovery, authorize, token,
+ * introspect, revoke, JWKS, registration, EHR launch) and the resource
+ * server's global guard and scope policy.
+ */
+@Module({
+  imports: [RestModule, SearchModule, StorageModule],
+  controllers: [OAuthController, AdminController, WellKnownController],
+  providers: [
+    AuthEvents,
+    ClientRepository,
+    GrantRepository,
+    SecurityRepository,
+    SigningKeys,
+    Revocations,
+    Tokens,
+    ClientAuthenticator,
+    TokenEndpoint,
+    PatientDirectory,
+    AuthorizeFlow,
+    SeedService,
+    RequestAuthorizer,
+    { provide: APP_GUARD, useClass: FhirAuthGuard },
+  ],
+  exports: [AuthEvents, Tokens, RequestAuthorizer],
+})
+export class AuthModule implements NestModule, OnModuleInit, OnModuleDestroy {
+  private purge?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly tokens: Tokens,
+    private readonly capability: CapabilityService,
+    private readonly grants: GrantRepository,
+    private readonly security: SecurityRepository,
+    private readonly revocations: Revocations,
+  ) {}
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(cors).forRoutes({ path: '*splat', method: RequestMethod.ALL });
+    consumer
+      .apply(wellKnownUnderFhir(this.config))
+      .forRoutes({ path: 'fhir/.well-known/*splat', method: RequestMethod.GET });
+    const limit = '64kb';
+    consumer
+      .apply(express.urlencoded({ extended: false, limit }), express.json({ limit }))
+      .forRoutes(OAuthController, AdminController);
+  }
+
+  onModuleInit(): void {
+    passport.use(new BearerStrategy((token) => this.tokens.authenticate(token)));
+    this.capability.addContributor(securityContributor(this.config));
+    if (!this.config.authRequired) {
+      logger.warn(
+        '!!! AUTH_REQUIRED=false: FHIR requests without a bearer token are served UNRESTRICTED. Development and tests only: never in production !!!',
+      );
+    }
+    this.purge = setInterval(() => {
+      this.revocations.prune();
+      Promise.all([this.grants.purgeExpired(), this.security.purgeExpired()]).catch((err) =>
+        logger.warn({ err: err?.message }, 'auth clean-up failed'),
+      );
+    }, PURGE_INTERVAL_MS);
+    this.purge.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.purge);
+  }
+}

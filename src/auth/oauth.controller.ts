@@ -1,0 +1,173 @@
+import { Controller, Get, Inject, Post, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { logger } from '../logger';
+import { AuthorizeFlow, BINDING_COOKIE, FlowResult, Params } from './authorize.service';
+import { Form } from './client-auth.service';
+import { OAuthError } from './oauth-error';
+import { errorPage } from './pages';
+import { RateLimiter } from './rate-limiter';
+import { SigningKeys } from './signing-keys.service';
+import { TokenEndpoint } from './token-endpoint.service';
+
+/** Security headers of the HTML pages: no framing (clickjacking), no scripts, no referrer. */
+const PAGE_HEADERS: Record<string, string> = {
+  'Content-Type': 'text/html; charset=utf-8',
+  'Cache-Control': 'no-store',
+  Pragma: 'no-cache',
+  'X-Frame-Options': 'DENY',
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+  'Referrer-Policy': 'no-referrer',
+  'X-Content-Type-Options': 'nosniff',
+};
+
+/** Token responses must not be cached (RFC 6749 §5.1). */
+const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
+
+/**
+ * The OAuth 2.0 endpoints under `/auth`: authorize (+ login, patient picker,
+ * consent pages), token, introspect, revoke and the JWKS. Thin: the flows
+ * live in AuthorizeFlow and TokenEndpoint.
+ */
+@Controller('auth')
+export class OAuthController {
+  private readonly limiter: RateLimiter;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly flow: AuthorizeFlow,
+    private readonly tokenEndpoint: TokenEndpoint,
+    private readonly keys: SigningKeys,
+  ) {
+    this.limiter = new RateLimiter(config.authRateLimit);
+  }
+
+  @Get('authorize')
+  authorizeGet(@Req() req: Request, @Res() res: Response) {
+    return this.page(req, res, () => this.flow.start(query(req), cookie(req, BINDING_COOKIE)));
+  }
+
+  @Post('authorize')
+  authorizePost(@Req() req: Request, @Res() res: Response) {
+    return this.page(req, res, () => this.flow.start(form(req), cookie(req, BINDING_COOKIE)));
+  }
+
+  @Post('login')
+  login(@Req() req: Request, @Res() res: Response) {
+    if (this.limited(req, res, 'login', true)) return;
+    return this.page(req, res, () => this.flow.login(form(req), cookie(req, BINDING_COOKIE), req.ip));
+  }
+
+  @Post('patient')
+  patient(@Req() req: Request, @Res() res: Response) {
+    return this.page(req, res, () => this.flow.pickPatient(form(req), cookie(req, BINDING_COOKIE)));
+  }
+
+  @Post('consent')
+  consent(@Req() req: Request, @Res() res: Response) {
+    return this.page(req, res, () => this.flow.consent(form(req), cookie(req, BINDING_COOKIE), req.ip));
+  }
+
+  @Post('token')
+  token(@Req() req: Request, @Res() res: Response) {
+    if (this.limited(req, res, 'token')) return;
+    return this.json(req, res, () => this.tokenEndpoint.token(req, form(req)));
+  }
+
+  @Post('introspect')
+  introspect(@Req() req: Request, @Res() res: Response) {
+    if (this.limited(req, res, 'token')) return;
+    return this.json(req, res, () => this.tokenEndpoint.introspect(req, form(req)));
+  }
+
+  @Post('revoke')
+  revoke(@Req() req: Request, @Res() res: Response) {
+    if (this.limited(req, res, 'token')) return;
+    return this.json(req, res, async () => {
+      await this.tokenEndpoint.revoke(req, form(req));
+      return {};
+    });
+  }
+
+  @Get('jwks')
+  async jwks(@Res() res: Response) {
+    res.setHeader('Cache-Control', 'public, max-age=60');
+    res.json(await this.keys.jwks());
+  }
+
+  private limited(req: Request, res: Response, bucket: string, html = false): boolean {
+    const wait = this.limiter.hit(`${bucket}:${req.ip}`);
+    if (!wait) return false;
+    res.setHeader('Retry-After', String(wait));
+    if (html) res.status(429).set(PAGE_HEADERS).send(errorPage('Too many requests. Try again in a minute.'));
+    else res.status(429).set(NO_STORE).json({ error: 'too_many_requests', error_description: 'rate limit exceeded; retry later' });
+    return true;
+  }
+
+  private async page(req: Request, res: Response, run: () => Promise<FlowResult>): Promise<void> {
+    let r: FlowResult;
+    try {
+      r = await run();
+    } catch (err: any) {
+      logger.error({ reqId: (req as any).id, err: err?.message }, 'authorization page failed');
+      r = { status: 500, html: errorPage('Something went wrong. Start again from the app.') };
+    }
+    if ('redirect' in r) {
+      res.set(NO_STORE).redirect(req.method === 'POST' ? 303 : 302, r.redirect);
+      return;
+    }
+    if (r.cookie) {
+      const secure = this.config.publicUrl.startsWith('https:') ? '; Secure' : '';
+      res.setHeader('Set-Cookie', `${BINDING_COOKIE}=${r.cookie}; Path=/auth; HttpOnly; SameSite=Lax${secure}`);
+    }
+    res.status(r.status).set(PAGE_HEADERS).send(r.html);
+  }
+
+  private async json(req: Request, res: Response, run: () => Promise<object>): Promise<void> {
+    try {
+      const body = await run();
+      res.status(200).set(NO_STORE).json(body);
+    } catch (err: any) {
+      if (!(err instanceof OAuthError)) {
+        logger.error({ reqId: (req as any).id, err: err?.message }, 'OAuth endpoint failed');
+        res.status(500).set(NO_STORE).json({ error: 'server_error', error_description: 'internal error' });
+        return;
+      }
+      if (err.status === 401 && /^Basic /i.test(req.headers.authorization ?? '')) {
+        res.setHeader('WWW-Authenticate', 'Basic realm="token"');
+      }
+      res.status(err.status).set(NO_STORE).json(err.body());
+    }
+  }
+}
+
+/** String parameters of a parsed form body (anything else is ignored). */
+function params(source: unknown): Params {
+  const out: Params = {};
+  if (!source || typeof source !== 'object') return out;
+  for (const [k, v] of Object.entries(source as Record<string, unknown>)) {
+    if (typeof v === 'string') out[k] = v;
+  }
+  return out;
+}
+
+function query(req: Request): Params {
+  const i = req.originalUrl.indexOf('?');
+  const out: Params = {};
+  if (i < 0) return out;
+  // OAuth parameters must not repeat (RFC 6749 §3.1): the first one counts
+  for (const [k, v] of new URLSearchParams(req.originalUrl.slice(i + 1))) out[k] ??= v;
+  return out;
+}
+
+function form(req: Request): Form {
+  return params(req.body);
+}
+
+function cookie(req: Request, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+  }
+  return undefined;
+}

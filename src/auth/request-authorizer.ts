@@ -1,0 +1,297 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Resource } from 'fhir/r4';
+import { applyPatch, deepClone, Operation } from 'fast-json-patch';
+import { FhirDefinitions } from '../fhir/definitions/definitions.module';
+import { FhirError, notFound } from '../fhir/errors';
+import { OperationLevel, OperationRegistry } from '../fhir/operations/operation-registry';
+import { BASE_URL } from '../fhir/rest/rest.tokens';
+import { SearchService } from '../fhir/search/search.service';
+import { StorageService } from '../fhir/storage/storage.service';
+import type { AuthContext } from './auth-context';
+import { CompartmentChecker } from './compartment';
+import { bodyAllowed, criteriaFor, searchRestriction } from './scope-policy';
+import type { Interaction } from './scopes';
+
+/** One FHIR request as the policy sees it: over HTTP or as a batch/transaction entry. */
+export interface FhirRequest {
+  method: string;
+  /** path below the FHIR base, e.g. `Patient/123/_history` (no query) */
+  path: string;
+  query: [string, string][];
+  body?: unknown;
+  /** If-None-Exist (conditional create) */
+  ifNoneExist?: string;
+}
+
+const WORDS: Record<Interaction, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
+/** More versions than this in one resource's history are not checked one by one: refused for restricted tokens. */
+const MAX_CHECKED_VERSIONS = 1000;
+/** Operations that read no stored data beyond the instance they are called on. */
+const DATA_FREE_OPERATIONS = new Set(['validate']);
+
+const forbidden = (msg: string) => FhirError.of(403, 'forbidden', msg);
+
+/**
+ * The SMART scope policy applied to a FHIR request before it runs: the
+ * interaction (c r u d s) on the type, then, for tokens bounded by a patient
+ * compartment or a granular filter, the instance in SQL (the same
+ * SearchRestriction search applies) and request bodies in memory.
+ *
+ * Instances the token may not see answer 404 exactly like unknown ones;
+ * types or interactions the scopes do not grant answer 403 without looking
+ * at any data. Searches are bounded by `searchRestriction(ctx.auth)` inside
+ * the search engine; this class only decides whether they may run.
+ */
+@Injectable()
+export class RequestAuthorizer {
+  readonly compartments: CompartmentChecker;
+
+  constructor(
+    @Inject(BASE_URL) private readonly baseUrl: string,
+    private readonly definitions: FhirDefinitions,
+    private readonly search: SearchService,
+    private readonly storage: StorageService,
+    private readonly operations: OperationRegistry,
+  ) {
+    this.compartments = new CompartmentChecker(definitions.data, baseUrl);
+  }
+
+  async authorize(auth: AuthContext, r: FhirRequest, inBundle = false): Promise<void> {
+    if (auth.admin) return;
+    const method = r.method === 'HEAD' ? 'GET' : r.method;
+    const seg = r.path.split('/').filter(Boolean).map(decodeURIComponent);
+    const [a, b, c, d] = seg;
+    if (!a) {
+      if (method === 'GET') return this.systemSearch(auth, r.query);
+      if (method === 'POST' && !inBundle) return this.bundle(auth, r.body);
+      return;
+    }
+    if (a === 'metadata') return;
+    if (a === '_history' && seg.length === 1) return this.systemHistory(auth, r.query);
+    if (a === '_search' && seg.length === 1) return this.systemSearch(auth, [...r.query, ...formPairs(r.body)]);
+    if (a.startsWith('$')) return this.operation(auth, method, 'system', a);
+    if (!this.definitions.isResourceType(a)) return; // the controller answers 404
+    const type = a;
+    if (seg.length === 1) {
+      if (method === 'GET') return void this.criteria(auth, type, 's');
+      if (method === 'POST') return this.create(auth, type, r.body, r.ifNoneExist);
+      if (method === 'PUT' || method === 'PATCH') return this.conditional(auth, type, 'u');
+      if (method === 'DELETE') return this.conditional(auth, type, 'd');
+      return;
+    }
+    if (b === '_history' && seg.length === 2) return this.typeHistory(auth, type);
+    if (b === '_search' && seg.length === 2) return void this.criteria(auth, type, 's');
+    if (b.startsWith('$')) return this.operation(auth, method, 'type', b, type);
+    const id = b;
+    if (seg.length === 2) {
+      if (method === 'GET') return this.instance(auth, type, id, 'r');
+      if (method === 'PUT') return this.update(auth, type, id, r.body);
+      if (method === 'PATCH') return this.patch(auth, type, id, r.body);
+      if (method === 'DELETE') return this.instance(auth, type, id, 'd');
+      return;
+    }
+    if (c === '_history') {
+      if (seg.length === 3 && method === 'GET') return this.instanceHistory(auth, type, id);
+      if (seg.length === 4 && method === 'GET') return this.vread(auth, type, id, d);
+      return;
+    }
+    if (c.startsWith('$')) return this.operation(auth, method, 'instance', c, type, id);
+    // compartment search (Patient/123/Observation): the search restriction bounds the results
+    if (seg.length === 3 && this.definitions.isResourceType(c)) return void this.criteria(auth, c, 's');
+  }
+
+  /** Criteria for an interaction on a type; 403 when the scopes do not grant it at all. */
+  criteria(auth: AuthContext, type: string, interaction: Interaction): [string, string][][] {
+    const c = criteriaFor(auth, type, [interaction], this.compartments);
+    if (c === false) throw forbidden(`the token's scopes do not allow ${WORDS[interaction]} on ${type}`);
+    return c;
+  }
+
+  /** Unrestricted access needed (history and conditional writes cannot be bounded in SQL here). */
+  private unrestricted(auth: AuthContext, type: string, interaction: Interaction, what: string): void {
+    if (this.criteria(auth, type, interaction).length) {
+      throw forbidden(`${what} on ${type} needs scopes that are not limited to a patient or a filter`);
+    }
+  }
+
+  /** 404 unless the resource exists and is within the criteria (one SQL query through the search engine). */
+  private async visible(type: string, id: string, criteria: [string, string][][]): Promise<void> {
+    const matches = await this.search.findMatches(type, [['_id', id]], {
+      limit: 1,
+      restriction: { criteriaFor: (t) => (t === type ? criteria : false) },
+    });
+    if (!matches.length) throw notFound(`${type}/${id} is not known`);
+  }
+
+  private async instance(auth: AuthContext, type: string, id: string, interaction: Interaction): Promise<void> {
+    const c = this.criteria(auth, type, interaction);
+    if (c.length) await this.visible(type, id, c);
+  }
+
+  private async create(auth: AuthContext, type: string, body: unknown, ifNoneExist?: string): Promise<void> {
+    const c = this.criteria(auth, type, 'c');
+    if (!c.length) return;
+    if (ifNoneExist) this.unrestricted(auth, type, 'c', 'conditional create');
+    if (!isResource(body, type)) return; // the controller answers 400
+    if (!bodyAllowed(auth, body, 'c', this.compartments)) {
+      throw forbidden(`the token's scopes do not allow creating this ${type} (outside the permitted patient or filter)`);
+    }
+  }
+
+  private async update(auth: AuthContext, type: string, id: string, body: unknown): Promise<void> {
+    const c = this.criteria(auth, type, 'u');
+    if (!c.length) return;
+    const current = await this.storage.readCurrent(type, id);
+    if (current && !current.deleted) await this.visible(type, id, c);
+    else if (current) throw forbidden(`the token's scopes do not allow re-creating the deleted ${type}/${id}`);
+    if (!isResource(body, type)) return;
+    if (!bodyAllowed(auth, body, 'u', this.compartments)) {
+      throw forbidden(`the token's scopes do not allow this content for ${type}/${id}`);
+    }
+  }
+
+  private async patch(auth: AuthContext, type: string, id: string, body: unknown): Promise<void> {
+    const c = this.criteria(auth, type, 'u');
+    if (!c.length) return;
+    await this.visible(type, id, c);
+    if (!Array.isArray(body)) throw forbidden('only JSON Patch can be checked against the token scopes');
+    const current = await this.storage.readCurrent(type, id);
+    if (!current?.content) return;
+    let patched: Resource;
+    try {
+      patched = applyPatch(deepClone(JSON.parse(current.content)), body as Operation[], true, false).newDocument;
+    } catch {
+      return; // the patch does not apply: the interaction answers 422 and writes nothing
+    }
+    if (!bodyAllowed(auth, patched, 'u', this.compartments)) {
+      throw forbidden(`the token's scopes do not allow this change to ${type}/${id}`);
+    }
+  }
+
+  private async conditional(auth: AuthContext, type: string, interaction: Interaction): Promise<void> {
+    this.unrestricted(auth, type, interaction, `conditional ${WORDS[interaction]}`);
+  }
+
+  private async vread(auth: AuthContext, type: string, id: string, vid: string): Promise<void> {
+    const c = this.criteria(auth, type, 'r');
+    if (!c.length) return;
+    await this.visible(type, id, c);
+    const v = /^[0-9]+$/.test(vid) ? await this.storage.resources.readVersion(this.storage.db, type, id, Number(vid)) : undefined;
+    // an older version may have belonged to another patient
+    if (v?.content && !bodyAllowed(auth, JSON.parse(v.content), 'r', this.compartments)) {
+      throw notFound(`${type}/${id}/_history/${vid} is not known`);
+    }
+  }
+
+  private async instanceHistory(auth: AuthContext, type: string, id: string): Promise<void> {
+    const c = this.criteria(auth, type, 'r');
+    if (!c.length) return;
+    await this.visible(type, id, c);
+    const versions = await this.storage.historyPage({ resourceType: type, id, count: MAX_CHECKED_VERSIONS });
+    if (versions.length > MAX_CHECKED_VERSIONS) throw forbidden(`${type}/${id} has too many versions to check against the token scopes`);
+    for (const v of versions) {
+      if (v.content && !bodyAllowed(auth, JSON.parse(v.content), 'r', this.compartments)) {
+        throw forbidden(`the history of ${type}/${id} includes versions outside the token's scopes`);
+      }
+    }
+  }
+
+  private async typeHistory(auth: AuthContext, type: string): Promise<void> {
+    this.unrestricted(auth, type, 's', 'history');
+  }
+
+  private async systemHistory(auth: AuthContext, query: [string, string][]): Promise<void> {
+    const types = listedTypes(query) ?? this.definitions.resourceTypes;
+    for (const t of types) if (this.definitions.isResourceType(t)) this.unrestricted(auth, t, 's', 'system history');
+  }
+
+  private async systemSearch(auth: AuthContext, query: [string, string][]): Promise<void> {
+    const types = listedTypes(query);
+    if (types) {
+      for (const t of types) if (this.definitions.isResourceType(t)) this.criteria(auth, t, 's');
+    } else if (!auth.rules.some((r) => r.interactions.has('s'))) {
+      throw forbidden(`the token's scopes do not allow search`);
+    }
+  }
+
+  private async operation(auth: AuthContext, method: string, level: OperationLevel, segment: string, type?: string, id?: string) {
+    const name = segment.slice(1);
+    const op = this.operations.find(name, level, type);
+    if (!op) return; // the controller answers 404
+    if (DATA_FREE_OPERATIONS.has(name) && level !== 'instance') return;
+    const changes = op.affectsState && method !== 'GET';
+    if (level === 'instance') return this.instance(auth, type!, id!, changes ? 'u' : 'r');
+    if (level === 'type') {
+      if (changes) return this.unrestricted(auth, type!, 'u', `$${name}`);
+      return void this.criteria(auth, type!, 's');
+    }
+    // system level: over every type; the operation applies searchRestriction(ctx.auth) to what it reads
+    if (changes) throw forbidden(`$${name} needs the admin role`);
+    this.unrestricted(auth, '*', 's', `$${name}`);
+  }
+
+  /** Batch and transaction: every entry is checked as the request it stands for. */
+  private async bundle(auth: AuthContext, body: unknown): Promise<void> {
+    const bundle = body as { resourceType?: string; type?: string; entry?: any[] };
+    if (bundle?.resourceType !== 'Bundle' || (bundle.type !== 'batch' && bundle.type !== 'transaction')) return;
+    for (const [i, entry] of (bundle.entry ?? []).entries()) {
+      const request = entry?.request;
+      if (!request?.method || typeof request.url !== 'string') continue; // the bundle processor answers 400
+      const url = request.url.startsWith(this.baseUrl + '/') ? request.url.slice(this.baseUrl.length + 1) : request.url;
+      const q = url.indexOf('?');
+      const body = request.method === 'PATCH' ? patchBody(entry.resource) : entry.resource;
+      try {
+        await this.authorize(
+          auth,
+          {
+            method: String(request.method).toUpperCase(),
+            path: q < 0 ? url : url.slice(0, q),
+            query: q < 0 ? [] : [...new URLSearchParams(url.slice(q + 1))],
+            body,
+            ifNoneExist: request.ifNoneExist,
+          },
+          true,
+        );
+      } catch (err) {
+        if (err instanceof FhirError) {
+          throw new FhirError(err.status, err.issues.map((x) => ({ ...x, diagnostics: `Bundle.entry[${i}]: ${x.diagnostics}` })));
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** The SearchRestriction for this token (search engine, operations). */
+  restriction(auth: AuthContext | undefined) {
+    return searchRestriction(auth, this.compartments);
+  }
+}
+
+function isResource(body: unknown, type: string): body is Resource {
+  return !!body && typeof body === 'object' && !Array.isArray(body) && (body as Resource).resourceType === type;
+}
+
+/** `_type=A,B` (repeats allowed); undefined when absent. */
+function listedTypes(query: [string, string][]): string[] | undefined {
+  const values = query.filter(([k]) => k === '_type').flatMap(([, v]) => v.split(','));
+  return values.length ? values.map((t) => t.trim()).filter(Boolean) : undefined;
+}
+
+function formPairs(body: unknown): [string, string][] {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return [];
+  return Object.entries(body as Record<string, unknown>).flatMap(([k, v]) =>
+    (Array.isArray(v) ? v : [v]).map((x) => [k, String(x)] as [string, string]),
+  );
+}
+
+/** A transaction PATCH entry carries its JSON Patch as a Binary (http.html#transaction). */
+function patchBody(resource: any): unknown {
+  if (resource?.resourceType === 'Binary' && typeof resource.data === 'string') {
+    try {
+      return JSON.parse(Buffer.from(resource.data, 'base64').toString('utf8'));
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,140 @@
+import type { Resource } from 'fhir/r4';
+import type { SearchRestriction } from '../fhir/search/search.service';
+import type { AuthContext, ScopeRule } from './auth-context';
+import type { CompartmentChecker } from './compartment';
+import type { Interaction } from './scopes';
+
+/**
+ * Types outside the Patient compartment that hold no patient data
+ * (directory, medication, conformance and knowledge resources): patient
+ * scopes may read and search them, so an app can show who performed an
+ * Observation. Every other type outside the compartment (Binary, Bundle,
+ * Device, Linkage, …) is out of reach of patient scopes.
+ */
+export const SHARED_TYPES = new Set([
+  'Practitioner',
+  'PractitionerRole',
+  'Organization',
+  'OrganizationAffiliation',
+  'Location',
+  'HealthcareService',
+  'Endpoint',
+  'Medication',
+  'MedicationKnowledge',
+  'Substance',
+  'DeviceDefinition',
+  'InsurancePlan',
+  'ValueSet',
+  'CodeSystem',
+  'ConceptMap',
+  'NamingSystem',
+  'StructureDefinition',
+  'SearchParameter',
+  'OperationDefinition',
+  'CapabilityStatement',
+  'CompartmentDefinition',
+  'ImplementationGuide',
+  'Questionnaire',
+  'ObservationDefinition',
+  'SpecimenDefinition',
+  'ActivityDefinition',
+  'PlanDefinition',
+  'Library',
+  'Measure',
+]);
+
+/** Criteria alternatives (OR of ANDs); [] = unrestricted; false = not allowed. */
+export type Criteria = [string, string][][] | false;
+
+/**
+ * The patient whose compartment bounds a rule: the launch patient for
+ * `patient/` rules, the signed-in patient for `user/` rules of a patient
+ * user. `null`: not bounded (system rules, practitioner users). `false`:
+ * the rule grants nothing (patient rule without patient context, user rule
+ * without a user the server can act for).
+ */
+export function ruleBound(auth: AuthContext, rule: ScopeRule): string | null | false {
+  if (rule.context === 'system') return null;
+  if (rule.context === 'patient') return auth.patient ?? false;
+  const [type, id] = (auth.fhirUser ?? '').split('/');
+  if (type === 'Patient' && id) return id;
+  if (type === 'Practitioner' || type === 'PractitionerRole') return null;
+  return false;
+}
+
+/** The rules of the token that grant `interaction` on `resourceType`. */
+export function rulesFor(auth: AuthContext, resourceType: string, interactions: Interaction[]): ScopeRule[] {
+  return auth.rules.filter(
+    (r) => (r.resourceType === '*' || r.resourceType === resourceType) && interactions.some((i) => r.interactions.has(i)),
+  );
+}
+
+/**
+ * What the token allows on a type for these interactions, as search
+ * criteria: the patient compartment (`_compartment=Patient/x`, plus `_id`
+ * for the Patient itself) and the granular filter of each rule.
+ */
+export function criteriaFor(
+  auth: AuthContext,
+  resourceType: string,
+  interactions: Interaction[],
+  compartments: CompartmentChecker,
+): Criteria {
+  if (auth.admin) return [];
+  const alternatives: [string, string][][] = [];
+  for (const rule of rulesFor(auth, resourceType, interactions)) {
+    const patient = ruleBound(auth, rule);
+    if (patient === false) continue;
+    if (patient === null) {
+      alternatives.push(rule.filter);
+    } else if (compartments.isPatientCompartmentType(resourceType)) {
+      if (resourceType === 'Patient') alternatives.push([['_id', patient], ...rule.filter]);
+      alternatives.push([['_compartment', `Patient/${patient}`], ...rule.filter]);
+    } else if (SHARED_TYPES.has(resourceType) && interactions.every((i) => i === 'r' || i === 's')) {
+      alternatives.push(rule.filter);
+    }
+  }
+  if (!alternatives.length) return false;
+  if (alternatives.some((a) => a.length === 0)) return [];
+  return alternatives;
+}
+
+/**
+ * The SearchRestriction a search applies for this token (matches,
+ * _include/_revinclude, chains, _has): read or search permission per type.
+ * Undefined for internal calls and admins (unrestricted).
+ */
+export function searchRestriction(auth: AuthContext | undefined, compartments: CompartmentChecker): SearchRestriction | undefined {
+  if (!auth || auth.admin) return undefined;
+  const cache = new Map<string, Criteria>();
+  return {
+    criteriaFor(resourceType: string) {
+      let c = cache.get(resourceType);
+      if (c === undefined) {
+        c = criteriaFor(auth, resourceType, ['r', 's'], compartments);
+        cache.set(resourceType, c);
+      }
+      return c;
+    },
+  };
+}
+
+/**
+ * May the token write this resource body (create, or the new content of an
+ * update)? Some rule granting the interaction must hold for the body: its
+ * patient compartment and its filter, checked in memory.
+ */
+export function bodyAllowed(
+  auth: AuthContext,
+  resource: Resource,
+  interaction: Interaction,
+  compartments: CompartmentChecker,
+): boolean {
+  if (auth.admin) return true;
+  return rulesFor(auth, resource.resourceType, [interaction]).some((rule) => {
+    const patient = ruleBound(auth, rule);
+    if (patient === false) return false;
+    if (patient !== null && !compartments.inPatientCompartment(resource, patient)) return false;
+    return !rule.filter.length || compartments.matchesFilter(resource, rule.filter);
+  });
+}

@@ -1,0 +1,237 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Request } from 'express';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { FhirDefinitions } from '../fhir/definitions/definitions.module';
+import { AuthEvents } from './auth-events';
+import { ClientAuthenticator, Form } from './client-auth.service';
+import { ClientRepository, OAuthClient } from './client.repository';
+import { GrantContext, GrantRepository } from './grant.repository';
+import { invalidGrant, invalidRequest, invalidScope, OAuthError, unauthorizedClient } from './oauth-error';
+import { Revocations } from './revocations.service';
+import { allowedScopes } from './scopes';
+import { randomToken, sha256 } from './secrets';
+import { AccessTokenClaims, Tokens } from './tokens.service';
+
+const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+
+/**
+ * The token endpoint (RFC 6749 §3.2): authorization_code (with PKCE),
+ * refresh_token (rotated on every use; a reused one revokes its grant) and
+ * client_credentials (SMART Backend Services); plus introspection
+ * (RFC 7662) and revocation (RFC 7009).
+ */
+@Injectable()
+export class TokenEndpoint {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clientAuth: ClientAuthenticator,
+    private readonly clients: ClientRepository,
+    private readonly grants: GrantRepository,
+    private readonly tokens: Tokens,
+    private readonly revocations: Revocations,
+    private readonly definitions: FhirDefinitions,
+    private readonly events: AuthEvents,
+  ) {}
+
+  async token(req: Request, form: Form): Promise<Record<string, unknown>> {
+    const grantType = form.grant_type;
+    if (!grantType) throw invalidRequest('grant_type is required');
+    const client = await this.clientAuth.authenticate(req, form);
+    if (!['authorization_code', 'refresh_token', 'client_credentials'].includes(grantType)) {
+      throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`);
+    }
+    if (!client.grantTypes.includes(grantType)) throw unauthorizedClient(`the client may not use ${grantType}`);
+    if (grantType === 'authorization_code') return this.authorizationCode(client, form);
+    if (grantType === 'refresh_token') return this.refresh(client, form);
+    return this.clientCredentials(client, form);
+  }
+
+  private async authorizationCode(client: OAuthClient, form: Form) {
+    if (!form.code) throw invalidRequest('code is required');
+    const { code, reused } = await this.grants.redeemCode(sha256(form.code));
+    if (!code) {
+      // a code presented twice: revoke what the first redemption issued (RFC 6749 §4.1.2)
+      if (reused) await this.revokeGrant(reused);
+      throw invalidGrant('the code is invalid, expired or was already used');
+    }
+    if (code.clientId !== client.clientId) throw invalidGrant('the code was issued to another client');
+    if (form.redirect_uri !== code.redirectUri) throw invalidGrant('redirect_uri does not match the authorization request');
+    if (code.codeChallenge) {
+      if (!form.code_verifier || !VERIFIER.test(form.code_verifier)) throw invalidGrant('a valid code_verifier is required');
+      if (sha256(form.code_verifier) !== code.codeChallenge) throw invalidGrant('code_verifier does not match the code_challenge');
+    } else if (client.authMethod === 'none') {
+      throw invalidGrant('PKCE is required for public clients');
+    }
+    return this.respond(client, code, { nonce: code.nonce, grantType: 'authorization_code' });
+  }
+
+  private async refresh(client: OAuthClient, form: Form) {
+    if (!form.refresh_token) throw invalidRequest('refresh_token is required');
+    const { row, reused } = await this.grants.useRefreshToken(sha256(form.refresh_token));
+    if (!row) {
+      // a rotated (or revoked) refresh token came back: it may be stolen, so the whole grant ends
+      if (reused) await this.revokeGrant(reused);
+      throw invalidGrant('the refresh token is invalid, expired or revoked');
+    }
+    if (row.clientId !== client.clientId) throw invalidGrant('the refresh token was issued to another client');
+    let scope = row.scope;
+    if (form.scope) {
+      const granted = row.scope.split(' ');
+      const asked = form.scope.split(/\s+/).filter(Boolean);
+      if (asked.some((s) => !granted.includes(s))) throw invalidScope('a refresh may only narrow the granted scope');
+      scope = asked.join(' ');
+    }
+    return this.respond(client, { ...row, scope }, { refreshGrant: row, grantType: 'refresh_token' });
+  }
+
+  private async clientCredentials(client: OAuthClient, form: Form) {
+    if (client.authMethod === 'none') throw unauthorizedClient('public clients may not use client_credentials');
+    const registered = client.scope.split(/\s+/).filter(Boolean);
+    const requested = form.scope ? form.scope.split(/\s+/).filter(Boolean) : registered;
+    const scope = allowedScopes(requested, registered, (t) => this.definitions.isResourceType(t)).filter((s) => s.startsWith('system/'));
+    if (!scope.length) throw invalidScope('none of the requested scopes can be granted to this client');
+    const at = await this.tokens.issueAccessToken({ clientId: client.clientId, subject: client.clientId, scope: scope.join(' ') });
+    this.events.emit({ type: 'token-issued', outcome: 'success', clientId: client.clientId, tokenId: at.jti, grantType: 'client_credentials', scope: scope.join(' ') });
+    return { access_token: at.token, token_type: 'Bearer', expires_in: this.tokens.accessTokenTtl, scope: scope.join(' ') };
+  }
+
+  /** The token response (SMART App Launch 2.0 §"Response to token request"). */
+  private async respond(
+    client: OAuthClient,
+    grant: GrantContext,
+    opts: { nonce?: string; refreshGrant?: GrantContext; grantType: string },
+  ): Promise<Record<string, unknown>> {
+    const user = grant.username ? await this.clients.user(grant.username) : undefined;
+    if (grant.username && !user) throw invalidGrant('the user no longer exists');
+    const scopes = grant.scope.split(' ');
+    const at = await this.tokens.issueAccessToken({
+      clientId: client.clientId,
+      subject: grant.username ?? client.clientId,
+      username: grant.username,
+      scope: grant.scope,
+      patient: grant.patient,
+      encounter: grant.encounter,
+      fhirUser: user?.fhirUser,
+      grantId: grant.grantId,
+      admin: user?.roles.includes('admin'),
+    });
+    const body: Record<string, unknown> = {
+      access_token: at.token,
+      token_type: 'Bearer',
+      expires_in: this.tokens.accessTokenTtl,
+      scope: grant.scope,
+    };
+    if (grant.patient) {
+      body.patient = grant.patient;
+      body.need_patient_banner = true;
+    }
+    if (grant.encounter) body.encounter = grant.encounter;
+    if (grant.fhirContext?.length) body.fhirContext = grant.fhirContext;
+    if (scopes.includes('openid') && user) {
+      body.id_token = await this.tokens.issueIdToken({
+        clientId: client.clientId,
+        subject: user.username,
+        fhirUser: scopes.includes('fhirUser') ? user.fhirUser : undefined,
+        nonce: opts.nonce,
+      });
+    }
+    const refreshGrant = opts.refreshGrant ?? grant;
+    const refreshScopes = refreshGrant.scope.split(' ');
+    if (refreshScopes.includes('offline_access') || refreshScopes.includes('online_access')) {
+      const refresh = randomToken();
+      await this.grants.createRefreshToken(sha256(refresh), refreshGrant, new Date(Date.now() + this.config.refreshTokenTtl * 1000));
+      body.refresh_token = refresh;
+    }
+    this.events.emit({
+      type: opts.grantType === 'refresh_token' ? 'refresh' : 'token-issued',
+      outcome: 'success',
+      clientId: client.clientId,
+      username: grant.username,
+      fhirUser: user?.fhirUser,
+      patient: grant.patient,
+      tokenId: at.jti,
+      grantType: opts.grantType,
+      scope: grant.scope,
+    });
+    return body;
+  }
+
+  /** Ends a grant: its refresh tokens and every access token issued from it. */
+  private async revokeGrant(grantId: string): Promise<void> {
+    await this.grants.revokeGrantRefreshTokens(grantId);
+    await this.revocations.revoke([{ id: grantId, expiresAt: new Date(Date.now() + this.config.accessTokenTtl * 1000) }]);
+    this.events.emit({ type: 'revocation', outcome: 'success', reason: `grant ${grantId} ended` });
+  }
+
+  /** RFC 7662: confidential clients and bearers of a valid access token may introspect. */
+  async introspect(req: Request, form: Form): Promise<Record<string, unknown>> {
+    if (/^Bearer /i.test(req.headers.authorization ?? '')) {
+      await this.tokens.authenticate(req.headers.authorization!.replace(/^Bearer +/i, '').trim());
+    } else {
+      const caller = await this.clientAuth.authenticate(req, form);
+      if (caller.authMethod === 'none') throw new OAuthError('invalid_client', 'public clients may not introspect tokens', 401);
+    }
+    if (!form.token) throw invalidRequest('token is required');
+    const claims = await this.activeAccessToken(form.token);
+    if (claims) {
+      return {
+        active: true,
+        token_type: 'Bearer',
+        scope: claims.scope,
+        client_id: claims.client_id,
+        sub: claims.sub,
+        username: claims.username,
+        exp: claims.exp,
+        iat: claims.iat,
+        iss: claims.iss,
+        aud: claims.aud,
+        jti: claims.jti,
+        patient: claims.patient,
+        encounter: claims.encounter,
+        fhirUser: claims.fhirUser,
+      };
+    }
+    const refresh = await this.grants.refreshToken(sha256(form.token));
+    if (refresh && !refresh.usedAt && !refresh.revokedAt && refresh.expiresAt > new Date()) {
+      return {
+        active: true,
+        token_type: 'refresh_token',
+        scope: refresh.scope,
+        client_id: refresh.clientId,
+        sub: refresh.username ?? refresh.clientId,
+        exp: Math.floor(refresh.expiresAt.getTime() / 1000),
+        iss: this.tokens.issuer,
+        patient: refresh.patient,
+        fhirUser: refresh.fhirUser,
+      };
+    }
+    return { active: false };
+  }
+
+  /** RFC 7009: revokes a refresh token (and its grant) or an access token of the calling client. */
+  async revoke(req: Request, form: Form): Promise<void> {
+    const client = await this.clientAuth.authenticate(req, form);
+    if (!form.token) throw invalidRequest('token is required');
+    const refresh = await this.grants.refreshToken(sha256(form.token));
+    if (refresh) {
+      if (refresh.clientId !== client.clientId) throw invalidRequest('the token was not issued to this client');
+      await this.revokeGrant(refresh.grantId);
+      return;
+    }
+    const claims = await this.tokens.verify(form.token).catch(() => undefined);
+    if (!claims) return; // unknown or expired: nothing to revoke (RFC 7009 §2.2)
+    if (claims.client_id !== client.clientId) throw invalidRequest('the token was not issued to this client');
+    await this.revocations.revoke([{ id: claims.jti!, expiresAt: new Date(claims.exp! * 1000) }]);
+    this.events.emit({ type: 'revocation', outcome: 'success', clientId: client.clientId, tokenId: claims.jti });
+  }
+
+  private async activeAccessToken(token: string): Promise<AccessTokenClaims | undefined> {
+    try {
+      await this.tokens.authenticate(token);
+      return await this.tokens.verify(token);
+    } catch (err) {
+      if (err instanceof OAuthError) return undefined;
+      throw err;
+    }
+  }
+}
