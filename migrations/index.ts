@@ -1,7 +1,8 @@
 import { ResourceStorage1764086400000 } from './1764086400000-ResourceStorage';
 import { Auth1795623990665 } from './1795623990665-Auth';
 import { BinaryStorage1795624178708 } from './1795624178708-BinaryStorage';
+import { SearchIndex1795624215182 } from './1795624215182-SearchIndex';
 import { Audit1795624483573 } from './1795624483573-Audit';
 
 /** Every migration, in order. New migrations are appended here. */
-export const migrations = [ResourceStorage1764086400000, Auth1795623990665, BinaryStorage1795624178708, Audit1795624483573];
+export const migrations = [ResourceStorage1764086400000, Auth1795623990665, BinaryStorage1795624178708, SearchIndex1795624215182, Audit1795624483573];

@@ -1,16 +1,205 @@
-import { Injectable } from '@nestjs/common';
 import type { Resource } from 'fhir/r4';
 import type { IndexRows, IndexTable, ResourceIndexer } from '../storage/storage.types';
+import { ExpressionCompiler, Extractor, PathValue, splitUnion } from './expression';
+import { COMPARTMENT_PARAM, INDEX_TABLES, TABLE_OF, TEXT_TABLE } from './index-tables';
+import {
+  dateEntries,
+  identifierTypeEntries,
+  numberEntries,
+  referenceEntries,
+  referenceIdentifier,
+  stringEntries,
+  tokenEntries,
+} from './index-values';
+import { contentLexemes, narrativeLexemes } from './full-text';
+import { tsvectorLiteral } from './normalize';
+import { IndexKind, kindOf, RESOURCE_COLUMN_PARAMS, SearchParameterInfo, SearchParameterRegistry } from './search-params';
+
+interface ParamPlan {
+  code: string;
+  type: string;
+  kind: IndexKind;
+  extract: Extractor;
+}
+
+interface CompositePlan {
+  code: string;
+  /** per base path: the nodes, and the two component extractors relative to them */
+  parts: { nodes: Extractor; first: Extractor; second: Extractor }[];
+  firstKind: IndexKind;
+  secondKind: IndexKind;
+  secondType: string;
+}
+
+interface TypePlan {
+  params: ParamPlan[];
+  composites: CompositePlan[];
+  compartmentParams: Set<string>;
+}
+
+/** Collects rows per table, dropping duplicates (one resource, one param, same value). */
+class RowSink {
+  readonly rows: IndexRows = new Map();
+  private readonly seen = new Set<string>();
+
+  add(table: string, row: unknown[]): void {
+    const key = table + '\u0000' + row.join('\u0000');
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    let list = this.rows.get(table);
+    if (!list) this.rows.set(table, (list = []));
+    list.push(row);
+  }
+}
 
 /**
  * Extracts search index rows from resources with the SearchParameter
- * expressions of the official definitions.
+ * expressions of the official definitions (plus custom SearchParameters):
+ * compiled once per resource type, direct accessors where the expression is a
+ * plain path, FHIRPath otherwise. Also indexes the Patient compartment (as
+ * `_compartment` reference rows) and the narrative and content for `_text`
+ * and `_content`. Parameters with no values produce no rows.
  */
-@Injectable()
 export class SearchIndexer implements ResourceIndexer {
-  readonly tables: IndexTable[] = [];
+  readonly tables: IndexTable[] = INDEX_TABLES;
+  private readonly compiler: ExpressionCompiler;
+  private readonly plans = new Map<string, TypePlan>();
 
-  extract(_resource: Resource): IndexRows {
-    return new Map();
+  constructor(
+    readonly registry: SearchParameterRegistry,
+    private readonly baseUrl: string,
+  ) {
+    this.compiler = new ExpressionCompiler(registry.definitions);
+    registry.onChange(() => this.plans.clear());
+  }
+
+  extract(resource: Resource): IndexRows {
+    const plan = this.planFor(resource.resourceType);
+    const sink = new RowSink();
+    if (!plan) return sink.rows;
+    const compartment = new Set<string>();
+    for (const p of plan.params) {
+      const values = p.extract(resource);
+      if (values.length === 0) continue;
+      for (const pv of values) this.addValue(sink, p, pv, plan.compartmentParams.has(p.code) ? compartment : undefined);
+    }
+    for (const c of plan.composites) this.addComposite(sink, c, resource);
+    if (resource.resourceType === 'Patient' && resource.id) compartment.add(resource.id);
+    for (const id of compartment) sink.add(TABLE_OF.reference, [COMPARTMENT_PARAM, `Patient/${id}`, 'Patient', id]);
+    const narrative = tsvectorLiteral(narrativeLexemes(resource));
+    const content = tsvectorLiteral(contentLexemes(resource));
+    if (narrative || content) sink.add(TEXT_TABLE, [narrative ?? null, content ?? null]);
+    return sink.rows;
+  }
+
+  /** The plan of a type: its parameters with compiled extractors (exposed for tests). */
+  planFor(resourceType: string): TypePlan | undefined {
+    let plan = this.plans.get(resourceType);
+    if (!plan && this.registry.isResourceType(resourceType)) {
+      plan = this.buildPlan(resourceType);
+      this.plans.set(resourceType, plan);
+    }
+    return plan;
+  }
+
+  /** The extractor of one parameter of a type (tests compare direct accessors with FHIRPath). */
+  extractorOf(resourceType: string, code: string): Extractor | undefined {
+    return this.planFor(resourceType)?.params.find((p) => p.code === code)?.extract;
+  }
+
+  get expressionCompiler(): ExpressionCompiler {
+    return this.compiler;
+  }
+
+  private addValue(sink: RowSink, p: ParamPlan, pv: PathValue, compartment?: Set<string>): void {
+    switch (p.kind) {
+      case 'token':
+        for (const e of tokenEntries(pv)) sink.add(TABLE_OF.token, [p.code, e.system, e.value, e.text]);
+        if (p.type === 'token' && (pv.type === 'Identifier' || (!pv.type && pv.value?.type?.coding))) {
+          for (const e of identifierTypeEntries(pv)) sink.add(TABLE_OF.token, [`${p.code}:of-type`, e.system, e.value, null]);
+        }
+        return;
+      case 'string':
+        for (const e of stringEntries(pv)) sink.add(TABLE_OF.string, [p.code, e.value, e.exact]);
+        return;
+      case 'date':
+        for (const e of dateEntries(pv)) sink.add(TABLE_OF.date, [p.code, e.low, e.high]);
+        return;
+      case 'number':
+        for (const e of numberEntries(pv)) sink.add(TABLE_OF.number, [p.code, e.low, e.high, e.system, e.code]);
+        return;
+      case 'reference':
+        for (const e of referenceEntries(pv, this.baseUrl)) {
+          sink.add(TABLE_OF.reference, [p.code, e.ref, e.targetType, e.targetId]);
+          if (compartment && e.targetType === 'Patient' && e.targetId) compartment.add(e.targetId);
+        }
+        for (const e of referenceIdentifier(pv)) sink.add(TABLE_OF.token, [`${p.code}:identifier`, e.system, e.value, null]);
+        return;
+    }
+  }
+
+  /**
+   * A composite row is stored in the table of its second component, under the
+   * param `code$<first component value>` (first components are tokens or
+   * references in R4), so `code-value-quantity=8480-6$gt100` is one index range.
+   */
+  private addComposite(sink: RowSink, c: CompositePlan, resource: Resource): void {
+    for (const part of c.parts) {
+      for (const node of part.nodes(resource)) {
+        const firsts = part.first(node.value).flatMap((pv) =>
+          c.firstKind === 'token' ? tokenEntries(pv).map((e) => e.value) : referenceEntries(pv, this.baseUrl).map((e) => e.ref),
+        );
+        if (firsts.length === 0) continue;
+        const seconds = part.second(node.value);
+        for (const first of firsts) {
+          if (first === null) continue;
+          const plan: ParamPlan = { code: `${c.code}$${first}`, type: c.secondType, kind: c.secondKind, extract: part.second };
+          for (const pv of seconds) this.addValue(sink, plan, pv);
+        }
+      }
+    }
+  }
+
+  private buildPlan(resourceType: string): TypePlan {
+    const params: ParamPlan[] = [];
+    const composites: CompositePlan[] = [];
+    for (const sp of this.registry.paramsOf(resourceType).values()) {
+      if (RESOURCE_COLUMN_PARAMS.has(sp.code) || !sp.expression) continue;
+      if (sp.type === 'composite') {
+        const c = this.compositePlan(resourceType, sp);
+        if (c) composites.push(c);
+        continue;
+      }
+      const kind = kindOf(sp.type);
+      if (!kind) continue;
+      const extract = this.compiler.compileFor(resourceType, sp.expression);
+      if (extract) params.push({ code: sp.code, type: sp.type, kind, extract });
+    }
+    return { params, composites, compartmentParams: new Set(this.registry.compartmentParams(resourceType)) };
+  }
+
+  /** Composites of two components whose first is a token or reference; undefined for any other shape. */
+  compositePlan(resourceType: string, sp: SearchParameterInfo): CompositePlan | undefined {
+    if (sp.component?.length !== 2 || !sp.expression) return undefined;
+    const defs = sp.component.map((c) => this.registry.byUrl(c.definition));
+    if (!defs[0] || !defs[1]) return undefined;
+    const firstKind = kindOf(defs[0].type);
+    const secondKind = kindOf(defs[1].type);
+    if ((firstKind !== 'token' && firstKind !== 'reference') || !secondKind) return undefined;
+    const parts: CompositePlan['parts'] = [];
+    for (const base of splitUnion(sp.expression)) {
+      const nodes = this.compiler.compileFor(resourceType, base);
+      if (!nodes) continue;
+      const ctx = nodes.resultContext;
+      if (!ctx) return undefined;
+      parts.push({
+        nodes,
+        first: this.compiler.compileRelative(sp.component[0].expression, ctx),
+        second: this.compiler.compileRelative(sp.component[1].expression, ctx),
+      });
+    }
+    if (parts.length === 0) return undefined;
+    return { code: sp.code, parts, firstKind, secondKind, secondType: defs[1].type };
   }
 }
+

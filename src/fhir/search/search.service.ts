@@ -1,8 +1,21 @@
-import { Injectable } from '@nestjs/common';
-import type { Queryable } from '../../database/database';
-import { notSupported } from '../errors';
+import { Inject, Injectable } from '@nestjs/common';
+import type { BundleLink, OperationOutcomeIssue } from 'fhir/r4';
+import { APP_CONFIG, AppConfig } from '../../config/config';
+import { Database, Queryable } from '../../database/database';
+import { bundleJson, EntryJson } from '../bundle-json';
+import { badRequest, FhirError, operationOutcome } from '../errors';
 import type { FhirResponse } from '../rest/fhir-response';
 import type { RequestContext } from '../rest/request-context';
+import { SqlParams } from '../storage/sql-params';
+import { CriteriaSql } from './criteria-sql';
+import { COMPARTMENT_PARAM } from './index-tables';
+import { encodeCursor } from './paging';
+import { shapeResource } from './result-shaping';
+import { SearchIncludes } from './search-includes';
+import { SearchParser } from './search-parser';
+import type { SearchQuery } from './search-query';
+import { SearchParameterRegistry } from './search-params';
+import { ResourceRow, SearchSql } from './search-sql';
 
 export interface SearchRequest {
   /** undefined: system-level search over `_type` */
@@ -11,6 +24,8 @@ export interface SearchRequest {
   params: [string, string][];
   /** compartment search: `Patient/123/Observation` */
   compartment?: { resourceType: string; id: string };
+  /** auth-imposed criteria; when absent the registered restriction provider (if any) is asked */
+  restriction?: SearchRestriction;
 }
 
 /**
@@ -26,6 +41,9 @@ export interface SearchRestriction {
   criteriaFor(resourceType: string): [string, string][][] | false;
 }
 
+/** Derives the restriction of a request (the auth module registers one). */
+export type RestrictionProvider = (ctx: RequestContext) => SearchRestriction | undefined;
+
 export interface Match {
   resourceType: string;
   id: string;
@@ -35,8 +53,65 @@ export interface Match {
 /** FHIR search (search.html) over the search index tables. */
 @Injectable()
 export class SearchService {
-  async search(_ctx: RequestContext, _request: SearchRequest): Promise<FhirResponse> {
-    throw notSupported(501, 'search is not available yet');
+  readonly parser: SearchParser;
+  private restrictionProvider?: RestrictionProvider;
+  private readonly baseUrl: string;
+
+  constructor(
+    private readonly db: Database,
+    readonly registry: SearchParameterRegistry,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.baseUrl = config.fhirBaseUrl;
+    this.parser = new SearchParser(registry, this.baseUrl);
+  }
+
+  /** The auth module's hook: every search of a request gets this restriction. */
+  setRestrictionProvider(provider: RestrictionProvider): void {
+    this.restrictionProvider = provider;
+  }
+
+  async search(ctx: RequestContext, request: SearchRequest): Promise<FhirResponse> {
+    const { types, allTypes } = this.typesOf(request);
+    const q = this.parser.parse(types, allTypes, request.params, { lenient: ctx.prefer.handling === 'lenient' });
+    if (q.contained !== 'false') {
+      if (ctx.prefer.handling !== 'lenient') throw FhirError.of(400, 'not-supported', `_contained=${q.contained} is not supported`);
+      q.issues.push({ severity: 'warning', code: 'not-supported', diagnostics: `ignored: _contained=${q.contained}` });
+    }
+    const restriction = request.restriction ?? this.restrictionProvider?.(ctx);
+    if (request.resourceType && !this.criteria(restriction).typeAllowed(request.resourceType)) {
+      throw FhirError.of(403, 'forbidden', `searching ${request.resourceType} is not permitted`);
+    }
+    // each statement binds its own parameters
+    const statement = () => {
+      const crit = this.criteria(restriction);
+      return new SearchSql(crit, q, request.compartment ? [this.compartmentSql(crit, request.compartment, types)] : []);
+    };
+
+    if (q.summary === 'count' || q.count === 0) {
+      const total = await this.count(statement());
+      return this.reply(ctx, request, q, [], [], total, undefined);
+    }
+    const backward = q.cursor?.direction === 'p';
+    const page = statement().page(q.count + 1);
+    const rows = (await this.db.query<ResourceRow>(page.sql, page.values)).rows;
+    const more = rows.length > q.count;
+    const matches = rows.slice(0, q.count);
+    if (backward) matches.reverse();
+
+    const includes = q.include.length || q.revinclude.length
+      ? await new SearchIncludes(this.db, this.registry, () => this.criteria(restriction)).resolve(matches, q.include, q.revinclude)
+      : { rows: [], truncated: false };
+    if (includes.truncated) {
+      q.issues.push({ severity: 'warning', code: 'too-costly', diagnostics: 'more resources were included than one page returns; the rest were left out' });
+    }
+    let total: number | undefined;
+    if (q.total === 'accurate') total = await this.count(statement());
+    else if (q.total === 'estimate') total = await this.estimate(statement());
+    else if (q.total === undefined && !q.cursor && !more) total = matches.length;
+
+    const links = { next: backward || more ? matches[matches.length - 1] : undefined, previous: (backward ? more : !!q.cursor) ? matches[0] : undefined };
+    return this.reply(ctx, request, q, matches, includes.rows, total, links, page.keyCount);
   }
 
   /**
@@ -45,10 +120,83 @@ export class SearchService {
    * `q` (a transaction) when given. At most `limit` matches are returned.
    */
   async findMatches(
-    _resourceType: string,
-    _params: [string, string][],
-    _opts: { q?: Queryable; limit?: number; restriction?: SearchRestriction } = {},
+    resourceType: string,
+    params: [string, string][],
+    opts: { q?: Queryable; limit?: number; restriction?: SearchRestriction } = {},
   ): Promise<Match[]> {
-    throw notSupported(501, 'search is not available yet');
+    if (!this.registry.isResourceType(resourceType)) throw badRequest(`unknown resource type "${resourceType}"`);
+    const query = this.parser.parse([resourceType], false, params, { criteriaOnly: true });
+    const crit = this.criteria(opts.restriction);
+    if (!crit.typeAllowed(resourceType)) return [];
+    const sql = new SearchSql(crit, query);
+    const where = sql.where();
+    const limit = sql.p.bind(Math.max(1, opts.limit ?? 1000), 'int');
+    const r = await (opts.q ?? this.db).query<{ resource_type: string; id: string; version_id: number }>(
+      `SELECT a.resource_type, a.id, a.version_id FROM resource a WHERE ${where} ORDER BY a.id LIMIT ${limit}`,
+      sql.p.values,
+    );
+    return r.rows.map((x) => ({ resourceType: x.resource_type, id: x.id, versionId: x.version_id }));
+  }
+
+  private criteria(restriction?: SearchRestriction): CriteriaSql {
+    return new CriteriaSql(new SqlParams(), this.registry, this.parser, (url) => this.registry.definitions.valueSets[url], restriction);
+  }
+
+  private typesOf(request: SearchRequest): { types: string[]; allTypes: boolean } {
+    if (request.resourceType) return { types: [request.resourceType], allTypes: false };
+    const listed = request.params.filter(([k]) => k === '_type').flatMap(([, v]) => v.split(',').map((t) => t.trim()).filter(Boolean));
+    for (const t of listed) if (!this.registry.isResourceType(t)) throw badRequest(`_type: unknown resource type "${t}"`);
+    return listed.length ? { types: [...new Set(listed)], allTypes: false } : { types: this.registry.resourceTypes, allTypes: true };
+  }
+
+  /** `Patient/123/Observation`: the Patient compartment (R4 CompartmentDefinition), as `_compartment` rows. */
+  private compartmentSql(crit: CriteriaSql, c: { resourceType: string; id: string }, types: string[]): string {
+    if (c.resourceType !== 'Patient') throw FhirError.of(400, 'not-supported', `the ${c.resourceType} compartment is not supported`);
+    const criteria = this.parser.criteria(types, [[COMPARTMENT_PARAM, `Patient/${c.id}`]], true);
+    return crit.all(criteria, 'a', types);
+  }
+
+  private async count(sql: SearchSql): Promise<number> {
+    const c = sql.count();
+    return (await this.db.query<{ n: number }>(c.sql, c.values)).rows[0].n;
+  }
+
+  /** `_total=estimate`: the planner's row estimate (no scan). */
+  private async estimate(sql: SearchSql): Promise<number> {
+    const c = sql.count();
+    const r = await this.db.query(`EXPLAIN (FORMAT JSON) ${c.sql.replace('count(*)::int AS n', '1')}`, c.values);
+    const plan = r.rows[0]['QUERY PLAN'];
+    return Math.round((typeof plan === 'string' ? JSON.parse(plan) : plan)[0].Plan['Plan Rows']);
+  }
+
+  private reply(
+    ctx: RequestContext,
+    request: SearchRequest,
+    q: SearchQuery,
+    matches: ResourceRow[],
+    included: ResourceRow[],
+    total: number | undefined,
+    links?: { next?: ResourceRow; previous?: ResourceRow },
+    keyCount = 0,
+  ): FhirResponse {
+    const path = request.compartment
+      ? `${request.compartment.resourceType}/${request.compartment.id}/${request.resourceType}`
+      : (request.resourceType ?? '');
+    const url = (params: [string, string][]) => {
+      const qs = new URLSearchParams(params).toString();
+      return `${ctx.baseUrl}${path ? '/' + path : ''}${qs ? '?' + qs : ''}`;
+    };
+    const cursorOf = (row: ResourceRow, direction: 'n' | 'p') =>
+      encodeCursor({ direction, resourceType: row.resource_type, id: row.id, values: Array.from({ length: keyCount }, (_, i) => (row[`k${i}`] as string | null) ?? null) });
+    const self = q.cursor ? [...q.applied, ['_cursor', encodeCursor(q.cursor)] as [string, string]] : q.applied;
+    const link: BundleLink[] = [{ relation: 'self', url: url(self) }];
+    if (links?.previous) link.push({ relation: 'previous', url: url([...q.applied, ['_cursor', cursorOf(links.previous, 'p')]]) });
+    if (links?.next) link.push({ relation: 'next', url: url([...q.applied, ['_cursor', cursorOf(links.next, 'n')]]) });
+    const entry: EntryJson[] = [];
+    const resourceText = (r: ResourceRow) => shapeResource(r.content, q.summary, q.elements);
+    for (const r of matches) entry.push({ fullUrl: `${ctx.baseUrl}/${r.resource_type}/${r.id}`, resource: resourceText(r), search: { mode: 'match' } });
+    for (const r of included) entry.push({ fullUrl: `${ctx.baseUrl}/${r.resource_type}/${r.id}`, resource: resourceText(r), search: { mode: 'include' } });
+    if (q.issues.length) entry.push({ resource: operationOutcome(q.issues as OperationOutcomeIssue[]), search: { mode: 'outcome' } });
+    return { status: 200, body: bundleJson({ type: 'searchset', total, link, entry }) };
   }
 }

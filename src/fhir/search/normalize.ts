@@ -1,0 +1,59 @@
+import { createHash } from 'crypto';
+
+/** Longest normalized string kept in the string index (btree keys must stay small). */
+export const MAX_INDEXED_STRING = 200;
+
+/**
+ * Search normalization of strings (search.html §2.1.1.6 string: case- and
+ * accent-insensitive): NFD, combining marks removed, lower-cased, whitespace
+ * collapsed. Done in application code so PostgreSQL and the embedded
+ * database give the same answers.
+ */
+export function normalizeString(value: string): string {
+  // most values are plain ASCII: no Unicode decomposition needed
+  const folded = ASCII.test(value) ? value.toLowerCase() : value.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+  return SPACE_RUN.test(folded) ? folded.replace(/\s+/g, ' ').trim() : folded;
+}
+
+const ASCII = /^[\x20-\x7e]*$/;
+/** a run of whitespace other than single inner spaces, or space at either end */
+const SPACE_RUN = /\s\s|[^\S ]|^\s|\s$/;
+
+/** The normalized value as stored in the string index (bounded length). */
+export function indexString(value: string): string {
+  return normalizeString(value).slice(0, MAX_INDEXED_STRING);
+}
+
+/**
+ * The 64-bit key of the index hash columns, identical to the SQL function
+ * `search_hash(text)` of the SearchIndex migration: the first 64 bits of the
+ * MD5 of the UTF-8 text, as a signed bigint (decimal string for `pg`).
+ */
+export function searchHash(text: string): string {
+  return createHash('md5').update(text, 'utf8').digest().readBigInt64BE(0).toString();
+}
+
+/** Words for full-text search: normalized, split on anything that is not a letter or digit. */
+export function words(text: string): string[] {
+  return normalizeString(text)
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((w) => w.length > 0 && w.length <= 100);
+}
+
+/** A tsvector literal of distinct lexemes ('simple' semantics, already normalized), at most `max`. */
+export function tsvectorLiteral(lexemes: Iterable<string>, max = 400): string | undefined {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const w of lexemes) {
+    if (seen.has(w)) continue;
+    seen.add(w);
+    out.push(`'${w.replace(/'/g, "''").replace(/\\/g, '\\\\')}'`);
+    if (out.length >= max) break;
+  }
+  return out.length ? out.join(' ') : undefined;
+}
+
+/** The smallest string greater than every string starting with `prefix` (C collation), for prefix ranges. */
+export function prefixUpperBound(prefix: string): string {
+  return prefix + '\u{10FFFF}';
+}

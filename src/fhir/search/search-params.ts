@@ -1,0 +1,116 @@
+import type { CompactDefinitions, SearchParameterInfo } from '../definitions/definitions';
+
+export type { SearchParameterInfo };
+
+/** Parameters answered from the `resource` table itself, not from index rows. */
+export const RESOURCE_COLUMN_PARAMS = new Set(['_id', '_lastUpdated']);
+
+/** Parameters the server does not support (reported as such, 400 unless lenient). */
+export const UNSUPPORTED_PARAMS = new Set(['_query', 'near']);
+
+/** The index table kind each search parameter type is stored in. */
+export type IndexKind = 'token' | 'string' | 'reference' | 'date' | 'number';
+
+export function kindOf(type: string): IndexKind | undefined {
+  switch (type) {
+    case 'token':
+    case 'uri':
+      return 'token';
+    case 'string':
+      return 'string';
+    case 'reference':
+      return 'reference';
+    case 'date':
+      return 'date';
+    case 'number':
+    case 'quantity':
+      return 'number';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The search parameters of every resource type: the official R4 ones from the
+ * definitions plus custom SearchParameter resources (which replace an official
+ * one of the same code and base). The custom set comes from the database and
+ * `fhir-profiles/` (see custom-params.ts) and changes only through a reindex.
+ */
+export class SearchParameterRegistry {
+  private custom: SearchParameterInfo[] = [];
+  private readonly perType = new Map<string, Map<string, SearchParameterInfo>>();
+  private urlIndex = new Map<string, SearchParameterInfo>();
+  private listeners: (() => void)[] = [];
+  /** bumped whenever the custom set changes (compiled plans are rebuilt) */
+  generation = 0;
+
+  constructor(readonly definitions: CompactDefinitions) {
+    this.rebuildUrlIndex();
+  }
+
+  get resourceTypes(): string[] {
+    return this.definitions.resourceTypes;
+  }
+
+  isResourceType(type: string): boolean {
+    return this.definitions.types[type]?.kind === 'resource' && this.definitions.resourceTypes.includes(type);
+  }
+
+  /** Replaces the custom parameters; returns true when anything changed. */
+  setCustom(params: SearchParameterInfo[]): boolean {
+    const key = (list: SearchParameterInfo[]) => JSON.stringify(list.map((p) => [p.url, p.code, p.base, p.type, p.expression, p.target, p.component]));
+    if (key(params) === key(this.custom)) return false;
+    this.custom = params;
+    this.perType.clear();
+    this.rebuildUrlIndex();
+    this.generation++;
+    for (const l of this.listeners) l();
+    return true;
+  }
+
+  customParameters(): readonly SearchParameterInfo[] {
+    return this.custom;
+  }
+
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** code → parameter, for one resource type. */
+  paramsOf(resourceType: string): Map<string, SearchParameterInfo> {
+    let map = this.perType.get(resourceType);
+    if (!map) {
+      map = new Map();
+      const applies = (sp: SearchParameterInfo) =>
+        sp.base.includes(resourceType) || sp.base.includes('Resource') || (sp.base.includes('DomainResource') && resourceType !== 'Bundle' && resourceType !== 'Binary' && resourceType !== 'Parameters');
+      for (const sp of this.definitions.searchParameters) if (applies(sp)) map.set(sp.code, sp);
+      for (const sp of this.custom) if (applies(sp)) map.set(sp.code, sp);
+      this.perType.set(resourceType, map);
+    }
+    return map;
+  }
+
+  param(resourceType: string, code: string): SearchParameterInfo | undefined {
+    return this.paramsOf(resourceType).get(code);
+  }
+
+  byUrl(url: string): SearchParameterInfo | undefined {
+    return this.urlIndex.get(url);
+  }
+
+  /** Types a reference parameter may point to (its `target`, else every type). */
+  targetsOf(sp: SearchParameterInfo): string[] {
+    const t = (sp.target ?? []).filter((x) => this.definitions.resourceTypes.includes(x));
+    return t.length ? t : sp.target?.includes('Resource') || !sp.target?.length ? this.definitions.resourceTypes : t;
+  }
+
+  /** Patient compartment: resource type → parameters linking it to a Patient. */
+  compartmentParams(resourceType: string, compartment = 'Patient'): string[] {
+    return this.definitions.compartments[compartment]?.[resourceType] ?? [];
+  }
+
+  private rebuildUrlIndex(): void {
+    this.urlIndex = new Map(this.definitions.searchParameters.map((p) => [p.url, p]));
+    for (const p of this.custom) this.urlIndex.set(p.url, p);
+  }
+}

@@ -1,0 +1,259 @@
+import type { OperationOutcomeIssue } from 'fhir/r4';
+import { badRequest, issue } from '../errors';
+import { COMPARTMENT_PARAM } from './index-tables';
+import { parseResultParam, RESULT_PARAMS } from './result-params';
+import type { Criterion, ParamCriterion, ParamValue, SearchQuery } from './search-query';
+import { kindOf, SearchParameterInfo, SearchParameterRegistry, UNSUPPORTED_PARAMS } from './search-params';
+import { orValues, parseDate, parseNumber, parseQuantity, parseReference, parseToken, splitEscaped, unescape } from './value-parsers';
+import { words } from './normalize';
+
+export interface ParseOptions {
+  /** `Prefer: handling=lenient`: unknown parameters are reported, not refused */
+  lenient?: boolean;
+  /** internal criteria (auth restrictions) may use `_compartment` */
+  internal?: boolean;
+  /** only criteria (findMatches, restrictions): result parameters are refused */
+  criteriaOnly?: boolean;
+}
+
+/** Modifiers each parameter type supports (search.html §2.1.1.5 and the type sections). */
+const MODIFIERS: Record<string, string[]> = {
+  string: ['exact', 'contains', 'missing'],
+  token: ['text', 'not', 'in', 'not-in', 'of-type', 'missing'],
+  uri: ['above', 'below', 'missing'],
+  reference: ['identifier', 'missing'],
+  date: ['missing'],
+  number: ['missing'],
+  quantity: ['missing'],
+  composite: ['missing'],
+};
+
+/** Thrown for a parameter the server does not know or support (400, or ignored when lenient). */
+class Unsupported extends Error {}
+
+/**
+ * Turns query parameters into a SearchQuery checked against the search
+ * parameters of the types searched: unknown parameters and modifiers are
+ * refused (400) or, under `Prefer: handling=lenient`, ignored and reported.
+ * Invalid values are always 400.
+ */
+export class SearchParser {
+  constructor(
+    private readonly registry: SearchParameterRegistry,
+    private readonly baseUrl: string,
+  ) {}
+
+  parse(types: string[], allTypes: boolean, params: [string, string][], opts: ParseOptions = {}): SearchQuery {
+    const query: SearchQuery = {
+      types,
+      allTypes,
+      criteria: [],
+      include: [],
+      revinclude: [],
+      sort: [],
+      count: 20,
+      total: undefined,
+      contained: 'false',
+      applied: [],
+      issues: [],
+    };
+    for (const [name, value] of params) {
+      try {
+        if (RESULT_PARAMS.has(name.split(':')[0])) {
+          if (opts.criteriaOnly) {
+            if (name === '_format' || name === '_pretty') continue;
+            throw new Unsupported(`${name} is not allowed here`);
+          }
+          parseResultParam(this.registry, query, name, value);
+        } else {
+          if (value === '' && !name.endsWith(':missing')) continue; // an empty value is no criterion
+          query.criteria.push(this.criterion(types, name, value, opts));
+        }
+        if (name !== '_cursor') query.applied.push([name, value]);
+      } catch (err) {
+        if (!(err instanceof Unsupported)) throw err;
+        if (!opts.lenient) throw badRequest(err.message);
+        query.issues.push(issue('not-supported', `ignored: ${err.message}`, undefined, 'warning') as OperationOutcomeIssue);
+      }
+    }
+    return query;
+  }
+
+  /** Criteria only, for restrictions and conditional matching (strict). */
+  criteria(types: string[], params: [string, string][], internal = false): Criterion[] {
+    return this.parse(types, false, params, { criteriaOnly: true, internal }).criteria;
+  }
+
+  private criterion(types: string[], name: string, value: string, opts: ParseOptions): Criterion {
+    if (name.startsWith('_has:')) return this.has(types, name, value, opts);
+    const dot = name.indexOf('.');
+    if (dot > 0) return this.chain(types, name.slice(0, dot), name.slice(dot + 1), value, opts);
+    const [code, modifier, ...more] = name.split(':');
+    if (more.length) throw new Unsupported(`parameter "${name}" has more than one modifier`);
+    switch (code) {
+      case '_id':
+        if (modifier && modifier !== 'not') throw new Unsupported(`modifier :${modifier} on _id`);
+        return { kind: 'id', ids: orValues(value).map(unescape), not: modifier === 'not' };
+      case '_lastUpdated':
+        if (modifier) throw new Unsupported(`modifier :${modifier} on _lastUpdated`);
+        return { kind: 'lastUpdated', dates: orValues(value).map((v) => parseDate(unescape(v), code)) };
+      case '_text':
+      case '_content': {
+        if (modifier) throw new Unsupported(`modifier :${modifier} on ${code}`);
+        const queries = orValues(value).map((v) => tsQuery(unescape(v))).filter((q): q is string => !!q);
+        return queries.length ? { kind: 'text', column: code === '_text' ? 'narrative' : 'content', queries } : { kind: 'const', value: false };
+      }
+      case '_list':
+        if (modifier) throw new Unsupported(`modifier :${modifier} on _list`);
+        return { kind: 'list', listIds: orValues(value).map(unescape) };
+      case COMPARTMENT_PARAM:
+        if (!opts.internal) throw new Unsupported(`unknown parameter "${code}"`);
+        return this.paramCriterion(compartmentDefs(types), code, undefined, value);
+    }
+    if (UNSUPPORTED_PARAMS.has(code) || code === '_filter') throw new Unsupported(`parameter "${code}" is not supported`);
+    return this.paramCriterion(this.defsFor(types, code), code, modifier, value);
+  }
+
+  /** The parameter's definition on each type; it must exist on all of them with one type. */
+  private defsFor(types: string[], code: string): Map<string, SearchParameterInfo> {
+    const defs = new Map<string, SearchParameterInfo>();
+    for (const t of types) {
+      const sp = this.registry.param(t, code);
+      if (!sp) throw new Unsupported(`unknown parameter "${code}"${types.length === 1 ? ` for ${t}` : ''}`);
+      defs.set(t, sp);
+    }
+    const kinds = new Set([...defs.values()].map((d) => d.type));
+    if (kinds.size > 1) throw new Unsupported(`parameter "${code}" has different types across the types searched`);
+    return defs;
+  }
+
+  private paramCriterion(defs: Map<string, SearchParameterInfo>, code: string, modifier: string | undefined, value: string): ParamCriterion {
+    const first = defs.values().next().value as SearchParameterInfo;
+    const type = first.type;
+    if (type === 'special' || (type === 'composite' && !compositeSupported(this.registry, first))) {
+      throw new Unsupported(`parameter "${code}" is not supported`);
+    }
+    const c: ParamCriterion = { kind: 'param', code, type, defs, values: [] };
+    if (modifier !== undefined) {
+      const targets = type === 'reference' ? new Set([...defs.values()].flatMap((d) => this.registry.targetsOf(d))) : undefined;
+      if (!(MODIFIERS[type] ?? []).includes(modifier) && !targets?.has(modifier)) {
+        throw new Unsupported(`modifier :${modifier} is not supported on ${type} parameter "${code}"`);
+      }
+      c.modifier = modifier;
+    }
+    if (modifier === 'missing') {
+      if (value !== 'true' && value !== 'false') throw badRequest(`${code}:missing must be true or false`);
+      c.missing = value === 'true';
+      return c;
+    }
+    c.values = orValues(value).map((raw) => this.value(c, first, raw));
+    return c;
+  }
+
+  private value(c: ParamCriterion, sp: SearchParameterInfo, raw: string): ParamValue {
+    const name = c.modifier ? `${c.code}:${c.modifier}` : c.code;
+    const v: ParamValue = { raw };
+    switch (c.type) {
+      case 'string':
+        v.string = unescape(raw);
+        break;
+      case 'uri':
+        v.string = unescape(raw);
+        break;
+      case 'token':
+        if (c.modifier === 'text' || c.modifier === 'in' || c.modifier === 'not-in') v.string = unescape(raw);
+        else if (c.modifier === 'of-type') {
+          const parts = splitEscaped(raw, '|');
+          if (parts.length !== 3) throw badRequest(`${name}: "${raw}" must be system|code|value`);
+          v.token = { system: parts[0] === '' ? null : unescape(parts[0]), code: `${unescape(parts[1])}|${unescape(parts[2])}` };
+        } else v.token = parseToken(raw);
+        break;
+      case 'date':
+        v.date = parseDate(unescape(raw), name);
+        break;
+      case 'number':
+        v.number = parseNumber(unescape(raw), name);
+        break;
+      case 'quantity':
+        v.number = parseQuantity(raw, name);
+        break;
+      case 'reference': {
+        if (c.modifier === 'identifier') {
+          v.token = parseToken(raw);
+          break;
+        }
+        const targets = [...new Set([...c.defs.values()].flatMap((d) => this.registry.targetsOf(d)))];
+        v.refs = parseReference(raw, name, targets, c.modifier, this.baseUrl);
+        break;
+      }
+      case 'composite':
+        v.composite = this.composite(sp, raw, name);
+        break;
+    }
+    return v;
+  }
+
+  private composite(sp: SearchParameterInfo, raw: string, name: string): ParamValue['composite'] {
+    const parts = splitEscaped(raw, '$');
+    if (parts.length !== 2) throw badRequest(`${name}: "${raw}" must have 2 components separated by $`);
+    const [d1, d2] = sp.component!.map((c) => this.registry.byUrl(c.definition)!);
+    const first = d1.type === 'reference' ? parseReference(parts[0], name, this.registry.targetsOf(d1), undefined, this.baseUrl) : parseToken(parts[0]);
+    const inner: ParamCriterion = { kind: 'param', code: d2.code, type: d2.type, defs: new Map(), values: [] };
+    return { first, second: this.value(inner, d2, parts[1]) };
+  }
+
+  /** `subject:Patient.name=peter` (search.html §2.1.1.7.4 chaining), any depth. */
+  private chain(types: string[], head: string, rest: string, value: string, opts: ParseOptions): Criterion {
+    const [code, typeModifier, ...more] = head.split(':');
+    if (more.length) throw new Unsupported(`invalid chain "${head}"`);
+    const defs = this.defsFor(types, code);
+    const first = defs.values().next().value as SearchParameterInfo;
+    if (first.type !== 'reference') throw new Unsupported(`"${code}" is not a reference parameter and cannot be chained`);
+    const allTargets = new Set([...defs.values()].flatMap((d) => this.registry.targetsOf(d)));
+    let targets = typeModifier ? [typeModifier] : [...allTargets];
+    if (typeModifier && !allTargets.has(typeModifier)) throw new Unsupported(`"${code}" cannot refer to ${typeModifier}`);
+    // without a type modifier: the target types that have the chained parameter
+    const chainedCode = rest.split(/[.:]/)[0];
+    if (!typeModifier && !chainedCode.startsWith('_has')) {
+      targets = targets.filter((t) => chainedCode.startsWith('_') || this.registry.param(t, chainedCode));
+      if (targets.length === 0) throw new Unsupported(`no target of "${code}" has a parameter "${chainedCode}"`);
+      if (targets.length > 1) {
+        const kinds = new Set(targets.map((t) => this.registry.param(t, chainedCode)?.type ?? 'special'));
+        if (kinds.size > 1) throw new Unsupported(`"${code}.${chainedCode}" is ambiguous: add a type modifier (${code}:Type.${chainedCode})`);
+      }
+    }
+    return { kind: 'chain', code, targets, inner: this.criterion(targets, rest, value, opts) };
+  }
+
+  /** `_has:Observation:patient:code=1234` (search.html §2.1.1.7.5 reverse chaining), nestable. */
+  private has(types: string[], name: string, value: string, opts: ParseOptions): Criterion {
+    const parts = name.split(':');
+    if (parts.length < 4) throw badRequest(`"${name}" must be _has:Type:reference:parameter`);
+    const [, sourceType, refCode] = parts;
+    if (!this.registry.isResourceType(sourceType)) throw new Unsupported(`unknown resource type "${sourceType}" in ${name}`);
+    const ref = this.registry.param(sourceType, refCode);
+    if (!ref || ref.type !== 'reference') throw new Unsupported(`"${refCode}" is not a reference parameter of ${sourceType}`);
+    const targets = new Set(this.registry.targetsOf(ref));
+    if (!types.some((t) => targets.has(t))) throw new Unsupported(`${sourceType}.${refCode} does not refer to ${types.join(',')}`);
+    return { kind: 'has', sourceType, refCode, inner: this.criterion([sourceType], parts.slice(3).join(':'), value, opts) };
+  }
+}
+
+/** The synthetic `_compartment` reference parameter (Patient compartment rows). */
+function compartmentDefs(types: string[]): Map<string, SearchParameterInfo> {
+  const sp: SearchParameterInfo = { url: 'urn:internal:_compartment', code: COMPARTMENT_PARAM, base: types, type: 'reference', target: ['Patient'] };
+  return new Map(types.map((t) => [t, sp]));
+}
+
+function compositeSupported(registry: SearchParameterRegistry, sp: SearchParameterInfo): boolean {
+  if (sp.component?.length !== 2) return false;
+  const [a, b] = sp.component.map((c) => registry.byUrl(c.definition));
+  return !!a && !!b && (a.type === 'token' || a.type === 'reference') && !!kindOf(b.type);
+}
+
+/** A tsquery of the words of a `_text`/`_content` value, all required, each as a prefix. */
+function tsQuery(value: string): string | undefined {
+  const w = words(value);
+  return w.length ? w.map((x) => `'${x}':*`).join(' & ') : undefined;
+}
+

@@ -1,0 +1,165 @@
+import type { OperationOutcomeIssue } from 'fhir/r4';
+import type { DateRange } from '../date-range';
+import type { SearchParameterInfo } from './search-params';
+
+/** search.html §2.1.1.4 comparison prefixes. */
+export type Prefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
+
+export interface TokenValue {
+  /** undefined: any system; null: no system (`|code`) */
+  system?: string | null;
+  /** undefined: any code (`system|`) */
+  code?: string;
+}
+
+export interface DateValue {
+  prefix: Prefix;
+  range: DateRange;
+}
+
+export interface NumberValue {
+  prefix: Prefix;
+  /** the number as given */
+  value: number;
+  /** implicit precision range [low, high) of the given digits (search.html §2.1.1.3) */
+  low: number;
+  high: number;
+  /** quantity only */
+  system?: string;
+  code?: string;
+}
+
+/** One parsed value of a parameter; which member is set follows the parameter type. */
+export interface ParamValue {
+  raw: string;
+  string?: string;
+  token?: TokenValue;
+  date?: DateValue;
+  number?: NumberValue;
+  /** candidate stored refs (`Patient/1`, or an absolute/canonical URL) */
+  refs?: string[];
+  /** composite: the first component (token code or reference) and the parsed second */
+  composite?: { first: TokenValue | string[]; second: ParamValue };
+}
+
+/** A criterion on a standard or custom parameter, for a set of resource types. */
+export interface ParamCriterion {
+  kind: 'param';
+  code: string;
+  /** the search parameter type (uniform across the types) */
+  type: string;
+  /** per resource type of the set: the definition */
+  defs: Map<string, SearchParameterInfo>;
+  modifier?: string;
+  /** OR of values (comma separated) */
+  values: ParamValue[];
+  /** `:missing` */
+  missing?: boolean;
+}
+
+export interface ChainCriterion {
+  kind: 'chain';
+  /** the reference parameter followed */
+  code: string;
+  targets: string[];
+  inner: Criterion;
+}
+
+export interface HasCriterion {
+  kind: 'has';
+  /** the type of the referring resources */
+  sourceType: string;
+  /** their reference parameter that points at the base resource */
+  refCode: string;
+  inner: Criterion;
+}
+
+export interface ResourceColumnCriterion {
+  kind: 'id' | 'lastUpdated';
+  ids?: string[];
+  dates?: DateValue[];
+  not?: boolean;
+}
+
+export interface TextCriterion {
+  kind: 'text';
+  column: 'narrative' | 'content';
+  /** OR of tsquery texts */
+  queries: string[];
+}
+
+export interface ListCriterion {
+  kind: 'list';
+  listIds: string[];
+}
+
+/** Alternatives of AND-lists (auth restrictions). */
+export interface AnyCriterion {
+  kind: 'any';
+  alternatives: Criterion[][];
+}
+
+export interface ConstantCriterion {
+  kind: 'const';
+  value: boolean;
+}
+
+export type Criterion =
+  | ParamCriterion
+  | ChainCriterion
+  | HasCriterion
+  | ResourceColumnCriterion
+  | TextCriterion
+  | ListCriterion
+  | AnyCriterion
+  | ConstantCriterion;
+
+export interface IncludeSpec {
+  sourceType: string;
+  /** reference parameter codes (several for `*`) */
+  params: string[];
+  targetType?: string;
+  iterate: boolean;
+  reverse: boolean;
+}
+
+export interface SortKey {
+  /** `_id`, `_lastUpdated` or a parameter code */
+  code: string;
+  descending: boolean;
+  /** parameter type (string, token, date…); `_id`/`_lastUpdated` for the columns */
+  type: string;
+}
+
+export type Summary = 'true' | 'text' | 'data' | 'count' | 'false';
+
+export interface Cursor {
+  /** sort key values of the boundary row, then its resource type and id */
+  values: (string | null)[];
+  resourceType: string;
+  id: string;
+  /** 'n': rows after the boundary; 'p': rows before it (previous page) */
+  direction: 'n' | 'p';
+}
+
+/** A search, parsed and checked against the definitions. */
+export interface SearchQuery {
+  /** the types searched (several at system level) */
+  types: string[];
+  /** true at system level without `_type` (every type) */
+  allTypes: boolean;
+  criteria: Criterion[];
+  include: IncludeSpec[];
+  revinclude: IncludeSpec[];
+  sort: SortKey[];
+  count: number;
+  total: 'none' | 'estimate' | 'accurate' | undefined;
+  summary?: Summary;
+  elements?: string[];
+  contained: 'false' | 'true' | 'both';
+  cursor?: Cursor;
+  /** the parameters applied, as given (the `self` link) */
+  applied: [string, string][];
+  /** parameters ignored under `Prefer: handling=lenient` */
+  issues: OperationOutcomeIssue[];
+}

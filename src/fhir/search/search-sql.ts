@@ -1,0 +1,132 @@
+import { SqlParams } from '../storage/sql-params';
+import type { CriteriaSql } from './criteria-sql';
+import { TABLE_OF } from './index-tables';
+import type { Cursor, SearchQuery, SortKey } from './search-query';
+import { kindOf } from './search-params';
+
+/** A matching row as the page query returns it. */
+export interface ResourceRow {
+  resource_type: string;
+  id: string;
+  version_id: number;
+  content: string;
+  /** sort key values (k0, k1, …) as text */
+  [key: string]: unknown;
+}
+
+interface KeyExpr {
+  expr: string;
+  descending: boolean;
+  /** SQL type to cast cursor values to */
+  sqlType: string;
+  notNull?: boolean;
+}
+
+/**
+ * Builds the SQL of a search page: the matches of the criteria (plus the
+ * auth restriction), ordered by the `_sort` keys then (resource_type, id),
+ * continuing after or before a cursor (keyset paging), `count + 1` rows so
+ * the caller knows whether a next page exists.
+ */
+export class SearchSql {
+  constructor(
+    private readonly crit: CriteriaSql,
+    private readonly q: SearchQuery,
+    /** extra criteria SQL over alias `a` (compartment) */
+    private readonly extra: string[] = [],
+  ) {}
+
+  get p(): SqlParams {
+    return this.crit.p;
+  }
+
+  /** The WHERE clause shared by the page, count and estimate queries. */
+  where(): string {
+    const a = 'a';
+    const parts: string[] = [];
+    if (!this.q.allTypes) {
+      parts.push(this.q.types.length === 1 ? `a.resource_type = ${this.p.bind(this.q.types[0], 'text')}` : `a.resource_type = ANY(${this.p.bind(this.q.types, 'text[]')})`);
+    }
+    parts.push('NOT a.deleted');
+    parts.push(...this.extra);
+    if (this.q.criteria.length) parts.push(this.crit.all(this.q.criteria, a, this.q.types));
+    const r = this.crit.restrictionSql(a, this.q.types);
+    if (r) parts.push(r);
+    return parts.join('\n  AND ');
+  }
+
+  page(limit: number): { sql: string; values: unknown[]; keyCount: number } {
+    const keys = this.q.sort.map((s, i) => this.keyExpr(s, i));
+    const joins = this.q.sort.map((s, i) => this.keyJoin(s, i)).filter(Boolean);
+    let where = this.where();
+    const backward = this.q.cursor?.direction === 'p';
+    if (this.q.cursor) where += `\n  AND ${this.keyset(keys, this.q.cursor)}`;
+    const order = [
+      ...keys.map((k) => `${k.expr} ${k.descending !== backward ? 'DESC' : 'ASC'}${k.notNull ? '' : ` NULLS ${backward ? 'FIRST' : 'LAST'}`}`),
+      ...this.tailKeys().map((k) => `${k.expr} ${backward ? 'DESC' : 'ASC'}`),
+    ];
+    const select = ['a.resource_type', 'a.id', 'a.version_id', 'a.content', ...keys.map((k, i) => `${k.expr}::text AS k${i}`)];
+    const sql = `SELECT ${select.join(', ')}\nFROM resource a${joins.map((j) => `\n${j}`).join('')}\nWHERE ${where}\nORDER BY ${order.join(', ')}\nLIMIT ${this.p.bind(limit, 'int')}`;
+    return { sql, values: this.p.values, keyCount: keys.length };
+  }
+
+  count(): { sql: string; values: unknown[] } {
+    return { sql: `SELECT count(*)::int AS n FROM resource a WHERE ${this.where()}`, values: this.p.values };
+  }
+
+  private keyExpr(s: SortKey, i: number): KeyExpr {
+    if (s.type === '_id') return { expr: 'a.id', descending: s.descending, sqlType: 'text', notNull: true };
+    if (s.type === '_lastUpdated') return { expr: 'a.last_updated', descending: s.descending, sqlType: 'timestamptz', notNull: true };
+    const sqlType = s.type === 'date' ? 'timestamptz' : s.type === 'number' || s.type === 'quantity' ? 'numeric' : 'text';
+    return { expr: `s${i}.v`, descending: s.descending, sqlType };
+  }
+
+  /**
+   * The sort value of a multi-valued parameter: the lowest for ascending, the
+   * highest for descending (search.html §3.1.1.5.5 _sort).
+   */
+  private keyJoin(s: SortKey, i: number): string | undefined {
+    if (s.type === '_id' || s.type === '_lastUpdated') return undefined;
+    const kind = kindOf(s.type)!;
+    const agg = s.descending ? 'max' : 'min';
+    const column = kind === 'date' || kind === 'number' ? (s.descending ? 'high' : 'low') : kind === 'reference' ? 'ref' : 'value';
+    const x = `sx${i}`;
+    return `LEFT JOIN LATERAL (SELECT ${agg}(${x}.${column}) AS v FROM ${TABLE_OF[kind]} ${x} WHERE ${x}.resource_type = a.resource_type AND ${x}.resource_id = a.id AND ${x}.param = ${this.p.bind(s.code, 'text')}) s${i} ON TRUE`;
+  }
+
+  /** The final, unique keys: (resource_type, id), or just id when one type is searched. */
+  private tailKeys(): KeyExpr[] {
+    const id: KeyExpr = { expr: 'a.id', descending: false, sqlType: 'text', notNull: true };
+    return this.q.types.length === 1 && !this.q.allTypes ? [id] : [{ expr: 'a.resource_type', descending: false, sqlType: 'text', notNull: true }, id];
+  }
+
+  /** Rows strictly after (or before) the cursor row in the page order. */
+  private keyset(keys: KeyExpr[], c: Cursor): string {
+    if (c.values.length !== keys.length) return 'FALSE';
+    const forward = c.direction === 'n';
+    const tail = this.tailKeys();
+    const all = [
+      ...keys.map((k, i) => ({ ...k, value: c.values[i] })),
+      ...tail.map((k) => ({ ...k, value: k.expr === 'a.id' ? c.id : c.resourceType })),
+    ];
+    const build = (i: number): string => {
+      const k = all[i];
+      const v = k.value === null ? null : this.p.bind(k.value, k.sqlType);
+      const after = `${k.expr} ${k.descending === forward ? '<' : '>'} ${v}`;
+      // nulls sort last in either direction
+      const beyond = k.notNull
+        ? after
+        : forward
+          ? v === null
+            ? 'FALSE'
+            : `(${after} OR ${k.expr} IS NULL)`
+          : v === null
+            ? `${k.expr} IS NOT NULL`
+            : after;
+      if (i === all.length - 1) return beyond;
+      const equal = v === null ? `${k.expr} IS NULL` : `${k.expr} = ${v}`;
+      return `(${beyond} OR (${equal} AND ${build(i + 1)}))`;
+    };
+    return build(0);
+  }
+}

@@ -1,0 +1,105 @@
+import { parseDateRange } from '../date-range';
+import { badRequest } from '../errors';
+import { localReference } from './index-values';
+import type { DateValue, NumberValue, Prefix, TokenValue } from './search-query';
+
+/**
+ * Parsing of search parameter values (search.html §2.1.1): escapes
+ * (§2.1.1.12 `\,` `\$` `\|` `\\`), prefixes (§2.1.1.4), and the value
+ * syntax of each parameter type.
+ */
+
+export const PREFIXES: Prefix[] = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
+
+/** Splits at unescaped `sep`, keeping escapes in the parts (unescape each part last). */
+export function splitEscaped(value: string, sep: string, limit = Infinity): string[] {
+  const parts: string[] = [];
+  let current = '';
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === '\\' && i + 1 < value.length) {
+      current += c + value[i + 1];
+      i++;
+    } else if (c === sep && parts.length < limit - 1) {
+      parts.push(current);
+      current = '';
+    } else current += c;
+  }
+  parts.push(current);
+  return parts;
+}
+
+export function unescape(value: string): string {
+  return value.replace(/\\([\\,$|])/g, '$1');
+}
+
+/** The OR-list of a parameter value: comma separated, escapes honoured. */
+export function orValues(value: string): string[] {
+  return splitEscaped(value, ',');
+}
+
+function splitPrefix(raw: string): { prefix: Prefix; rest: string } {
+  const p = raw.slice(0, 2) as Prefix;
+  if (PREFIXES.includes(p) && raw.length > 2 && /[0-9-]/.test(raw[2])) return { prefix: p, rest: raw.slice(2) };
+  return { prefix: 'eq', rest: raw };
+}
+
+/** `[system]|[code]`, `|code`, `system|`, `code` (§2.1.1.5 token). */
+export function parseToken(raw: string): TokenValue {
+  const parts = splitEscaped(raw, '|', 2);
+  if (parts.length === 1) return { code: unescape(parts[0]) };
+  const system = parts[0] === '' ? null : unescape(parts[0]);
+  const code = parts[1] === '' ? undefined : unescape(parts[1]);
+  if (system === null && code === undefined) throw badRequest(`token "${raw}" has neither system nor code`);
+  return { system, code };
+}
+
+export function parseDate(raw: string, name: string): DateValue {
+  const { prefix, rest } = splitPrefix(raw);
+  const range = parseDateRange(rest);
+  if (!range) throw badRequest(`${name}: "${raw}" is not a valid date search value`);
+  return { prefix, range };
+}
+
+/** A number with its implicit range from the digits given: 100 → [99.5, 100.5) (§2.1.1.3). */
+export function parseNumber(raw: string, name: string): NumberValue {
+  const { prefix, rest } = splitPrefix(raw);
+  const m = /^([+-]?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(rest);
+  if (!m) throw badRequest(`${name}: "${raw}" is not a valid number`);
+  const value = Number(rest);
+  const decimals = m[3]?.length ?? 0;
+  const exponent = m[4] ? Number(m[4]) : 0;
+  const half = 0.5 * 10 ** (exponent - decimals);
+  return { prefix, value, low: value - half, high: value + half };
+}
+
+/** `[prefix][number]|[system]|[code]` (§2.1.1.6 quantity). */
+export function parseQuantity(raw: string, name: string): NumberValue {
+  const parts = splitEscaped(raw, '|');
+  if (parts.length !== 1 && parts.length !== 3) throw badRequest(`${name}: "${raw}" is not number|system|code`);
+  const n = parseNumber(parts[0], name);
+  if (parts.length === 3) {
+    if (parts[1] !== '') n.system = unescape(parts[1]);
+    if (parts[2] !== '') n.code = unescape(parts[2]);
+  }
+  return n;
+}
+
+/**
+ * The stored refs a reference value may match (§2.1.1.7): `Type/id`, a bare
+ * id (any allowed target type), an absolute URL (local when under this
+ * server's base), or a canonical (`|version` dropped).
+ */
+export function parseReference(raw: string, name: string, targets: string[], typeModifier: string | undefined, baseUrl: string): string[] {
+  const value = unescape(raw);
+  if (value === '') throw badRequest(`${name}: empty reference`);
+  const local = localReference(value, baseUrl);
+  if (local) {
+    if (typeModifier && local.type !== typeModifier) return [];
+    return [`${local.type}/${local.id}`];
+  }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(value)) return [value.split('|')[0]];
+  if (value.includes('/')) throw badRequest(`${name}: "${raw}" is not a valid reference`);
+  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(value)) return [];
+  return (typeModifier ? [typeModifier] : targets).map((t) => `${t}/${value}`);
+}
