@@ -7,6 +7,7 @@ import { logger } from '../logger';
 import { CapabilityService } from '../fhir/rest/capability.service';
 import { RestModule } from '../fhir/rest/rest.module';
 import { SearchModule } from '../fhir/search/search.module';
+import { SearchService } from '../fhir/search/search.service';
 import { StorageModule } from '../fhir/storage/storage.module';
 import { AdminController } from './admin.controller';
 import { AuthEvents } from './auth-events';
@@ -66,6 +67,8 @@ export class AuthModule implements NestModule, OnModuleInit, OnModuleDestroy {
     private readonly grants: GrantRepository,
     private readonly security: SecurityRepository,
     private readonly revocations: Revocations,
+    private readonly search: SearchService,
+    private readonly authorizer: RequestAuthorizer,
   ) {}
 
   configure(consumer: MiddlewareConsumer): void {
@@ -82,6 +85,8 @@ export class AuthModule implements NestModule, OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     passport.use(new BearerStrategy((token) => this.tokens.authenticate(token)));
     this.capability.addContributor(securityContributor(this.config));
+    // every search of a request (matches, _include, chains, _has) is bounded by the token's scopes
+    this.search.setRestrictionProvider((ctx) => this.authorizer.restriction(ctx.auth));
     if (!this.config.authRequired) {
       logger.warn(
         '!!! AUTH_REQUIRED=false: FHIR requests without a bearer token are served UNRESTRICTED. Development and tests only: never in production !!!',

@@ -9,7 +9,7 @@ import { SearchService } from '../fhir/search/search.service';
 import { StorageService } from '../fhir/storage/storage.service';
 import type { AuthContext } from './auth-context';
 import { CompartmentChecker } from './compartment';
-import { bodyAllowed, criteriaFor, searchRestriction } from './scope-policy';
+import { bodyAllowed, criteriaFor, ruleBound, searchRestriction } from './scope-policy';
 import type { Interaction } from './scopes';
 
 /** One FHIR request as the policy sees it: over HTTP or as a batch/transaction entry. */
@@ -28,6 +28,12 @@ const WORDS: Record<Interaction, string> = { c: 'create', r: 'read', u: 'update'
 const MAX_CHECKED_VERSIONS = 1000;
 /** Operations that read no stored data beyond the instance they are called on. */
 const DATA_FREE_OPERATIONS = new Set(['validate']);
+/**
+ * Types served from their own store by a module that applies the token's
+ * scopes itself (the audit trail: `auditAccess`): only the interaction is
+ * checked here.
+ */
+const SELF_GUARDED_TYPES = new Set(['AuditEvent']);
 
 const forbidden = (msg: string) => FhirError.of(403, 'forbidden', msg);
 
@@ -125,7 +131,7 @@ export class RequestAuthorizer {
 
   private async instance(auth: AuthContext, type: string, id: string, interaction: Interaction): Promise<void> {
     const c = this.criteria(auth, type, interaction);
-    if (c.length) await this.visible(type, id, c);
+    if (c.length && !SELF_GUARDED_TYPES.has(type)) await this.visible(type, id, c);
   }
 
   private async create(auth: AuthContext, type: string, body: unknown, ifNoneExist?: string): Promise<void> {
@@ -174,7 +180,7 @@ export class RequestAuthorizer {
 
   private async vread(auth: AuthContext, type: string, id: string, vid: string): Promise<void> {
     const c = this.criteria(auth, type, 'r');
-    if (!c.length) return;
+    if (!c.length || SELF_GUARDED_TYPES.has(type)) return;
     await this.visible(type, id, c);
     const v = /^[0-9]+$/.test(vid) ? await this.storage.resources.readVersion(this.storage.db, type, id, Number(vid)) : undefined;
     // an older version may have belonged to another patient
@@ -225,9 +231,12 @@ export class RequestAuthorizer {
       if (changes) return this.unrestricted(auth, type!, 'u', `$${name}`);
       return void this.criteria(auth, type!, 's');
     }
-    // system level: over every type; the operation applies searchRestriction(ctx.auth) to what it reads
+    // system level: the operation bounds what it reads by the token's scopes (searchRestriction, exportScopes);
+    // patient-bounded tokens never run one
     if (changes) throw forbidden(`$${name} needs the admin role`);
-    this.unrestricted(auth, '*', 's', `$${name}`);
+    if (!auth.rules.some((r) => ruleBound(auth, r) === null)) {
+      throw forbidden(`$${name} needs system or practitioner user scopes`);
+    }
   }
 
   /** Batch and transaction: every entry is checked as the request it stands for. */

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { createHash, randomBytes, randomUUID } from 'crypto';
-import { exportJWK, generateKeyPair, SignJWT, CryptoKey, JWK } from 'jose';
+import { CryptoKey, exportJWK, generateKeyPair, JWK, SignJWT } from '../../src/auth/jose';
 import { startTestApp, TestApp } from '../helpers/test-app';
 
 /** Keys of the backend-services clients of the test seed file. */
