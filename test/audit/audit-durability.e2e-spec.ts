@@ -1,0 +1,95 @@
+import request from 'supertest';
+import { verifyAuditChain } from '../../src/audit/audit-verify';
+import { AuditService } from '../../src/audit/audit.service';
+import { Database } from '../../src/database/database';
+import { startTestApp, TestApp, testDatabaseUrl } from '../helpers/test-app';
+
+// Issue "Audit trail", Durable and fast: a response leaves only after its
+// audit row is durable; no row is lost under load or on shutdown; when the
+// audit row cannot be written the request fails instead of going unaudited.
+describe('audit durability', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => t.close());
+
+  it('1,000 mixed requests in parallel: exactly one AuditEvent per request', async () => {
+    const patients = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => t.http.post('/fhir/Patient').send({ resourceType: 'Patient', name: [{ family: `Load${i}` }] })),
+    );
+    const ids = patients.map((p) => p.body.id as string);
+    const kinds: ((i: number) => request.Test)[] = [
+      (i) => t.http.get(`/fhir/Patient/${ids[i % 20]}`),
+      (i) => t.http.get(`/fhir/Patient/${ids[i % 20]}/_history/1`),
+      (i) => t.http.get(`/fhir/Patient?name=Load${i % 20}`),
+      (i) => t.http.get(`/fhir/Patient/${ids[i % 20]}/_history`),
+      () => t.http.post('/fhir/Observation').send({ resourceType: 'Observation', status: 'final', code: { text: 'x' } }),
+      (i) => t.http.put(`/fhir/Patient/load-${i}`).send({ resourceType: 'Patient', id: `load-${i}` }),
+      () => t.http.get('/fhir/Patient/not-there'),
+      () => t.http.get('/fhir/metadata'),
+      () => t.http.get('/fhir/AuditEvent?_count=1'),
+      () => t.http.post('/fhir/Patient').send({ resourceType: 'Patient', birthDate: 'not a date' }),
+    ];
+    const statuses = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => kinds[i % kinds.length](i).set('X-Request-Id', `load-${i}`).then((r) => r.status)),
+    );
+    expect(statuses.filter((s) => s === 503)).toEqual([]);
+    const r = await t.db.query(
+      `SELECT count(*)::int AS n, count(DISTINCT request_id)::int AS d FROM audit_event WHERE request_id LIKE 'load-%'`,
+    );
+    expect(r.rows[0]).toEqual({ n: 1000, d: 1000 });
+    // and all of it chains
+    await t.app.get(AuditService).sealer.sealAll();
+    const report = await verifyAuditChain(t.db);
+    expect(report.ok).toBe(true);
+    expect(report.pending).toBe(0);
+  });
+
+  it('when the audit row cannot be written the request fails (503) and discloses nothing; writes roll back', async () => {
+    const p = await t.http.post('/fhir/Patient').send({ resourceType: 'Patient', name: [{ family: 'Secret' }] });
+    // the audit table refuses new rows (a database blip, a full disk...)
+    await t.db.query(`ALTER TABLE audit_event ADD CONSTRAINT audit_down CHECK (outcome < 0) NOT VALID`);
+    try {
+      const read = await t.http.get(`/fhir/Patient/${p.body.id}`);
+      expect(read.status).toBe(503);
+      expect(read.body.resourceType).toBe('OperationOutcome');
+      expect(read.text).not.toContain('Secret');
+      expect(read.headers.etag).toBeUndefined();
+      const write = await t.http.post('/fhir/Patient').send({ resourceType: 'Patient', name: [{ family: 'NotWritten' }] });
+      expect(write.status).toBeGreaterThanOrEqual(500);
+      const stored = await t.db.query(`SELECT count(*)::int AS n FROM resource WHERE content LIKE '%NotWritten%'`);
+      expect(stored.rows[0].n).toBe(0);
+    } finally {
+      await t.db.query(`ALTER TABLE audit_event DROP CONSTRAINT audit_down`);
+    }
+    expect((await t.http.get(`/fhir/Patient/${p.body.id}`)).status).toBe(200);
+  });
+
+  it('SIGTERM-style shutdown: every answered request has its row, and the chain is sealed', async () => {
+    const app = await startTestApp();
+    const schema = app.db.schema!;
+    const p = await app.http.post('/fhir/Patient').send({ resourceType: 'Patient' });
+    const server = app.app.getHttpServer();
+    const agent = request(server);
+    const inFlight = Array.from({ length: 200 }, (_, i) =>
+      agent.get(`/fhir/Patient/${p.body.id}`).set('X-Request-Id', `stop-${i}`).then((r) => r.status, () => 0),
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    const closing = app.app.close();
+    const statuses = await Promise.all(inFlight);
+    await closing;
+    const answered = statuses.filter((s) => s === 200).length;
+    expect(answered).toBeGreaterThan(0);
+    const db = await Database.connect({ url: testDatabaseUrl(), schema, poolSize: 1, urlIsEmbedded: !process.env.TEST_DATABASE_URL });
+    try {
+      const r = await db.query(`SELECT count(*)::int AS n FROM audit_event WHERE request_id LIKE 'stop-%' AND outcome = 0`);
+      expect(r.rows[0].n).toBe(answered);
+      const report = await verifyAuditChain(db);
+      expect(report.ok).toBe(true);
+    } finally {
+      await db.dropSchema();
+      await db.close();
+    }
+  });
+});
