@@ -1,0 +1,46 @@
+import { collectReferences, isPlaceholder, rewriteReferences } from './references';
+
+// R4 http.html §3.1.0.11.2: references to fullUrls are rewritten wherever they are in a resource
+describe('references', () => {
+  const resource = () => ({
+    resourceType: 'Observation',
+    subject: { reference: 'urn:uuid:p' },
+    extension: [{ url: 'x', valueReference: { reference: 'urn:uuid:p' } }],
+    contained: [{ resourceType: 'Provenance', target: [{ reference: 'urn:oid:1.2.3' }] }],
+    performer: [{ reference: '#c1' }, { reference: 'Practitioner?identifier=a|b' }],
+    text: { status: 'generated', div: '<div><a href="urn:uuid:p">p</a> and <a href="urn:oid:1.2.3">o</a></div>' },
+  });
+
+  it('finds Reference.reference at any depth and narratives that mention placeholders', () => {
+    const sites = collectReferences(resource());
+    expect(sites.filter((s) => s.key === 'reference').map((s) => s.value)).toEqual([
+      'urn:uuid:p',
+      'urn:uuid:p',
+      'urn:oid:1.2.3',
+      '#c1',
+      'Practitioner?identifier=a|b',
+    ]);
+    expect(sites.filter((s) => s.key === 'div')).toHaveLength(1);
+  });
+
+  it('rewrites in place with the resolver and leaves unknown references alone', () => {
+    const r = resource();
+    const map = new Map([
+      ['urn:uuid:p', 'Patient/1'],
+      ['urn:oid:1.2.3', 'Observation/2'],
+      ['Practitioner?identifier=a|b', 'Practitioner/3'],
+    ]);
+    rewriteReferences(collectReferences(r), (ref) => map.get(ref));
+    expect(r.subject.reference).toBe('Patient/1');
+    expect(r.extension[0].valueReference.reference).toBe('Patient/1');
+    expect(r.contained[0].target[0].reference).toBe('Observation/2');
+    expect(r.performer.map((p) => p.reference)).toEqual(['#c1', 'Practitioner/3']);
+    expect(r.text.div).toBe('<div><a href="Patient/1">p</a> and <a href="Observation/2">o</a></div>');
+  });
+
+  it('knows the placeholder forms', () => {
+    expect(isPlaceholder('urn:uuid:abc')).toBe(true);
+    expect(isPlaceholder('urn:oid:1.2')).toBe(true);
+    expect(isPlaceholder('Patient/1')).toBe(false);
+  });
+});
