@@ -5,8 +5,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * (tx_id, resource_type, id, version_id) order from a cursor: this index
  * makes each page an index range scan however long the history is.
  */
-export class ChangeFeed1795624386522 implements MigrationInterface {
-  name = 'ChangeFeed1795624386522';
+export class ChangeFeed1795624990187 implements MigrationInterface {
+  name = 'ChangeFeed1795624990187';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`CREATE INDEX resource_history_tx_idx ON resource_history (tx_id, resource_type, id, version_id)`);
