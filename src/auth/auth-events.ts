@@ -46,7 +46,8 @@ export class AuthEvents {
   }
 
   emit(event: SecurityEvent): void {
-    const level = event.outcome === 'success' ? 'info' : 'warn';
+    // refused tokens and denied requests are routine (expired tokens, probing); failed sign-ins are not
+    const level = event.outcome === 'success' || event.type === 'token-refused' || event.type === 'access-denied' ? 'info' : 'warn';
     if (logger.isLevelEnabled(level)) logger[level]({ security: event }, `security event: ${event.type}`);
     for (const l of this.listeners) {
       try {
