@@ -102,8 +102,35 @@ export function compileProfile(sd: StructureDefinition, ctx: ProfileContext): Co
     byId.get(id.slice(0, dot))?.children.push(node);
   }
   if (!root) return undefined;
-  for (const node of byId.values()) if (node.slicing) node.slicing.matchers = sliceMatchers(node, elements.find((e) => (e.id ?? e.path) === node.id)!);
+  const elementById = new Map(elements.map((e) => [e.id ?? e.path, e]));
+  for (const node of byId.values()) if (node.slicing) node.slicing.matchers = sliceMatchers(node, elementById.get(node.id)!);
+  prune(root, elementById);
   return { url: sd.url!, name: sd.name ?? sd.id ?? sd.url!, type: sd.type, root };
+}
+
+/**
+ * Drops the elements a snapshot lists without constraining them beyond the
+ * base definition (most of it): the walk then only visits what the profile
+ * adds. Returns true when `node` itself adds nothing.
+ */
+function prune(node: ProfileNode, elements: Map<string, ElementDefinition>): boolean {
+  node.children = node.children.filter((c) => !prune(c, elements));
+  for (const s of node.slices) prune(s, elements);
+  const el = elements.get(node.id);
+  const baseMax = el?.base?.max === undefined || el.base.max === '*' ? Infinity : Number(el.base.max);
+  const restricts =
+    !el?.base ||
+    node.min > (el.base.min ?? 0) ||
+    node.max < baseMax ||
+    node.choice ||
+    node.fixed !== undefined ||
+    node.pattern !== undefined ||
+    !!node.binding ||
+    !!node.targetTypes ||
+    !!node.typeProfiles ||
+    node.slices.length > 0 ||
+    node.slicing?.rules === 'closed';
+  return !restricts && node.children.length === 0 && node.sliceName === undefined;
 }
 
 function toNode(el: ElementDefinition, id: string, ctx: ProfileContext): ProfileNode {
