@@ -29,6 +29,7 @@ const SECURITY_SUBTYPES: Record<SecurityEventKind, Coding> = {
   'token-revoked': { system: SECURITY_EVENT, code: 'token-revoked', display: 'Token revoked' },
   'access-denied': { system: SECURITY_EVENT, code: 'access-denied', display: 'Access denied' },
   'client-registered': { system: SECURITY_EVENT, code: 'client-registered', display: 'Client registered' },
+  'launch-created': { system: SECURITY_EVENT, code: 'launch-created', display: 'EHR launch context created' },
   'audit-retention': { system: SECURITY_EVENT, code: 'audit-retention', display: 'Audit rows exported and removed' },
 };
 

@@ -153,24 +153,25 @@ function dateClause(value: string, p: SqlParams): string {
   const hasPrefix = PREFIXES.has(prefix);
   const range = parseDateRange(hasPrefix ? value.slice(2) : value);
   if (!range) throw badRequest(`invalid date "${value}"`);
-  const low = p.bind(range.low.toISOString(), 'timestamptz');
+  // bound only when used: every bound value must appear in the statement
+  const low = () => p.bind(range.low.toISOString(), 'timestamptz');
   // the range is inclusive to the millisecond; recorded has microseconds
-  const above = p.bind(new Date(range.high.getTime() + 1).toISOString(), 'timestamptz');
+  const above = () => p.bind(new Date(range.high.getTime() + 1).toISOString(), 'timestamptz');
   switch (hasPrefix ? prefix : 'eq') {
     case 'ne':
-      return `NOT (e.recorded >= ${low} AND e.recorded < ${above})`;
+      return `NOT (e.recorded >= ${low()} AND e.recorded < ${above()})`;
     case 'gt':
     case 'sa':
-      return `e.recorded >= ${above}`;
+      return `e.recorded >= ${above()}`;
     case 'lt':
     case 'eb':
-      return `e.recorded < ${low}`;
+      return `e.recorded < ${low()}`;
     case 'ge':
-      return `e.recorded >= ${low}`;
+      return `e.recorded >= ${low()}`;
     case 'le':
-      return `e.recorded < ${above}`;
+      return `e.recorded < ${above()}`;
     default:
-      return `(e.recorded >= ${low} AND e.recorded < ${above})`;
+      return `(e.recorded >= ${low()} AND e.recorded < ${above()})`;
   }
 }
 

@@ -1,17 +1,13 @@
 import type { NextFunction, Request, Response } from 'express';
 import { authOf } from '../auth/auth-context';
-import { issue, operationOutcome } from '../fhir/errors';
-import { logger } from '../logger';
 import { agentOf, AuditService, truncate } from './audit.service';
 import type { AuditRecord } from './audit.types';
 import { attachAuditScope } from './audit-scope';
 import { bundleReadEvents } from './bundle-entries';
+import { holdResponse } from './hold-response';
 import { classifyRequest, patientsInBody } from './http-interaction';
 
 const SCAN_LIMIT = 4 * 1024 * 1024;
-const AUDIT_FAILED = JSON.stringify(
-  operationOutcome([issue('transient', 'the audit trail could not record this access; nothing was disclosed, try again')]),
-);
 
 /**
  * Express middleware for /fhir, mounted before content negotiation and body
@@ -26,59 +22,11 @@ export function auditMiddleware(audit: AuditService) {
     if (!audit.enabled || req.path.startsWith('/.well-known/')) return next();
     const scope = attachAuditScope(req);
     const url = req.originalUrl;
-    const end = res.end;
-    const write = res.write;
-    let state: 'open' | 'pending' | 'done' = 'open';
-    let blocked = false;
-    const queued: [Function, unknown[]][] = [];
-
-    const release = () => {
-      state = 'done';
-      res.write = write;
-      res.end = end;
-      for (const [fn, args] of queued.splice(0)) fn.apply(res, args);
-      if (blocked) res.emit('drain');
-    };
-    const fail = (err: any) => {
-      state = 'done';
-      logger.error({ reqId: (req as any).id, err: err?.message }, 'audit event could not be recorded: request refused');
-      res.write = () => false;
-      res.end = (() => res) as any;
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      for (const h of res.getHeaderNames()) if (h !== 'x-request-id') res.removeHeader(h);
-      res.statusCode = 503;
-      res.setHeader('Content-Type', 'application/fhir+json; charset=utf-8');
-      res.setHeader('Retry-After', '1');
-      (end as Function).call(res, AUDIT_FAILED);
-    };
-    const begin = (body: unknown) => {
-      state = 'pending';
-      if (scope.skip || (scope.recordedInStatement && res.statusCode < 400)) return release();
-      let events: AuditRecord[];
-      try {
-        events = requestEvents(req, res, url, body);
-      } catch (err) {
-        return fail(err);
-      }
-      (events.length === 1 ? audit.record(events[0]) : Promise.all(events.map((e) => audit.record(e)))).then(release, fail);
-    };
-
-    res.write = function (this: Response, ...args: unknown[]) {
-      if (state === 'done') return (write as Function).apply(this, args);
-      queued.push([write, args]);
-      if (state === 'open') begin(undefined);
-      blocked = true;
-      return false;
-    } as any;
-    res.end = function (this: Response, ...args: unknown[]) {
-      if (state === 'done') return (end as Function).apply(this, args);
-      queued.push([end, args]);
-      if (state === 'open') begin(typeof args[0] === 'function' ? undefined : args[0]);
-      return this;
-    } as any;
+    holdResponse(req, res, (body) => {
+      if (scope.skip || (scope.recordedInStatement && res.statusCode < 400)) return undefined;
+      const events = requestEvents(req, res, url, body);
+      return events.length === 1 ? audit.record(events[0]) : Promise.all(events.map((e) => audit.record(e)));
+    });
     next();
   };
 }

@@ -1,8 +1,9 @@
-import { Global, Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, MiddlewareConsumer, Module, NestModule, OnApplicationBootstrap, OnApplicationShutdown, RequestMethod } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { CapabilityStatement } from 'fhir/r4';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Database } from '../database/database';
+import { AuthEvents } from '../auth/auth-events';
 import { CapabilityService } from '../fhir/rest/capability.service';
 import { logger } from '../logger';
 import { AuditEventService } from './audit-event.service';
@@ -11,6 +12,7 @@ import { AUDIT_SEARCH_PARAMS } from './audit-search';
 import { AUDIT_CONFIG, AuditConfig, loadAuditConfig } from './audit.config';
 import { AuditController } from './audit.controller';
 import { AuditService } from './audit.service';
+import { authAuditMiddleware, recordAuthEvent } from './security-events';
 
 /**
  * The audit trail (IHE BALP AuditEvents, tamper-evident chain). Global:
@@ -27,7 +29,7 @@ import { AuditService } from './audit.service';
   ],
   exports: [AuditService, AUDIT_CONFIG],
 })
-export class AuditModule implements OnApplicationBootstrap, OnApplicationShutdown {
+export class AuditModule implements NestModule, OnApplicationBootstrap, OnApplicationShutdown {
   private retentionTimer?: NodeJS.Timeout;
 
   constructor(
@@ -38,8 +40,16 @@ export class AuditModule implements OnApplicationBootstrap, OnApplicationShutdow
     @Inject(AUDIT_CONFIG) private readonly config: AuditConfig,
   ) {}
 
+  /** The OAuth endpoints answer only once their security events are durable. */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(authAuditMiddleware(this.audit)).forRoutes({ path: 'auth/*splat', method: RequestMethod.ALL });
+  }
+
   onApplicationBootstrap(): void {
     this.moduleRef.get(CapabilityService, { strict: false }).addContributor({ contribute: (cs) => describeAuditEvent(cs) });
+    // security events of the auth module (login, token issued, refresh, revocation, registration…)
+    const authEvents = this.optional(AuthEvents);
+    authEvents?.subscribe((e) => recordAuthEvent(this.audit, e));
     if (this.config.enabled && this.config.retentionDays) {
       const days = this.config.retentionDays;
       const retention = new AuditRetention(this.db, this.app.fhirBaseUrl, this.config.exportDir, (e) => this.audit.recordSecurityEvent(e));
@@ -50,6 +60,14 @@ export class AuditModule implements OnApplicationBootstrap, OnApplicationShutdow
       this.retentionTimer = setInterval(run, this.config.retentionIntervalMs);
       this.retentionTimer.unref();
       setTimeout(run, 60_000).unref();
+    }
+  }
+
+  private optional<T>(token: new (...args: any[]) => T): T | undefined {
+    try {
+      return this.moduleRef.get(token, { strict: false });
+    } catch {
+      return undefined;
     }
   }
 

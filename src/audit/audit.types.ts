@@ -50,6 +50,7 @@ export type SecurityEventKind =
   | 'token-revoked'
   | 'access-denied'
   | 'client-registered'
+  | 'launch-created'
   | 'audit-retention';
 
 export interface SecurityEvent {

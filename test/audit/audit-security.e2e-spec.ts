@@ -1,0 +1,143 @@
+import type { AuditEvent } from 'fhir/r4';
+import { loadFixtures, tokenFor } from '../auth/scope-fixtures';
+import { authorizeThroughPages, backendToken, SmartApp, startSmartApp } from '../auth/smart-helpers';
+import { rid, subtypes } from './audit-helpers';
+
+// Security events (issue "Audit trail": login success and failure, token
+// issued, token refused (401), access denied (403), refresh, revocation,
+// client registration) as AuditEvents: DICOM type 110114 User Authentication
+// or 110113 Security Alert (BALP / DICOM PS3.15 A.5), never with a token or password.
+// Access to the trail: admin or system/AuditEvent.rs; patient/AuditEvent.rs
+// shows who accessed the patient's own record (accounting of disclosures).
+describe('security events and access to the audit trail', () => {
+  let s: SmartApp;
+  let admin: string;
+  beforeAll(async () => {
+    s = await startSmartApp();
+    admin = await tokenFor(s, 'admin', 'user/*.cruds');
+    await loadFixtures(s);
+  });
+  afterAll(async () => s?.close());
+
+  const jti = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).jti as string;
+  const auditSearch = (query: string, token = admin) => s.http.get(`/fhir/AuditEvent?${query}`).set('Authorization', `Bearer ${token}`);
+  async function securityEvents(subtype: string, since: Date): Promise<AuditEvent[]> {
+    const res = await auditSearch(`subtype=${subtype}&date=ge${since.toISOString()}&_count=100`);
+    expect(res.status).toBe(200);
+    return (res.body.entry ?? []).map((e: any) => e.resource);
+  }
+  const noSecrets = (e: AuditEvent, ...secrets: string[]) => {
+    const text = JSON.stringify(e);
+    for (const x of secrets) expect(text).not.toContain(x);
+  };
+
+  it('login success and failure (DCM 110114 / 110122 Login)', async () => {
+    const since = new Date();
+    await authorizeThroughPages(s, { scope: 'openid fhirUser user/*.rs', username: 'dr.smith', password: 'wrong password' });
+    await tokenFor(s, 'dr.smith', 'openid fhirUser user/*.rs');
+    const logins = await securityEvents('110122', since);
+    const failed = logins.find((e) => e.outcome === '4')!;
+    const ok = logins.find((e) => e.outcome === '0')!;
+    expect(failed.type.code).toBe('110114');
+    expect(failed.agent.some((a) => a.altId === 'dr.smith')).toBe(true);
+    expect(failed.outcomeDesc).toBeTruthy();
+    noSecrets(failed, 'wrong password');
+    expect(ok.agent.some((a) => a.who?.reference === 'Practitioner/dr-smith')).toBe(true);
+  });
+
+  it('token issued (with its jti as agent.policy) and token refused at the token endpoint', async () => {
+    const since = new Date();
+    const issued = await backendToken(s, 'system/Patient.rs');
+    expect(issued.status).toBe(200);
+    const refused = await s.http.post('/auth/token').type('form').send({ grant_type: 'client_credentials', client_id: 'lab-portal', client_secret: 'not it' });
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    const [issuedEvent] = (await securityEvents('token-issued', since)).filter((e) => e.outcome === '0');
+    expect(issuedEvent.agent[0].who?.identifier?.value).toBe('ehr-sync');
+    expect(issuedEvent.agent.flatMap((a) => a.policy ?? [])).toContain(jti(issued.body.access_token));
+    noSecrets(issuedEvent, issued.body.access_token);
+    const refusedEvent = (await securityEvents('token-refused', since)).find((e) => e.agent[0].who?.identifier?.value === 'lab-portal')!;
+    expect(refusedEvent.outcome).toBe('4');
+    noSecrets(refusedEvent, 'not it');
+  });
+
+  it('401 and 403 at the FHIR API are security events carrying the interaction', async () => {
+    const since = new Date();
+    const r401 = rid();
+    expect((await s.http.get('/fhir/Patient/alice').set('X-Request-Id', r401)).status).toBe(401);
+    const narrow = (await backendToken(s, 'system/Observation.rs')).body.access_token;
+    const r403 = rid();
+    expect((await s.http.get('/fhir/Patient/alice').set('Authorization', `Bearer ${narrow}`).set('X-Request-Id', r403)).status).toBe(403);
+    const refused = (await securityEvents('token-refused', since)).find((e) => JSON.stringify(e).includes(r401))!;
+    expect(refused.type.code).toBe('110114');
+    expect(subtypes(refused)).toEqual(['token-refused', 'read']);
+    expect(refused.outcome).toBe('4');
+    const denied = (await securityEvents('access-denied', since)).find((e) => JSON.stringify(e).includes(r403))!;
+    expect(denied.type.code).toBe('110113');
+    expect(subtypes(denied)).toEqual(['access-denied', 'read']);
+    expect(denied.agent[0].who?.identifier?.value).toBe('ehr-sync');
+    expect(denied.agent.flatMap((a) => a.policy ?? [])).toContain(jti(narrow));
+  });
+
+  it('refresh, revocation and client registration', async () => {
+    const since = new Date();
+    const flow = await authorizeThroughPages(s, { scope: 'openid fhirUser offline_access user/*.rs', username: 'dr.smith', password: 'correct horse' });
+    const tokens = (
+      await s.http.post('/auth/token').type('form').send({
+        grant_type: 'authorization_code',
+        code: flow.code,
+        redirect_uri: flow.redirectUri,
+        code_verifier: flow.verifier,
+        client_id: flow.clientId,
+      })
+    ).body;
+    const refreshed = await s.http.post('/auth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: 'demo-app' });
+    expect(refreshed.status).toBe(200);
+    expect((await s.http.post('/auth/revoke').type('form').send({ token: refreshed.body.access_token, client_id: 'demo-app' })).status).toBe(200);
+    const registered = await s.http
+      .post('/auth/register')
+      .set('Authorization', `Bearer ${admin}`)
+      .send({ client_name: 'Audited app', redirect_uris: ['http://localhost:9999/cb'], grant_types: ['authorization_code'] });
+    expect(registered.status).toBe(201);
+    const refresh = (await securityEvents('token-refreshed', since))[0];
+    expect(refresh.outcome).toBe('0');
+    noSecrets(refresh, tokens.refresh_token, refreshed.body.access_token);
+    expect((await securityEvents('token-revoked', since)).length).toBeGreaterThan(0);
+    const reg = (await securityEvents('client-registered', since))[0];
+    expect(reg.agent[0].who?.identifier?.value).toBe(registered.body.client_id);
+    noSecrets(reg, registered.body.client_secret);
+  });
+
+  it('reading the trail needs the admin role or system/AuditEvent.rs (a wildcard scope is not enough)', async () => {
+    const wildcard = (await backendToken(s, 'system/*.rs')).body.access_token;
+    expect((await auditSearch('_count=1', wildcard)).status).toBe(403);
+    const named = (await backendToken(s, 'system/AuditEvent.rs')).body.access_token;
+    const ok = await auditSearch('_count=1', named);
+    expect(ok.status).toBe(200);
+    expect(ok.body.entry).toHaveLength(1);
+    for (const [method, path] of [['post', '/fhir/AuditEvent'], ['put', `/fhir/AuditEvent/${ok.body.entry[0].resource.id}`], ['delete', `/fhir/AuditEvent/${ok.body.entry[0].resource.id}`]] as const) {
+      expect((await (s.http as any)[method](path).set('Authorization', `Bearer ${admin}`).send({ resourceType: 'AuditEvent' })).status).toBe(405);
+    }
+  });
+
+  it("a patient sees who accessed their own record, and nothing about anyone else's", async () => {
+    const doctor = await tokenFor(s, 'dr.smith', 'openid fhirUser user/*.rs');
+    const r = rid();
+    expect((await s.http.get('/fhir/Patient/alice').set('Authorization', `Bearer ${doctor}`).set('X-Request-Id', r)).status).toBe(200);
+    await s.http.get('/fhir/Patient/bob').set('Authorization', `Bearer ${doctor}`);
+    const alice = await tokenFor(s, 'alice', 'launch/patient patient/AuditEvent.rs');
+    const mine = await auditSearch('_count=1000', alice);
+    expect(mine.status).toBe(200);
+    const events: AuditEvent[] = mine.body.entry.map((e: any) => e.resource);
+    const doctorRead = events.find((e) => JSON.stringify(e).includes(r))!;
+    expect(doctorRead.agent.some((a) => a.who?.reference === 'Practitioner/dr-smith')).toBe(true);
+    for (const e of events) {
+      const patients = (e.entity ?? []).filter((x) => x.role?.code === '1').map((x) => x.what?.reference);
+      const agentIsAlice = e.agent.some((a) => a.who?.reference === 'Patient/alice');
+      expect(patients.includes('Patient/alice') || agentIsAlice).toBe(true);
+      expect(JSON.stringify(e)).not.toContain('Patient/bob');
+    }
+    // an event about Bob is not there for Alice, even by id
+    const bobEvents = await auditSearch('patient=bob&_count=1');
+    expect((await s.http.get(`/fhir/AuditEvent/${bobEvents.body.entry[0].resource.id}`).set('Authorization', `Bearer ${alice}`)).status).toBe(404);
+  });
+});
