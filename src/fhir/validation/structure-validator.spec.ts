@@ -153,6 +153,18 @@ describe('StructureValidator', () => {
     expect(validator.validate(bad).map((i) => [i.code, i.expression?.[0]])).toEqual([['code-invalid', 'Bundle.entry[0].request.method']]);
   });
 
+  it('checks local references (#id) against the type of the contained resource', () => {
+    const obs = (ref: string) => ({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'x' },
+      contained: [{ resourceType: 'Medication', id: 'm1' }, { resourceType: 'Patient', id: 'p1' }],
+      subject: { reference: ref },
+    });
+    expect(validator.validate(obs('#p1'))).toEqual([]);
+    expect(validator.validate(obs('#m1')).map((i) => [i.code, i.expression?.[0]])).toEqual([['value', 'Observation.subject.reference']]);
+  });
+
   it('refuses a non-object and an unknown or abstract resourceType', () => {
     expect(validator.validate([])[0].code).toBe('structure');
     expect(validator.validate({ resourceType: 'DomainResource' })[0].expression).toEqual(['resourceType']);

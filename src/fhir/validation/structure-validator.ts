@@ -25,6 +25,8 @@ export class StructureValidator {
   private readonly element: TypeSchema;
   /** collects the nested resources during one (synchronous) validate() */
   private nested?: NestedResource[];
+  /** the resource whose `contained` list local references (`#id`) resolve against */
+  private container?: Record<string, unknown>;
 
   constructor(readonly compiler: SchemaCompiler) {
     this.element = compiler.dataType('Element')!;
@@ -60,7 +62,13 @@ export class StructureValidator {
     const here = path || (type as string);
     if (place !== 'root') this.nested?.push({ resource: value as Record<string, unknown>, path: here });
     if (place === 'contained') this.containedRules(value as Record<string, any>, here, issues);
-    this.object(schema, value as Record<string, unknown>, here, issues);
+    const outer = this.container;
+    if (place !== 'contained') this.container = value as Record<string, unknown>;
+    try {
+      this.object(schema, value as Record<string, unknown>, here, issues);
+    } finally {
+      this.container = outer;
+    }
   }
 
   /** dom-2 (no nested contained) and dom-4 (no versionId/lastUpdated) for contained resources. */
@@ -234,12 +242,22 @@ export class StructureValidator {
   private referenceTarget(rule: PropRule, v: Record<string, unknown>, path: string, issues: OperationOutcomeIssue[]): void {
     const ref = v.reference;
     if (typeof ref !== 'string') return;
-    const type = referencedType(ref, this.compiler);
+    const type = ref.startsWith('#') ? this.localType(ref) : referencedType(ref, this.compiler);
     if (type && !rule.targets!.has(type)) {
       issues.push(
         issue('value', `a reference to ${type} is not allowed here (allowed: ${[...rule.targets!].join(', ')})`, [`${path}.reference`]),
       );
     }
+  }
+
+  /** The type of the contained resource (or, for `#`, the container) a local reference points at. */
+  private localType(ref: string): string | undefined {
+    const container = this.container;
+    if (!container) return undefined;
+    if (ref === '#') return container.resourceType as string;
+    const contained = Array.isArray(container.contained) ? container.contained : [];
+    const target = contained.find((r: any) => r && r.id === ref.slice(1));
+    return typeof target?.resourceType === 'string' ? target.resourceType : undefined;
   }
 }
 
