@@ -5,19 +5,30 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=$(mktemp -d)
 port=$((20000 + RANDOM % 10000))
+# every FHIR route needs a SMART token: a backend client from the seed file gets one (client_credentials)
+cat > "$dir/seed.json" <<'JSON'
+{ "clients": [ { "client_id": "smoke", "client_secret": "smoke-secret", "grant_types": ["client_credentials"],
+                 "token_endpoint_auth_method": "client_secret_post", "scope": "system/*.cruds" } ] }
+JSON
 start() {
-  (unset DATABASE_URL; DATA_DIR="$dir" PORT=$port LOG_LEVEL=warn exec node dist/src/main.js) &
+  (unset DATABASE_URL; DATA_DIR="$dir" PORT=$port SEED_FILE="$dir/seed.json" LOG_LEVEL=warn exec node dist/src/main.js) &
   pid=$!
   for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return 0; sleep 1; done
   echo "server did not become ready"; kill $pid || true; exit 1
 }
+token() {
+  curl -sf "http://127.0.0.1:$port/auth/token" -d grant_type=client_credentials -d client_id=smoke \
+    -d client_secret=smoke-secret | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token'
+}
 start
-id=$(curl -sf -XPOST "http://127.0.0.1:$port/fhir/Patient" -H 'Content-Type: application/fhir+json' \
+auth="Authorization: Bearer $(token)"
+test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/fhir/Patient")" = 401
+id=$(curl -sf -XPOST "http://127.0.0.1:$port/fhir/Patient" -H "$auth" -H 'Content-Type: application/fhir+json' \
   -d '{"resourceType":"Patient","name":[{"family":"Smoke"}]}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
 curl -sf "http://127.0.0.1:$port/fhir/metadata" | grep -q '"fhirVersion":"4.0.1"'
 kill -TERM $pid; wait $pid || true
 start
-curl -sf "http://127.0.0.1:$port/fhir/Patient/$id" | grep -q '"family":"Smoke"'
+curl -sf "http://127.0.0.1:$port/fhir/Patient/$id" -H "Authorization: Bearer $(token)" | grep -q '"family":"Smoke"'
 kill -TERM $pid; wait $pid || true
 rm -rf "$dir"
 echo "smoke ok: created, stopped with SIGTERM, restarted, read back Patient/$id"
