@@ -1,0 +1,47 @@
+import { createHash } from 'crypto';
+import { AuditRow, canonicalRow, chainHash, compareKey, ZERO_HASH } from './audit-chain';
+
+const row: AuditRow = {
+  id: '01a2138f-d8c6-709e-a1a7-98c24b75fe6d',
+  tx: '9186',
+  recorded: '2026-11-25T16:35:23.974123Z',
+  type: 'rest',
+  subtype: ['read'],
+  action: 'R',
+  outcome: 0,
+  outcome_desc: null,
+  client_id: 'app',
+  user_ref: 'Practitioner/1',
+  user_name: null,
+  token_id: null,
+  network: '10.0.0.1',
+  request_id: 'r1',
+  entity_type: 'Patient',
+  entity_id: 'p1',
+  entity_version: 2,
+  query: null,
+  patient: ['p1'],
+};
+
+describe('audit chain hashing', () => {
+  it('link = SHA-256(previous link || seq (8 bytes, big-endian) || canonical row)', () => {
+    const canonical = canonicalRow(row);
+    const seq = Buffer.from([0, 0, 0, 0, 0, 0, 0, 7]);
+    const expected = createHash('sha256').update(Buffer.concat([ZERO_HASH, seq, Buffer.from(canonical, 'utf8')])).digest();
+    expect(chainHash(ZERO_HASH, 7, canonical).equals(expected)).toBe(true);
+  });
+
+  it('every column is covered: changing any one changes the canonical form', () => {
+    const base = canonicalRow(row);
+    for (const key of Object.keys(row) as (keyof AuditRow)[]) {
+      const changed = { ...row, [key]: Array.isArray(row[key]) ? ['x'] : key === 'outcome' || key === 'entity_version' ? 99 : 'x' };
+      expect(canonicalRow(changed as AuditRow)).not.toBe(base);
+    }
+  });
+
+  it('orders by transaction id numerically, then id', () => {
+    expect(compareKey({ tx: '9', id: 'b' }, { tx: '10', id: 'a' })).toBe(-1);
+    expect(compareKey({ tx: '10', id: 'a' }, { tx: '10', id: 'b' })).toBe(-1);
+    expect(compareKey({ tx: '10', id: 'a' }, { tx: '10', id: 'a' })).toBe(0);
+  });
+});

@@ -1,0 +1,75 @@
+import { classifyRequest, patientsInBody } from './http-interaction';
+
+// R4 http.html URL patterns → restful-interaction codes and AuditEvent.action (BALP)
+describe('classifyRequest', () => {
+  const c = (method: string, path: string, query = '', body?: unknown) => classifyRequest(method, path, query, body);
+
+  it.each([
+    ['GET', '/Patient/1', ['read'], 'R'],
+    ['HEAD', '/Patient/1', ['read'], 'R'],
+    ['GET', '/Patient/1/_history/2', ['vread'], 'R'],
+    ['GET', '/Patient/1/_history', ['history-instance'], 'R'],
+    ['GET', '/Patient/_history', ['history-type'], 'R'],
+    ['GET', '/_history', ['history-system'], 'R'],
+    ['GET', '/metadata', ['capabilities'], 'R'],
+    ['GET', '/Patient', ['search-type'], 'E'],
+    ['POST', '/Patient/_search', ['search-type'], 'E'],
+    ['GET', '/', ['search-system'], 'E'],
+    ['POST', '/_search', ['search-system'], 'E'],
+    ['POST', '/Patient', ['create'], 'C'],
+    ['PUT', '/Patient/1', ['update'], 'U'],
+    ['PATCH', '/Patient/1', ['patch'], 'U'],
+    ['DELETE', '/Patient/1', ['delete'], 'D'],
+    ['PUT', '/Patient', ['update'], 'U'],
+    ['DELETE', '/Patient', ['delete'], 'D'],
+    ['GET', '/$export', ['operation', '$export'], 'E'],
+    ['GET', '/Patient/$export', ['operation', '$export'], 'E'],
+    ['GET', '/Patient/1/$everything', ['operation', '$everything'], 'E'],
+    ['GET', '/Patient/1/Observation', ['search-type'], 'E'],
+  ])('%s %s → %j %s', (method, path, subtype, action) => {
+    const r = c(method, path);
+    expect(r.subtype).toEqual(subtype);
+    expect(r.action).toBe(action);
+  });
+
+  it('batch and transaction Bundles by their type', () => {
+    expect(c('POST', '/', '', { resourceType: 'Bundle', type: 'batch' }).subtype).toEqual(['batch']);
+    expect(c('POST', '/', '', { resourceType: 'Bundle', type: 'transaction' }).subtype).toEqual(['transaction']);
+  });
+
+  it('entity and version from the URL; the Patient of instance, compartment and search URLs', () => {
+    expect(c('GET', '/Observation/o1/_history/3')).toMatchObject({ entityType: 'Observation', entityId: 'o1', entityVersion: 3, patient: [] });
+    expect(c('GET', '/Patient/p1').patient).toEqual(['p1']);
+    expect(c('GET', '/Patient/p1/Observation').patient).toEqual(['p1']);
+    expect(c('GET', '/Observation', 'subject=Patient/p2&code=x').patient).toEqual(['p2']);
+    expect(c('GET', '/Observation', 'patient=p3,p4').patient).toEqual(['p3', 'p4']);
+    expect(c('GET', '/Observation', 'subject=http://x/fhir/Patient/p5').patient).toEqual(['p5']);
+    expect(c('GET', '/Observation', 'code=Patient').patient).toEqual([]);
+  });
+
+  it('the query of a search: URL query and, for POST _search, the form body', () => {
+    expect(c('GET', '/Patient', 'name=a%20b&_count=2').query).toBe('name=a%20b&_count=2');
+    expect(c('POST', '/Patient/_search', 'x=1', { family: 'Doe', given: ['A', 'B'] }).query).toBe('x=1&family=Doe&given=A&given=B');
+    expect(c('GET', '/Patient/1').query).toBeUndefined();
+  });
+});
+
+describe('patientsInBody', () => {
+  it('finds Patient resources and references to Patients in stored JSON', () => {
+    const bundle = JSON.stringify({
+      resourceType: 'Bundle',
+      entry: [
+        { resource: { resourceType: 'Patient', id: 'a', link: [{ other: { reference: 'Patient/b' } }] } },
+        { resource: { resourceType: 'Observation', id: 'o', subject: { reference: 'http://h/fhir/Patient/c' } } },
+        { resource: { resourceType: 'Observation', id: 'o2', performer: [{ reference: 'Practitioner/d' }] } },
+      ],
+    });
+    expect(patientsInBody(bundle).sort()).toEqual(['a', 'b', 'c']);
+    expect(patientsInBody('{"resourceType":"Practitioner","id":"x"}')).toEqual([]);
+  });
+
+  it('is bounded', () => {
+    const many = JSON.stringify(Array.from({ length: 500 }, (_, i) => ({ reference: `Patient/p${i}` })));
+    expect(patientsInBody(many, 100)).toHaveLength(100);
+  });
+});
