@@ -1,4 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { AuditService } from '../../audit/audit.service';
 import { APP_CONFIG, AppConfig } from '../../config/config';
 import { logger } from '../../logger';
 import { bundleJson, EntryJson } from '../bundle-json';
@@ -30,6 +31,7 @@ export class BundleService {
     private readonly reader: EntryReader,
     private readonly definitions: FhirDefinitions,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional() private readonly audit?: AuditService,
   ) {}
 
   async process(ctx: RequestContext, body: unknown): Promise<FhirResponse> {
@@ -45,10 +47,10 @@ export class BundleService {
     if (parsed.type === 'transaction') {
       // a GET that cannot be answered fails the transaction before anything is written
       for (const e of reads) this.named(e, () => this.reader.check(e));
-      const results = await this.engine.write(writes, { linkEntries: true, nameEntries: true });
+      const results = await this.engine.write(writes, { linkEntries: true, nameEntries: true, extras: this.audit?.writeExtras(ctx) });
       writes.forEach((e, i) => outcomes.set(e.index, results[i]));
     } else {
-      await this.batchWrites(writes, outcomes);
+      await this.batchWrites(writes, outcomes, ctx);
     }
     for (const e of reads) outcomes.set(e.index, await this.readEntry(ctx, e));
     const count = parsed.entries.length + parsed.errors.size;
@@ -57,9 +59,10 @@ export class BundleService {
     return { status: 200, body: bundleJson({ type: `${parsed.type}-response`, entry }) };
   }
 
-  private async batchWrites(writes: EntryRequest[], outcomes: Map<number, EntryOutcome>): Promise<void> {
+  private async batchWrites(writes: EntryRequest[], outcomes: Map<number, EntryOutcome>, ctx: RequestContext): Promise<void> {
+    const mode = { linkEntries: false, nameEntries: true, extras: this.audit?.writeExtras(ctx) };
     try {
-      const results = await this.engine.write(writes, { linkEntries: false, nameEntries: true });
+      const results = await this.engine.write(writes, mode);
       writes.forEach((e, i) => outcomes.set(e.index, results[i]));
       return;
     } catch (err) {
@@ -68,7 +71,7 @@ export class BundleService {
     // some entry failed: nothing was written; redo each on its own
     for (const e of writes) {
       try {
-        const [r] = await this.engine.write([e], { linkEntries: false, nameEntries: true });
+        const [r] = await this.engine.write([e], mode);
         outcomes.set(e.index, r);
       } catch (err) {
         outcomes.set(e.index, this.failed(e, err));

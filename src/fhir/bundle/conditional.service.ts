@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
+import { AuditService } from '../../audit/audit.service';
 import { badRequest, issue, operationOutcome } from '../errors';
 import type { FhirResponse } from '../rest/fhir-response';
 import { InteractionsService } from '../rest/interactions.service';
@@ -25,6 +26,7 @@ export class ConditionalService {
   constructor(
     private readonly engine: TransactionEngine,
     private readonly interactions: InteractionsService,
+    @Optional() private readonly audit?: AuditService,
   ) {}
 
   /** Conditional create: 201 when nothing matched, 200 with the match, 412 when several match. */
@@ -53,7 +55,7 @@ export class ConditionalService {
    */
   async delete(ctx: RequestContext, resourceType: string, params: Params): Promise<FhirResponse> {
     this.interactions.assertType(resourceType);
-    const [o] = await this.engine.write([this.entry('DELETE', resourceType, params)], { linkEntries: false, nameEntries: false });
+    const [o] = await this.run(ctx, this.entry('DELETE', resourceType, params));
     const headers: Record<string, string> = o.version && o.deletedCount === 1 ? { ETag: `W/"${o.version.versionId}"` } : {};
     if (ctx.prefer.return === 'OperationOutcome') {
       const text = `deleted ${o.deletedCount ?? 0} ${resourceType} resource(s) matching the condition`;
@@ -68,7 +70,16 @@ export class ConditionalService {
   }
 
   private async write(ctx: RequestContext, e: EntryRequest): Promise<FhirResponse> {
-    const [o]: EntryOutcome[] = await this.engine.write([e], { linkEntries: false, nameEntries: false });
+    const [o] = await this.run(ctx, e);
     return this.interactions.writeResponse(ctx, { stored: o.version!, created: o.status === 201, changed: o.status !== 200 || e.method !== 'POST' });
+  }
+
+  /** One-entry transaction; its AuditEvent is written in the same statement as the version. */
+  private async run(ctx: RequestContext, e: EntryRequest): Promise<EntryOutcome[]> {
+    const outcomes = await this.engine.write([e], { linkEntries: false, nameEntries: false, extras: this.audit?.writeExtras(ctx) });
+    const o = outcomes[0];
+    const changed = e.method === 'POST' ? o.status === 201 : e.method === 'DELETE' ? !!o.deletedCount : true;
+    this.audit?.recordedInStatement(ctx, changed);
+    return outcomes;
   }
 }

@@ -35,6 +35,7 @@ export class TransactionEngine {
     return this.config.conditionalDeleteMax;
   }
 
+  /** `mode.extras` (audit rows) go into the same statements as the versions they describe. */
   async write(entries: EntryRequest[], mode: Omit<WriteMode, 'deleteMax'>): Promise<EntryOutcome[]> {
     if (!entries.length) return [];
     const full: WriteMode = { ...mode, deleteMax: this.config.conditionalDeleteMax };

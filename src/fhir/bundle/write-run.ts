@@ -5,7 +5,7 @@ import type { Queryable } from '../../database/database';
 import { badRequest, conflict, FhirError, gone, notFound, preconditionFailed } from '../errors';
 import type { Match, SearchService } from '../search/search.service';
 import type { StorageService } from '../storage/storage.service';
-import type { StoredVersion, VersionWrite } from '../storage/storage.types';
+import type { StoredVersion, VersionWrite, WriteExtra } from '../storage/storage.types';
 import { entryError } from './bundle-parser';
 import type { BundleRepository } from './bundle.repository';
 import type { EntryOutcome, EntryRequest, Params } from './bundle.types';
@@ -19,6 +19,8 @@ export interface WriteMode {
   nameEntries: boolean;
   /** most resources one conditional delete may remove (1: single only) */
   deleteMax: number;
+  /** rows written in the same statements as the versions (the AuditEvent of each write) */
+  extras?: WriteExtra[];
 }
 
 /** Signals a write that lost a race (a concurrent insert of the same id): the whole run is retried. */
@@ -341,8 +343,8 @@ export class WriteRun {
     const byKey = (a: VersionWrite, b: VersionWrite) => (a.resourceType + '/' + a.id < b.resourceType + '/' + b.id ? -1 : 1);
     updates.sort(byKey);
     const [u, i] = [
-      updates.length ? await this.storage.resources.updateVersions(q, updates) : new Set(),
-      inserts.length ? await this.storage.resources.insertVersions(q, inserts) : new Set(),
+      updates.length ? await this.storage.resources.updateVersions(q, updates, this.mode.extras) : new Set(),
+      inserts.length ? await this.storage.resources.insertVersions(q, inserts, this.mode.extras) : new Set(),
     ];
     // a row we locked cannot change; an id we insert may have been created concurrently since we looked
     if (u.size !== updates.length || i.size !== inserts.length) throw new RetryableConflict('concurrent write');

@@ -33,7 +33,7 @@ describe('transaction Bundles (http.html §3.1.0.11)', () => {
             text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml"><a href="${p}">patient</a></div>` },
             extension: [{ url: 'http://example.org/ext', valueReference: { reference: p } }],
             contained: [{ resourceType: 'Provenance', id: 'prov', recorded: '2024-01-01T00:00:00Z', target: [{ reference: p }], agent: [{ who: { reference: p } }] }],
-            performer: [{ reference: '#prov' }],
+            focus: [{ reference: '#prov' }],
           },
           request: { method: 'POST', url: 'Observation' },
         },
@@ -43,6 +43,7 @@ describe('transaction Bundles (http.html §3.1.0.11)', () => {
         },
       ]),
     );
+    expect(res.body.issue).toBeUndefined();
     expect(res.status).toBe(200);
     expect(res.body.type).toBe('transaction-response');
     expect(res.body.entry).toHaveLength(3);
@@ -60,7 +61,7 @@ describe('transaction Bundles (http.html §3.1.0.11)', () => {
     expect(obs.extension[0].valueReference.reference).toBe(`Patient/${pid}`);
     expect(obs.contained[0].target[0].reference).toBe(`Patient/${pid}`);
     expect(obs.contained[0].agent[0].who.reference).toBe(`Patient/${pid}`);
-    expect(obs.performer[0].reference).toBe('#prov');
+    expect(obs.focus[0].reference).toBe('#prov');
     expect(obs.text.div).toContain(`href="Patient/${pid}"`);
     const prov = (await t.http.get(`/fhir/${res.body.entry[2].response.location.split('/_history')[0]}`)).body;
     expect(prov.target[0].reference).toBe(`Observation/${oid}`);
