@@ -98,24 +98,6 @@ describe('conditional interactions (http.html)', () => {
     expect(await count('dup')).toBe(2);
   });
 
-  it('conditional delete of several resources when CONDITIONAL_DELETE_MAX allows it', async () => {
-    const multi = await startTestApp({ CONDITIONAL_DELETE_MAX: '3' });
-    try {
-      for (let i = 0; i < 3; i++) await multi.http.post('/fhir/Patient').send(withId('many'));
-      const url = `/fhir/Patient?identifier=${encodeURIComponent(`${SYS}|many`)}`;
-      const res = await multi.http.delete(url).set('Prefer', 'return=OperationOutcome');
-      expect(res.status).toBe(200);
-      expect(res.body.issue[0].diagnostics).toMatch(/deleted 3 /);
-      expect((await multi.http.get(url)).body.entry ?? []).toHaveLength(0);
-      for (let i = 0; i < 4; i++) await multi.http.post('/fhir/Patient').send(withId('toomany'));
-      expect((await multi.http.delete(`/fhir/Patient?identifier=${encodeURIComponent(`${SYS}|toomany`)}`)).status).toBe(412);
-      const cs = (await multi.http.get('/fhir/metadata')).body;
-      expect(cs.rest[0].resource.find((r: any) => r.type === 'Patient').conditionalDelete).toBe('multiple');
-    } finally {
-      await multi.close();
-    }
-  });
-
   it('the CapabilityStatement declares what is supported', async () => {
     const cs = (await t.http.get('/fhir/metadata').set('Accept', FHIR_JSON)).body;
     const patient = cs.rest[0].resource.find((r: any) => r.type === 'Patient');
