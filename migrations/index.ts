@@ -4,6 +4,7 @@ import { BinaryStorage1795624178708 } from './1795624178708-BinaryStorage';
 import { SearchIndex1795624215182 } from './1795624215182-SearchIndex';
 import { Audit1795624483573 } from './1795624483573-Audit';
 import { ChangeFeed1795624990187 } from './1795624990187-ChangeFeed';
+import { BulkExport1795625656312 } from './1795625656312-BulkExport';
 
 /** Every migration, in order. New migrations are appended here. */
-export const migrations = [ResourceStorage1764086400000, Auth1795623990665, BinaryStorage1795624178708, SearchIndex1795624215182, Audit1795624483573, ChangeFeed1795624990187];
+export const migrations = [ResourceStorage1764086400000, Auth1795623990665, BinaryStorage1795624178708, SearchIndex1795624215182, Audit1795624483573, ChangeFeed1795624990187, BulkExport1795625656312];

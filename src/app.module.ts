@@ -5,16 +5,18 @@ import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { DefinitionsModule } from './fhir/definitions/definitions.module';
+import { ClinicalOperationsModule } from './fhir/operations/clinical-operations.module';
 import { RestModule } from './fhir/rest/rest.module';
 import { ValidateOperationModule } from './fhir/validation/validate-operation.module';
 import { HealthController } from './health.controller';
+import { JobsModule } from './jobs/jobs.module';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, DefinitionsModule, AuditModule, AuthModule, RestModule, ValidateOperationModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, DefinitionsModule, AuditModule, AuthModule, RestModule, ValidateOperationModule, JobsModule, ClinicalOperationsModule],
       controllers: [HealthController],
     };
   }

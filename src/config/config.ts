@@ -23,6 +23,10 @@ export interface AppConfig {
   maxBundleEntries: number;
   /** most resources one conditional delete may remove; 1 = single only (more matches: 412) */
   conditionalDeleteMax: number;
+  /** Bulk Data: seconds an export's files and status stay available after it completes */
+  bulkExportExpirySeconds: number;
+  /** Bulk Data: resources read per database round trip while exporting (memory stays ~ this × resource size) */
+  bulkExportPageSize: number;
   /** database pool size */
   dbPoolSize: number;
   /** PostgreSQL schema for all tables (tests isolate themselves with it); default: public */
@@ -105,6 +109,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxBinaryBytes: int(env, 'MAX_BINARY_BYTES', 100 * 1024 * 1024),
     maxBundleEntries: int(env, 'MAX_BUNDLE_ENTRIES', 10000),
     conditionalDeleteMax: int(env, 'CONDITIONAL_DELETE_MAX', 1),
+    bulkExportExpirySeconds: int(env, 'BULK_EXPORT_EXPIRY_SECONDS', 24 * 3600),
+    bulkExportPageSize: int(env, 'BULK_EXPORT_PAGE_SIZE', 1000),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 20),
     databaseSchema: env.DATABASE_SCHEMA || undefined,
     databaseUrlIsEmbedded: env.DATABASE_EMBEDDED === '1',

@@ -154,7 +154,8 @@ export class BinaryService implements OnModuleInit, OnModuleDestroy {
     // http.html#binary: X-Security-Context carries Binary.securityContext for a raw upload
     const securityContext = header(req, 'x-security-context');
     if (securityContext) resource.securityContext = { reference: securityContext };
-    return { resource, payload: req };
+    // on 413 stop reading without destroying the request: the response still has to go out on its socket
+    return { resource, payload: req.iterator({ destroyOnReturn: false }) };
   }
 
   /** The Binary resource as FHIR JSON, `data` base64-encoded on the fly from the chunks. */
@@ -201,5 +202,8 @@ function drained(res: Response): Promise<void> {
 }
 
 function tooLarge(max: number): FhirError {
-  return FhirError.of(413, 'too-costly', `Binary content is larger than the limit of ${max} bytes`);
+  const err = FhirError.of(413, 'too-costly', `Binary content is larger than the limit of ${max} bytes`);
+  // do not read the rest of an oversized upload: close the connection after answering
+  err.headers.Connection = 'close';
+  return err;
 }

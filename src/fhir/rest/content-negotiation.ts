@@ -24,8 +24,8 @@ export function contentNegotiation(req: Request, res: Response, next: NextFuncti
     if (!FORMAT_ALIASES.has(format.toLowerCase())) {
       return next(FhirError.of(406, 'not-supported', `_format "${format}" is not supported; use json`));
     }
-  } else if (!acceptsJson(req.headers.accept) && !(req.method === 'GET' && isBinaryPath(req.path))) {
-    // (a Binary read answers the document in its own type: http.html#binary)
+  } else if (!acceptsJson(req.headers.accept) && !(req.method === 'GET' && (isBinaryPath(req.path) || isNdjsonDownload(req.path)))) {
+    // (a Binary read answers the document in its own type: http.html#binary; export files are NDJSON)
     return next(FhirError.of(406, 'not-supported', `cannot answer in ${req.headers.accept}; use application/fhir+json`));
   }
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
@@ -37,6 +37,11 @@ export function contentNegotiation(req: Request, res: Response, next: NextFuncti
     }
   }
   next();
+}
+
+/** Bulk Data export files are served as application/fhir+ndjson. */
+function isNdjsonDownload(path: string): boolean {
+  return path === '/$export-file' || path === '/fhir/$export-file';
 }
 
 function acceptsJson(accept: string | undefined): boolean {

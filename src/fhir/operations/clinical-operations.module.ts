@@ -1,0 +1,23 @@
+import { Module, OnModuleInit, Type } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { ExportModule } from '../export/export.module';
+import { RestModule } from '../rest/rest.module';
+import { ExportFileOperation } from './export-file.operation';
+import { ExportPollStatusOperation } from './export-poll-status.operation';
+import { ExportOperation } from './export.operation';
+import { FhirOperation, OperationRegistry } from './operation-registry';
+
+const OPERATIONS: Type<FhirOperation>[] = [ExportOperation, ExportPollStatusOperation, ExportFileOperation];
+
+/** Registers the clinical retrieval and population-data operations with the REST API. */
+@Module({ imports: [RestModule, ExportModule], providers: OPERATIONS })
+export class ClinicalOperationsModule implements OnModuleInit {
+  constructor(
+    private readonly registry: OperationRegistry,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  onModuleInit(): void {
+    for (const op of OPERATIONS) this.registry.register(this.moduleRef.get(op));
+  }
+}
