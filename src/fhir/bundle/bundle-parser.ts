@@ -125,7 +125,12 @@ function parseUrl(entry: EntryRequest, url: string, opts: ParseOptions): void {
     u = u.slice(opts.baseUrl.length);
   }
   const qm = u.indexOf('?');
-  const path = (qm >= 0 ? u.slice(0, qm) : u).split('/').filter(Boolean).map(decodeURIComponent);
+  let path: string[];
+  try {
+    path = (qm >= 0 ? u.slice(0, qm) : u).split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    throw badRequest(`request.url ${u} is not a valid URL`);
+  }
   entry.params = qm >= 0 ? parseQuery(u.slice(qm + 1)) : [];
   if (path.length && /^[A-Z]/.test(path[0])) {
     entry.resourceType = path.shift();

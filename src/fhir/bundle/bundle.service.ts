@@ -65,10 +65,9 @@ export class BundleService {
       const results = await this.engine.write(writes, mode);
       writes.forEach((e, i) => outcomes.set(e.index, results[i]));
       return;
-    } catch (err) {
-      if (!(err instanceof FhirError)) throw err;
+    } catch {
+      // some entry failed (or the set could not be stored): nothing was written; redo each on its own
     }
-    // some entry failed: nothing was written; redo each on its own
     for (const e of writes) {
       try {
         const [r] = await this.engine.write([e], mode);
