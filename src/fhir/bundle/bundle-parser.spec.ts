@@ -22,7 +22,7 @@ describe('parseBundle', () => {
     expect(one({ method: 'GET', url: 'Patient/1/_history/2' })).toMatchObject({ resourceType: 'Patient', id: '1', rest: ['_history', '2'] });
     expect(one({ method: 'GET', url: 'http://h/fhir/Patient?name=a%20b' })).toMatchObject({ resourceType: 'Patient', params: [['name', 'a b']] });
     expect(one({ method: 'GET', url: '/_history?_count=2' })).toMatchObject({ rest: ['_history'], params: [['_count', '2']] });
-    expect(one({ method: 'DELETE', url: 'Patient?identifier=s|v' })).toMatchObject({ id: undefined, params: [['identifier', 's|v']] });
+    expect(one({ method: 'DELETE', url: 'Patient?identifier=s|v' })).toMatchObject({ resourceType: 'Patient', params: [['identifier', 's|v']] });
     expect(one({ method: 'POST', url: 'Patient', ifNoneExist: 'identifier=s|v' }, { resourceType: 'Patient' }).ifNoneExist).toEqual([
       ['identifier', 's|v'],
     ]);
