@@ -1,12 +1,14 @@
+const MAX_KEYS = 100_000;
+
 /**
- * Fixed-window request counter per key (client address + endpoint), in
- * process memory: each API process limits on its own, which bounds a
- * password-guessing client to N × limit per minute; the lockout after
- * repeated failures (auth_login_attempt) is shared through the database.
+ * Request counter per key (client address + endpoint): at most `limit` hits
+ * in a window that starts at a key's first hit. Process memory: each API
+ * process limits on its own, which bounds a password-guessing client to
+ * N × limit per window; the lockout after repeated failures
+ * (auth_login_attempt) is shared through the database.
  */
 export class RateLimiter {
-  private window = 0;
-  private counts = new Map<string, number>();
+  private readonly windows = new Map<string, { start: number; count: number }>();
 
   constructor(
     private readonly limit: number,
@@ -15,13 +17,19 @@ export class RateLimiter {
 
   /** Counts a hit; returns seconds to wait when over the limit, else 0. */
   hit(key: string, now = Date.now()): number {
-    const w = Math.floor(now / this.windowMs);
-    if (w !== this.window) {
-      this.window = w;
-      this.counts = new Map();
+    let w = this.windows.get(key);
+    if (!w || now - w.start >= this.windowMs) {
+      if (this.windows.size >= MAX_KEYS) this.prune(now);
+      w = { start: now, count: 0 };
+      this.windows.set(key, w);
     }
-    const n = (this.counts.get(key) ?? 0) + 1;
-    this.counts.set(key, n);
-    return n > this.limit ? Math.ceil(((w + 1) * this.windowMs - now) / 1000) : 0;
+    w.count++;
+    return w.count > this.limit ? Math.max(1, Math.ceil((w.start + this.windowMs - now) / 1000)) : 0;
+  }
+
+  private prune(now: number): void {
+    for (const [k, w] of this.windows) if (now - w.start >= this.windowMs) this.windows.delete(k);
+    // still full (a flood of distinct addresses): forget the oldest half rather than grow without bound
+    if (this.windows.size >= MAX_KEYS) [...this.windows.keys()].slice(0, MAX_KEYS / 2).forEach((k) => this.windows.delete(k));
   }
 }
