@@ -7,6 +7,7 @@ import { Database } from '../../database/database';
 import { JobQueue } from '../../jobs/job-queue';
 import { logger } from '../../logger';
 import { operationOutcome, issue } from '../errors';
+import { compartmentRestriction } from '../operations/patient-compartment';
 import { SearchService } from '../search/search.service';
 import { ExportService } from './export.service';
 import { EXPORT_QUEUE, ExportFile, ExportJob } from './export.types';
@@ -114,8 +115,9 @@ export class ExportWorker implements OnApplicationBootstrap {
       for (const patient of patients) {
         const ids: string[] = [];
         for (const alt of alternatives.length ? alternatives : [[]]) {
-          const matches = await this.search.findMatches(type, [['_compartment', `Patient/${patient}`], ...bounds, ...alt], {
+          const matches = await this.search.findMatches(type, [...bounds, ...alt], {
             limit: MAX_COMPARTMENT_MATCHES,
+            restriction: compartmentRestriction([patient]),
           });
           for (const m of matches) {
             if (!seen.has(m.id)) {

@@ -1,16 +1,20 @@
 import { Module, OnModuleInit, Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import { AuthModule } from '../../auth/auth.module';
 import { ExportModule } from '../export/export.module';
+import { SearchModule } from '../search/search.module';
+import { StorageModule } from '../storage/storage.module';
 import { RestModule } from '../rest/rest.module';
 import { ExportFileOperation } from './export-file.operation';
 import { ExportPollStatusOperation } from './export-poll-status.operation';
 import { ExportOperation } from './export.operation';
+import { EverythingOperation } from './everything.operation';
 import { FhirOperation, OperationRegistry } from './operation-registry';
 
-const OPERATIONS: Type<FhirOperation>[] = [ExportOperation, ExportPollStatusOperation, ExportFileOperation];
+const OPERATIONS: Type<FhirOperation>[] = [EverythingOperation, ExportOperation, ExportPollStatusOperation, ExportFileOperation];
 
 /** Registers the clinical retrieval and population-data operations with the REST API. */
-@Module({ imports: [RestModule, ExportModule], providers: OPERATIONS })
+@Module({ imports: [RestModule, StorageModule, SearchModule, AuthModule, ExportModule], providers: OPERATIONS })
 export class ClinicalOperationsModule implements OnModuleInit {
   constructor(
     private readonly registry: OperationRegistry,

@@ -1,0 +1,228 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { BundleLink, OperationDefinition } from 'fhir/r4';
+import { RequestAuthorizer } from '../../auth/request-authorizer';
+import { Database } from '../../database/database';
+import { bundleJson, EntryJson } from '../bundle-json';
+import { parseDateRange } from '../date-range';
+import { FhirDefinitions } from '../definitions/definitions.module';
+import { badRequest, FhirError } from '../errors';
+import type { FhirResponse } from '../rest/fhir-response';
+import type { RequestContext } from '../rest/request-context';
+import { SearchService, SearchRestriction } from '../search/search.service';
+import { StorageService } from '../storage/storage.service';
+import type { StoredVersion } from '../storage/storage.types';
+import type { FhirOperation, OperationCall } from './operation-registry';
+import { compartmentRestriction, referencesIn } from './patient-compartment';
+
+/** Resources outside the compartment that $everything adds when a compartment resource refers to them. */
+const REFERENCED_TYPES = ['Practitioner', 'Organization', 'Location', 'Medication'];
+const DEFAULT_COUNT = 50;
+const MAX_COUNT = 1000;
+/** Largest record one $everything walks; beyond it the client is pointed at Bulk Data export. */
+const MAX_RECORD = 50_000;
+const MAX_PATIENTS = 1000;
+
+interface Ref {
+  resourceType: string;
+  id: string;
+}
+
+interface EverythingQuery {
+  start?: Date;
+  end?: Date;
+  since?: string;
+  types?: string[];
+  count: number;
+  offset: number;
+}
+
+/**
+ * `Patient/$everything` (patient-operation-everything.html, R4): the Patient
+ * and every resource in its compartment (CompartmentDefinition-patient, as
+ * the search index records it), plus the Practitioners, Organizations,
+ * Locations and Medications those resources refer to. Instance level for one
+ * patient, type level for every patient the token may see. `start`/`end`
+ * bound care dates (the type's `date` search parameter; types without one
+ * are not filtered), `_since` bounds `meta.lastUpdated`, `_type` the types;
+ * `_count` pages the compartment matches, each page adding the referenced
+ * resources (`search.mode = include`). Everything read goes through the
+ * search engine under the token's SearchRestriction.
+ */
+@Injectable()
+export class EverythingOperation implements FhirOperation {
+  readonly name = 'everything';
+  readonly levels: FhirOperation['levels'] = ['type', 'instance'];
+  readonly resourceTypes = ['Patient'];
+  readonly affectsState = false;
+  readonly definition: OperationDefinition = {
+    resourceType: 'OperationDefinition',
+    id: 'Patient-everything',
+    url: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
+    name: 'Fetch Patient Record',
+    status: 'active',
+    kind: 'operation',
+    code: 'everything',
+    resource: ['Patient'],
+    system: false,
+    type: true,
+    instance: true,
+    parameter: [
+      { name: 'start', use: 'in', min: 0, max: '1', type: 'date' },
+      { name: 'end', use: 'in', min: 0, max: '1', type: 'date' },
+      { name: '_since', use: 'in', min: 0, max: '1', type: 'instant' },
+      { name: '_type', use: 'in', min: 0, max: '*', type: 'code' },
+      { name: '_count', use: 'in', min: 0, max: '1', type: 'integer' },
+      { name: 'return', use: 'out', min: 1, max: '1', type: 'Bundle' },
+    ],
+  };
+
+  constructor(
+    private readonly db: Database,
+    private readonly storage: StorageService,
+    private readonly search: SearchService,
+    private readonly definitions: FhirDefinitions,
+    @Inject(RequestAuthorizer) private readonly authorizer: RequestAuthorizer,
+  ) {}
+
+  async invoke(call: OperationCall): Promise<FhirResponse> {
+    const q = this.parse(call.params);
+    const token = this.authorizer.restriction(call.ctx.auth);
+    const patients = call.id ? [call.id] : await this.allPatients(token);
+    if (call.id) await this.storage.read('Patient', call.id); // 404 / 410 for an unknown or deleted patient
+    const record = await this.record(patients, q, token);
+    const page = record.slice(q.offset, q.offset + q.count);
+    const rows = await this.contents(page);
+    const included = await this.referenced(rows, q, token, call.ctx.baseUrl);
+    const entry: EntryJson[] = [
+      ...rows.map((r) => this.entry(call.ctx, r, 'match')),
+      ...included.map((r) => this.entry(call.ctx, r, 'include')),
+    ];
+    const path = call.id ? `Patient/${call.id}/$everything` : 'Patient/$everything';
+    return {
+      status: 200,
+      body: bundleJson({ type: 'searchset', total: record.length, link: this.links(call, path, q, record.length), entry }),
+    };
+  }
+
+  private parse(params: [string, string][]): EverythingQuery {
+    const q: EverythingQuery = { count: DEFAULT_COUNT, offset: 0 };
+    for (const [name, value] of params) {
+      switch (name) {
+        case 'start':
+        case 'end': {
+          const range = parseDateRange(value);
+          if (!range) throw badRequest(`${name} "${value}" is not a date`);
+          if (name === 'start') q.start = range.low;
+          else q.end = range.high;
+          break;
+        }
+        case '_since': {
+          const range = parseDateRange(value);
+          if (!range) throw badRequest(`_since "${value}" is not an instant`);
+          q.since = range.low.toISOString();
+          break;
+        }
+        case '_type':
+          q.types = [...(q.types ?? []), ...value.split(',').map((t) => t.trim()).filter(Boolean)];
+          for (const t of q.types) if (!this.definitions.isResourceType(t)) throw badRequest(`_type "${t}" is not a resource type`);
+          break;
+        case '_count':
+          if (!/^[0-9]+$/.test(value)) throw badRequest('_count must be a non-negative integer');
+          q.count = Math.min(Math.max(Number(value), 1), MAX_COUNT);
+          break;
+        case '_offset':
+          if (!/^[0-9]+$/.test(value)) throw badRequest('_offset must be a non-negative integer');
+          q.offset = Number(value);
+          break;
+        case '_format':
+        case '_pretty':
+          break;
+        default:
+          throw badRequest(`unsupported $everything parameter "${name}"`);
+      }
+    }
+    return q;
+  }
+
+  /** Type level: the patients the token may see (bounded; larger populations are what Bulk Data export is for). */
+  private async allPatients(token: SearchRestriction | undefined): Promise<string[]> {
+    const matches = await this.search.findMatches('Patient', [], { limit: MAX_PATIENTS + 1, restriction: token });
+    if (matches.length > MAX_PATIENTS) throw tooCostly(`more than ${MAX_PATIENTS} patients: use Patient/$export`);
+    return matches.map((m) => m.id);
+  }
+
+  /** The compartment matches, in a stable order: the Patients first, then by type and id. */
+  private async record(patients: string[], q: EverythingQuery, token: SearchRestriction | undefined): Promise<Ref[]> {
+    if (!patients.length) return [];
+    const restriction = compartmentRestriction(patients, token);
+    const compartment = this.definitions.data.compartments.Patient ?? {};
+    const types = ['Patient', ...Object.keys(compartment).filter((t) => t !== 'Patient' && compartment[t].length).sort()].filter(
+      (t) => !q.types || q.types.includes(t),
+    );
+    const record: Ref[] = [];
+    for (const type of types) {
+      const params: [string, string][] = [];
+      if (q.since) params.push(['_lastUpdated', `ge${q.since}`]);
+      if (type !== 'Patient' && this.hasCareDate(type)) {
+        if (q.start) params.push(['date', `ge${q.start.toISOString()}`]);
+        if (q.end) params.push(['date', `le${q.end.toISOString()}`]);
+      }
+      const matches = await this.search.findMatches(type, params, { limit: MAX_RECORD + 1 - record.length, restriction });
+      for (const m of matches) record.push({ resourceType: m.resourceType, id: m.id });
+      if (record.length > MAX_RECORD) throw tooCostly(`the record has more than ${MAX_RECORD} resources: narrow it with _type, _since, start/end, or use Patient/$export`);
+    }
+    return record;
+  }
+
+  private hasCareDate(type: string): boolean {
+    return this.definitions.searchParametersOf(type).some((sp) => sp.code === 'date' && sp.type === 'date');
+  }
+
+  /** The stored JSON of a page, in page order. */
+  private async contents(refs: Ref[]): Promise<StoredVersion[]> {
+    const rows = await this.storage.resources.readMany(this.db, refs);
+    const byKey = new Map(rows.map((r) => [`${r.resourceType}/${r.id}`, r]));
+    return refs.map((r) => byKey.get(`${r.resourceType}/${r.id}`)).filter((r): r is StoredVersion => !!r);
+  }
+
+  /** Practitioners, Organizations, Locations and Medications the page refers to, as the token allows. */
+  private async referenced(rows: StoredVersion[], q: EverythingQuery, token: SearchRestriction | undefined, baseUrl: string): Promise<StoredVersion[]> {
+    const types = REFERENCED_TYPES.filter((t) => !q.types || q.types.includes(t));
+    const wanted = new Map<string, Set<string>>();
+    for (const r of rows) {
+      for (const ref of referencesIn(r.content ?? '', types, baseUrl)) {
+        if (!wanted.has(ref.resourceType)) wanted.set(ref.resourceType, new Set());
+        wanted.get(ref.resourceType)!.add(ref.id);
+      }
+    }
+    const refs: Ref[] = [];
+    for (const [type, ids] of wanted) {
+      const params: [string, string][] = [['_id', [...ids].join(',')]];
+      if (q.since) params.push(['_lastUpdated', `ge${q.since}`]);
+      const matches = await this.search.findMatches(type, params, { limit: ids.size, restriction: token });
+      refs.push(...matches.map((m) => ({ resourceType: type, id: m.id })));
+    }
+    return this.contents(refs);
+  }
+
+  private entry(ctx: RequestContext, r: StoredVersion, mode: 'match' | 'include'): EntryJson {
+    return { fullUrl: `${ctx.baseUrl}/${r.resourceType}/${r.id}`, resource: r.content!, search: { mode } };
+  }
+
+  private links(call: OperationCall, path: string, q: EverythingQuery, total: number): BundleLink[] {
+    const base = call.params.filter(([k]) => k !== '_offset');
+    const url = (offset: number) => {
+      const params = offset ? [...base, ['_offset', String(offset)]] : base;
+      const qs = new URLSearchParams(params).toString();
+      return `${call.ctx.baseUrl}/${path}${qs ? '?' + qs : ''}`;
+    };
+    const link: BundleLink[] = [{ relation: 'self', url: url(q.offset) }];
+    if (q.offset + q.count < total) link.push({ relation: 'next', url: url(q.offset + q.count) });
+    if (q.offset > 0) link.push({ relation: 'previous', url: url(Math.max(0, q.offset - q.count)) });
+    return link;
+  }
+}
+
+function tooCostly(msg: string): FhirError {
+  return FhirError.of(400, 'too-costly', msg);
+}
