@@ -9,9 +9,10 @@ import { ExportFileOperation } from './export-file.operation';
 import { ExportPollStatusOperation } from './export-poll-status.operation';
 import { ExportOperation } from './export.operation';
 import { EverythingOperation } from './everything.operation';
+import { LastNOperation } from './lastn.operation';
 import { FhirOperation, OperationRegistry } from './operation-registry';
 
-const OPERATIONS: Type<FhirOperation>[] = [EverythingOperation, ExportOperation, ExportPollStatusOperation, ExportFileOperation];
+const OPERATIONS: Type<FhirOperation>[] = [EverythingOperation, LastNOperation, ExportOperation, ExportPollStatusOperation, ExportFileOperation];
 
 /** Registers the clinical retrieval and population-data operations with the REST API. */
 @Module({ imports: [RestModule, StorageModule, SearchModule, AuthModule, ExportModule], providers: OPERATIONS })
