@@ -11,14 +11,15 @@ import { OAuthError } from './oauth-error';
 import { PatientDirectory } from './patient-directory';
 import { RequestAuthorizer } from './request-authorizer';
 import { hashSecret, randomToken, sha256 } from './secrets';
+import { SigningKeys } from './signing-keys.service';
 import { Tokens } from './tokens.service';
 
 const LAUNCH_TTL_SECONDS = 600;
 
 /**
  * Endpoints that need a bearer token of their own: dynamic client
- * registration (RFC 7591, admins only) and EHR launch contexts (created by
- * the EHR for the app it is about to launch).
+ * registration (RFC 7591, admins only), signing key rotation (admins) and
+ * EHR launch contexts (created by the EHR for the app it is about to launch).
  */
 @Controller('auth')
 export class AdminController {
@@ -29,6 +30,7 @@ export class AdminController {
     private readonly patients: PatientDirectory,
     private readonly authorizer: RequestAuthorizer,
     private readonly events: AuthEvents,
+    private readonly keys: SigningKeys,
   ) {}
 
   /** RFC 7591 §3: the initial access token is an admin's access token. */
@@ -74,6 +76,16 @@ export class AdminController {
       );
       this.events.emit({ type: 'launch-created', outcome: 'success', clientId: auth.clientId, username: auth.username, patient });
       return { status: 201, body: { launch, expires_in: LAUNCH_TTL_SECONDS } };
+    });
+  }
+
+  /** Signing key rotation: a new key signs from now on; the old ones verify until their tokens expire. */
+  @Post('keys/rotate')
+  rotateKey(@Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, async (auth) => {
+      if (!auth.admin) throw new OAuthError('insufficient_scope', 'key rotation needs the admin role', 403);
+      const kid = await this.keys.rotate();
+      return { status: 200, body: { kid } };
     });
   }
 

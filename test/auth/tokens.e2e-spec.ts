@@ -4,7 +4,6 @@ import { randomUUID } from 'crypto';
 import { createApp } from '../../src/app';
 import { generateKeyPair, importJWK, SignJWT } from '../../src/auth/jose';
 import { Revocations } from '../../src/auth/revocations.service';
-import { SigningKeys } from '../../src/auth/signing-keys.service';
 import { backendToken, SmartApp, startSmartApp, userToken } from './smart-helpers';
 
 const ALICE = { username: 'alice', password: 'alice pw' };
@@ -127,7 +126,13 @@ describe('access tokens, introspection, revocation, keys', () => {
 
   it('key rotation: new tokens use the new key, older ones stay valid, JWKS publishes both', async () => {
     const before = (await backendToken(s, 'system/*.rs')).body.access_token;
-    const kid = await s.app.get(SigningKeys).rotate();
+    const admin = (await userToken(s, { username: 'admin', password: 'admin pw', scope: 'user/*.rs' })).body.access_token;
+    expect((await s.http.post('/auth/keys/rotate').set('Authorization', `Bearer ${before}`)).status).toBe(403);
+    const rotated = await s.http.post('/auth/keys/rotate').set('Authorization', `Bearer ${admin}`);
+    expect(rotated.status).toBe(200);
+    const kid = rotated.body.kid;
+    const active = await s.db.query('SELECT kid FROM auth_signing_key WHERE retired_at IS NULL');
+    expect(active.rows.map((r) => r.kid)).toEqual([kid]);
     const after = (await backendToken(s, 'system/*.rs')).body.access_token;
     const header = (t: string) => JSON.parse(Buffer.from(t.split('.')[0], 'base64url').toString());
     expect(header(after).kid).toBe(kid);
