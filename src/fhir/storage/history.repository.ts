@@ -89,24 +89,39 @@ export class HistoryRepository {
    */
   async feed(q: Queryable, f: FeedQuery): Promise<FeedRow[]> {
     const p = new SqlParams();
-    const where = ['h.tx_id < pg_snapshot_xmin(pg_current_snapshot())'];
-    if (f.resourceType) where.push(`h.resource_type = ${p.bind(f.resourceType)}`);
-    if (f.types?.length) where.push(`h.resource_type = ANY(${p.bind(f.types, 'text[]')})`);
-    if (f.since) where.push(`h.last_updated >= ${p.bind(f.since.toISOString(), 'timestamptz')}`);
-    if (f.after) {
-      const c = f.after;
-      where.push(`(h.tx_id, h.resource_type, h.id, h.version_id) > (${p.bind(c.txId, 'xid8')}, ${p.bind(c.resourceType)}, ${p.bind(
-        c.id,
-      )}, ${p.bind(c.versionId, 'int')})`);
-    }
-    const sql = `SELECT h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.method, h.content, h.tx_id::text AS tx_id
-      FROM resource_history h
-      WHERE ${where.join(' AND ')}
-      ORDER BY h.tx_id, h.resource_type, h.id, h.version_id
-      LIMIT ${p.bind(f.count, 'int')}`;
+    const types = f.resourceType ? [f.resourceType] : f.types?.length ? [...new Set(f.types)] : undefined;
+    const limit = p.bind(f.count, 'int');
+    const columns = 'h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.method, h.content, h.tx_id';
+    const where = (type?: string) => {
+      const w = ['h.tx_id < pg_snapshot_xmin(pg_current_snapshot())'];
+      if (type) w.push(`h.resource_type = ${p.bind(type)}`);
+      if (f.since) w.push(`h.last_updated >= ${p.bind(f.since.toISOString(), 'timestamptz')}`);
+      if (f.after) w.push(afterCursor(p, f.after, type));
+      return w.join(' AND ');
+    };
+    // one index range scan per type ((resource_type, tx_id, …) index), merged; else the global (tx_id, …) index
+    const sql = types
+      ? `SELECT * FROM (${types
+          .map((t) => `(SELECT ${columns} FROM resource_history h WHERE ${where(t)} ORDER BY h.tx_id, h.id, h.version_id LIMIT ${limit})`)
+          .join(' UNION ALL ')}) h
+        ORDER BY h.tx_id, h.resource_type, h.id, h.version_id LIMIT ${limit}`
+      : `SELECT ${columns} FROM resource_history h WHERE ${where()}
+        ORDER BY h.tx_id, h.resource_type, h.id, h.version_id LIMIT ${limit}`;
     const r = await q.query(sql, p.values);
-    return r.rows.map((row: any) => ({ ...toVersion(row), txId: row.tx_id }));
+    // xid8 arrives as its decimal text
+    return r.rows.map((row: any) => ({ ...toVersion(row), txId: String(row.tx_id) }));
   }
+}
+
+/**
+ * Rows after the cursor in (tx_id, resource_type, id, version_id) order. For
+ * one type, `tx_id >= cursor` lets the per-type index start the scan at the
+ * cursor; the row comparison then only sorts out the cursor's own transaction.
+ */
+function afterCursor(p: SqlParams, c: FeedCursor, type?: string): string {
+  const tx = p.bind(c.txId, 'xid8');
+  const row = `(h.tx_id, h.resource_type, h.id, h.version_id) > (${tx}, ${p.bind(c.resourceType)}, ${p.bind(c.id)}, ${p.bind(c.versionId, 'int')})`;
+  return type ? `h.tx_id >= ${tx} AND ${row}` : row;
 }
 
 function toVersion(row: any): StoredVersion {

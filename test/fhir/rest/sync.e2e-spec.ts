@@ -88,6 +88,26 @@ describe('sync: history and the change feed (http.html §3.1.0.11)', () => {
     expect((await t.http.get(`/fhir/Medication/${ids[0]}/_history?_sort=_lastUpdated`)).status).toBe(400);
   });
 
+  it('change feed with _type over several types pages through one transaction row by row, in (transaction, type, id) order', async () => {
+    const entry = ['BodyStructure', 'Schedule', 'BodyStructure', 'Schedule', 'Slot'].map((type) => ({
+      resource:
+        type === 'BodyStructure'
+          ? { resourceType: type, patient: { reference: 'Patient/x' } }
+          : type === 'Schedule'
+            ? { resourceType: type, actor: [{ display: 'a' }] }
+            : { resourceType: type, schedule: { reference: 'Schedule/x' }, status: 'free', start: '2024-01-01T00:00:00Z', end: '2024-01-01T01:00:00Z' },
+      request: { method: 'POST', url: type },
+    }));
+    const tx = await t.http.post('/fhir').set('Content-Type', FHIR_JSON).send({ resourceType: 'Bundle', type: 'transaction', entry });
+    expect(tx.status).toBe(200);
+    const single = (await t.http.post('/fhir/Schedule').send({ resourceType: 'Schedule', actor: [{ display: 'b' }] })).body.id;
+    const paged = await drain('/fhir/_history?_sort=_lastUpdated&_type=Schedule,BodyStructure&_count=1');
+    const keys = paged.entries.map((e: any) => e.fullUrl.split('/').slice(-2).join('/'));
+    const inTx = tx.body.entry.slice(0, 4).map((e: any) => e.response.location.split('/_history')[0]);
+    const sorted = [...inTx].sort((a, b) => (a.split('/')[0] === b.split('/')[0] ? (a < b ? -1 : 1) : a.split('/')[0] === 'BodyStructure' ? -1 : 1));
+    expect(keys).toEqual([...sorted, `Schedule/${single}`]);
+  });
+
   it('change feed: a poller sees every change exactly once while writers (single and transaction) go on', async () => {
     const written = new Set<string>();
     let writing = true;
