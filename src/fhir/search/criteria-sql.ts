@@ -1,10 +1,10 @@
 import { logger } from '../../logger';
 import { SqlParams } from '../storage/sql-params';
-import { REFERENCE_TABLE, TABLE_OF, TEXT_TABLE, TOKEN_TABLE } from './index-tables';
+import { INDEX_TABLE, KIND, RowKind } from './index-tables';
 import { normalizeString, prefixUpperBound, searchHash, MAX_INDEXED_STRING } from './normalize';
 import type { SearchParser } from './search-parser';
 import type { Criterion, DateValue, NumberValue, ParamCriterion, ParamValue, TokenValue } from './search-query';
-import { kindOf, SearchParameterRegistry } from './search-params';
+import type { SearchParameterRegistry } from './search-params';
 import type { SearchRestriction } from './search.service';
 
 /** Small required ValueSets known from the definitions (url → codes), for `:in` / `:not-in`. */
@@ -56,33 +56,56 @@ export class CriteriaSql {
       case 'text': {
         const x = this.alias('ft');
         const ors = c.queries.map((q) => `${x}.${c.column} @@ ${this.p.bind(q, 'tsquery')}`).join(' OR ');
-        return `EXISTS (SELECT 1 FROM ${TEXT_TABLE} ${x} WHERE ${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id AND (${ors}))`;
+        return `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} WHERE ${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id AND ${x}.kind = 'x' AND (${ors}))`;
       }
       case 'list': {
         const x = this.alias('li');
-        return `EXISTS (SELECT 1 FROM ${REFERENCE_TABLE} ${x} WHERE ${x}.resource_type = 'List' AND ${x}.resource_id = ANY(${this.p.bind(c.listIds, 'text[]')}) AND ${x}.param = 'item' AND ${x}.target_type = ${a}.resource_type AND ${x}.target_id = ${a}.id)`;
+        return `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} WHERE ${x}.resource_type = 'List' AND ${x}.resource_id = ANY(${this.p.bind(c.listIds, 'text[]')}) AND ${x}.param = 'item' AND ${x}.target_type = ${a}.resource_type AND ${x}.target_id = ${a}.id)`;
       }
       case 'chain': {
         const x = this.alias('ch');
         const t = this.alias('t');
-        const hashes = types.map((bt) => `search_hash(${this.text(`${bt}|${c.code}|`)} || ${t}.resource_type || '/' || ${t}.id)`);
-        return `EXISTS (SELECT 1 FROM ${REFERENCE_TABLE} ${x} JOIN resource ${t} ON ${t}.resource_type = ${x}.target_type AND ${t}.id = ${x}.target_id
-          WHERE ${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id AND ${x}.param = ${this.text(c.code)}
+        const s = this.stored(types, c.code);
+        const hashes = s.map((k) => `search_hash(${this.text(`${k.type}|${k.param}|`)} || ${t}.resource_type || '/' || ${t}.id)`);
+        return `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} JOIN resource ${t} ON ${t}.resource_type = ${x}.target_type AND ${t}.id = ${x}.target_id
+          WHERE ${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id AND ${this.paramFilter(x, s)}
             AND ${x}.target_type = ANY(${this.p.bind(c.targets, 'text[]')}) AND ${x}.hash = ${hashes.length === 1 ? hashes[0] : `ANY(ARRAY[${hashes.join(', ')}])`}
             AND NOT ${t}.deleted AND ${this.render(c.inner, t, c.targets)}${this.restrictionAnd(t, c.targets)})`;
       }
       case 'has': {
         const x = this.alias('hs');
-        const s = this.alias('s');
-        return `EXISTS (SELECT 1 FROM ${REFERENCE_TABLE} ${x} JOIN resource ${s} ON ${s}.resource_type = ${x}.resource_type AND ${s}.id = ${x}.resource_id
-          WHERE ${x}.resource_type = ${this.text(c.sourceType)} AND ${x}.param = ${this.text(c.refCode)}
+        const r = this.alias('s');
+        const s = this.stored([c.sourceType], c.refCode);
+        const hashes = s.map((k) => `search_hash(${this.text(`${k.type}|${k.param}|`)} || ${a}.resource_type || '/' || ${a}.id)`);
+        return `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} JOIN resource ${r} ON ${r}.resource_type = ${x}.resource_type AND ${r}.id = ${x}.resource_id
+          WHERE ${x}.resource_type = ${this.text(c.sourceType)} AND ${this.paramFilter(x, s)}
             AND ${x}.target_type = ${a}.resource_type AND ${x}.target_id = ${a}.id
-            AND ${x}.hash = search_hash(${this.text(`${c.sourceType}|${c.refCode}|`)} || ${a}.resource_type || '/' || ${a}.id)
-            AND NOT ${s}.deleted AND ${this.render(c.inner, s, [c.sourceType])}${this.restrictionAnd(s, [c.sourceType])})`;
+            AND ${x}.hash = ${hashes.length === 1 ? hashes[0] : `ANY(ARRAY[${hashes.join(', ')}])`}
+            AND NOT ${r}.deleted AND ${this.render(c.inner, r, [c.sourceType])}${this.restrictionAnd(r, [c.sourceType])})`;
       }
+      case 'compartment':
+        return this.compartment(c.patientIds, a, types);
       case 'param':
         return this.param(c, a, types);
     }
+  }
+
+  /**
+   * Membership of the Patient compartment (R4 CompartmentDefinition): a
+   * reference to the patient from one of the type's compartment parameters,
+   * or the Patient itself.
+   */
+  private compartment(patientIds: string[], a: string, types: string[]): string {
+    const refs = patientIds.map((id) => `Patient/${id}`);
+    const s = types.flatMap((t) => this.registry.compartmentParams(t).flatMap((code) => this.stored([t], code)));
+    const parts: string[] = [];
+    if (s.length) {
+      const x = this.alias('cm');
+      parts.push(`EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} WHERE ${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id
+        AND ${this.hashIn(x, s, refs)} AND ${x}.value = ANY(${this.p.bind(refs, 'text[]')}))`);
+    }
+    if (types.includes('Patient')) parts.push(`(${a}.resource_type = 'Patient' AND ${a}.id = ANY(${this.p.bind(patientIds, 'text[]')}))`);
+    return parts.length ? `(${parts.join(' OR ')})` : 'FALSE';
   }
 
   // ---- restrictions ------------------------------------------------------------
@@ -130,74 +153,95 @@ export class CriteriaSql {
 
   // ---- parameters ----------------------------------------------------------------
 
-  private param(c: ParamCriterion, a: string, types: string[]): string {
-    const kind = c.type === 'composite' ? undefined : kindOf(c.type);
-    const keyed = (table: string, x: string, cond: string, not = false) =>
-      `${not ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${table} ${x} WHERE ${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id AND ${cond})`;
-    if (c.missing !== undefined) {
-      const x = this.alias('m');
-      if (c.type === 'composite') {
-        return keyed(TOKEN_TABLE, x, `${x}.param = ${this.text(this.registry.byUrl(c.defs.values().next().value!.component![0].definition)!.code)}`, c.missing);
-      }
-      const table = c.modifier === 'identifier' ? TOKEN_TABLE : TABLE_OF[kind!];
-      return keyed(table, x, `${x}.param = ${this.text(c.code)}`, c.missing);
-    }
-    if (c.type === 'composite') return `(${c.values.map((v) => this.composite(c, v, a, types, keyed)).join(' OR ')})`;
-    const x = this.alias('x');
-    if (c.type === 'reference' && c.modifier === 'identifier') {
-      const param = `${c.code}:identifier`;
-      return keyed(TOKEN_TABLE, x, `${x}.param = ${this.text(param)} AND (${c.values.map((v) => this.token(x, types, param, v.token!)).join(' OR ')})`);
-    }
-    if (c.type === 'token' && c.modifier === 'of-type') {
-      const param = `${c.code}:of-type`;
-      return keyed(TOKEN_TABLE, x, `${x}.param = ${this.text(param)} AND (${c.values.map((v) => this.token(x, types, param, v.token!)).join(' OR ')})`);
-    }
-    const ors = c.values.map((v) => this.value(x, types, c.code, c.type, c.modifier, v));
-    const cond = `${x}.param = ${this.text(c.code)} AND (${ors.join(' OR ')})`;
-    const not = c.modifier === 'not' || c.modifier === 'not-in';
-    return keyed(TABLE_OF[kind!], x, cond, not);
+  /** The index rows holding a parameter on each type (aliases resolved), with a suffix for derived params. */
+  private stored(types: string[], code: string, suffix = ''): Stored {
+    // derived rows (`:identifier`, composites) carry no target type
+    return types.flatMap((type) =>
+      this.registry.storedAs(type, code).map((sp) => ({ type, param: sp.param + suffix, targetType: suffix ? undefined : sp.targetType })),
+    );
   }
 
-  /** The condition one value puts on an index row `x` of the parameter stored as `param`. */
-  private value(x: string, types: string[], param: string, type: string, modifier: string | undefined, v: ParamValue): string {
+  /** The filter selecting a parameter's rows (aliases resolved), for sorting and includes. */
+  paramRows(x: string, types: string[], code: string): string {
+    return this.paramFilter(x, this.stored(types, code));
+  }
+
+  /** Rows of the stored parameters (with their target type filter for `X.where(resolve() is T)` aliases). */
+  private paramFilter(x: string, s: Stored): string {
+    const names = [...new Set(s.map((k) => k.param))];
+    if (s.every((k) => !k.targetType) && (names.length === 1 || new Set(s.map((k) => k.type)).size === 1)) {
+      return names.length === 1 ? `${x}.param = ${this.text(names[0])}` : `${x}.param = ANY(${this.p.bind(names, 'text[]')})`;
+    }
+    const multi = new Set(s.map((k) => k.type)).size > 1;
+    const alts = s.map((k) =>
+      [multi ? `${x}.resource_type = ${this.text(k.type)}` : '', `${x}.param = ${this.text(k.param)}`, k.targetType ? `${x}.target_type = ${this.text(k.targetType)}` : '']
+        .filter(Boolean)
+        .join(' AND '),
+    );
+    return `(${[...new Set(alts)].map((a) => `(${a})`).join(' OR ')})`;
+  }
+
+  /** `x.hash` = the hash of `type|param|value` for one of the stored parameters. */
+  private hashIn(x: string, s: Stored, values: string[]): string {
+    const hashes = [...new Set(s.flatMap((k) => values.map((v) => searchHash(`${k.type}|${k.param}|${v}`))))];
+    return hashes.length === 1 ? `${x}.hash = ${this.p.bind(hashes[0], 'bigint')}` : `${x}.hash = ANY(${this.p.bind(hashes, 'bigint[]')})`;
+  }
+
+  /** `x.phash` = the hash of `type|param` (rows of one kind: the partial index of that kind applies). */
+  private phashIn(x: string, s: Stored, kind: RowKind): string {
+    const hashes = [...new Set(s.map((k) => searchHash(`${k.type}|${k.param}`)))];
+    const ph = hashes.length === 1 ? `${x}.phash = ${this.p.bind(hashes[0], 'bigint')}` : `${x}.phash = ANY(${this.p.bind(hashes, 'bigint[]')})`;
+    return `${x}.kind = '${kind}' AND ${ph}`;
+  }
+
+  private param(c: ParamCriterion, a: string, types: string[]): string {
+    const keyed = (x: string, cond: string, not = false) =>
+      `${not ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} WHERE ${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id AND ${cond})`;
+    const x = this.alias('x');
+    if (c.type === 'composite') {
+      if (c.missing !== undefined) {
+        const first = this.registry.byUrl(c.defs.values().next().value!.component![0].definition)!;
+        return keyed(x, this.paramFilter(x, this.stored(types, first.code)), c.missing);
+      }
+      return `(${c.values.map((v) => this.composite(c, v, types, keyed)).join(' OR ')})`;
+    }
+    // derived rows: Reference.identifier (`:identifier`), Identifier.type with the value (`:of-type`)
+    const derived = (c.type === 'reference' && c.modifier === 'identifier') || (c.type === 'token' && c.modifier === 'of-type');
+    const s = this.stored(types, c.code, derived ? `:${c.modifier}` : '');
+    if (c.missing !== undefined) return keyed(x, this.paramFilter(x, s), c.missing);
+    const ors = c.values.map((v) => (derived ? this.token(x, s, v.token!) : this.value(x, s, c.type, c.modifier, v)));
+    const not = c.modifier === 'not' || c.modifier === 'not-in';
+    return keyed(x, `${this.paramFilter(x, s)} AND (${ors.join(' OR ')})`, not);
+  }
+
+  /** The condition one value puts on an index row `x` of the stored parameters `s`. */
+  private value(x: string, s: Stored, type: string, modifier: string | undefined, v: ParamValue): string {
     switch (type) {
       case 'string':
-        return this.string(x, types, param, v.string!, modifier);
+        return this.string(x, s, v.string!, modifier);
       case 'uri':
-        return this.uri(x, types, param, v.string!, modifier);
+        return this.uri(x, s, v.string!, modifier);
       case 'token':
         if (modifier === 'text') return this.tokenText(x, v.string!);
         if (modifier === 'in' || modifier === 'not-in') return this.valueSet(x, v.string!);
-        return this.token(x, types, param, v.token!);
+        return this.token(x, s, v.token!);
       case 'date':
-        return `${this.phash(x, types, param)} AND ${dateCondition(this.p, v.date!, `${x}.low`, `${x}.high`)}`;
+        return `(${this.phashIn(x, s, KIND.date)} AND ${dateCondition(this.p, v.date!, `${x}.low`, `${x}.high`)})`;
       case 'number':
       case 'quantity':
-        return `${this.phash(x, types, param)} AND ${numberCondition(this.p, v.number!, x)}`;
-      case 'reference': {
+        return `(${this.phashIn(x, s, KIND.number)} AND ${numberCondition(this.p, v.number!, x)})`;
+      case 'reference':
         if (!v.refs!.length) return 'FALSE';
-        const hashes = types.flatMap((t) => v.refs!.map((r) => searchHash(`${t}|${param}|${r}`)));
-        return `${x}.hash = ANY(${this.p.bind(hashes, 'bigint[]')}) AND ${x}.ref = ANY(${this.p.bind(v.refs, 'text[]')})`;
-      }
+        return `(${this.hashIn(x, s, v.refs!)} AND ${x}.value = ANY(${this.p.bind(v.refs, 'text[]')}))`;
     }
     return 'FALSE';
   }
 
-  private hash(x: string, types: string[], key: string): string {
-    const hashes = types.map((t) => searchHash(`${t}|${key}`));
-    return hashes.length === 1 ? `${x}.hash = ${this.p.bind(hashes[0], 'bigint')}` : `${x}.hash = ANY(${this.p.bind(hashes, 'bigint[]')})`;
-  }
-
-  private phash(x: string, types: string[], param: string): string {
-    const hashes = types.map((t) => searchHash(`${t}|${param}`));
-    return hashes.length === 1 ? `${x}.phash = ${this.p.bind(hashes[0], 'bigint')}` : `${x}.phash = ANY(${this.p.bind(hashes, 'bigint[]')})`;
-  }
-
   /** search.html §2.1.1.5 token: `code`, `system|code`, `|code`, `system|`. */
-  private token(x: string, types: string[], param: string, t: TokenValue): string {
+  private token(x: string, s: Stored, t: TokenValue): string {
     const system = t.system === undefined ? '' : t.system === null ? ` AND ${x}.system IS NULL` : ` AND ${x}.system = ${this.text(t.system)}`;
-    if (t.code === undefined) return system.slice(5);
-    return `(${this.hash(x, types, `${param}|${t.code}`)} AND ${x}.value = ${this.text(t.code)}${system})`;
+    if (t.code === undefined) return `(${system.slice(5)})`;
+    return `(${this.hashIn(x, s, [t.code])} AND ${x}.value = ${this.text(t.code)}${system})`;
   }
 
   /** `:text`: the words given start words of the display/text (string semantics). */
@@ -212,39 +256,32 @@ export class CriteriaSql {
     if (known) return `${x}.value = ANY(${this.p.bind(known, 'text[]')})`;
     const u = this.alias('vu');
     const k = this.alias('vc');
-    return `${x}.value IN (SELECT ${k}.value FROM ${TOKEN_TABLE} ${u} JOIN ${TOKEN_TABLE} ${k} ON ${k}.resource_type = 'ValueSet' AND ${k}.resource_id = ${u}.resource_id AND ${k}.param = 'code'
+    return `${x}.value IN (SELECT ${k}.value FROM ${INDEX_TABLE} ${u} JOIN ${INDEX_TABLE} ${k} ON ${k}.resource_type = 'ValueSet' AND ${k}.resource_id = ${u}.resource_id AND ${k}.param = 'code'
       WHERE ${u}.hash = ${this.p.bind(searchHash(`ValueSet|url|${url}`), 'bigint')} AND ${u}.param = 'url' AND ${u}.value = ${this.text(url)})`;
   }
 
   /** search.html §2.1.1.6 string: prefix, `:exact`, `:contains`, case and accent insensitive. */
-  private string(x: string, types: string[], param: string, value: string, modifier?: string): string {
+  private string(x: string, s: Stored, value: string, modifier?: string): string {
     const norm = normalizeString(value).slice(0, MAX_INDEXED_STRING);
-    const ph = this.phash(x, types, param);
+    const ph = this.phashIn(x, s, KIND.string);
     if (modifier === 'exact') return `(${ph} AND ${x}.value = ${this.text(norm)} AND coalesce(${x}.exact, ${x}.value) = ${this.text(value)})`;
     if (modifier === 'contains') return `(${ph} AND ${x}.value LIKE ${this.text('%' + likeEscape(norm) + '%')})`;
     return `(${ph} AND ${x}.value >= ${this.text(norm)} AND ${x}.value < ${this.text(prefixUpperBound(norm))})`;
   }
 
   /** search.html §2.1.1.8 uri: exact, `:above` (the value is a prefix of the query), `:below`. */
-  private uri(x: string, types: string[], param: string, value: string, modifier?: string): string {
+  private uri(x: string, s: Stored, value: string, modifier?: string): string {
     if (modifier === 'below') return `(${x}.value LIKE ${this.text(likeEscape(value) + '%')})`;
     if (modifier === 'above') {
       const prefixes: string[] = [];
       for (let i = value.length; i > 0; i = value.lastIndexOf('/', i - 1)) prefixes.push(value.slice(0, i));
-      const hashes = types.flatMap((t) => prefixes.map((u) => searchHash(`${t}|${param}|${u}`)));
-      return `(${x}.hash = ANY(${this.p.bind(hashes, 'bigint[]')}) AND ${x}.value = ANY(${this.p.bind(prefixes, 'text[]')}))`;
+      return `(${this.hashIn(x, s, prefixes)} AND ${x}.value = ANY(${this.p.bind(prefixes, 'text[]')}))`;
     }
-    return `(${this.hash(x, types, `${param}|${value}`)} AND ${x}.value = ${this.text(value)})`;
+    return `(${this.hashIn(x, s, [value])} AND ${x}.value = ${this.text(value)})`;
   }
 
   /** Composite rows live in the second component's table under `code$<first>` (see SearchIndexer). */
-  private composite(
-    c: ParamCriterion,
-    v: ParamValue,
-    a: string,
-    types: string[],
-    keyed: (table: string, x: string, cond: string) => string,
-  ): string {
+  private composite(c: ParamCriterion, v: ParamValue, types: string[], keyed: (x: string, cond: string) => string): string {
     const sp = c.defs.values().next().value!;
     const [d1, d2] = sp.component!.map((k) => this.registry.byUrl(k.definition)!);
     const first = v.composite!.first;
@@ -252,19 +289,22 @@ export class CriteriaSql {
     if (!firsts.length) return 'FALSE';
     const parts = firsts.map((f) => {
       const x = this.alias('cp');
-      const param = `${c.code}$${f}`;
-      const cond = `${x}.param = ${this.text(param)} AND ${this.value(x, types, param, d2.type, undefined, v.composite!.second)}`;
-      return keyed(TABLE_OF[kindOf(d2.type)!], x, cond);
+      const s = this.stored(types, c.code, `$${f}`);
+      return keyed(x, `${this.paramFilter(x, s)} AND ${this.value(x, s, d2.type, undefined, v.composite!.second)}`);
     });
     let sql = parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`;
     if (!Array.isArray(first) && first.system !== undefined) {
       // the folded key is the code; the system of the first component is checked on its own parameter
       const x = this.alias('cs');
-      sql += ` AND ${keyed(TOKEN_TABLE, x, `${x}.param = ${this.text(d1.code)} AND ${this.token(x, types, d1.code, first)}`)}`;
+      const s = this.stored(types, d1.code);
+      sql += ` AND ${keyed(x, `${this.paramFilter(x, s)} AND ${this.token(x, s, first)}`)}`;
     }
     return sql;
   }
 }
+
+/** (type, stored param) pairs a criterion reads. */
+type Stored = { type: string; param: string; targetType?: string }[];
 
 function likeEscape(s: string): string {
   return s.replace(/[\\%_]/g, (m) => '\\' + m);
@@ -309,8 +349,8 @@ export function dateCondition(p: SqlParams, d: DateValue, low: string, high: str
 /** search.html §2.1.1.3/§2.1.1.6 number and quantity against stored [low, high] (NULL = open). */
 function numberCondition(p: SqlParams, n: NumberValue, x: string): string {
   const num = (v: number) => p.bind(String(v), 'numeric');
-  const L = `${x}.low`;
-  const H = `${x}.high`;
+  const L = `${x}.nlow`;
+  const H = `${x}.nhigh`;
   let cond: string;
   switch (n.prefix) {
     case 'eq':
@@ -344,7 +384,7 @@ function numberCondition(p: SqlParams, n: NumberValue, x: string): string {
     }
   }
   if (n.system !== undefined) cond += ` AND ${x}.system = ${p.bind(n.system, 'text')}`;
-  if (n.code !== undefined) cond += ` AND ${x}.code = ${p.bind(n.code, 'text')}`;
+  if (n.code !== undefined) cond += ` AND ${x}.value = ${p.bind(n.code, 'text')}`;
   return cond;
 }
 

@@ -108,6 +108,17 @@ export class ExpressionCompiler {
     return fn;
   }
 
+  /** The same union as compileFor, evaluated by FHIRPath only (the oracle of the direct accessors). */
+  compileForFhirPath(resourceType: string, expression: string): Extractor | undefined {
+    const parts = splitUnion(expression).filter((p) => this.appliesTo(p, resourceType));
+    if (parts.length === 0) return undefined;
+    const ctx = { type: resourceType, prefix: '' };
+    const extractors = parts.map((p) => (/^[a-z]/.test(p) ? this.compileFhirPath(`${resourceType}.${p}`, ctx, true) : this.compileFhirPath(p, ctx, true)));
+    const fn = ((node: any) => extractors.flatMap((e) => e(node))) as Extractor;
+    fn.direct = false;
+    return fn;
+  }
+
   /** A path relative to a context (composite components), e.g. `value.as(Quantity)` in `Observation.component`. */
   compileRelative(expression: string, ctx: PathContext): Extractor {
     const parts = splitUnion(expression);
@@ -120,7 +131,11 @@ export class ExpressionCompiler {
 
   /** The FHIRPath engine only (the oracle of the direct accessors in tests). */
   compileFhirPath(expression: string, ctx: PathContext, rooted: boolean): Extractor {
-    const text = expression.replace(/resolve\(\)\s+is\s+([A-Za-z]+)/g, (_m, t) => `(reference.startsWith('${t}/') or reference.contains('/${t}/'))`);
+    // `(X as T)` on several items is an error in strict FHIRPath: the intent is a filter (`ofType`);
+    // resolve() needs a server: the reference text says the type
+    const text = expression
+      .replace(/\(([^()]+?)\s+as\s+([A-Za-z]+)\)/g, '$1.ofType($2)')
+      .replace(/resolve\(\)\s+is\s+([A-Za-z]+)/g, (_m, t) => `(reference.startsWith('${t}/') or reference.contains('/${t}/'))`);
     const base = ctx.prefix ? `${ctx.type}.${ctx.prefix}` : ctx.type;
     const key = `${rooted ? '' : base + '::'}${text}`;
     let fn = this.fallbackCache.get(key);

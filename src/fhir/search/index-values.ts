@@ -58,8 +58,9 @@ export function tokenEntries(pv: PathValue): TokenEntry[] {
     const out: TokenEntry[] = (v.coding ?? []).filter(isObject).map((c: any) => codingEntry(c));
     const text = str(v.text);
     if (text) {
-      if (out.length) out[0].text = out[0].text ? `${out[0].text} ${normalizeString(text)}` : normalizeString(text);
-      else out.push({ system: null, value: null, text: normalizeString(text) });
+      const t = normalizeString(text);
+      if (!out.length) out.push({ system: null, value: null, text: t });
+      else if (!out.some((e) => e.text === t)) out[0].text = out[0].text ? `${out[0].text} ${t}` : t;
     }
     return out.filter((e) => e.value !== null || e.text !== null);
   }

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../database/database';
 import { CriteriaSql } from './criteria-sql';
-import { COMPARTMENT_PARAM, REFERENCE_TABLE } from './index-tables';
+import { INDEX_TABLE } from './index-tables';
 import { searchHash } from './normalize';
 import type { IncludeSpec } from './search-query';
 import type { SearchParameterRegistry } from './search-params';
@@ -67,7 +67,7 @@ export class SearchIncludes {
     const targets = this.targetTypes(spec);
     const conds = [
       `(x.resource_type, x.resource_id) IN (SELECT * FROM unnest(${p.bind(sources.map((r) => r.resource_type), 'text[]')}, ${p.bind(sources.map((r) => r.id), 'text[]')}))`,
-      spec.sourceType === '*' ? `x.param <> ${p.bind(COMPARTMENT_PARAM, 'text')}` : `x.param = ANY(${p.bind(spec.params, 'text[]')})`,
+      spec.sourceType === '*' ? 'TRUE' : `(${spec.params.map((code) => crit.paramRows('x', [spec.sourceType], code)).join(' OR ')})`,
       'x.target_id IS NOT NULL',
       'NOT r.deleted',
     ];
@@ -78,7 +78,7 @@ export class SearchIncludes {
     const r = crit.restrictionSql('r', allowed);
     if (r) conds.push(r);
     const sql = `SELECT DISTINCT r.resource_type, r.id, r.version_id, r.content
-      FROM ${REFERENCE_TABLE} x JOIN resource r ON r.resource_type = x.target_type AND r.id = x.target_id
+      FROM ${INDEX_TABLE} x JOIN resource r ON r.resource_type = x.target_type AND r.id = x.target_id
       WHERE ${conds.join(' AND ')} LIMIT ${p.bind(limit, 'int')}`;
     return (await this.db.query<ResourceRow>(sql, p.values)).rows;
   }
@@ -90,18 +90,23 @@ export class SearchIncludes {
     if (src === '*' || !crit.typeAllowed(src)) return [];
     const p = crit.p;
     const refs = frontier.map((r) => `${r.resource_type}/${r.id}`);
-    const hashes = spec.params.flatMap((param) => refs.map((ref) => searchHash(`${src}|${param}|${ref}`)));
+    // hashes of `src|param|Type/id` for the stored rows of each parameter (aliases resolved, target types honoured)
+    const hashes = spec.params.flatMap((code) =>
+      this.registry.storedAs(src, code).flatMap((k) =>
+        refs.filter((ref) => !k.targetType || ref.startsWith(`${k.targetType}/`)).map((ref) => searchHash(`${src}|${k.param}|${ref}`)),
+      ),
+    );
+    if (!hashes.length) return [];
     const conds = [
       `x.hash = ANY(${p.bind(hashes, 'bigint[]')})`,
       `x.resource_type = ${p.bind(src, 'text')}`,
-      `x.param = ANY(${p.bind(spec.params, 'text[]')})`,
-      `x.ref = ANY(${p.bind(refs, 'text[]')})`,
+      `x.value = ANY(${p.bind(refs, 'text[]')})`,
       'NOT r.deleted',
     ];
     const r = crit.restrictionSql('r', [src]);
     if (r) conds.push(r);
     const sql = `SELECT DISTINCT r.resource_type, r.id, r.version_id, r.content
-      FROM ${REFERENCE_TABLE} x JOIN resource r ON r.resource_type = x.resource_type AND r.id = x.resource_id
+      FROM ${INDEX_TABLE} x JOIN resource r ON r.resource_type = x.resource_type AND r.id = x.resource_id
       WHERE ${conds.join(' AND ')} LIMIT ${p.bind(limit, 'int')}`;
     return (await this.db.query<ResourceRow>(sql, p.values)).rows;
   }

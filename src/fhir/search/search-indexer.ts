@@ -1,7 +1,7 @@
 import type { Resource } from 'fhir/r4';
 import type { IndexRows, IndexTable, ResourceIndexer } from '../storage/storage.types';
 import { ExpressionCompiler, Extractor, PathValue, splitUnion } from './expression';
-import { COMPARTMENT_PARAM, INDEX_TABLES, TABLE_OF, TEXT_TABLE } from './index-tables';
+import { INDEX_TABLE, INDEX_TABLES, indexRow, KIND } from './index-tables';
 import {
   dateEntries,
   identifierTypeEntries,
@@ -34,21 +34,18 @@ interface CompositePlan {
 interface TypePlan {
   params: ParamPlan[];
   composites: CompositePlan[];
-  compartmentParams: Set<string>;
 }
 
-/** Collects rows per table, dropping duplicates (one resource, one param, same value). */
+/** Collects the rows of one resource, dropping duplicates (one param, same value). */
 class RowSink {
-  readonly rows: IndexRows = new Map();
+  readonly rows: unknown[][] = [];
   private readonly seen = new Set<string>();
 
-  add(table: string, row: unknown[]): void {
-    const key = table + '\u0000' + row.join('\u0000');
+  add(row: unknown[]): void {
+    const key = row.join('\u0000');
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    let list = this.rows.get(table);
-    if (!list) this.rows.set(table, (list = []));
-    list.push(row);
+    this.rows.push(row);
   }
 }
 
@@ -56,9 +53,11 @@ class RowSink {
  * Extracts search index rows from resources with the SearchParameter
  * expressions of the official definitions (plus custom SearchParameters):
  * compiled once per resource type, direct accessors where the expression is a
- * plain path, FHIRPath otherwise. Also indexes the Patient compartment (as
- * `_compartment` reference rows) and the narrative and content for `_text`
- * and `_content`. Parameters with no values produce no rows.
+ * plain path, FHIRPath otherwise, plus the narrative and content for `_text`
+ * and `_content`. Parameters with no values produce no rows; aliases (unions
+ * of other parameters, see param-aliases.ts) none either. Patient compartment
+ * membership is answered from the reference rows of the compartment's
+ * parameters.
  */
 export class SearchIndexer implements ResourceIndexer {
   readonly tables: IndexTable[] = INDEX_TABLES;
@@ -76,20 +75,16 @@ export class SearchIndexer implements ResourceIndexer {
   extract(resource: Resource): IndexRows {
     const plan = this.planFor(resource.resourceType);
     const sink = new RowSink();
-    if (!plan) return sink.rows;
-    const compartment = new Set<string>();
+    if (!plan) return new Map();
     for (const p of plan.params) {
       const values = p.extract(resource);
-      if (values.length === 0) continue;
-      for (const pv of values) this.addValue(sink, p, pv, plan.compartmentParams.has(p.code) ? compartment : undefined);
+      for (const pv of values) this.addValue(sink, p, pv);
     }
     for (const c of plan.composites) this.addComposite(sink, c, resource);
-    if (resource.resourceType === 'Patient' && resource.id) compartment.add(resource.id);
-    for (const id of compartment) sink.add(TABLE_OF.reference, [COMPARTMENT_PARAM, `Patient/${id}`, 'Patient', id]);
     const narrative = tsvectorLiteral(narrativeLexemes(resource));
     const content = tsvectorLiteral(contentLexemes(resource));
-    if (narrative || content) sink.add(TEXT_TABLE, [narrative ?? null, content ?? null]);
-    return sink.rows;
+    if (narrative || content) sink.add(indexRow({ param: '_content', kind: KIND.text, narrative, content }));
+    return new Map([[INDEX_TABLE, sink.rows]]);
   }
 
   /** The plan of a type: its parameters with compiled extractors (exposed for tests). */
@@ -111,29 +106,29 @@ export class SearchIndexer implements ResourceIndexer {
     return this.compiler;
   }
 
-  private addValue(sink: RowSink, p: ParamPlan, pv: PathValue, compartment?: Set<string>): void {
+  private addValue(sink: RowSink, p: ParamPlan, pv: PathValue): void {
+    const param = p.code;
     switch (p.kind) {
       case 'token':
-        for (const e of tokenEntries(pv)) sink.add(TABLE_OF.token, [p.code, e.system, e.value, e.text]);
+        for (const e of tokenEntries(pv)) sink.add(indexRow({ param, kind: KIND.token, system: e.system, value: e.value, text: e.text }));
         if (p.type === 'token' && (pv.type === 'Identifier' || (!pv.type && pv.value?.type?.coding))) {
-          for (const e of identifierTypeEntries(pv)) sink.add(TABLE_OF.token, [`${p.code}:of-type`, e.system, e.value, null]);
+          for (const e of identifierTypeEntries(pv)) sink.add(indexRow({ param: `${param}:of-type`, kind: KIND.token, system: e.system, value: e.value }));
         }
         return;
       case 'string':
-        for (const e of stringEntries(pv)) sink.add(TABLE_OF.string, [p.code, e.value, e.exact]);
+        for (const e of stringEntries(pv)) sink.add(indexRow({ param, kind: KIND.string, value: e.value, exact: e.exact }));
         return;
       case 'date':
-        for (const e of dateEntries(pv)) sink.add(TABLE_OF.date, [p.code, e.low, e.high]);
+        for (const e of dateEntries(pv)) sink.add(indexRow({ param, kind: KIND.date, low: e.low, high: e.high }));
         return;
       case 'number':
-        for (const e of numberEntries(pv)) sink.add(TABLE_OF.number, [p.code, e.low, e.high, e.system, e.code]);
+        for (const e of numberEntries(pv)) sink.add(indexRow({ param, kind: KIND.number, nlow: e.low, nhigh: e.high, system: e.system, value: e.code }));
         return;
       case 'reference':
         for (const e of referenceEntries(pv, this.baseUrl)) {
-          sink.add(TABLE_OF.reference, [p.code, e.ref, e.targetType, e.targetId]);
-          if (compartment && e.targetType === 'Patient' && e.targetId) compartment.add(e.targetId);
+          sink.add(indexRow({ param, kind: KIND.reference, value: e.ref, target_type: e.targetType, target_id: e.targetId }));
         }
-        for (const e of referenceIdentifier(pv)) sink.add(TABLE_OF.token, [`${p.code}:identifier`, e.system, e.value, null]);
+        for (const e of referenceIdentifier(pv)) sink.add(indexRow({ param: `${param}:identifier`, kind: KIND.token, system: e.system, value: e.value }));
         return;
     }
   }
@@ -164,7 +159,7 @@ export class SearchIndexer implements ResourceIndexer {
     const params: ParamPlan[] = [];
     const composites: CompositePlan[] = [];
     for (const sp of this.registry.paramsOf(resourceType).values()) {
-      if (RESOURCE_COLUMN_PARAMS.has(sp.code) || !sp.expression) continue;
+      if (RESOURCE_COLUMN_PARAMS.has(sp.code) || !sp.expression || this.registry.isAlias(resourceType, sp.code)) continue;
       if (sp.type === 'composite') {
         const c = this.compositePlan(resourceType, sp);
         if (c) composites.push(c);
@@ -175,7 +170,7 @@ export class SearchIndexer implements ResourceIndexer {
       const extract = this.compiler.compileFor(resourceType, sp.expression);
       if (extract) params.push({ code: sp.code, type: sp.type, kind, extract });
     }
-    return { params, composites, compartmentParams: new Set(this.registry.compartmentParams(resourceType)) };
+    return { params, composites };
   }
 
   /** Composites of two components whose first is a token or reference; undefined for any other shape. */

@@ -1,6 +1,7 @@
 import type { CompactDefinitions, SearchParameterInfo } from '../definitions/definitions';
+import { findAliases, StoredParam } from './param-aliases';
 
-export type { SearchParameterInfo };
+export type { SearchParameterInfo, StoredParam };
 
 /** Parameters answered from the `resource` table itself, not from index rows. */
 export const RESOURCE_COLUMN_PARAMS = new Set(['_id', '_lastUpdated']);
@@ -39,6 +40,7 @@ export function kindOf(type: string): IndexKind | undefined {
 export class SearchParameterRegistry {
   private custom: SearchParameterInfo[] = [];
   private readonly perType = new Map<string, Map<string, SearchParameterInfo>>();
+  private readonly aliasesPerType = new Map<string, Map<string, StoredParam[]>>();
   private urlIndex = new Map<string, SearchParameterInfo>();
   private listeners: (() => void)[] = [];
   /** bumped whenever the custom set changes (compiled plans are rebuilt) */
@@ -62,6 +64,7 @@ export class SearchParameterRegistry {
     if (key(params) === key(this.custom)) return false;
     this.custom = params;
     this.perType.clear();
+    this.aliasesPerType.clear();
     this.rebuildUrlIndex();
     this.generation++;
     for (const l of this.listeners) l();
@@ -92,6 +95,27 @@ export class SearchParameterRegistry {
 
   param(resourceType: string, code: string): SearchParameterInfo | undefined {
     return this.paramsOf(resourceType).get(code);
+  }
+
+  /**
+   * The index rows that hold a parameter's values: its own, or for an alias
+   * (see param-aliases.ts) those of the parameters it unites.
+   */
+  storedAs(resourceType: string, code: string): StoredParam[] {
+    return this.aliasesOf(resourceType).get(code) ?? [{ param: code }];
+  }
+
+  isAlias(resourceType: string, code: string): boolean {
+    return this.aliasesOf(resourceType).has(code);
+  }
+
+  private aliasesOf(resourceType: string): Map<string, StoredParam[]> {
+    let a = this.aliasesPerType.get(resourceType);
+    if (!a) {
+      a = findAliases(resourceType, [...this.paramsOf(resourceType).values()]);
+      this.aliasesPerType.set(resourceType, a);
+    }
+    return a;
   }
 
   byUrl(url: string): SearchParameterInfo | undefined {

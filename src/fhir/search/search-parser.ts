@@ -106,9 +106,12 @@ export class SearchParser {
       case '_list':
         if (modifier) throw new Unsupported(`modifier :${modifier} on _list`);
         return { kind: 'list', listIds: orValues(value).map(unescape) };
-      case COMPARTMENT_PARAM:
+      case COMPARTMENT_PARAM: {
         if (!opts.internal) throw new Unsupported(`unknown parameter "${code}"`);
-        return this.paramCriterion(compartmentDefs(types), code, undefined, value);
+        const ids = orValues(value).map((v) => /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(unescape(v))?.[1]);
+        if (ids.some((id) => !id)) throw badRequest(`${code} must be Patient/<id>`);
+        return { kind: 'compartment', patientIds: ids as string[] };
+      }
     }
     if (UNSUPPORTED_PARAMS.has(code) || code === '_filter') throw new Unsupported(`parameter "${code}" is not supported`);
     return this.paramCriterion(this.defsFor(types, code), code, modifier, value);
@@ -237,12 +240,6 @@ export class SearchParser {
     if (!types.some((t) => targets.has(t))) throw new Unsupported(`${sourceType}.${refCode} does not refer to ${types.join(',')}`);
     return { kind: 'has', sourceType, refCode, inner: this.criterion([sourceType], parts.slice(3).join(':'), value, opts) };
   }
-}
-
-/** The synthetic `_compartment` reference parameter (Patient compartment rows). */
-function compartmentDefs(types: string[]): Map<string, SearchParameterInfo> {
-  const sp: SearchParameterInfo = { url: 'urn:internal:_compartment', code: COMPARTMENT_PARAM, base: types, type: 'reference', target: ['Patient'] };
-  return new Map(types.map((t) => [t, sp]));
 }
 
 function compositeSupported(registry: SearchParameterRegistry, sp: SearchParameterInfo): boolean {

@@ -88,6 +88,12 @@ export interface TextCriterion {
   queries: string[];
 }
 
+/** Membership of the Patient compartment of these patients (`_compartment`, compartment search). */
+export interface CompartmentCriterion {
+  kind: 'compartment';
+  patientIds: string[];
+}
+
 export interface ListCriterion {
   kind: 'list';
   listIds: string[];
@@ -111,6 +117,7 @@ export type Criterion =
   | ResourceColumnCriterion
   | TextCriterion
   | ListCriterion
+  | CompartmentCriterion
   | AnyCriterion
   | ConstantCriterion;
 

@@ -1,6 +1,6 @@
 import { SqlParams } from '../storage/sql-params';
 import type { CriteriaSql } from './criteria-sql';
-import { TABLE_OF } from './index-tables';
+import { INDEX_TABLE } from './index-tables';
 import type { Cursor, SearchQuery, SortKey } from './search-query';
 import { kindOf } from './search-params';
 
@@ -89,9 +89,10 @@ export class SearchSql {
     if (s.type === '_id' || s.type === '_lastUpdated') return undefined;
     const kind = kindOf(s.type)!;
     const agg = s.descending ? 'max' : 'min';
-    const column = kind === 'date' || kind === 'number' ? (s.descending ? 'high' : 'low') : kind === 'reference' ? 'ref' : 'value';
+    const column = kind === 'date' ? (s.descending ? 'high' : 'low') : kind === 'number' ? (s.descending ? 'nhigh' : 'nlow') : 'value';
     const x = `sx${i}`;
-    return `LEFT JOIN LATERAL (SELECT ${agg}(${x}.${column}) AS v FROM ${TABLE_OF[kind]} ${x} WHERE ${x}.resource_type = a.resource_type AND ${x}.resource_id = a.id AND ${x}.param = ${this.p.bind(s.code, 'text')}) s${i} ON TRUE`;
+    const types = this.q.types;
+    return `LEFT JOIN LATERAL (SELECT ${agg}(${x}.${column}) AS v FROM ${INDEX_TABLE} ${x} WHERE ${x}.resource_type = a.resource_type AND ${x}.resource_id = a.id AND ${this.crit.paramRows(x, types, s.code)}) s${i} ON TRUE`;
   }
 
   /** The final, unique keys: (resource_type, id), or just id when one type is searched. */

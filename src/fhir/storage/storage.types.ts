@@ -58,6 +58,10 @@ export interface StoredVersion {
 
 /** Extra statement parts written atomically with a set of versions (audit rows). */
 export interface WriteExtra {
-  /** builds CTE bodies given a parameter binder; returns SQL for each extra CTE */
-  ctes(bind: (value: unknown, type: string) => string): string[];
+  /**
+   * builds CTE bodies given a parameter binder and the versions the statement
+   * writes; returns SQL for each extra CTE. CTEs may select from `w` (the
+   * versions) and `written` (the keys actually written).
+   */
+  ctes(bind: (value: unknown, type: string) => string, writes: VersionWrite[]): string[];
 }
