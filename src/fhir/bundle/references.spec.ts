@@ -8,19 +8,24 @@ describe('references', () => {
     extension: [{ url: 'x', valueReference: { reference: 'urn:uuid:p' } }],
     contained: [{ resourceType: 'Provenance', target: [{ reference: 'urn:oid:1.2.3' }] }],
     performer: [{ reference: '#c1' }, { reference: 'Practitioner?identifier=a|b' }],
+    note: [{ extension: [{ url: 'http://x', valueUri: 'urn:uuid:p' }], text: 'urn:uuid:p' }],
+    derivedFrom: [{ reference: 'Media/1' }],
+    attachment: { url: 'urn:oid:1.2.3', title: 'urn:oid:1.2.3' },
     text: { status: 'generated', div: '<div><a href="urn:uuid:p">p</a> and <a href="urn:oid:1.2.3">o</a></div>' },
   });
 
   it('finds Reference.reference at any depth and narratives that mention placeholders', () => {
     const sites = collectReferences(resource());
-    expect(sites.filter((s) => s.key === 'reference').map((s) => s.value)).toEqual([
+    expect(sites.filter((s) => s.kind === 'link').map((s) => s.value)).toEqual(['urn:uuid:p', 'urn:oid:1.2.3']);
+    expect(sites.filter((s) => s.kind === 'reference').map((s) => s.value)).toEqual([
       'urn:uuid:p',
       'urn:uuid:p',
       'urn:oid:1.2.3',
       '#c1',
       'Practitioner?identifier=a|b',
+      'Media/1',
     ]);
-    expect(sites.filter((s) => s.key === 'div')).toHaveLength(1);
+    expect(sites.filter((s) => s.kind === 'div')).toHaveLength(1);
   });
 
   it('rewrites in place with the resolver and leaves unknown references alone', () => {
@@ -36,6 +41,10 @@ describe('references', () => {
     expect(r.contained[0].target[0].reference).toBe('Observation/2');
     expect(r.performer.map((p) => p.reference)).toEqual(['#c1', 'Practitioner/3']);
     expect(r.text.div).toBe('<div><a href="Patient/1">p</a> and <a href="Observation/2">o</a></div>');
+    // uri/url elements that link to an entry are rewritten; plain strings are not
+    expect(r.note[0].extension[0].valueUri).toBe('Patient/1');
+    expect(r.note[0].text).toBe('urn:uuid:p');
+    expect(r.attachment).toEqual({ url: 'Observation/2', title: 'urn:oid:1.2.3' });
   });
 
   it('knows the placeholder forms', () => {

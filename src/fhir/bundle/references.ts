@@ -1,14 +1,20 @@
 /** Where a reference string sits inside a resource, so it can be replaced in place. */
 export interface ReferenceSite {
   holder: Record<string, unknown>;
-  key: 'reference' | 'div';
+  key: string;
+  /** reference: Reference.reference; link: a uri/url element holding a placeholder; div: a narrative */
+  kind: 'reference' | 'link' | 'div';
   value: string;
 }
 
+/** Elements of type uri/url/uuid/oid that may link to another entry (`Attachment.url`, extension values). */
+const LINK_KEYS = new Set(['url', 'valueUri', 'valueUrl', 'valueUuid', 'valueOid']);
+
 /**
  * Every `Reference.reference` string of a resource, at any depth (extensions,
- * contained resources, backbone elements), plus narratives (`Narrative.div`)
- * that mention `urn:uuid:` / `urn:oid:` placeholders. One walk; the caller
+ * contained resources, backbone elements); uri/url elements and narratives
+ * (`Narrative.div`) that mention `urn:uuid:` / `urn:oid:` placeholders
+ * (http.html §3.1.0.11.2: "all matching links"). One walk; the caller
  * resolves and then rewrites the sites it got.
  */
 export function collectReferences(node: unknown, out: ReferenceSite[] = []): ReferenceSite[] {
@@ -20,8 +26,9 @@ export function collectReferences(node: unknown, out: ReferenceSite[] = []): Ref
   for (const key in obj) {
     const v = obj[key];
     if (typeof v === 'string') {
-      if (key === 'reference') out.push({ holder: obj, key, value: v });
-      else if (key === 'div' && v.includes('urn:')) out.push({ holder: obj, key, value: v });
+      if (key === 'reference') out.push({ holder: obj, key, kind: 'reference', value: v });
+      else if (key === 'div' && v.includes('urn:')) out.push({ holder: obj, key, kind: 'div', value: v });
+      else if (v.startsWith('urn:') && LINK_KEYS.has(key)) out.push({ holder: obj, key, kind: 'link', value: v });
     } else if (v !== null && typeof v === 'object') {
       collectReferences(v, out);
     }
@@ -42,11 +49,11 @@ export function isPlaceholder(ref: string): boolean {
  */
 export function rewriteReferences(sites: ReferenceSite[], resolve: (ref: string) => string | undefined): void {
   for (const site of sites) {
-    if (site.key === 'reference') {
-      const to = resolve(site.value);
-      if (to !== undefined) site.holder.reference = to;
-    } else {
+    if (site.kind === 'div') {
       site.holder.div = site.value.replace(PLACEHOLDER_IN_TEXT, (m) => resolve(m) ?? m);
+    } else {
+      const to = resolve(site.value);
+      if (to !== undefined) site.holder[site.key] = to;
     }
   }
 }

@@ -308,7 +308,7 @@ export class WriteRun {
       s.sites = collectReferences(s.resource);
       for (const site of s.sites) {
         const ref = site.value;
-        if (site.key !== 'reference' || links.has(ref)) continue;
+        if (site.kind !== 'reference' || links.has(ref)) continue;
         if (isPlaceholder(ref)) {
           this.step(s, () => { throw badRequest(`reference ${ref} is not the fullUrl of any entry of this Bundle`); });
         }

@@ -17,7 +17,7 @@ describe('transaction Bundles (http.html §3.1.0.11)', () => {
   const idOf = (location: string) => location.split('/')[1];
   const patient = (family: string) => ({ resourceType: 'Patient', name: [{ family }] });
 
-  it('creates every entry and rewrites urn:uuid references in any element, contained resources and the narrative', async () => {
+  it('creates every entry and rewrites urn:uuid references in any element, contained resources, uri elements and the narrative', async () => {
     const p = 'urn:uuid:0b6e1b7e-5b2f-4a55-9a46-3c1f3a0b1a01';
     const o = 'urn:oid:1.2.3.4.5';
     const res = await post(
@@ -41,12 +41,16 @@ describe('transaction Bundles (http.html §3.1.0.11)', () => {
           resource: { resourceType: 'Provenance', recorded: '2024-01-01T00:00:00Z', target: [{ reference: o }], agent: [{ who: { reference: p } }] },
           request: { method: 'POST', url: 'Provenance' },
         },
+        {
+          resource: { resourceType: 'DocumentReference', status: 'current', content: [{ attachment: { url: o, title: o } }] },
+          request: { method: 'POST', url: 'DocumentReference' },
+        },
       ]),
     );
     expect(res.body.issue).toBeUndefined();
     expect(res.status).toBe(200);
     expect(res.body.type).toBe('transaction-response');
-    expect(res.body.entry).toHaveLength(3);
+    expect(res.body.entry).toHaveLength(4);
     for (const e of res.body.entry) {
       expect(e.response.status).toBe('201 Created');
       expect(e.response.location).toMatch(/^[A-Za-z]+\/[0-9a-f-]{36}\/_history\/1$/);
@@ -65,6 +69,9 @@ describe('transaction Bundles (http.html §3.1.0.11)', () => {
     expect(obs.text.div).toContain(`href="Patient/${pid}"`);
     const prov = (await t.http.get(`/fhir/${res.body.entry[2].response.location.split('/_history')[0]}`)).body;
     expect(prov.target[0].reference).toBe(`Observation/${oid}`);
+    // "all matching links": uri/url elements too (Attachment.url), not plain strings
+    const doc = (await t.http.get(`/fhir/${res.body.entry[3].response.location.split('/_history')[0]}`)).body;
+    expect(doc.content[0].attachment).toEqual({ url: `Observation/${oid}`, title: o });
   });
 
   it('Prefer: return=representation puts each resource in its response entry', async () => {
