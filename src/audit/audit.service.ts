@@ -1,5 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { AuthContext } from '../auth/auth-context';
+import { APP_CONFIG, AppConfig } from '../config/config';
 import { Database } from '../database/database';
 import type { RequestContext } from '../fhir/rest/request-context';
 import type { WriteExtra } from '../fhir/storage/storage.types';
@@ -37,11 +38,15 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
   constructor(
     private readonly db: Database,
     @Inject(AUDIT_CONFIG) readonly config: AuditConfig,
+    @Inject(APP_CONFIG) app: AppConfig,
   ) {
     this.sealer = new AuditSealer(db);
-    this.commits = new GroupCommit((records) => this.repository.insertMany(this.db, records), {
+    const prepared = !db.isEmbedded && !app.databaseUrlIsEmbedded;
+    // one INSERT in flight: everything arriving meanwhile shares the next one (a statement costs far
+    // more than a row, so fewer, larger batches are cheaper; the wait is one insert at most)
+    this.commits = new GroupCommit((records) => this.repository.insertMany(this.db.pool, records, prepared), {
       maxBatch: 1000,
-      maxInFlight: 2,
+      maxInFlight: 1,
     });
   }
 
