@@ -82,7 +82,7 @@ export class ResourceRepository {
         ON CONFLICT (resource_type, id) DO NOTHING
         RETURNING resource_type, id)`,
       ...this.historyAndIndexCtes(p, writes, false),
-      ...extras.flatMap((e) => e.ctes(p.bind)),
+      ...extras.flatMap((e) => e.ctes(p.bind, writes)),
     ];
     return this.run(q, ctes, p);
   }
@@ -104,7 +104,7 @@ export class ResourceRepository {
          WHERE r.resource_type = w.resource_type AND r.id = w.id AND r.version_id = w.expected_version
         RETURNING r.resource_type, r.id)`,
       ...this.historyAndIndexCtes(p, writes, true),
-      ...extras.flatMap((e) => e.ctes(p.bind)),
+      ...extras.flatMap((e) => e.ctes(p.bind, writes)),
     ];
     return this.run(q, ctes, p);
   }
