@@ -5,6 +5,7 @@ import { SearchIndex1795624215182 } from './1795624215182-SearchIndex';
 import { Audit1795624483573 } from './1795624483573-Audit';
 import { ChangeFeed1795624990187 } from './1795624990187-ChangeFeed';
 import { BulkExport1795625656312 } from './1795625656312-BulkExport';
+import { Subscriptions1795626424606 } from './1795626424606-Subscriptions';
 
 /** Every migration, in order. New migrations are appended here. */
-export const migrations = [ResourceStorage1764086400000, Auth1795623990665, BinaryStorage1795624178708, SearchIndex1795624215182, Audit1795624483573, ChangeFeed1795624990187, BulkExport1795625656312];
+export const migrations = [ResourceStorage1764086400000, Auth1795623990665, BinaryStorage1795624178708, SearchIndex1795624215182, Audit1795624483573, ChangeFeed1795624990187, BulkExport1795625656312, Subscriptions1795626424606];

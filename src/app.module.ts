@@ -6,6 +6,7 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { DefinitionsModule } from './fhir/definitions/definitions.module';
 import { ClinicalOperationsModule } from './fhir/operations/clinical-operations.module';
+import { SubscriptionsModule } from './fhir/subscriptions/subscriptions.module';
 import { RestModule } from './fhir/rest/rest.module';
 import { ValidateOperationModule } from './fhir/validation/validate-operation.module';
 import { HealthController } from './health.controller';
@@ -16,7 +17,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, DefinitionsModule, AuditModule, AuthModule, RestModule, ValidateOperationModule, JobsModule, ClinicalOperationsModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, DefinitionsModule, AuditModule, AuthModule, RestModule, ValidateOperationModule, JobsModule, ClinicalOperationsModule, SubscriptionsModule],
       controllers: [HealthController],
     };
   }

@@ -27,6 +27,8 @@ export interface AppConfig {
   bulkExportExpirySeconds: number;
   /** Bulk Data: resources read per database round trip while exporting (memory stays ~ this × resource size) */
   bulkExportPageSize: number;
+  /** Subscriptions: delivery attempts of a rest-hook notification (retried with backoff) before the Subscription turns to error */
+  subscriptionMaxAttempts: number;
   /** database pool size */
   dbPoolSize: number;
   /** PostgreSQL schema for all tables (tests isolate themselves with it); default: public */
@@ -111,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     conditionalDeleteMax: int(env, 'CONDITIONAL_DELETE_MAX', 1),
     bulkExportExpirySeconds: int(env, 'BULK_EXPORT_EXPIRY_SECONDS', 24 * 3600),
     bulkExportPageSize: int(env, 'BULK_EXPORT_PAGE_SIZE', 1000),
+    subscriptionMaxAttempts: int(env, 'SUBSCRIPTION_MAX_ATTEMPTS', 6),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 20),
     databaseSchema: env.DATABASE_SCHEMA || undefined,
     databaseUrlIsEmbedded: env.DATABASE_EMBEDDED === '1',

@@ -1,0 +1,170 @@
+import { Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import type { Subscription } from 'fhir/r4';
+import type { Queryable } from '../../database/database';
+import { Database } from '../../database/database';
+import { JobQueue } from '../../jobs/job-queue';
+import { logger } from '../../logger';
+import { SearchService } from '../search/search.service';
+import { StorageService } from '../storage/storage.service';
+import { ChangeFeedRepository, FeedChange } from './change-feed.repository';
+import { SubscriptionEvents } from './subscription-events';
+import { ActiveSubscription, readSubscription } from './subscription-model';
+
+export const NOTIFY_QUEUE = 'subscription-notify';
+
+/** A rest-hook notification to deliver: this version of this resource matched this Subscription. */
+export interface Notification {
+  subscriptionId: string;
+  resourceType: string;
+  id: string;
+  versionId: number;
+}
+
+const CURSOR = 'subscriptions';
+const TICK_MS = 200;
+const BATCH = 2000;
+const ID_CHUNK = 500;
+
+/**
+ * Matches every committed change against the active Subscriptions' criteria
+ * (through the search engine, `criteria + _id=<changed ids>`, so criteria
+ * mean exactly what a search means) and enqueues one notification job per
+ * match. The jobs and the new feed position commit together: a crash
+ * replays from the last position (at-least-once), never skips. Every 200 ms,
+ * in whichever process holds the cursor lock. It also moves Subscriptions
+ * from `requested` to `active` (or `error` with the reason) and past their
+ * `end` to `off`.
+ */
+@Injectable()
+export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly feed = new ChangeFeedRepository();
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private current?: Promise<void>;
+
+  constructor(
+    private readonly db: Database,
+    private readonly storage: StorageService,
+    private readonly search: SearchService,
+    private readonly queue: JobQueue,
+    private readonly events: SubscriptionEvents,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    // (after the deliverers have created their queue)
+    this.schedule(TICK_MS);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.current?.catch(() => undefined);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.current = this.tick()
+        .then((more) => this.schedule(more ? 0 : TICK_MS))
+        .catch((err) => {
+          logger.warn({ err: err?.message }, 'subscription matching failed; retrying');
+          this.schedule(TICK_MS * 5);
+        });
+    }, ms);
+  }
+
+  /** One round; true when more changes are waiting. */
+  async tick(): Promise<boolean> {
+    const subscriptions = await this.activeSubscriptions();
+    const pings: string[] = [];
+    let notified = 0;
+    const more = await this.db.transaction(async (tx) => {
+      const from = await this.feed.lock(tx, CURSOR);
+      if (!from) return false; // another process is matching
+      const changes = await this.feed.after(tx, from, BATCH);
+      if (!changes.length) return false;
+      const matches = subscriptions.length ? await this.match(tx, subscriptions, changes) : [];
+      const restHook = matches.filter((m) => m.sub.channel === 'rest-hook');
+      for (const m of restHook) {
+        const n: Notification = { subscriptionId: m.sub.id, resourceType: m.resourceType, id: m.id, versionId: m.versionId };
+        await this.queue.send(NOTIFY_QUEUE, n, {}, tx);
+      }
+      notified = restHook.length;
+      pings.push(...new Set(matches.filter((m) => m.sub.channel === 'websocket').map((m) => m.sub.id)));
+      await this.feed.advance(tx, CURSOR, changes[changes.length - 1]);
+      return changes.length === BATCH;
+    });
+    if (notified) this.queue.wake(NOTIFY_QUEUE);
+    if (pings.length) await this.events.publish(pings);
+    return more;
+  }
+
+  /** Which changed resources match which Subscriptions (current index state; deletions never match). */
+  private async match(tx: Queryable, subscriptions: ActiveSubscription[], changes: FeedChange[]) {
+    const latest = new Map<string, Map<string, number>>();
+    for (const c of changes) {
+      if (c.deleted) continue;
+      if (!latest.has(c.resourceType)) latest.set(c.resourceType, new Map());
+      const byId = latest.get(c.resourceType)!;
+      byId.set(c.id, Math.max(byId.get(c.id) ?? 0, c.versionId));
+    }
+    const out: { sub: ActiveSubscription; resourceType: string; id: string; versionId: number }[] = [];
+    for (const sub of subscriptions) {
+      const byId = latest.get(sub.resourceType);
+      if (!byId) continue;
+      const ids = [...byId.keys()];
+      for (let i = 0; i < ids.length; i += ID_CHUNK) {
+        const chunk = ids.slice(i, i + ID_CHUNK);
+        const matches = await this.search.findMatches(sub.resourceType, [...sub.criteria, ['_id', chunk.join(',')]], {
+          q: tx,
+          limit: chunk.length,
+        });
+        for (const m of matches) out.push({ sub, resourceType: sub.resourceType, id: m.id, versionId: byId.get(m.id)! });
+      }
+    }
+    return out;
+  }
+
+  /** The Subscriptions to match against, after settling requested / expired ones. */
+  private async activeSubscriptions(): Promise<ActiveSubscription[]> {
+    const active: ActiveSubscription[] = [];
+    for (const row of await this.feed.subscriptions(this.db)) {
+      const s = JSON.parse(row.content) as Subscription;
+      if (s.status !== 'requested' && s.status !== 'active') continue;
+      if (s.end && Date.parse(s.end) <= Date.now()) {
+        await this.setStatus(row.id, row.versionId, 'off');
+        continue;
+      }
+      let sub: ActiveSubscription;
+      try {
+        sub = readSubscription(s);
+        // the criteria must be a search the server can run (400s become the Subscription's error)
+        await this.search.findMatches(sub.resourceType, [...sub.criteria, ['_id', 'none']], { limit: 1 });
+      } catch (err: any) {
+        await this.setStatus(row.id, row.versionId, 'error', err?.message ?? 'invalid Subscription');
+        continue;
+      }
+      if (s.status === 'requested') await this.setStatus(row.id, row.versionId, 'active');
+      active.push(sub);
+    }
+    return active;
+  }
+
+  /** A new version of the Subscription with this status (and error text); skipped if the client changed it meanwhile. */
+  async setStatus(id: string, versionId: number, status: Subscription['status'], error?: string): Promise<void> {
+    await this.storage
+      .modify(
+        'Subscription',
+        id,
+        (current) => {
+          const next = { ...(current as Subscription), status };
+          if (error) next.error = error.slice(0, 1000);
+          else delete next.error;
+          return next;
+        },
+        { ifMatch: versionId },
+      )
+      .then(() => logger.info({ subscription: id, status }, 'subscription status changed'))
+      .catch(() => undefined);
+  }
+}
