@@ -77,7 +77,7 @@ function syntheaScenarios(server) {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     });
-    const last = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    const last = r.stdout.trim().split('\n').filter((l) => l.startsWith('{"bundles"')).pop();
     const line = { scenario: 'synthea_ingest', set, ...(last ? JSON.parse(last) : { error: `ingest exited ${r.status}` }) };
     process.stdout.write(JSON.stringify(line) + '\n');
     out.push(line);
