@@ -39,7 +39,7 @@ export class ExportWorker implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     await this.queue.process<{ exportId: string }>(
       EXPORT_QUEUE,
-      { retryLimit: 5, retryDelay: 1, retryBackoff: true, expireInSeconds: 6 * 3600, workers: 1, pollingIntervalSeconds: 2 },
+      { retryLimit: 5, retryDelay: 1, retryBackoff: true, expireInSeconds: 6 * 3600, workers: 1, pollingIntervalSeconds: 5 },
       (job, signal) => this.run(job, signal),
     );
   }

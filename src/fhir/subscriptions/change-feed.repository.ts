@@ -52,6 +52,17 @@ export class ChangeFeedRepository {
     return r.rows.map((x: any) => ({ txId: x.tx_id, resourceType: x.resource_type, id: x.id, versionId: x.version_id, deleted: x.deleted }));
   }
 
+  /** Moves the position to the end of the committed feed (unless another process holds the cursor). */
+  async skipToEnd(q: Queryable, name: string): Promise<void> {
+    await q.query(
+      `INSERT INTO subscription_cursor (name, tx_id, resource_type, id, version_id)
+       VALUES ($1, pg_snapshot_xmin(pg_current_snapshot()), '', '', 0)
+       ON CONFLICT (name) DO UPDATE SET tx_id = EXCLUDED.tx_id, resource_type = '', id = '', version_id = 0, updated_at = now()
+       WHERE subscription_cursor.tx_id < EXCLUDED.tx_id`,
+      [name],
+    );
+  }
+
   async advance(tx: Queryable, name: string, to: FeedPosition): Promise<void> {
     await tx.query(
       `UPDATE subscription_cursor SET tx_id = $2::xid8, resource_type = $3, id = $4, version_id = $5, updated_at = now() WHERE name = $1`,

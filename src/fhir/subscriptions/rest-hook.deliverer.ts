@@ -40,7 +40,8 @@ export class RestHookDeliverer implements OnApplicationBootstrap {
         retryBackoff: true,
         expireInSeconds: 60,
         workers: WORKERS,
-        pollingIntervalSeconds: 0.5,
+        // this process's workers are woken by the matcher; the poll covers retries and other processes
+        pollingIntervalSeconds: 2,
       },
       (job) => this.deliver(job),
     );

@@ -22,6 +22,8 @@ export interface Notification {
 
 const CURSOR = 'subscriptions';
 const TICK_MS = 200;
+/** With no active Subscription the matcher only looks for new ones (and keeps its position current). */
+const IDLE_TICK_MS = 1000;
 const BATCH = 2000;
 const ID_CHUNK = 500;
 
@@ -40,6 +42,7 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
   private readonly feed = new ChangeFeedRepository();
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  private idle = false;
   private current?: Promise<void>;
 
   constructor(
@@ -65,7 +68,7 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.current = this.tick()
-        .then((more) => this.schedule(more ? 0 : TICK_MS))
+        .then((more) => this.schedule(more ? 0 : this.idle ? IDLE_TICK_MS : TICK_MS))
         .catch((err) => {
           logger.warn({ err: err?.message }, 'subscription matching failed; retrying');
           this.schedule(TICK_MS * 5);
@@ -76,6 +79,13 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
   /** One round; true when more changes are waiting. */
   async tick(): Promise<boolean> {
     const subscriptions = await this.activeSubscriptions();
+    if (!subscriptions.length) {
+      // nothing to match: keep the position at the end of the feed (a new Subscription sees only later changes)
+      await this.feed.skipToEnd(this.db, CURSOR);
+      this.idle = true;
+      return false;
+    }
+    this.idle = false;
     const pings: string[] = [];
     let notified = 0;
     const more = await this.db.transaction(async (tx) => {
@@ -83,7 +93,7 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
       if (!from) return false; // another process is matching
       const changes = await this.feed.after(tx, from, BATCH);
       if (!changes.length) return false;
-      const matches = subscriptions.length ? await this.match(tx, subscriptions, changes) : [];
+      const matches = await this.match(tx, subscriptions, changes);
       const restHook = matches.filter((m) => m.sub.channel === 'rest-hook');
       for (const m of restHook) {
         const n: Notification = { subscriptionId: m.sub.id, resourceType: m.resourceType, id: m.id, versionId: m.versionId };
