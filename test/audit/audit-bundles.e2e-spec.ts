@@ -1,0 +1,124 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { FHIR_JSON, startTestApp, TestApp } from '../helpers/test-app';
+import { entityRefs, eventOf, eventsOf, patientRefs, rid, subtypes } from './audit-helpers';
+
+// Each batch/transaction entry is audited (its write in the same database
+// transaction as the entry), conditional interactions once, and Bulk Data
+// export kick-off, status and file downloads as operations (issue "Audit trail").
+describe('AuditEvents of bundles, conditional interactions and Bulk Data export', () => {
+  let t: TestApp;
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-export-'));
+    t = await startTestApp({ DATA_DIR: dataDir });
+  });
+  afterAll(async () => {
+    await t.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const post = (body: unknown, id: string) => t.http.post('/fhir').set('X-Request-Id', id).set('Content-Type', FHIR_JSON).send(body);
+
+  it('transaction: the Bundle and every entry, each write in the transaction that wrote it (http.html §3.1.0.11)', async () => {
+    const id = rid();
+    const res = await post(
+      {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          { fullUrl: 'urn:uuid:p', resource: { resourceType: 'Patient', name: [{ family: 'Tx' }] }, request: { method: 'POST', url: 'Patient' } },
+          {
+            resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'urn:uuid:p' } },
+            request: { method: 'POST', url: 'Observation' },
+          },
+        ],
+      },
+      id,
+    );
+    expect(res.status).toBe(200);
+    const [patient, observation] = res.body.entry.map((e: any) => e.response.location.split('/_history')[0]);
+    const events = await eventsOf(t, id);
+    expect(events.map(subtypes).sort()).toEqual([['create'], ['create'], ['transaction']]);
+    const obsEvent = events.find((e) => entityRefs(e).includes(`${observation}/_history/1`))!;
+    expect(patientRefs(obsEvent)).toEqual([patient]);
+    const tx = await t.db.query(
+      `SELECT DISTINCT a.tx::text AS audit, h.tx_id::text AS resource FROM audit_event a
+         JOIN resource_history h ON h.resource_type = a.entity_type AND h.id = a.entity_id AND h.version_id = a.entity_version
+        WHERE a.request_id = $1`,
+      [id],
+    );
+    expect(tx.rows).toHaveLength(1);
+    expect(tx.rows[0].audit).toBe(tx.rows[0].resource);
+  });
+
+  it('a failed transaction leaves one failure event and no entry events (nothing was written)', async () => {
+    const id = rid();
+    const res = await post(
+      {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          { resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient' } },
+          { resource: { resourceType: 'Patient', birthDate: 'never' }, request: { method: 'POST', url: 'Patient' } },
+        ],
+      },
+      id,
+    );
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    const e = await eventOf(t, id);
+    expect(subtypes(e)).toEqual(['transaction']);
+    expect(e.outcome).toBe('4');
+  });
+
+  it('batch: a write entry and a read entry each have their event', async () => {
+    const id = rid();
+    const res = await post(
+      {
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: [
+          { resource: { resourceType: 'Patient', name: [{ family: 'Batch' }] }, request: { method: 'POST', url: 'Patient' } },
+          { request: { method: 'GET', url: 'Patient?family=Batch' } },
+        ],
+      },
+      id,
+    );
+    expect(res.status).toBe(200);
+    expect((await eventsOf(t, id)).map(subtypes).sort()).toEqual([['batch'], ['create'], ['search-type']]);
+  });
+
+  it('conditional create: one event, whether it creates or finds the match', async () => {
+    const body = { resourceType: 'Patient', identifier: [{ system: 'urn:audit', value: 'cond-1' }] };
+    for (const status of [201, 200]) {
+      const id = rid();
+      const res = await t.http.post('/fhir/Patient').set('X-Request-Id', id).set('If-None-Exist', 'identifier=urn:audit|cond-1').send(body);
+      expect(res.status).toBe(status);
+      const e = await eventOf(t, id);
+      expect(subtypes(e)).toEqual(['create']);
+    }
+  });
+
+  it('Bulk Data: kick-off, status and file download are audited operations', async () => {
+    await t.http.post('/fhir/Patient').send({ resourceType: 'Patient', name: [{ family: 'Exported' }] });
+    const kickId = rid();
+    const kick = await t.http.get('/fhir/$export?_type=Patient').set({ Prefer: 'respond-async', Accept: 'application/fhir+json' }).set('X-Request-Id', kickId);
+    expect(kick.status).toBe(202);
+    expect(subtypes(await eventOf(t, kickId))).toEqual(['operation', '$export']);
+    const statusUrl = kick.headers['content-location'].slice(t.config.publicUrl.length);
+    let manifest: any;
+    for (let i = 0; i < 200 && !manifest; i++) {
+      const r = await t.http.get(statusUrl).set('Accept', 'application/json');
+      if (r.status === 200) manifest = r.body;
+      else await new Promise((ok) => setTimeout(ok, 100));
+    }
+    expect(manifest).toBeDefined();
+    const fileId = rid();
+    const file = await t.http.get(manifest.output[0].url.slice(t.config.publicUrl.length)).set('X-Request-Id', fileId).buffer(true);
+    expect(file.status).toBe(200);
+    const e = await eventOf(t, fileId);
+    expect(subtypes(e)).toEqual(['operation', '$export-file']);
+    expect(e.outcome).toBe('0');
+  });
+});
