@@ -317,25 +317,38 @@ function likeEscape(s: string): string {
  * or before, ap = overlaps the value widened by 10% of its distance to now.
  */
 export function dateCondition(p: SqlParams, d: DateValue, low: string, high: string): string {
-  const sl = p.bind(d.range.low.toISOString(), 'timestamptz');
-  const sh = p.bind(d.range.high.toISOString(), 'timestamptz');
+  // bound only when used: an unused, untyped parameter is an error
+  let slRef: string | undefined;
+  let shRef: string | undefined;
+  const bounds = {
+    get sl() {
+      return (slRef ??= p.bind(d.range.low.toISOString(), 'timestamptz'));
+    },
+    get sh() {
+      return (shRef ??= p.bind(d.range.high.toISOString(), 'timestamptz'));
+    },
+  };
+  return datePredicate(d, bounds, low, high, p);
+}
+
+function datePredicate(d: DateValue, b: { sl: string; sh: string }, low: string, high: string, p: SqlParams): string {
   switch (d.prefix) {
     case 'eq':
-      return `(${low} >= ${sl} AND ${low} <= ${sh} AND ${high} <= ${sh})`;
+      return `(${low} >= ${b.sl} AND ${low} <= ${b.sh} AND ${high} <= ${b.sh})`;
     case 'ne':
-      return `NOT (${low} >= ${sl} AND ${high} <= ${sh})`;
+      return `NOT (${low} >= ${b.sl} AND ${high} <= ${b.sh})`;
     case 'gt':
-      return `${high} > ${sh}`;
+      return `${high} > ${b.sh}`;
     case 'lt':
-      return `${low} < ${sl}`;
+      return `${low} < ${b.sl}`;
     case 'ge':
-      return `(${high} >= ${sl} AND (${high} > ${sh} OR ${low} >= ${sl}))`;
+      return `(${high} >= ${b.sl} AND (${high} > ${b.sh} OR ${low} >= ${b.sl}))`;
     case 'le':
-      return `(${low} <= ${sh} AND (${low} < ${sl} OR ${high} <= ${sh}))`;
+      return `(${low} <= ${b.sh} AND (${low} < ${b.sl} OR ${high} <= ${b.sh}))`;
     case 'sa':
-      return `${low} > ${sh}`;
+      return `${low} > ${b.sh}`;
     case 'eb':
-      return `${high} < ${sl}`;
+      return `${high} < ${b.sl}`;
     case 'ap': {
       const now = Date.now();
       const widen = Math.max(Math.abs(now - d.range.low.getTime()) * 0.1, 24 * 3600_000);

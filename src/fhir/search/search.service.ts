@@ -72,22 +72,8 @@ export class SearchService {
   }
 
   async search(ctx: RequestContext, request: SearchRequest): Promise<FhirResponse> {
-    const { types, allTypes } = this.typesOf(request);
-    const q = this.parser.parse(types, allTypes, request.params, { lenient: ctx.prefer.handling === 'lenient' });
-    if (q.contained !== 'false') {
-      if (ctx.prefer.handling !== 'lenient') throw FhirError.of(400, 'not-supported', `_contained=${q.contained} is not supported`);
-      q.issues.push({ severity: 'warning', code: 'not-supported', diagnostics: `ignored: _contained=${q.contained}` });
-    }
     const restriction = request.restriction ?? this.restrictionProvider?.(ctx);
-    if (request.resourceType && !this.criteria(restriction).typeAllowed(request.resourceType)) {
-      throw FhirError.of(403, 'forbidden', `searching ${request.resourceType} is not permitted`);
-    }
-    // each statement binds its own parameters
-    const statement = () => {
-      const crit = this.criteria(restriction);
-      return new SearchSql(crit, q, request.compartment ? [this.compartmentSql(crit, request.compartment, types)] : []);
-    };
-
+    const { q, statement } = this.prepare(request, ctx.prefer.handling === 'lenient', restriction);
     if (q.summary === 'count' || q.count === 0) {
       const total = await this.count(statement());
       return this.reply(ctx, request, q, [], [], total, undefined);
@@ -112,6 +98,30 @@ export class SearchService {
 
     const links = { next: backward || more ? matches[matches.length - 1] : undefined, previous: (backward ? more : !!q.cursor) ? matches[0] : undefined };
     return this.reply(ctx, request, q, matches, includes.rows, total, links, page.keyCount);
+  }
+
+  /** The SQL of a search's first page, as search() runs it (benchmarks EXPLAIN it). */
+  pageSql(request: SearchRequest): { sql: string; values: unknown[] } {
+    const { q, statement } = this.prepare(request, false, request.restriction);
+    return statement().page(q.count + 1);
+  }
+
+  /** Parses and checks a search; `statement()` builds a fresh SQL builder (each statement binds its own parameters). */
+  private prepare(request: SearchRequest, lenient: boolean, restriction: SearchRestriction | undefined) {
+    const { types, allTypes } = this.typesOf(request);
+    const q = this.parser.parse(types, allTypes, request.params, { lenient });
+    if (q.contained !== 'false') {
+      if (!lenient) throw FhirError.of(400, 'not-supported', `_contained=${q.contained} is not supported`);
+      q.issues.push({ severity: 'warning', code: 'not-supported', diagnostics: `ignored: _contained=${q.contained}` });
+    }
+    if (request.resourceType && !this.criteria(restriction).typeAllowed(request.resourceType)) {
+      throw FhirError.of(403, 'forbidden', `searching ${request.resourceType} is not permitted`);
+    }
+    const statement = () => {
+      const crit = this.criteria(restriction);
+      return new SearchSql(crit, q, request.compartment ? [this.compartmentSql(crit, request.compartment, types)] : []);
+    };
+    return { q, statement };
   }
 
   /**

@@ -1,0 +1,181 @@
+#!/usr/bin/env node
+// `npm run bench:search`: the search benchmark (issue "FHIR search"). Prints JSON lines.
+//  1. write cost: Synthea creates at concurrency 16 with indexing off, then on (fresh database each),
+//     and the ratio;
+//  2. data set: SEARCH_BENCH_RESOURCES (default 1,000,000) Synthea resources with fresh ids, loaded
+//     straight into the database through the server's storage + indexer (kept in database
+//     fhir_search_bench and reused when it already holds that many: REUSE=0 reloads);
+//  3. searches: p50/p99/req/s per query kind at concurrency 16 (autocannon), with EXPLAIN ANALYZE of
+//     the SQL of any kind over its target; then the team's fhir-load search scenarios.
+// Env: DURATION (s per scenario, default 10), SKIP_WRITE=1, SKIP_YARDSTICK=1, BENCH_ADMIN_URL.
+const path = require('path');
+const fs = require('fs');
+const { execSync, spawnSync } = require('child_process');
+const { Client } = require('pg');
+const { root, shared, freshDatabase, startServer, load } = require('./lib');
+
+execSync('node scripts/ensure-build.js', { cwd: root, stdio: 'inherit' });
+const { loadDataset, createBodies } = require('./search-loader');
+
+const N = Number(process.env.SEARCH_BENCH_RESOURCES || 1_000_000);
+const ADMIN = process.env.BENCH_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const SERVER_ENV = { AUTH_REQUIRED: 'false', DB_POOL_SIZE: '16' };
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const JSON_HEADERS = { 'content-type': 'application/fhir+json' };
+
+async function writeCost() {
+  const bodies = createBodies(20000);
+  const results = {};
+  for (const indexing of ['off', 'on']) {
+    const url = await freshDatabase('fhir_search_bench_w', ADMIN);
+    const server = await startServer({ DATABASE_URL: url, SEARCH_INDEXING: indexing, ...SERVER_ENV });
+    let i = 0;
+    try {
+      results[indexing] = await load(`create_indexing_${indexing}`, {
+        url: server.fhir,
+        connections: 16,
+        requests: [{ method: 'POST', headers: JSON_HEADERS, setupRequest: (r) => { const b = bodies[i++ % bodies.length]; return { ...r, path: `/fhir/${b.type}`, body: b.body }; } }],
+      });
+    } finally {
+      await server.stop();
+    }
+  }
+  out({ scenario: 'create_throughput_ratio', indexed_vs_unindexed: Math.round((results.on.rps / results.off.rps) * 100) / 100, target: 0.7 });
+}
+
+async function dataset() {
+  const url = ADMIN.replace(/\/[^/]*$/, '/fhir_search_bench');
+  if (process.env.REUSE !== '0') {
+    const c = new Client({ connectionString: ADMIN });
+    await c.connect();
+    const exists = (await c.query(`SELECT 1 FROM pg_database WHERE datname = 'fhir_search_bench'`)).rowCount;
+    await c.end();
+    if (exists) {
+      const d = new Client({ connectionString: url });
+      await d.connect();
+      const n = await d.query(`SELECT count(*)::int AS n FROM resource`).catch(() => ({ rows: [{ n: 0 }] }));
+      await d.end();
+      if (n.rows[0].n >= N) {
+        out({ scenario: 'dataset', resources: N, reused: true });
+        return url;
+      }
+    }
+  }
+  await freshDatabase('fhir_search_bench', ADMIN);
+  out({ scenario: 'dataset', ...(await loadDataset(url, N)) });
+  return url;
+}
+
+/** Values the queries draw from: patients with many Observations, their identifiers and names. */
+async function samples(url) {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  const patients = (
+    await c.query(`
+      SELECT r.id, r.content::json->'name'->0->>'family' AS family,
+             (SELECT i->>'system' || '|' || (i->>'value') FROM json_array_elements(r.content::json->'identifier') i WHERE i->>'system' = 'https://github.com/synthetichealth/synthea') AS identifier
+        FROM resource r TABLESAMPLE SYSTEM (20) WHERE r.resource_type = 'Patient' LIMIT 200`)
+  ).rows.filter((p) => p.family && p.identifier);
+  await c.end();
+  return patients;
+}
+
+/** The query kinds of the issue, each a function of a sample patient. */
+const QUERIES = {
+  token: (p) => `Patient?identifier=${p.identifier}`,
+  string_prefix: (p) => `Patient?family=${p.family.slice(0, 4)}`,
+  date_range: (p, i) => `Encounter?date=ge20${10 + (i % 10)}-0${1 + (i % 9)}-01&date=lt20${10 + (i % 10)}-0${1 + (i % 9)}-03`,
+  reference_token: (p) => `Observation?subject=Patient/${p.id}&code=http://loinc.org|8867-4`,
+  chained: (p) => `Observation?subject:Patient.identifier=${p.identifier}&code=http://loinc.org|8302-2`,
+  has: (p, i) => `Patient?_has:Condition:patient:code=http://snomed.info/sct|${['44054006', '59621000', '15777000', '195662009'][i % 4]}&family=${p.family.slice(0, 2)}`,
+  include: (p) => `Observation?subject=Patient/${p.id}&_include=Observation:encounter&_include=Observation:patient&_count=20`,
+  sort_date: (p) => `Observation?subject=Patient/${p.id}&_sort=-date&_count=20`,
+  deep_page: null, // built from next links below
+};
+const TARGET_MS = { include: 60 };
+
+/** Page links deep into a long result (following `next` as a client does), to time deep pages. */
+async function deepPages(base, n) {
+  const links = [];
+  let next = `${base}/Observation?code=http://loinc.org|8867-4&_count=20`;
+  for (let i = 0; i < 300 && next; i++) {
+    const r = await (await fetch(next)).json();
+    next = r.link?.find((l) => l.relation === 'next')?.url;
+    if (next) links.push(next.slice(base.length + 1));
+  }
+  return links.slice(-n);
+}
+
+async function searches(url) {
+  const patients = await samples(url);
+  const server = await startServer({ DATABASE_URL: url, ...SERVER_ENV });
+  const slow = [];
+  try {
+    for (const [kind, make] of Object.entries(QUERIES)) {
+      const paths = make ? patients.map((p, i) => make(p, i)) : await deepPages(server.fhir, 50);
+      const first = await fetch(`${server.fhir}/${paths[0]}`);
+      const bundle = await first.json();
+      let i = 0;
+      const r = await load(`search_${kind}`, {
+        url: server.fhir,
+        connections: 16,
+        requests: [{ setupRequest: (req) => ({ ...req, path: `/fhir/${paths[i++ % paths.length]}` }) }],
+      }, { example: paths[0], example_status: first.status, example_entries: bundle.entry?.length ?? 0 });
+      if (r.p99_ms > (TARGET_MS[kind] ?? 30)) slow.push({ kind, path: paths[0] });
+    }
+  } finally {
+    await server.stop();
+  }
+  if (slow.length) await explain(url, slow);
+  return server;
+}
+
+/** EXPLAIN ANALYZE of the page SQL the server runs for each slow query kind. */
+async function explain(url, slow) {
+  const { Database } = require(path.join(root, 'dist/src/database/database'));
+  const { loadDefinitions } = require(path.join(root, 'dist/src/fhir/definitions/definitions'));
+  const { SearchParameterRegistry } = require(path.join(root, 'dist/src/fhir/search/search-params'));
+  const { SearchService } = require(path.join(root, 'dist/src/fhir/search/search.service'));
+  const db = await Database.connect({ url, poolSize: 1 });
+  const service = new SearchService(db, new SearchParameterRegistry(loadDefinitions()), { fhirBaseUrl: 'http://127.0.0.1/fhir' });
+  for (const { kind, path: p } of slow) {
+    const [type, qs] = p.split('?');
+    const { sql, values } = service.pageSql({ resourceType: type, params: [...new URLSearchParams(qs)] });
+    const plan = await db.query(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, values);
+    out({ explain: kind, query: p, plan: plan.rows.map((r) => r['QUERY PLAN']) });
+  }
+  await db.close();
+}
+
+/** The team's yardstick: fhir-load's search scenarios against this server on the loaded data. */
+async function yardstick(url) {
+  const src = path.join(shared, 'bench', 'fhir-load.mjs');
+  if (!fs.existsSync(src)) return process.stderr.write(`skipping fhir-load: ${src} not found\n`);
+  const dir = path.join(root, 'bench', '.yardsticks');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.copyFileSync(src, path.join(dir, 'fhir-load.mjs'));
+  const server = await startServer({ DATABASE_URL: url, ...SERVER_ENV });
+  try {
+    const r = spawnSync(process.execPath, [path.join(dir, 'fhir-load.mjs')], {
+      env: { ...process.env, BASE: server.fhir, DURATION: process.env.DURATION || '10', SCENARIOS: 'search_string,search_token_ref,search_date', SERVER_PID: String(server.child.pid) },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 64 << 20,
+    });
+    for (const l of r.stdout.split('\n').filter((x) => x.startsWith('{'))) out({ yardstick: 'fhir-load.mjs', ...JSON.parse(l) });
+  } finally {
+    await server.stop();
+  }
+}
+
+async function main() {
+  if (!process.env.SKIP_WRITE) await writeCost();
+  const url = await dataset();
+  await searches(url);
+  if (!process.env.SKIP_YARDSTICK) await yardstick(url);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err.stack ?? err}\n`);
+  process.exit(1);
+});
