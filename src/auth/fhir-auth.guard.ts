@@ -52,6 +52,7 @@ export class FhirAuthGuard extends AuthGuard(BEARER_STRATEGY) {
         query: queryPairs(req),
         body: req.body,
         ifNoneExist: typeof req.headers['if-none-exist'] === 'string' ? req.headers['if-none-exist'] : undefined,
+        securityContext: typeof req.headers['x-security-context'] === 'string' ? req.headers['x-security-context'] : undefined,
       });
     } catch (err) {
       if (err instanceof FhirError && err.status === 403) {

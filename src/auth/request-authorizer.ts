@@ -21,6 +21,8 @@ export interface FhirRequest {
   body?: unknown;
   /** If-None-Exist (conditional create) */
   ifNoneExist?: string;
+  /** X-Security-Context of a raw Binary upload */
+  securityContext?: string;
 }
 
 const WORDS: Record<Interaction, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
@@ -77,6 +79,7 @@ export class RequestAuthorizer {
     if (a === '_search' && seg.length === 1) return this.systemSearch(auth, [...r.query, ...formPairs(r.body)]);
     if (a.startsWith('$')) return this.operation(auth, method, 'system', a);
     if (!this.definitions.isResourceType(a)) return; // the controller answers 404
+    if (a === 'Binary' && !(b ?? '').startsWith('$') && b !== '_search' && b !== '_history') return this.binary(auth, method, seg, r);
     const type = a;
     if (seg.length === 1) {
       if (method === 'GET') return void this.criteria(auth, type, 's');
@@ -237,6 +240,50 @@ export class RequestAuthorizer {
     if (!auth.rules.some((r) => ruleBound(auth, r) === null)) {
       throw forbidden(`$${name} needs system or practitioner user scopes`);
     }
+  }
+
+  /**
+   * Binary (binary.html, security.html#binary): a Binary with a
+   * securityContext is reached like the resource it names (the interaction
+   * on that type, and that resource visible to the token); without one, only
+   * through Binary scopes, which never reach it when bounded to a patient.
+   */
+  private async binary(auth: AuthContext, method: string, seg: string[], r: FhirRequest): Promise<void> {
+    const interaction: Interaction =
+      method === 'GET' ? (seg.length === 1 ? 's' : 'r') : method === 'POST' ? 'c' : method === 'DELETE' ? 'd' : 'u';
+    const own = criteriaFor(auth, 'Binary', [interaction], this.compartments);
+    if (own !== false && own.length === 0) return; // unbounded Binary scope
+    if (seg.length === 1 && method !== 'POST') return void this.criteria(auth, 'Binary', interaction);
+    let context: string | undefined;
+    if (method === 'POST' || method === 'PUT') {
+      context = r.securityContext ?? (r.body as { securityContext?: { reference?: string } })?.securityContext?.reference;
+    }
+    if (seg.length >= 2 && method !== 'POST') {
+      const stored = await this.storage.readCurrent('Binary', seg[1]);
+      if (!stored?.content) {
+        if (method === 'PUT' && context) return this.binaryTarget(auth, context, interaction);
+        if (own === false) throw forbidden(`the token's scopes do not allow ${WORDS[interaction]} on Binary`);
+        return; // unknown: the interaction answers 404
+      }
+      const target = (JSON.parse(stored.content) as { securityContext?: { reference?: string } }).securityContext?.reference;
+      if (!target) {
+        if (own === false) throw forbidden(`the token's scopes do not allow ${WORDS[interaction]} on Binary`);
+        throw notFound(`Binary/${seg[1]} is not known`);
+      }
+      await this.binaryTarget(auth, target, interaction);
+      // an update may not move the Binary under a resource the token cannot reach
+      if (context && context !== target) await this.binaryTarget(auth, context, interaction);
+      return;
+    }
+    if (!context) throw forbidden(`the token's scopes do not allow ${WORDS[interaction]} on Binary without a securityContext`);
+    await this.binaryTarget(auth, context, interaction);
+  }
+
+  private async binaryTarget(auth: AuthContext, reference: string, interaction: Interaction): Promise<void> {
+    const m = /^(?:.*\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(reference);
+    if (!m || !this.definitions.isResourceType(m[1])) throw forbidden('Binary.securityContext must reference a resource');
+    const c = this.criteria(auth, m[1], interaction);
+    if (c.length) await this.visible(m[1], m[2], c);
   }
 
   /** Batch and transaction: every entry is checked as the request it stands for. */

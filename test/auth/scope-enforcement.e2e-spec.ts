@@ -182,6 +182,30 @@ describe('SMART scope enforcement matrix', () => {
     expect((await send('v2rs', 'post', '/fhir', tx([create('alice')]))).status).toBe(403);
   });
 
+  it('Binary follows its securityContext (binary.html): reachable like the resource it names', async () => {
+    const cases: [string, string, number][] = [
+      ['all', '/fhir/Binary/bin-a', 200],
+      ['all', '/fhir/Binary/bin-b', 404],
+      ['all', '/fhir/Binary/bin-free', 403],
+      ['v2rs', '/fhir/Binary/bin-a', 200],
+      ['v2rs', '/fhir/Binary/bin-b', 404],
+      ['aliceUser', '/fhir/Binary/bin-b', 404],
+      ['drUser', '/fhir/Binary/bin-b', 200],
+      ['all', '/fhir/Binary', 403],
+    ];
+    for (const [t, url, status] of cases) {
+      const res = await get(t, url).set('Accept', FHIR_JSON);
+      expect({ t, url, status: res.status }).toEqual({ t, url, status });
+    }
+    const upload = (t: string, context?: string) => {
+      const r = s.http.post('/fhir/Binary').set('Authorization', `Bearer ${tok[t]}`).set('Content-Type', 'text/plain');
+      return (context ? r.set('X-Security-Context', context) : r).send('note');
+    };
+    expect((await upload('all', 'Observation/obs-a-vital')).status).toBe(201);
+    expect((await upload('all', 'Observation/obs-b-vital')).status).toBe(404);
+    expect((await upload('all')).status).toBe(403);
+  });
+
   it('operations: $validate needs no data access; system operations refuse patient tokens', async () => {
     const v = await send('v2rs', 'post', '/fhir/Observation/$validate', { resourceType: 'Observation', status: 'final', code: { text: 'x' } });
     expect(v.status).toBe(200);

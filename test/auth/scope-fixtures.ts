@@ -47,6 +47,9 @@ export function fixtureResources() {
       result: [{ reference: 'Observation/obs-b-vital' }],
     },
     { resourceType: 'Encounter', id: 'enc-b', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/bob' } },
+    { resourceType: 'Binary', id: 'bin-a', contentType: 'text/plain', securityContext: { reference: 'Observation/obs-a-vital' }, data: Buffer.from('alice doc').toString('base64') },
+    { resourceType: 'Binary', id: 'bin-b', contentType: 'text/plain', securityContext: { reference: 'Observation/obs-b-vital' }, data: Buffer.from(BOB_MARKER).toString('base64') },
+    { resourceType: 'Binary', id: 'bin-free', contentType: 'text/plain', data: Buffer.from(BOB_MARKER).toString('base64') },
     {
       resourceType: 'Bundle',
       id: 'stored-doc',

@@ -31,10 +31,12 @@ export async function assertBinaryAccess(
   // a user/ or system/ scope reaches every resource of the type; patient/ only the patient's own
   if (rules.some((r) => r.context !== 'patient')) return;
   if (!target || !auth.patient) throw notFound('Binary is not known');
-  const matches = await search.findMatches(target.type, [
-    ['_id', target.id],
-    ['_compartment', `Patient/${auth.patient}`],
-  ], { limit: 1 });
+  // `_compartment` is an internal criterion: it is accepted in a restriction, not as a search parameter
+  const compartment: [string, string][][] = [[['_compartment', `Patient/${auth.patient}`]]];
+  const matches = await search.findMatches(target.type, [['_id', target.id]], {
+    limit: 1,
+    restriction: { criteriaFor: (t) => (t === target.type ? compartment : false) },
+  });
   // the same answer as for an unknown id: do not reveal that it exists
   if (!matches.length) throw notFound('Binary is not known');
 }
