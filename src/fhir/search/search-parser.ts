@@ -67,7 +67,8 @@ export class SearchParser {
           parseResultParam(this.registry, query, name, value);
         } else {
           if (value === '' && !name.endsWith(':missing')) continue; // an empty value is no criterion
-          query.criteria.push(this.criterion(types, name, value, opts));
+          // no stored text contains NUL (PostgreSQL text cannot): such a value matches nothing
+          query.criteria.push(value.includes('\u0000') ? { kind: 'const', value: false } : this.criterion(types, name, value, opts));
         }
         if (name !== '_cursor') query.applied.push([name, value]);
       } catch (err) {

@@ -1,3 +1,4 @@
+import { badRequest } from '../errors';
 import { SqlParams } from '../storage/sql-params';
 import type { CriteriaSql } from './criteria-sql';
 import { INDEX_TABLE } from './index-tables';
@@ -103,7 +104,9 @@ export class SearchSql {
 
   /** Rows strictly after (or before) the cursor row in the page order. */
   private keyset(keys: KeyExpr[], c: Cursor): string {
-    if (c.values.length !== keys.length) return 'FALSE';
+    const valid = (v: string | null, type: string) =>
+      v === null || (type === 'timestamptz' ? !Number.isNaN(Date.parse(v)) : type === 'numeric' ? /^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(v) : true);
+    if (c.values.length !== keys.length || keys.some((k, i) => !valid(c.values[i], k.sqlType))) throw badRequest('invalid _cursor for this search');
     const forward = c.direction === 'n';
     const tail = this.tailKeys();
     const all = [

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { QueryResult, QueryResultRow } from 'pg';
 import type { BundleLink, OperationOutcomeIssue } from 'fhir/r4';
 import { APP_CONFIG, AppConfig } from '../../config/config';
 import { Database, Queryable } from '../../database/database';
@@ -80,7 +81,7 @@ export class SearchService {
     }
     const backward = q.cursor?.direction === 'p';
     const page = statement().page(q.count + 1);
-    const rows = (await this.db.query<ResourceRow>(page.sql, page.values)).rows;
+    const rows = (await this.run<ResourceRow>(page.sql, page.values)).rows;
     const more = rows.length > q.count;
     const matches = rows.slice(0, q.count);
     if (backward) matches.reverse();
@@ -141,9 +142,10 @@ export class SearchService {
     const sql = new SearchSql(crit, query);
     const where = sql.where();
     const limit = sql.p.bind(Math.max(1, opts.limit ?? 1000), 'int');
-    const r = await (opts.q ?? this.db).query<{ resource_type: string; id: string; version_id: number }>(
+    const r = await this.run<{ resource_type: string; id: string; version_id: number }>(
       `SELECT a.resource_type, a.id, a.version_id FROM resource a WHERE ${where} ORDER BY a.id LIMIT ${limit}`,
       sql.p.values,
+      opts.q,
     );
     return r.rows.map((x) => ({ resourceType: x.resource_type, id: x.id, versionId: x.version_id }));
   }
@@ -168,7 +170,17 @@ export class SearchService {
 
   private async count(sql: SearchSql): Promise<number> {
     const c = sql.count();
-    return (await this.db.query<{ n: number }>(c.sql, c.values)).rows[0].n;
+    return (await this.run<{ n: number }>(c.sql, c.values)).rows[0].n;
+  }
+
+  /** A search statement; a value PostgreSQL rejects (class 22, data exception) is the client's error. */
+  private async run<R extends QueryResultRow>(sql: string, values: unknown[], q: Queryable = this.db): Promise<QueryResult<R>> {
+    try {
+      return await q.query<R>(sql, values);
+    } catch (err: any) {
+      if (typeof err?.code === 'string' && err.code.startsWith('22')) throw badRequest('a search value is out of range or malformed');
+      throw err;
+    }
   }
 
   /** `_total=estimate`: the planner's row estimate (no scan). */
