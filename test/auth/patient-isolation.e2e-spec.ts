@@ -61,7 +61,9 @@ describe('patient isolation across every route', () => {
     '/fhir/Patient/bob/$everything',
     '/fhir/Patient/alice/$everything',
     '/fhir/Patient/$everything',
-    '/fhir/Observation/$lastn?code=8867-4',
+    '/fhir/Observation/$lastn?patient=bob',
+    '/fhir/Observation/$lastn?patient=alice&max=5',
+    '/fhir/Observation/$lastn?category=vital-signs&patient=Patient/bob',
     '/fhir/$export',
   ];
 
