@@ -1,0 +1,88 @@
+import { startTestApp, TestApp } from '../../helpers/test-app';
+import { create, ids, search, sorted } from './search-helpers';
+
+// R4 search.html#chaining, #has (reverse chaining), #include / #revinclude (with :iterate and *),
+// compartment search (http.html#vsearch, CompartmentDefinition-patient) and system-level _type.
+describe('chaining, reverse chaining, includes, compartments (search.html)', () => {
+  let t: TestApp;
+  const r: Record<string, string> = {};
+  beforeAll(async () => {
+    t = await startTestApp();
+    r.org = await create(t, { resourceType: 'Organization', name: 'Chain General Hospital' });
+    r.otherOrg = await create(t, { resourceType: 'Organization', name: 'Elsewhere Clinic' });
+    r.peter = await create(t, { resourceType: 'Patient', name: [{ family: 'Chalmers', given: ['Peter'] }], managingOrganization: { reference: `Organization/${r.org}` } });
+    r.jane = await create(t, { resourceType: 'Patient', name: [{ family: 'Doe', given: ['Jane'] }], managingOrganization: { reference: `Organization/${r.otherOrg}` } });
+    r.dr = await create(t, { resourceType: 'Practitioner', name: [{ family: 'Welby' }] });
+    const obs = (subject: string, code: string, extra: object = {}) => ({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code }] },
+      subject: { reference: subject },
+      ...extra,
+    });
+    r.peterHr = await create(t, obs(`Patient/${r.peter}`, '8867-4', { performer: [{ reference: `Practitioner/${r.dr}` }] }));
+    r.peterBw = await create(t, obs(`Patient/${r.peter}`, '29463-7'));
+    r.janeHr = await create(t, obs(`Patient/${r.jane}`, '8867-4'));
+    r.enc = await create(t, { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject: { reference: `Patient/${r.peter}` } });
+    r.peterCond = await create(t, { resourceType: 'Condition', subject: { reference: `Patient/${r.peter}` }, encounter: { reference: `Encounter/${r.enc}` }, code: { text: 'flu' } });
+    r.prov = await create(t, { resourceType: 'Provenance', target: [{ reference: `Observation/${r.peterHr}` }], recorded: '2021-01-01T00:00:00Z', agent: [{ who: { reference: `Practitioner/${r.dr}` } }] });
+  });
+  afterAll(async () => t.close());
+
+  it('chains through a reference to the target’s parameters, with or without the type modifier, several levels deep', async () => {
+    expect(await ids(t, 'Observation?subject:Patient.name=peter')).toEqual(sorted([r.peterHr, r.peterBw]));
+    expect(await ids(t, 'Observation?patient.name=peter&code=8867-4')).toEqual([r.peterHr]);
+    expect(await ids(t, 'Observation?subject.given=jane')).toEqual([r.janeHr]);
+    expect(await ids(t, 'Observation?subject:Patient.organization.name=chain general')).toEqual(sorted([r.peterHr, r.peterBw]));
+    expect(await ids(t, `Observation?subject:Patient._id=${r.jane}`)).toEqual([r.janeHr]);
+    expect(await ids(t, 'Observation?subject:Patient.name=nobody')).toEqual([]);
+  });
+
+  it('reverse chaining (_has) finds resources referred to by matching resources, nested', async () => {
+    expect(await ids(t, 'Patient?_has:Observation:patient:code=29463-7')).toEqual([r.peter]);
+    expect(await ids(t, 'Patient?_has:Observation:subject:code=8867-4')).toEqual(sorted([r.peter, r.jane]));
+    expect(await ids(t, `Patient?_has:Observation:subject:performer=Practitioner/${r.dr}`)).toEqual([r.peter]);
+    // Patients with an Observation that has a Provenance recorded by the practitioner
+    expect(await ids(t, `Patient?_has:Observation:subject:_has:Provenance:target:agent=Practitioner/${r.dr}`)).toEqual([r.peter]);
+    expect(await ids(t, 'Organization?_has:Patient:organization:name=jane')).toEqual([r.otherOrg]);
+  });
+
+  it('_include adds the referenced resources with search.mode=include; _revinclude the referring ones', async () => {
+    const b = await search(t, `Observation?_id=${r.peterHr}&_include=Observation:subject&_include=Observation:performer`);
+    const mode = (m: string) => b.entry.filter((e: any) => e.search.mode === m).map((e: any) => `${e.resource.resourceType}/${e.resource.id}`).sort();
+    expect(mode('match')).toEqual([`Observation/${r.peterHr}`]);
+    expect(mode('include')).toEqual(sorted([`Patient/${r.peter}`, `Practitioner/${r.dr}`]));
+    const typed = await search(t, `Observation?_id=${r.peterHr}&_include=Observation:performer:Organization`);
+    expect(typed.entry.filter((e: any) => e.search.mode === 'include')).toEqual([]);
+    const rev = await search(t, `Patient?_id=${r.peter}&_revinclude=Observation:subject&_revinclude=Condition:patient`);
+    expect(rev.entry.filter((e: any) => e.search.mode === 'include').map((e: any) => e.resource.id).sort()).toEqual(sorted([r.peterHr, r.peterBw, r.peterCond]));
+  });
+
+  it('* includes every reference; :iterate follows the included resources too', async () => {
+    const all = await search(t, `Condition?_id=${r.peterCond}&_include=Condition:*`);
+    expect(all.entry.filter((e: any) => e.search.mode === 'include').map((e: any) => e.resource.id).sort()).toEqual(sorted([r.peter, r.enc]));
+    const once = await search(t, `Observation?_id=${r.peterHr}&_include=Observation:subject&_include=Patient:organization`);
+    expect(once.entry.map((e: any) => e.resource.id)).not.toContain(r.org); // Patient:organization applies to matches only
+    const iter = await search(t, `Observation?_id=${r.peterHr}&_include=Observation:subject&_include:iterate=Patient:organization`);
+    expect(iter.entry.filter((e: any) => e.search.mode === 'include').map((e: any) => e.resource.id).sort()).toEqual(sorted([r.peter, r.org]));
+    const revIter = await search(t, `Organization?_id=${r.org}&_revinclude=Patient:organization&_revinclude:iterate=Observation:subject`);
+    expect(revIter.entry.filter((e: any) => e.search.mode === 'include').map((e: any) => e.resource.id).sort()).toEqual(sorted([r.peter, r.peterHr, r.peterBw]));
+  });
+
+  it('compartment search returns the compartment members of a type, with further criteria', async () => {
+    expect(await ids(t, `Patient/${r.peter}/Observation`)).toEqual(sorted([r.peterHr, r.peterBw]));
+    expect(await ids(t, `Patient/${r.peter}/Observation?code=29463-7`)).toEqual([r.peterBw]);
+    expect(await ids(t, `Patient/${r.peter}/Condition`)).toEqual([r.peterCond]);
+    expect(await ids(t, `Patient/${r.jane}/Encounter`)).toEqual([]);
+    const self = (await search(t, `Patient/${r.peter}/Observation?code=29463-7`)).link[0].url;
+    expect(self).toBe(`${t.baseUrl}/Patient/${r.peter}/Observation?code=29463-7`);
+  });
+
+  it('system-level search over _type, with the parameters common to those types', async () => {
+    const b = await search(t, `?_type=Patient,Practitioner&_id=${r.peter},${r.dr}`);
+    expect(b.entry.map((e: any) => `${e.resource.resourceType}/${e.resource.id}`).sort()).toEqual(sorted([`Patient/${r.peter}`, `Practitioner/${r.dr}`]));
+    expect((await t.http.get('/fhir?_type=Patient,Nonsense')).status).toBe(400);
+    const any = await search(t, `?_id=${r.org}`);
+    expect(any.entry.map((e: any) => e.resource.resourceType)).toEqual(['Organization']);
+  });
+});

@@ -1,0 +1,119 @@
+import { startTestApp, TestApp } from '../../helpers/test-app';
+import { allPages, create, matchIds, search, sorted } from './search-helpers';
+
+// R4 search.html#sort, #count, #total, #summary, #elements, paging (http.html#paging, search.html#count),
+// POST _search (search.html#search), and the self link (search.html#selflink).
+describe('result parameters and paging (search.html)', () => {
+  let t: TestApp;
+  const s: { id: string; date: string; family: string }[] = [];
+  beforeAll(async () => {
+    t = await startTestApp();
+    const rows: [string, string][] = [
+      ['2020-01-05', 'Baker'],
+      ['2021-03-01', 'Adams'],
+      ['2019-07-20', 'Clark'],
+      ['2021-03-01', 'Baker'],
+      ['2022-11-11', 'Adams'],
+    ];
+    for (const [date, family] of rows) {
+      const id = await create(t, { resourceType: 'Specimen', collection: { collectedDateTime: date }, note: [{ text: family }], subject: { reference: 'Patient/sorter' } });
+      s.push({ id, date, family });
+    }
+    // a second sort key from a string parameter: Patients
+    for (const [date, family] of rows) await create(t, { resourceType: 'Patient', birthDate: date, name: [{ family }] });
+  });
+  afterAll(async () => t.close());
+
+  it('_sort by a date parameter, ascending and descending (-), ties in id order', async () => {
+    const asc = matchIds(await search(t, 'Specimen?_sort=collected'));
+    const expected = [...s].sort((a, b) => a.date.localeCompare(b.date) || a.id.localeCompare(b.id)).map((x) => x.id);
+    expect(asc).toEqual(expected);
+    const desc = matchIds(await search(t, 'Specimen?_sort=-collected'));
+    expect(desc).toEqual([...s].sort((a, b) => b.date.localeCompare(a.date) || a.id.localeCompare(b.id)).map((x) => x.id));
+  });
+
+  it('_sort with several keys (string then -date), and _sort=_id / _lastUpdated', async () => {
+    const b = await search(t, 'Patient?_sort=family,-birthdate');
+    const got = b.entry.map((e: any) => `${e.resource.name[0].family} ${e.resource.birthDate}`);
+    expect(got).toEqual(['Adams 2022-11-11', 'Adams 2021-03-01', 'Baker 2021-03-01', 'Baker 2020-01-05', 'Clark 2019-07-20']);
+    expect(matchIds(await search(t, 'Specimen?_sort=_id'))).toEqual(sorted(s.map((x) => x.id)));
+    expect(matchIds(await search(t, 'Specimen?_sort=-_lastUpdated'))).toEqual([...s].reverse().map((x) => x.id));
+  });
+
+  it('_count sets the page size (default 20, at most 1000); next/previous links page through every match once', async () => {
+    const first = await search(t, 'Specimen?_sort=collected&_count=2');
+    expect(first.entry).toHaveLength(2);
+    expect(first.link.map((l: any) => l.relation)).toEqual(['self', 'next']);
+    const all = await allPages(t, 'Specimen?_sort=collected&_count=2');
+    expect(all).toEqual(matchIds(await search(t, 'Specimen?_sort=collected')));
+    // previous from the second page gives the first page back
+    const second = await search(t, first.link.find((l: any) => l.relation === 'next').url.replace(`${t.baseUrl}/`, ''));
+    const prev = second.link.find((l: any) => l.relation === 'previous');
+    expect(prev).toBeDefined();
+    expect(matchIds(await search(t, prev.url.replace(`${t.baseUrl}/`, '')))).toEqual(matchIds(first));
+    const big = await search(t, 'Specimen?_count=5000');
+    expect(big.link[0].url).toContain('_count=5000');
+    expect(big.entry).toHaveLength(5);
+  });
+
+  it('paging stays correct while data changes: no duplicates or gaps when following next to the end', async () => {
+    const before = matchIds(await search(t, 'Specimen?_sort=collected&_count=100'));
+    const added: string[] = [];
+    const seen = await allPages(t, 'Specimen?_sort=collected&_count=2', async (page) => {
+      // an insert sorting before the cursor, one after, and an update that does not move
+      if (page === 0) {
+        added.push(await create(t, { resourceType: 'Specimen', collection: { collectedDateTime: '2000-01-01' }, subject: { reference: 'Patient/sorter' } }));
+        added.push(await create(t, { resourceType: 'Specimen', collection: { collectedDateTime: '2030-01-01' }, subject: { reference: 'Patient/sorter' } }));
+      }
+    });
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const id of before) expect(seen).toContain(id);
+    expect(seen).toContain(added[1]); // after the cursor: seen
+    expect(seen).not.toContain(added[0]); // before the cursor: not re-served
+  });
+
+  it('_total: none (absent), accurate (count of all matches), estimate (a number)', async () => {
+    const n = matchIds(await search(t, 'Patient?_count=1000')).length;
+    expect((await search(t, 'Patient?_count=2&_total=accurate')).total).toBe(n);
+    expect((await search(t, 'Patient?_count=2&_total=none')).total).toBeUndefined();
+    expect(typeof (await search(t, 'Patient?_count=2&_total=estimate')).total).toBe('number');
+  });
+
+  it('_summary=count gives the total only; _summary=true the summary elements, marked SUBSETTED', async () => {
+    const count = await search(t, 'Patient?_summary=count');
+    expect(count.total).toBe(5);
+    expect(count.entry).toEqual([]);
+    const summary = await search(t, 'Specimen?_summary=true&_count=1');
+    const r = summary.entry[0].resource;
+    expect(r.note).toBeUndefined(); // Specimen.note is not a summary element
+    expect(r.collection).toBeUndefined(); // nor is collection
+    expect(r.subject).toBeDefined();
+    expect(r.meta.tag).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'SUBSETTED' })]));
+    const data = await search(t, 'Specimen?_summary=data&_count=1');
+    expect(data.entry[0].resource.note).toBeDefined();
+    expect((await t.http.get('/fhir/Specimen?_summary=maybe')).status).toBe(400);
+  });
+
+  it('_elements returns only the listed elements (plus id, meta and mandatory ones)', async () => {
+    const b = await search(t, 'Patient?_elements=birthDate&_count=1');
+    const r = b.entry[0].resource;
+    expect(Object.keys(r).sort()).toEqual(['birthDate', 'id', 'meta', 'resourceType']);
+    expect(r.meta.tag.some((x: any) => x.code === 'SUBSETTED')).toBe(true);
+  });
+
+  it('POST [type]/_search with a form body equals GET; the self link shows the parameters applied', async () => {
+    const get = await search(t, 'Patient?family=adams&_sort=birthdate');
+    const post = await t.http.post('/fhir/Patient/_search').type('form').send('family=adams&_sort=birthdate');
+    expect(post.status).toBe(200);
+    expect(matchIds(post.body)).toEqual(matchIds(get));
+    expect(post.body.link[0].url).toBe(`${t.baseUrl}/Patient?family=adams&_sort=birthdate`);
+    const sys = await t.http.post('/fhir/_search').type('form').send('_type=Patient&family=clark');
+    expect(sys.status).toBe(200);
+    expect(sys.body.entry).toHaveLength(1);
+  });
+
+  it('_contained other than false is refused (400) unless lenient', async () => {
+    expect((await t.http.get('/fhir/Patient?_contained=true')).status).toBe(400);
+    expect((await t.http.get('/fhir/Patient?_contained=true').set('Prefer', 'handling=lenient')).status).toBe(200);
+  });
+});
