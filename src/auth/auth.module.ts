@@ -1,7 +1,6 @@
 import { Inject, MiddlewareConsumer, Module, NestModule, OnModuleDestroy, OnModuleInit, RequestMethod } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import * as express from 'express';
-import passport from 'passport';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { logger } from '../logger';
 import { CapabilityService } from '../fhir/rest/capability.service';
@@ -12,7 +11,6 @@ import { StorageModule } from '../fhir/storage/storage.module';
 import { AdminController } from './admin.controller';
 import { AuthEvents } from './auth-events';
 import { AuthorizeFlow } from './authorize.service';
-import { BearerStrategy } from './bearer.strategy';
 import { ClientAuthenticator } from './client-auth.service';
 import { ClientRepository } from './client.repository';
 import { securityContributor } from './discovery';
@@ -62,7 +60,6 @@ export class AuthModule implements NestModule, OnModuleInit, OnModuleDestroy {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly tokens: Tokens,
     private readonly capability: CapabilityService,
     private readonly grants: GrantRepository,
     private readonly security: SecurityRepository,
@@ -83,7 +80,6 @@ export class AuthModule implements NestModule, OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    passport.use(new BearerStrategy((token) => this.tokens.authenticate(token)));
     this.capability.addContributor(securityContributor(this.config));
     // every search of a request (matches, _include, chains, _has) is bounded by the token's scopes
     this.search.setRestrictionProvider((ctx) => this.authorizer.restriction(ctx.auth));

@@ -3,8 +3,6 @@ import { Strategy } from 'passport';
 import type { AuthContext } from './auth-context';
 import { OAuthError } from './oauth-error';
 
-export const BEARER_STRATEGY = 'smart-bearer';
-
 /** What a failed bearer authentication tells the client (RFC 6750 §3). */
 export interface BearerChallenge {
   /** absent when the request carried no token at all */
@@ -18,7 +16,7 @@ export interface BearerChallenge {
  * the request's AuthContext.
  */
 export class BearerStrategy extends Strategy {
-  override name = BEARER_STRATEGY;
+  override name = 'smart-bearer';
 
   constructor(private readonly verify: (token: string) => Promise<AuthContext>) {
     super();

@@ -1,13 +1,14 @@
-import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import { AuthGuard } from '@nestjs/passport';
-import type { Request } from 'express';
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import passport from 'passport';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { FhirError, issue } from '../fhir/errors';
 import { queryPairs } from '../fhir/rest/content-negotiation';
 import type { AuthContext } from './auth-context';
 import { AuthEvents } from './auth-events';
-import { BEARER_STRATEGY, BearerChallenge } from './bearer.strategy';
+import { BearerChallenge, BearerStrategy } from './bearer.strategy';
 import { RequestAuthorizer } from './request-authorizer';
+import { Tokens } from './tokens.service';
 
 /** FHIR paths anyone may GET: the CapabilityStatement and SMART/OIDC discovery. */
 export function isPublicFhirPath(method: string, path: string): boolean {
@@ -17,34 +18,35 @@ export function isPublicFhirPath(method: string, path: string): boolean {
 
 /**
  * The resource server's gate, global: every `/fhir/**` request except
- * discovery and metadata needs a valid bearer token (passport strategy
- * BEARER_STRATEGY: signature, iss, aud, exp, revocation) → `req.auth`; then
- * the scope policy (RequestAuthorizer) decides on the interaction before the
- * controller runs. 401 carries `WWW-Authenticate: Bearer …` (RFC 6750).
+ * discovery and metadata needs a valid bearer token (passport with this
+ * app's BearerStrategy: signature, iss, aud, exp, revocation) → `req.auth`;
+ * then the scope policy (RequestAuthorizer) decides on the interaction
+ * before the controller runs. 401 carries `WWW-Authenticate: Bearer …`
+ * (RFC 6750). The strategy instance belongs to the app (not passport's
+ * global registry), so several apps in one process never share token services.
  */
 @Injectable()
-export class FhirAuthGuard extends AuthGuard(BEARER_STRATEGY) {
+export class FhirAuthGuard implements CanActivate {
+  private readonly strategy: BearerStrategy;
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly authorizer: RequestAuthorizer,
     private readonly events: AuthEvents,
+    tokens: Tokens,
   ) {
-    super();
+    this.strategy = new BearerStrategy((token) => tokens.authenticate(token));
   }
 
-  override getAuthenticateOptions() {
-    return { session: false, property: 'auth' };
-  }
-
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const req = context.switchToHttp().getRequest<Request>();
     if (!req.path.startsWith('/fhir/') && req.path !== '/fhir') return true;
     if (isPublicFhirPath(req.method, req.path)) return true;
     // development only: without AUTH_REQUIRED a request with no token is an unrestricted internal call
     if (!this.config.authRequired && !req.headers.authorization) return true;
-    await super.canActivate(context);
-    const auth = (req as Request & { auth: AuthContext }).auth;
+    const auth = await this.authenticate(req, context.switchToHttp().getResponse<Response>());
+    (req as Request & { auth: AuthContext }).auth = auth;
     try {
       await this.authorizer.authorize(auth, {
         method: req.method,
@@ -76,11 +78,18 @@ export class FhirAuthGuard extends AuthGuard(BEARER_STRATEGY) {
     return true;
   }
 
-  override handleRequest<T>(err: unknown, user: T, info: unknown, context: ExecutionContext): T {
-    if (err) throw err;
-    if (user) return user;
-    const req = context.switchToHttp().getRequest<Request>();
-    const c = (info ?? {}) as BearerChallenge;
+  private authenticate(req: Request, res: Response): Promise<AuthContext> {
+    return new Promise((resolve, reject) => {
+      const done = (err: unknown, user: AuthContext | false, info: unknown) => {
+        if (err) reject(err);
+        else if (!user) reject(this.unauthorized(req, (info ?? {}) as BearerChallenge));
+        else resolve(user);
+      };
+      passport.authenticate(this.strategy, { session: false }, done)(req, res, (err?: unknown) => reject(err));
+    });
+  }
+
+  private unauthorized(req: Request, c: BearerChallenge): FhirError {
     this.events.emit({
       type: 'token-refused',
       outcome: 'failure',
@@ -91,7 +100,7 @@ export class FhirAuthGuard extends AuthGuard(BEARER_STRATEGY) {
     });
     const params = [`realm="fhir"`];
     if (c.error) params.push(`error="${c.error}"`, `error_description="${(c.description ?? '').replace(/["\\]/g, '')}"`);
-    const text = c.error ? `${c.description ?? 'invalid token'}` : 'a bearer access token is required (SMART on FHIR)';
-    throw new FhirError(401, [issue('login', text)], { 'WWW-Authenticate': `Bearer ${params.join(', ')}` });
+    const text = c.error ? (c.description ?? 'invalid token') : 'a bearer access token is required (SMART on FHIR)';
+    return new FhirError(401, [issue('login', text)], { 'WWW-Authenticate': `Bearer ${params.join(', ')}` });
   }
 }
