@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { AuditRow, canonicalRow, chainHash, compareKey, ZERO_HASH } from './audit-chain';
+import { AuditRow, canonicalRow, compareKey, linkHash, rowHash, toRow, ZERO_HASH } from './audit-chain';
 
 const row: AuditRow = {
   id: '01a2138f-d8c6-709e-a1a7-98c24b75fe6d',
@@ -24,19 +24,37 @@ const row: AuditRow = {
 };
 
 describe('audit chain hashing', () => {
-  it('link = SHA-256(previous link || seq (8 bytes, big-endian) || canonical row)', () => {
+  it('row_hash = SHA-256(canonical row); link = SHA-256(previous link || seq (8 bytes, big-endian) || tx || row_hash)', () => {
     const canonical = canonicalRow(row);
+    expect(rowHash(row).equals(createHash('sha256').update(canonical).digest())).toBe(true);
     const seq = Buffer.from([0, 0, 0, 0, 0, 0, 0, 7]);
-    const expected = createHash('sha256').update(Buffer.concat([ZERO_HASH, seq, Buffer.from(canonical, 'utf8')])).digest();
-    expect(chainHash(ZERO_HASH, 7, canonical).equals(expected)).toBe(true);
+    const expected = createHash('sha256').update(Buffer.concat([ZERO_HASH, seq, Buffer.from('9186'), rowHash(row)])).digest();
+    expect(linkHash(ZERO_HASH, 7, '9186', rowHash(row)).equals(expected)).toBe(true);
   });
 
-  it('every column is covered: changing any one changes the canonical form', () => {
+  it('every column but tx is in the row hash; tx is in the link', () => {
     const base = canonicalRow(row);
     for (const key of Object.keys(row) as (keyof AuditRow)[]) {
+      if (key === 'tx') continue;
       const changed = { ...row, [key]: Array.isArray(row[key]) ? ['x'] : key === 'outcome' || key === 'entity_version' ? 99 : 'x' };
       expect(canonicalRow(changed as AuditRow)).not.toBe(base);
     }
+    expect(linkHash(ZERO_HASH, 1, '9186', rowHash(row)).equals(linkHash(ZERO_HASH, 1, '9187', rowHash(row)))).toBe(false);
+  });
+
+  it('a record becomes the row the database reads back: microsecond timestamp, text PostgreSQL accepts', () => {
+    const r = toRow('id', {
+      recorded: new Date('2026-11-25T16:35:23.974Z'),
+      type: 'rest',
+      subtype: ['read'],
+      action: 'R',
+      outcome: 4,
+      outcomeDesc: 'bad \u0000 value \ud800!',
+      patient: [],
+    });
+    expect(r.recorded).toBe('2026-11-25T16:35:23.974000Z');
+    expect(r.outcome_desc).toBe('bad  value \ufffd!');
+    expect(r.client_id).toBeNull();
   });
 
   it('orders by transaction id numerically, then id', () => {

@@ -1,9 +1,10 @@
 import { createHash } from 'crypto';
+import type { AuditRecord } from './audit.types';
 
 /**
  * An `audit_event` row as read by `AUDIT_ROW_SELECT`: every column in a
- * stable text form, so the sealer, `audit:verify` and the API all see the
- * same bytes (timestamps to the microsecond, transaction ids as text).
+ * stable text form, so writers, the sealer, `audit:verify` and the API all
+ * see the same bytes (timestamps to the microsecond, transaction ids as text).
  */
 export interface AuditRow {
   id: string;
@@ -25,31 +26,39 @@ export interface AuditRow {
   entity_version: number | null;
   query: string | null;
   patient: string[];
+  /** SHA-256 of the canonical row, stored by the writer (null until the sealer computes it) */
+  row_hash?: Buffer | null;
 }
 
-/** Columns of `audit_event e` in canonical order (the order of the hash input). */
+/** Columns of `audit_event e` (AuditRow), plus the stored row hash. */
 export const AUDIT_ROW_SELECT = `e.id::text AS id, e.tx::text AS tx,
   to_char(e.recorded AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS recorded,
   e.type, e.subtype, e.action, e.outcome, e.outcome_desc, e.client_id, e.user_ref, e.user_name, e.token_id,
-  e.network, e.request_id, e.entity_type, e.entity_id, e.entity_version, e.query, e.patient`;
+  e.network, e.request_id, e.entity_type, e.entity_id, e.entity_version, e.query, e.patient, e.row_hash`;
 
+/** The columns a row hash covers, in order: everything but `tx` (assigned by the database, covered by the link). */
 const CANONICAL_KEYS: (keyof AuditRow)[] = [
-  'id', 'tx', 'recorded', 'type', 'subtype', 'action', 'outcome', 'outcome_desc', 'client_id', 'user_ref', 'user_name',
+  'id', 'recorded', 'type', 'subtype', 'action', 'outcome', 'outcome_desc', 'client_id', 'user_ref', 'user_name',
   'token_id', 'network', 'request_id', 'entity_type', 'entity_id', 'entity_version', 'query', 'patient',
 ];
 
 export const ZERO_HASH = Buffer.alloc(32);
 
 /** The canonical form of a row: a JSON array of its columns in fixed order. */
-export function canonicalRow(row: AuditRow): string {
-  return JSON.stringify(CANONICAL_KEYS.map((k) => row[k] ?? null));
+export function canonicalRow(row: Omit<AuditRow, 'tx'>): string {
+  return JSON.stringify(CANONICAL_KEYS.map((k) => (row as AuditRow)[k] ?? null));
 }
 
-/** hash(seq) = SHA-256(hash(seq - 1) || seq as 8 bytes big-endian || canonical row, UTF-8). */
-export function chainHash(previous: Buffer, seq: number, canonical: string): Buffer {
+/** row_hash = SHA-256(canonical row, UTF-8): computed by the writer, or by the sealer when the writer could not. */
+export function rowHash(row: Omit<AuditRow, 'tx'>): Buffer {
+  return createHash('sha256').update(canonicalRow(row), 'utf8').digest();
+}
+
+/** link(seq) = SHA-256(link(seq - 1) || seq as 8 bytes big-endian || tx as text || row_hash). */
+export function linkHash(previous: Buffer, seq: number, tx: string, row: Buffer): Buffer {
   const s = Buffer.alloc(8);
   s.writeBigUInt64BE(BigInt(seq));
-  return createHash('sha256').update(previous).update(s).update(canonical, 'utf8').digest();
+  return createHash('sha256').update(previous).update(s).update(tx, 'utf8').update(row).digest();
 }
 
 /** Total order of the chain: (tx, id), tx compared as a 64-bit number. */
@@ -58,4 +67,43 @@ export function compareKey(a: { tx: string; id: string }, b: { tx: string; id: s
   const tb = BigInt(b.tx);
   if (ta !== tb) return ta < tb ? -1 : 1;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/**
+ * A record as the row the database will hold, in the text forms it reads
+ * back (so the writer's row hash is what the verifier recomputes): recorded
+ * to the microsecond, text without NUL or lone surrogates (PostgreSQL
+ * refuses them: an audit row must never fail on client-supplied text).
+ */
+export function toRow(id: string, r: AuditRecord): Omit<AuditRow, 'tx'> {
+  return {
+    id,
+    recorded: `${r.recorded.toISOString().slice(0, 23)}000Z`,
+    type: r.type,
+    subtype: r.subtype.map(clean),
+    action: r.action,
+    outcome: r.outcome,
+    outcome_desc: text(r.outcomeDesc),
+    client_id: text(r.clientId),
+    user_ref: text(r.userRef),
+    user_name: text(r.userName),
+    token_id: text(r.tokenId),
+    network: text(r.network),
+    request_id: text(r.requestId),
+    entity_type: text(r.entityType),
+    entity_id: text(r.entityId),
+    entity_version: r.entityVersion ?? null,
+    query: text(r.query),
+    patient: r.patient.map(clean),
+  };
+}
+
+function text(s: string | undefined): string | null {
+  return s === undefined || s === null ? null : clean(s);
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function clean(s: string): string {
+  return s.replace(/\u0000/g, '').replace(LONE_SURROGATE, '\ufffd');
 }

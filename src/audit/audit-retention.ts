@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Database } from '../database/database';
 import { logger } from '../logger';
-import { canonicalRow, chainHash } from './audit-chain';
+import { canonicalRow, linkHash, rowHash } from './audit-chain';
 import { AuditChainRepository, ChainLink } from './audit-chain.repository';
 import { toAuditEvent } from './audit-event.resource';
 import type { SecurityEvent } from './audit.types';
@@ -32,8 +32,8 @@ export interface ExportManifest {
 
 /**
  * Retention: sealed audit rows recorded before the cut-off are exported as
- * NDJSON AuditEvents (each carrying its chain position, hash and canonical
- * row, so the file verifies on its own), then removed; the head keeps the
+ * NDJSON AuditEvents (each carrying its chain position, transaction id, link
+ * hash and canonical row, so the file verifies on its own), then removed; the head keeps the
  * hash of the last removed position as the anchor the remaining chain is
  * verified from. Rows go in chain order and only up to the first newer row,
  * and only over a segment that verifies: retention never destroys evidence
@@ -90,7 +90,9 @@ export class AuditRetention {
     const out: ChainLink[] = [];
     for (const link of links) {
       if (!link.row || new Date(link.row.recorded) >= cutoff) break;
-      if (link.seq !== seq + 1 || !chainHash(prev, link.seq, canonicalRow(link.row)).equals(link.hash)) {
+      const row = rowHash(link.row);
+      const intact = !link.row.row_hash || row.equals(link.row.row_hash);
+      if (link.seq !== seq + 1 || !intact || !linkHash(prev, link.seq, link.row.tx, row).equals(link.hash)) {
         logger.error({ seq: link.seq }, 'audit chain does not verify here: retention stops (run npm run audit:verify)');
         break;
       }
@@ -112,6 +114,7 @@ export class AuditRetention {
           url: CHAIN_EXTENSION,
           extension: [
             { url: 'seq', valueString: String(l.seq) },
+            { url: 'tx', valueString: l.row!.tx },
             { url: 'hash', valueString: l.hash.toString('hex') },
             { url: 'canonical', valueString: canonicalRow(l.row!) },
           ],
@@ -156,7 +159,8 @@ export function verifyExport(ndjsonFile: string): { ok: boolean; rows: number; p
     const ext = JSON.parse(line).extension?.find((e: any) => e.url === CHAIN_EXTENSION)?.extension ?? [];
     const get = (k: string) => ext.find((e: any) => e.url === k)?.valueString as string;
     const seq = Number(get('seq'));
-    if (!chainHash(prev, seq, get('canonical')).equals(Buffer.from(get('hash'), 'hex'))) {
+    const row = createHash('sha256').update(get('canonical'), 'utf8').digest();
+    if (!linkHash(prev, seq, get('tx'), row).equals(Buffer.from(get('hash'), 'hex'))) {
       return { ok: false, rows, problem: `position ${seq} does not verify` };
     }
     prev = Buffer.from(get('hash'), 'hex');

@@ -1,6 +1,6 @@
 import type { Database } from '../database/database';
 import { logger } from '../logger';
-import { canonicalRow, chainHash } from './audit-chain';
+import { linkHash, rowHash } from './audit-chain';
 import { AuditChainRepository } from './audit-chain.repository';
 
 const BATCH = 2000;
@@ -13,8 +13,9 @@ const BATCH = 2000;
  * process gets the head row lock (`FOR UPDATE SKIP LOCKED`: one sealer at a
  * time, the others skip), takes the rows of transactions that have all
  * ended (xid below `pg_snapshot_xmin`), in (tx, id) order, and appends one
- * link per row: SHA-256(previous hash || seq || canonical row). Because rows
- * below the xid horizon can no longer appear, the order it fixes is final.
+ * link per row: SHA-256(previous link || seq || tx || row_hash), where
+ * row_hash (SHA-256 of the canonical row) was stored by the writer. Because
+ * rows below the xid horizon can no longer appear, the order it fixes is final.
  */
 export class AuditSealer {
   private readonly chain = new AuditChainRepository();
@@ -74,17 +75,21 @@ export class AuditSealer {
     const n = await this.db.transaction(async (tx) => {
       const head = await this.chain.head(tx, 'skip');
       if (!head) return 0; // another process is sealing
-      const rows = await this.chain.unsealed(tx, head, BATCH);
-      if (rows.length === 0) return 0;
+      const events = await this.chain.unsealed(tx, head, BATCH);
+      if (events.length === 0) return 0;
+      // rows whose writer could not hash them (deletes written by bundles, older rows): hash them here
+      const missing = events.filter((e) => !e.row_hash).map((e) => e.id);
+      const computed = new Map<string, Buffer>();
+      if (missing.length) for (const row of await this.chain.rows(tx, missing)) computed.set(row.id, rowHash(row));
       let hash = head.hash;
       let seq = head.seq;
-      const links = rows.map((row) => {
+      const links = events.map((e) => {
         seq += 1;
-        hash = chainHash(hash, seq, canonicalRow(row));
-        return { seq, eventId: row.id, hash };
+        hash = linkHash(hash, seq, e.tx, e.row_hash ?? computed.get(e.id)!);
+        return { seq, eventId: e.id, hash };
       });
-      await this.chain.append(tx, links, rows[rows.length - 1]);
-      return rows.length;
+      await this.chain.append(tx, links, events[events.length - 1], computed);
+      return events.length;
     });
     if (n > 0) this.logHead();
     return n;

@@ -1,5 +1,5 @@
 import type { Queryable } from '../database/database';
-import { canonicalRow, chainHash, compareKey } from './audit-chain';
+import { compareKey, linkHash, rowHash } from './audit-chain';
 import { AuditChainRepository } from './audit-chain.repository';
 
 export type ChainProblemKind = 'altered' | 'deleted' | 'inserted' | 'truncated';
@@ -60,8 +60,10 @@ export async function verifyAuditChain(q: Queryable): Promise<ChainReport> {
         const key = { tx: link.row.tx, id: link.row.id };
         if (link.row.id !== link.eventId) {
           problems.push({ kind: 'altered', seq: link.seq, eventId: link.eventId, key, detail: 'link names another event' });
-        } else if (!chainHash(prev, link.seq, canonicalRow(link.row)).equals(link.hash)) {
-          problems.push({ kind: 'altered', seq: link.seq, eventId: link.row.id, key, detail: 'hash does not match the row' });
+        } else if (link.row.row_hash && !rowHash(link.row).equals(link.row.row_hash)) {
+          problems.push({ kind: 'altered', seq: link.seq, eventId: link.row.id, key, detail: 'the row does not match its row hash' });
+        } else if (!linkHash(prev, link.seq, link.row.tx, rowHash(link.row)).equals(link.hash)) {
+          problems.push({ kind: 'altered', seq: link.seq, eventId: link.row.id, key, detail: 'the link does not match the row' });
         } else if (prevKey && compareKey(prevKey, key) >= 0) {
           problems.push({ kind: 'altered', seq: link.seq, eventId: link.row.id, key, detail: 'row out of chain order' });
         }

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import type { Queryable } from '../database/database';
 import type { WriteExtra } from '../fhir/storage/storage.types';
-import { AUDIT_ROW_SELECT, AuditRow } from './audit-chain';
+import { AUDIT_ROW_SELECT, AuditRow, rowHash, toRow } from './audit-chain';
 import type { AuditRecord } from './audit.types';
 import { patientsInBody } from './http-interaction';
 import { uuidv7 } from './uuidv7';
@@ -18,11 +18,37 @@ export interface WriteAgent {
 
 const COLUMNS = `id uuid, recorded timestamptz, type text, subtype text[], action text, outcome smallint, outcome_desc text,
   client_id text, user_ref text, user_name text, token_id text, network text, request_id text, entity_type text,
-  entity_id text, entity_version integer, query text, patient text[]`;
+  entity_id text, entity_version integer, query text, patient text[], row_hash text`;
 const NAMES = COLUMNS.split(',').map((c) => c.trim().split(/\s+/)[0]);
-const INSERT_MANY = `INSERT INTO audit_event (${NAMES.join(', ')}) SELECT * FROM json_to_recordset($1::json) AS x(${COLUMNS})`;
+const INSERT_MANY = `INSERT INTO audit_event (${NAMES.join(', ')})
+  SELECT ${NAMES.map((n) => (n === 'row_hash' ? `decode(x.row_hash, 'hex')` : `x.${n}`)).join(', ')}
+    FROM json_to_recordset($1::json) AS x(${COLUMNS})`;
+
+const WRITE_ACTIONS: Record<string, [string, AuditRecord['action']]> = {
+  POST: ['create', 'C'],
+  PUT: ['update', 'U'],
+  PATCH: ['patch', 'U'],
+  DELETE: ['delete', 'D'],
+};
 
 let extraSeq = 0;
+
+/** A delete's Patients: those of the version it replaces (resource content is not in the delete itself). */
+const PATIENT_OR_PREVIOUS = `coalesce(x.patient, audit_patients(x.entity_type, x.entity_id, (SELECT h.content FROM resource_history h
+    WHERE h.resource_type = x.entity_type AND h.id = x.entity_id AND h.version_id = x.entity_version - 1)))`;
+
+/** The Patients a stored resource concerns: itself if a Patient, and every Patient it references. */
+export function patientsOf(resourceType: string, id: string, content: string): string[] {
+  const found = patientsInBody(content);
+  if (resourceType === 'Patient' && !found.includes(id)) found.unshift(id);
+  return found;
+}
+
+/** A record as inserted: its columns, and its row hash over exactly those values. */
+function inserted(r: AuditRecord, id = uuidv7(r.recorded.getTime())) {
+  const row = toRow(id, r);
+  return { ...row, row_hash: rowHash(row).toString('hex') };
+}
 
 /** Owns the SQL that writes and reads `audit_event`. */
 export class AuditRepository {
@@ -31,27 +57,7 @@ export class AuditRepository {
    * JSON parameter, which is far cheaper to bind than a column array each.
    */
   async insertMany(q: Queryable, records: AuditRecord[], prepared = false): Promise<void> {
-    const rows = records.map((r) => ({
-      id: uuidv7(r.recorded.getTime()),
-      recorded: r.recorded.toISOString(),
-      type: r.type,
-      subtype: r.subtype,
-      action: r.action,
-      outcome: r.outcome,
-      outcome_desc: r.outcomeDesc ?? null,
-      client_id: r.clientId ?? null,
-      user_ref: r.userRef ?? null,
-      user_name: r.userName ?? null,
-      token_id: r.tokenId ?? null,
-      network: r.network ?? null,
-      request_id: r.requestId ?? null,
-      entity_type: r.entityType ?? null,
-      entity_id: r.entityId ?? null,
-      entity_version: r.entityVersion ?? null,
-      query: r.query ?? null,
-      patient: r.patient,
-    }));
-    const values = [JSON.stringify(rows)];
+    const values = [JSON.stringify(records.map((r) => inserted(r)))];
     // a named statement is parsed and planned once per connection (planning costs more than a small batch);
     // not on the embedded database, whose one session outlives the pool's connections
     if (prepared) await (q as unknown as Pool).query({ name: 'audit_insert_many', text: INSERT_MANY, values });
@@ -60,38 +66,40 @@ export class AuditRepository {
 
   /**
    * A CTE for the resource write statement (`ResourceRepository`): one audit
-   * row per version actually written (`w` joined with `written`), in the same
-   * statement and therefore the same transaction as the resource rows. The
-   * Patients concerned are found in the content here (a V8 regex: far
-   * cheaper than one in SQL); a delete has no content, so for deletes only
-   * they come from the version it replaces, in SQL.
+   * row per version actually written (the prepared rows joined with
+   * `written`), in the same statement and therefore the same transaction as
+   * the resource rows. Each row and its hash are made here from the version
+   * (the Patients concerned found in its content); a delete has no content,
+   * so its Patients come from the version it replaces, in SQL, and the
+   * sealer hashes that row.
    */
   writeExtra(agent: WriteAgent): WriteExtra {
     return {
       ctes: (bind, writes) => {
         const name = `audit_w${++extraSeq % 1_000_000}`;
-        const v = (x: string | undefined) => bind(x ?? null, 'text');
-        const patients = writes.map((w) => {
-          if (w.content === null) return null;
-          const found = patientsInBody(w.content);
-          if (w.resourceType === 'Patient' && !found.includes(w.id)) found.unshift(w.id);
-          return found.join(',');
+        const rows = writes.map((w) => {
+          const [subtype, action] = WRITE_ACTIONS[w.method];
+          const record: AuditRecord = {
+            ...agent,
+            recorded: w.lastUpdated,
+            type: 'rest',
+            subtype: [subtype],
+            action: w.method === 'PUT' && w.versionId === 1 ? 'C' : action,
+            outcome: 0,
+            entityType: w.resourceType,
+            entityId: w.id,
+            entityVersion: w.versionId,
+            patient: w.content === null ? [] : patientsOf(w.resourceType, w.id, w.content),
+          };
+          const row = inserted(record);
+          return w.content === null ? { ...row, patient: null, row_hash: null } : row;
         });
         return [
           `${name} AS (
-          INSERT INTO audit_event (recorded, type, subtype, action, outcome, client_id, user_ref, user_name, token_id,
-                                   network, request_id, entity_type, entity_id, entity_version, patient)
-          SELECT w.last_updated, 'rest',
-                 ARRAY[CASE w.method WHEN 'POST' THEN 'create' WHEN 'PUT' THEN 'update' WHEN 'PATCH' THEN 'patch' ELSE 'delete' END],
-                 CASE WHEN w.method = 'DELETE' THEN 'D' WHEN w.method = 'POST' OR w.version_id = 1 THEN 'C' ELSE 'U' END,
-                 0, ${v(agent.clientId)}, ${v(agent.userRef)}, ${v(agent.userName)}, ${v(agent.tokenId)},
-                 ${v(agent.network)}, ${v(agent.requestId)}, w.resource_type, w.id, w.version_id,
-                 CASE WHEN w.content IS NOT NULL THEN string_to_array(ap.patients, ',')
-                      ELSE audit_patients(w.resource_type, w.id, (SELECT h.content FROM resource_history h
-                        WHERE h.resource_type = w.resource_type AND h.id = w.id AND h.version_id = w.version_id - 1)) END
-            FROM w JOIN written USING (resource_type, id)
-            JOIN unnest(${bind(writes.map((w) => w.resourceType), 'text[]')}, ${bind(writes.map((w) => w.id), 'text[]')},
-                        ${bind(patients, 'text[]')}) AS ap(resource_type, id, patients) USING (resource_type, id))`,
+          INSERT INTO audit_event (${NAMES.join(', ')})
+          SELECT ${NAMES.map((n) => (n === 'row_hash' ? `decode(x.row_hash, 'hex')` : n === 'patient' ? PATIENT_OR_PREVIOUS : `x.${n}`)).join(', ')}
+            FROM json_to_recordset(${bind(JSON.stringify(rows), 'json')}) AS x(${COLUMNS})
+            JOIN written ON written.resource_type = x.entity_type AND written.id = x.entity_id)`,
         ];
       },
     };

@@ -19,7 +19,7 @@ describe('AuditEvents of bundles, conditional interactions and Bulk Data export'
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const post = (body: unknown, id: string) => t.http.post('/fhir').set('X-Request-Id', id).set('Content-Type', FHIR_JSON).send(body);
+  const post = (body: object, id: string) => t.http.post('/fhir').set('X-Request-Id', id).set('Content-Type', FHIR_JSON).send(body);
 
   it('transaction: the Bundle and every entry, each write in the transaction that wrote it (http.html §3.1.0.11)', async () => {
     const id = rid();

@@ -23,6 +23,9 @@ describe('audit hash chain: sealing, audit:verify, retention', () => {
 
   async function traffic(n: number): Promise<void> {
     const p = await t.http.post('/fhir/Patient').send({ resourceType: 'Patient', name: [{ family: 'Chain' }] });
+    // a delete: its row is hashed by the sealer (the writer has no content to find its Patients in)
+    const gone = await t.http.post('/fhir/Basic').send({ resourceType: 'Basic', code: { text: 'x' }, subject: { reference: `Patient/${p.body.id}` } });
+    await t.http.delete(`/fhir/Basic/${gone.body.id}`);
     await Promise.all(Array.from({ length: n }, (_, i) => t.http.get(i % 3 ? `/fhir/Patient/${p.body.id}` : '/fhir/Patient/nope')));
   }
   const ids = async (limit = 10) =>
@@ -39,6 +42,11 @@ describe('audit hash chain: sealing, audit:verify, retention', () => {
     expect(report.headSeq).toBe(count);
     expect(report.pending).toBe(0);
     expect(formatReport(report)).toMatch(/^audit chain OK/);
+    // every row now carries its hash: written with the row, or (the delete) computed by the sealer
+    const unhashed = await t.db.query(`SELECT count(*)::int AS n FROM audit_event WHERE row_hash IS NULL`);
+    expect(unhashed.rows[0].n).toBe(0);
+    const del = await t.db.query(`SELECT patient FROM audit_event WHERE action = 'D'`);
+    expect(del.rows[0].patient).toHaveLength(1);
   });
 
   it('reports an altered row, and only that row', async () => {
