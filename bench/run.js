@@ -61,7 +61,8 @@ function yardstick(file, env) {
 
 async function main() {
   const url = await freshDatabase('fhir_bench');
-  const server = await startServer({ DATABASE_URL: url, ...(process.env.BENCH_SERVER_ENV ? JSON.parse(process.env.BENCH_SERVER_ENV) : {}) });
+  // FHIR throughput without bearer tokens (the cost of SMART is measured by `npm run bench:auth`)
+  const server = await startServer({ DATABASE_URL: url, AUTH_REQUIRED: 'false', ...(process.env.BENCH_SERVER_ENV ? JSON.parse(process.env.BENCH_SERVER_ENV) : {}) });
   try {
     const own = await ownScenarios(server);
     if (process.env.SKIP_YARDSTICKS) return;
