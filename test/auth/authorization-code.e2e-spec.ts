@@ -66,6 +66,20 @@ describe('authorization code flow', () => {
     expect(decodeJwt(r.body.id_token).fhirUser).toBe(`${s.baseUrl}/Practitioner/dr-smith`);
   });
 
+  it('a confidential client (client_secret_basic) redeems its code with its secret; user/ scopes act for the practitioner', async () => {
+    const o = { ...DR, clientId: 'lab-portal', redirectUri: 'http://localhost:9001/cb', scope: 'openid fhirUser user/*.rs system/*.rs' };
+    const res = await userToken(s, { ...o, secret: 's3cret' });
+    expect(res.status).toBe(200);
+    // openid/fhirUser are not registered for this client: granted fewer than asked, no id_token
+    expect(res.body.scope).toBe('user/*.rs');
+    expect(res.body.id_token).toBeUndefined();
+    expect(res.body.patient).toBeUndefined();
+    expect((await s.http.get('/fhir/Patient/bob').set('Authorization', `Bearer ${res.body.access_token}`)).status).toBe(200);
+    const wrong = await userToken(s, { ...o, secret: 'wrong' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.error).toBe('invalid_client');
+  });
+
   it('consent page lists the scopes in plain words with Allow and Deny; Deny redirects with access_denied', async () => {
     const r = await authorizeThroughPages(s, { ...ALICE, scope: 'patient/Observation.rs openid', decision: 'deny' });
     expect(r.consent!.text).toContain('Read and search Observation records about the selected patient');
