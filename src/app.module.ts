@@ -8,6 +8,7 @@ import { DefinitionsModule } from './fhir/definitions/definitions.module';
 import { ClinicalOperationsModule } from './fhir/operations/clinical-operations.module';
 import { SubscriptionsModule } from './fhir/subscriptions/subscriptions.module';
 import { RestModule } from './fhir/rest/rest.module';
+import { SearchApiModule } from './fhir/search/search-api.module';
 import { ValidateOperationModule } from './fhir/validation/validate-operation.module';
 import { HealthController } from './health.controller';
 import { JobsModule } from './jobs/jobs.module';
@@ -17,7 +18,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, DefinitionsModule, AuditModule, AuthModule, RestModule, ValidateOperationModule, JobsModule, ClinicalOperationsModule, SubscriptionsModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, DefinitionsModule, AuditModule, AuthModule, RestModule, ValidateOperationModule, JobsModule, ClinicalOperationsModule, SubscriptionsModule, SearchApiModule],
       controllers: [HealthController],
     };
   }

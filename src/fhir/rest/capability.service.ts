@@ -30,6 +30,11 @@ export class CapabilityService {
     this.cached = undefined;
   }
 
+  /** Rebuilds the statement on the next request (a contributor's data changed: custom search parameters). */
+  invalidate(): void {
+    this.cached = undefined;
+  }
+
   /** JSON text; built once (definitions do not change while running). */
   capabilityStatement(): string {
     if (!this.cached) this.cached = JSON.stringify(this.build());
