@@ -70,7 +70,11 @@ async function slice(s, name) {
   const before = cpuMs(await s.pids());
   const r = await autocannon({ url: s.server.fhir, duration: SLICE, ...scenarios[name](s) });
   let used = 0;
-  for (const [pid, ms] of cpuMs(await s.pids())) used += ms - (before.get(pid) ?? 0);
+  let node = 0;
+  for (const [pid, ms] of cpuMs(await s.pids())) {
+    used += ms - (before.get(pid) ?? 0);
+    if (pid === s.server.child.pid) node += ms - (before.get(pid) ?? 0);
+  }
   const line = {
     scenario: `audit_${name}`,
     audit: s.audit,
@@ -80,6 +84,7 @@ async function slice(s, name) {
     non2xx: r.non2xx,
     errors: r.errors,
     cpu_ms_per_req: Math.round((used / Math.max(1, r.requests.total)) * 1000) / 1000,
+    node_cpu_ms_per_req: Math.round((node / Math.max(1, r.requests.total)) * 1000) / 1000,
   };
   process.stdout.write(JSON.stringify(line) + '\n');
   return line;
