@@ -14,8 +14,13 @@ export interface QueueOptions {
   retryBackoff: boolean;
   /** a job running longer than this is failed (and retried): covers a crashed worker */
   expireInSeconds: number;
-  /** workers in this process (each takes one job at a time) */
+  /** workers in this process */
   workers: number;
+  /**
+   * jobs a worker takes per fetch, run concurrently; each succeeds or fails
+   * (and is retried) on its own. 1: one at a time (long jobs)
+   */
+  batchSize?: number;
   /** how often an idle worker looks for jobs */
   pollingIntervalSeconds?: number;
 }
@@ -73,7 +78,7 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
 
   /** Creates (or updates) a queue and starts this process's workers on it. */
   async process<T extends object>(name: string, options: QueueOptions, handler: JobHandler<T>): Promise<void> {
-    const { workers, pollingIntervalSeconds = 1, ...queue } = options;
+    const { workers, pollingIntervalSeconds = 1, batchSize = 1, ...queue } = options;
     const existing = await this.boss.getQueue(name);
     if (existing) await this.boss.updateQueue(name, { name, ...queue });
     else await this.boss.createQueue(name, { name, ...queue }).catch(async (err: Error) => {
@@ -83,9 +88,15 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
     const ids: string[] = [];
     for (let i = 0; i < workers; i++) {
       ids.push(
-        await this.boss.work<T>(name, { batchSize: 1, includeMetadata: true, pollingIntervalSeconds }, async ([job]) =>
-          handler(job, this.shutdown.signal),
-        ),
+        await this.boss.work<T>(name, { batchSize, includeMetadata: true, pollingIntervalSeconds }, async (jobs) => {
+          if (jobs.length === 1) return handler(jobs[0], this.shutdown.signal);
+          // a batch: pg-boss would fail or complete them all together, so failures are recorded one by one
+          await Promise.all(
+            jobs.map((job) =>
+              handler(job, this.shutdown.signal).catch((err) => this.boss.fail(name, job.id, { message: String(err?.message ?? err) })),
+            ),
+          );
+        }),
       );
     }
     this.workerIds.set(name, ids);
@@ -96,6 +107,15 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
     const id = await this.boss.send(name, data, tx ? { ...options, db: adapter(tx) } : options);
     if (!id) throw new Error(`job not created on queue ${name}`);
     return id;
+  }
+
+  /** Enqueues many jobs in one statement, inside `tx` when given. */
+  async sendMany<T extends object>(name: string, data: T[], tx?: Queryable): Promise<void> {
+    if (!data.length) return;
+    await this.boss.insert(
+      data.map((d) => ({ name, data: d })),
+      tx ? { db: adapter(tx) } : {},
+    );
   }
 
   /** Wakes this process's idle workers of a queue now instead of at their next poll. */

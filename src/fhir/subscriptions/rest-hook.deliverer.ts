@@ -10,7 +10,9 @@ import { Notification, NOTIFY_QUEUE, SubscriptionMatcher } from './subscription-
 import { ActiveSubscription, readSubscription } from './subscription-model';
 
 const TIMEOUT_MS = 10_000;
-const WORKERS = 4;
+const WORKERS = 2;
+/** notifications a worker sends concurrently */
+const BATCH = 16;
 
 /**
  * Delivers rest-hook notifications (subscription.html#2.46.7.1): POST to
@@ -40,6 +42,7 @@ export class RestHookDeliverer implements OnApplicationBootstrap {
         retryBackoff: true,
         expireInSeconds: 60,
         workers: WORKERS,
+        batchSize: BATCH,
         // this process's workers are woken by the matcher; the poll covers retries and other processes
         pollingIntervalSeconds: 2,
       },

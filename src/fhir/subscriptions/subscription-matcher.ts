@@ -43,6 +43,8 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private idle = false;
+  /** Subscriptions already read and checked, by id (re-checked when their version changes) */
+  private readonly checked = new Map<string, ActiveSubscription & { versionId: number }>();
   private current?: Promise<void>;
 
   constructor(
@@ -95,10 +97,11 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
       if (!changes.length) return false;
       const matches = await this.match(tx, subscriptions, changes);
       const restHook = matches.filter((m) => m.sub.channel === 'rest-hook');
-      for (const m of restHook) {
-        const n: Notification = { subscriptionId: m.sub.id, resourceType: m.resourceType, id: m.id, versionId: m.versionId };
-        await this.queue.send(NOTIFY_QUEUE, n, {}, tx);
-      }
+      await this.queue.sendMany<Notification>(
+        NOTIFY_QUEUE,
+        restHook.map((m) => ({ subscriptionId: m.sub.id, resourceType: m.resourceType, id: m.id, versionId: m.versionId })),
+        tx,
+      );
       notified = restHook.length;
       pings.push(...new Set(matches.filter((m) => m.sub.channel === 'websocket').map((m) => m.sub.id)));
       await this.feed.advance(tx, CURSOR, changes[changes.length - 1]);
@@ -138,21 +141,28 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
   /** The Subscriptions to match against, after settling requested / expired ones. */
   private async activeSubscriptions(): Promise<ActiveSubscription[]> {
     const active: ActiveSubscription[] = [];
-    for (const row of await this.feed.subscriptions(this.db)) {
+    const rows = await this.feed.subscriptions(this.db);
+    const present = new Set(rows.map((r) => r.id));
+    for (const id of this.checked.keys()) if (!present.has(id)) this.checked.delete(id);
+    for (const row of rows) {
       const s = JSON.parse(row.content) as Subscription;
       if (s.status !== 'requested' && s.status !== 'active') continue;
       if (s.end && Date.parse(s.end) <= Date.now()) {
         await this.setStatus(row.id, row.versionId, 'off');
         continue;
       }
-      let sub: ActiveSubscription;
-      try {
-        sub = readSubscription(s);
-        // the criteria must be a search the server can run (400s become the Subscription's error)
-        await this.search.findMatches(sub.resourceType, [...sub.criteria, ['_id', 'none']], { limit: 1 });
-      } catch (err: any) {
-        await this.setStatus(row.id, row.versionId, 'error', err?.message ?? 'invalid Subscription');
-        continue;
+      let sub = this.checked.get(row.id);
+      if (sub?.versionId !== row.versionId) {
+        try {
+          const read = readSubscription(s);
+          // the criteria must be a search the server can run (400s become the Subscription's error)
+          await this.search.findMatches(read.resourceType, [...read.criteria, ['_id', 'none']], { limit: 1 });
+          sub = { ...read, versionId: row.versionId };
+          this.checked.set(row.id, sub);
+        } catch (err: any) {
+          await this.setStatus(row.id, row.versionId, 'error', err?.message ?? 'invalid Subscription');
+          continue;
+        }
       }
       if (s.status === 'requested') await this.setStatus(row.id, row.versionId, 'active');
       active.push(sub);
