@@ -89,6 +89,17 @@ describe('AuditEvents of bundles, conditional interactions and Bulk Data export'
     expect((await eventsOf(t, id)).map(subtypes).sort()).toEqual([['batch'], ['create'], ['search-type']]);
   });
 
+  it('an AuditEvent cannot be written through a Bundle either (405 for the entry)', async () => {
+    const res = await post(
+      { resourceType: 'Bundle', type: 'batch', entry: [{ resource: { resourceType: 'AuditEvent' }, request: { method: 'POST', url: 'AuditEvent' } }] },
+      rid(),
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.entry[0].response.status).toMatch(/^405/);
+    const stored = await t.db.query(`SELECT count(*)::int AS n FROM resource WHERE resource_type = 'AuditEvent'`);
+    expect(stored.rows[0].n).toBe(0);
+  });
+
   it('conditional create: one event, whether it creates or finds the match', async () => {
     const body = { resourceType: 'Patient', identifier: [{ system: 'urn:audit', value: 'cond-1' }] };
     for (const status of [201, 200]) {

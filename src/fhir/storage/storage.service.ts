@@ -176,6 +176,10 @@ export class StorageService {
    * version as it will be written. Used by the set-based bundle writer too.
    */
   prepare(resource: Resource, id: string, versionId: number, method: WriteMethod, lastUpdated = new Date()): VersionWrite {
+    // the audit trail is written by the server into its own table (src/audit), never through the API or a Bundle
+    if (resource.resourceType === 'AuditEvent') {
+      throw FhirError.of(405, 'not-supported', 'AuditEvent is recorded by the server (the audit trail): it cannot be created or changed');
+    }
     const stamped = stamp(resource, id, versionId, lastUpdated);
     this.check(stamped);
     return {
