@@ -19,7 +19,8 @@ const SCAN_LIMIT = 4 * 1024 * 1024;
  */
 export function auditMiddleware(audit: AuditService) {
   return function auditRequest(req: Request, res: Response, next: NextFunction): void {
-    if (!audit.enabled || req.path.startsWith('/.well-known/')) return next();
+    // discovery documents and CORS preflights are not accesses to data
+    if (!audit.enabled || req.method === 'OPTIONS' || req.path.startsWith('/.well-known/')) return next();
     const scope = attachAuditScope(req);
     const url = req.originalUrl;
     holdResponse(req, res, (body) => {

@@ -68,7 +68,7 @@ export function classifyRequest(method: string, pathname: string, rawQuery: stri
     if (m === 'GET') search('search-type');
     else {
       write();
-      if (m !== 'POST') out.query = rawQuery || undefined; // conditional update / patch / delete
+      if (m !== 'POST') out.query = withoutSecrets(rawQuery) || undefined; // conditional update / patch / delete
     }
   } else {
     out.entityType = TYPE_RE.test(a) ? a : undefined;
@@ -98,12 +98,25 @@ export function classifyRequest(method: string, pathname: string, rawQuery: stri
   return out;
 }
 
+/** A bearer token may travel as a query parameter (RFC 6750 §2.3): never into the audit trail. */
+const SECRET_PARAMS = new Set(['access_token']);
+
+function withoutSecrets(rawQuery: string): string {
+  if (!rawQuery.includes('access_token')) return rawQuery;
+  return rawQuery
+    .split('&')
+    .filter((p) => !SECRET_PARAMS.has(safeDecode(p.split('=')[0])))
+    .join('&');
+}
+
 /** The query of a search: the URL query string, and for POST _search the form body too. */
 function searchQuery(rawQuery: string, body: unknown): string | undefined {
-  const parts = rawQuery ? [rawQuery] : [];
+  const query = withoutSecrets(rawQuery);
+  const parts = query ? [query] : [];
   if (body && typeof body === 'object' && !Array.isArray(body)) {
     const form = new URLSearchParams();
     for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+      if (SECRET_PARAMS.has(k)) continue;
       for (const x of Array.isArray(v) ? v : [v]) form.append(k, String(x));
     }
     const text = form.toString();
