@@ -91,10 +91,10 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
     const pings: string[] = [];
     let notified = 0;
     const more = await this.db.transaction(async (tx) => {
-      const from = await this.feed.lock(tx, CURSOR);
-      if (!from) return false; // another process is matching
-      const changes = await this.feed.after(tx, from, BATCH);
-      if (!changes.length) return false;
+      const window = await this.feed.open(tx, CURSOR);
+      if (!window) return false; // another process is matching
+      const changes = await this.feed.next(tx, window, BATCH);
+      const full = changes.length === BATCH;
       const matches = await this.match(tx, subscriptions, changes);
       const restHook = matches.filter((m) => m.sub.channel === 'rest-hook');
       await this.queue.sendMany<Notification>(
@@ -104,8 +104,8 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
       );
       notified = restHook.length;
       pings.push(...new Set(matches.filter((m) => m.sub.channel === 'websocket').map((m) => m.sub.id)));
-      await this.feed.advance(tx, CURSOR, changes[changes.length - 1]);
-      return changes.length === BATCH;
+      await this.feed.advance(tx, CURSOR, full ? changes[changes.length - 1] : undefined);
+      return full;
     });
     if (notified) this.queue.wake(NOTIFY_QUEUE);
     if (pings.length) await this.events.publish(pings);

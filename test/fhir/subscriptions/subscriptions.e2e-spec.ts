@@ -1,4 +1,6 @@
 import type { AddressInfo } from 'net';
+import { Client } from 'pg';
+import { StorageService } from '../../../src/fhir/storage/storage.service';
 import { PAYLOAD_CONTENT_URL } from '../../../src/fhir/subscriptions/subscription-model';
 import { SubscriptionMatcher } from '../../../src/fhir/subscriptions/subscription-matcher';
 import { startTestApp, TestApp } from '../../helpers/test-app';
@@ -117,6 +119,29 @@ describe('Subscriptions (R4)', () => {
     expect(s.status).toBe('error');
     expect(s.error).toMatch(/no-such-param/);
   });
+
+  // needs two concurrent transactions: the embedded database runs one at a time
+  (process.env.TEST_DATABASE_URL ? it : it.skip)(
+    'a long transaction elsewhere delays no one else\'s notification, and its own change arrives when it commits',
+    async () => {
+      await subscribe('/long', { payload: 'application/fhir+json' }, `Observation?patient=Patient/${other}`);
+      const client = new Client({ connectionString: process.env.TEST_DATABASE_URL });
+      await client.connect();
+      try {
+        await client.query(`SET search_path TO "${t.config.databaseSchema}", public`);
+        await client.query('BEGIN');
+        const early = await t.app.get(StorageService).create(observation(other) as any, { tx: client });
+        const prompt = (await t.http.post('/fhir/Observation').send(observation(other))).body;
+        const first = await receiver.waitFor('/long', 1);
+        expect(first.map((r) => JSON.parse(r.body).id)).toEqual([prompt.id]); // while the long transaction is open
+        await client.query('COMMIT');
+        const both = await receiver.waitFor('/long', 2);
+        expect(JSON.parse(both[1].body).id).toBe(early.stored.id);
+      } finally {
+        await client.end();
+      }
+    },
+  );
 
   it('websocket: bind with the subscription id, receive "ping <id>" on each matching change', async () => {
     const r = await t.http.post('/fhir/Subscription').send({
