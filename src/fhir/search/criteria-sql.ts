@@ -38,7 +38,40 @@ export class CriteriaSql {
   }
 
   all(criteria: Criterion[], a: string, types: string[]): string {
+    if (criteria.length > 1) {
+      const anchor = this.anchorOf(criteria);
+      if (anchor) return this.anchored(anchor, criteria, a, types);
+    }
     return criteria.length ? criteria.map((c) => this.render(c, a, types)).join(' AND ') : 'TRUE';
+  }
+
+  /**
+   * A criterion answered from the hash indexes alone (its ids come index-only,
+   * in id order), preferring the usually most selective kinds. The other
+   * criteria are then checked per id it yields, before the resource row is
+   * read: PostgreSQL keeps a semi-join beside the relation it correlates to,
+   * so criteria correlated to the resource row would each cost a heap read.
+   */
+  private anchorOf(criteria: Criterion[]): ParamCriterion | undefined {
+    const rank = (c: ParamCriterion) => (c.type === 'reference' ? 0 : c.type === 'token' || c.type === 'uri' ? 1 : c.type === 'date' ? 2 : 3);
+    const candidates = criteria.filter(
+      (c): c is ParamCriterion => c.kind === 'param' && c.type !== 'composite' && c.missing === undefined && (c.modifier === undefined || c.modifier === 'exact'),
+    );
+    return candidates.sort((x, y) => rank(x) - rank(y))[0];
+  }
+
+  private anchored(anchor: ParamCriterion, criteria: Criterion[], a: string, types: string[]): string {
+    const x = this.alias('an');
+    const s = this.stored(types, anchor.code);
+    const conds = anchor.values.map((v) => this.value(x, s, anchor.type, anchor.modifier, v));
+    if (!conds.every((c) => c.keyed)) return criteria.map((c) => this.render(c, a, types)).join(' AND ');
+    const outside = criteria.filter((c) => c !== anchor && c.kind === 'lastUpdated');
+    const inside = criteria.filter((c) => c !== anchor && c.kind !== 'lastUpdated');
+    const type = types.length === 1 ? this.text(types[0]) : `${x}.resource_type`;
+    const ids = `${x}ids`;
+    const sql = `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${type} AS resource_type) ${ids}
+        WHERE ${x}.resource_id = ${a}.id AND (${conds.map((c) => c.sql).join(' OR ')})${inside.map((c) => `\n          AND ${this.render(c, ids, types)}`).join('')})`;
+    return [sql, ...outside.map((c) => this.render(c, a, types))].join(' AND ');
   }
 
   render(c: Criterion, a: string, types: string[]): string {
@@ -101,8 +134,7 @@ export class CriteriaSql {
     const parts: string[] = [];
     if (s.length) {
       const x = this.alias('cm');
-      parts.push(`EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} WHERE ${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id
-        AND ${this.hashIn(x, s, refs)} AND ${x}.value = ANY(${this.p.bind(refs, 'text[]')}))`);
+      parts.push(`EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} WHERE ${x}.resource_id = ${a}.id AND ${this.hashIn(x, s, refs)})`);
     }
     if (types.includes('Patient')) parts.push(`(${a}.resource_type = 'Patient' AND ${a}.id = ANY(${this.p.bind(patientIds, 'text[]')}))`);
     return parts.length ? `(${parts.join(' OR ')})` : 'FALSE';
@@ -181,10 +213,10 @@ export class CriteriaSql {
     return `(${[...new Set(alts)].map((a) => `(${a})`).join(' OR ')})`;
   }
 
-  /** `x.hash` = the hash of `type|param|value` for one of the stored parameters. */
-  private hashIn(x: string, s: Stored, values: string[]): string {
-    const hashes = [...new Set(s.flatMap((k) => values.map((v) => searchHash(`${k.type}|${k.param}|${v}`))))];
-    return hashes.length === 1 ? `${x}.hash = ${this.p.bind(hashes[0], 'bigint')}` : `${x}.hash = ANY(${this.p.bind(hashes, 'bigint[]')})`;
+  /** `x.hash` = the hash of `type|param|value` for one of the stored parameters (64-bit hashes are trusted, see the migration). */
+  private hashIn(x: string, s: Stored, values: string[], column = 'hash', infix = ''): string {
+    const hashes = [...new Set(s.flatMap((k) => values.map((v) => searchHash(`${k.type}|${k.param}|${infix}${v}`))))];
+    return hashes.length === 1 ? `${x}.${column} = ${this.p.bind(hashes[0], 'bigint')}` : `${x}.${column} = ANY(${this.p.bind(hashes, 'bigint[]')})`;
   }
 
   /** `x.phash` = the hash of `type|param` (rows of one kind: the partial index of that kind applies). */
@@ -194,28 +226,40 @@ export class CriteriaSql {
     return `${x}.kind = '${kind}' AND ${ph}`;
   }
 
+  /**
+   * EXISTS over the index rows of resource `a`. Conditions keyed by a hash
+   * (which encodes type and parameter) need only the resource id, so the
+   * (hash, resource_id) and (phash, value) INCLUDE (resource_id) indexes serve
+   * both ways: a scan of matching ids, or one probe per candidate. Other
+   * conditions select the resource's rows of the parameter.
+   */
+  private exists(a: string, x: string, s: Stored, conds: Cond[], not = false): string {
+    const keyed = conds.every((c) => c.keyed);
+    const where = keyed
+      ? `${x}.resource_id = ${a}.id AND (${conds.map((c) => c.sql).join(' OR ')})`
+      : `${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id AND ${this.paramFilter(x, s)} AND (${conds.map((c) => c.sql).join(' OR ')})`;
+    return `${not ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} WHERE ${where})`;
+  }
+
   private param(c: ParamCriterion, a: string, types: string[]): string {
-    const keyed = (x: string, cond: string, not = false) =>
-      `${not ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} WHERE ${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id AND ${cond})`;
     const x = this.alias('x');
     if (c.type === 'composite') {
       if (c.missing !== undefined) {
         const first = this.registry.byUrl(c.defs.values().next().value!.component![0].definition)!;
-        return keyed(x, this.paramFilter(x, this.stored(types, first.code)), c.missing);
+        return this.exists(a, x, this.stored(types, first.code), [{ sql: 'TRUE', keyed: false }], c.missing);
       }
-      return `(${c.values.map((v) => this.composite(c, v, types, keyed)).join(' OR ')})`;
+      return `(${c.values.map((v) => this.composite(c, v, a, types)).join(' OR ')})`;
     }
     // derived rows: Reference.identifier (`:identifier`), Identifier.type with the value (`:of-type`)
     const derived = (c.type === 'reference' && c.modifier === 'identifier') || (c.type === 'token' && c.modifier === 'of-type');
     const s = this.stored(types, c.code, derived ? `:${c.modifier}` : '');
-    if (c.missing !== undefined) return keyed(x, this.paramFilter(x, s), c.missing);
-    const ors = c.values.map((v) => (derived ? this.token(x, s, v.token!) : this.value(x, s, c.type, c.modifier, v)));
-    const not = c.modifier === 'not' || c.modifier === 'not-in';
-    return keyed(x, `${this.paramFilter(x, s)} AND (${ors.join(' OR ')})`, not);
+    if (c.missing !== undefined) return this.exists(a, x, s, [{ sql: 'TRUE', keyed: false }], c.missing);
+    const conds = c.values.map((v) => (derived ? this.token(x, s, v.token!) : this.value(x, s, c.type, c.modifier, v)));
+    return this.exists(a, x, s, conds, c.modifier === 'not' || c.modifier === 'not-in');
   }
 
   /** The condition one value puts on an index row `x` of the stored parameters `s`. */
-  private value(x: string, s: Stored, type: string, modifier: string | undefined, v: ParamValue): string {
+  private value(x: string, s: Stored, type: string, modifier: string | undefined, v: ParamValue): Cond {
     switch (type) {
       case 'string':
         return this.string(x, s, v.string!, modifier);
@@ -223,65 +267,68 @@ export class CriteriaSql {
         return this.uri(x, s, v.string!, modifier);
       case 'token':
         if (modifier === 'text') return this.tokenText(x, v.string!);
-        if (modifier === 'in' || modifier === 'not-in') return this.valueSet(x, v.string!);
+        if (modifier === 'in' || modifier === 'not-in') return this.valueSet(x, s, v.string!);
         return this.token(x, s, v.token!);
       case 'date':
-        return `(${this.phashIn(x, s, KIND.date)} AND ${dateCondition(this.p, v.date!, `${x}.low`, `${x}.high`)})`;
+        return { sql: `(${this.phashIn(x, s, KIND.date)} AND ${dateCondition(this.p, v.date!, `${x}.low`, `${x}.high`)})`, keyed: true };
       case 'number':
       case 'quantity':
-        return `(${this.phashIn(x, s, KIND.number)} AND ${numberCondition(this.p, v.number!, x)})`;
+        return { sql: `(${this.phashIn(x, s, KIND.number)} AND ${numberCondition(this.p, v.number!, x)})`, keyed: true };
       case 'reference':
-        if (!v.refs!.length) return 'FALSE';
-        return `(${this.hashIn(x, s, v.refs!)} AND ${x}.value = ANY(${this.p.bind(v.refs, 'text[]')}))`;
+        return v.refs!.length ? { sql: this.hashIn(x, s, v.refs!), keyed: true } : { sql: 'FALSE', keyed: true };
     }
-    return 'FALSE';
+    return { sql: 'FALSE', keyed: true };
   }
 
-  /** search.html §2.1.1.5 token: `code`, `system|code`, `|code`, `system|`. */
-  private token(x: string, s: Stored, t: TokenValue): string {
-    const system = t.system === undefined ? '' : t.system === null ? ` AND ${x}.system IS NULL` : ` AND ${x}.system = ${this.text(t.system)}`;
-    if (t.code === undefined) return `(${system.slice(5)})`;
-    return `(${this.hashIn(x, s, [t.code])} AND ${x}.value = ${this.text(t.code)}${system})`;
+  /** search.html#token: `code`, `system|code`, `|code`, `system|`. */
+  private token(x: string, s: Stored, t: TokenValue): Cond {
+    if (t.code === undefined) return { sql: `${x}.system = ${this.text(t.system!)}`, keyed: false };
+    if (t.system === undefined) return { sql: this.hashIn(x, s, [t.code]), keyed: true };
+    if (t.system === null) return { sql: `(${this.hashIn(x, s, [t.code])} AND ${x}.shash IS NULL)`, keyed: true };
+    return { sql: `(${this.hashIn(x, s, [t.code])} AND ${this.hashIn(x, s, [t.code], 'shash', `${t.system}|`)})`, keyed: true };
   }
 
   /** `:text`: the words given start words of the display/text (string semantics). */
-  private tokenText(x: string, value: string): string {
+  private tokenText(x: string, value: string): Cond {
     const q = likeEscape(normalizeString(value));
-    return `(${x}.text LIKE ${this.text(q + '%')} OR ${x}.text LIKE ${this.text('% ' + q + '%')})`;
+    return { sql: `(${x}.text LIKE ${this.text(q + '%')} OR ${x}.text LIKE ${this.text('% ' + q + '%')})`, keyed: false };
   }
 
   /** `:in` / `:not-in`: codes of a known required ValueSet, or of a stored ValueSet (its `code` index). */
-  private valueSet(x: string, url: string): string {
+  private valueSet(x: string, s: Stored, url: string): Cond {
     const known = this.valueSets(url);
-    if (known) return `${x}.value = ANY(${this.p.bind(known, 'text[]')})`;
+    if (known) return { sql: this.hashIn(x, s, known), keyed: true };
     const u = this.alias('vu');
     const k = this.alias('vc');
-    return `${x}.value IN (SELECT ${k}.value FROM ${INDEX_TABLE} ${u} JOIN ${INDEX_TABLE} ${k} ON ${k}.resource_type = 'ValueSet' AND ${k}.resource_id = ${u}.resource_id AND ${k}.param = 'code'
-      WHERE ${u}.hash = ${this.p.bind(searchHash(`ValueSet|url|${url}`), 'bigint')} AND ${u}.param = 'url' AND ${u}.value = ${this.text(url)})`;
+    return {
+      sql: `${x}.value IN (SELECT ${k}.value FROM ${INDEX_TABLE} ${u} JOIN ${INDEX_TABLE} ${k} ON ${k}.resource_type = 'ValueSet' AND ${k}.resource_id = ${u}.resource_id AND ${k}.param = 'code'
+      WHERE ${u}.hash = ${this.p.bind(searchHash(`ValueSet|url|${url}`), 'bigint')})`,
+      keyed: false,
+    };
   }
 
-  /** search.html §2.1.1.6 string: prefix, `:exact`, `:contains`, case and accent insensitive. */
-  private string(x: string, s: Stored, value: string, modifier?: string): string {
+  /** search.html#string: prefix, `:exact`, `:contains`, case and accent insensitive. */
+  private string(x: string, s: Stored, value: string, modifier?: string): Cond {
     const norm = normalizeString(value).slice(0, MAX_INDEXED_STRING);
     const ph = this.phashIn(x, s, KIND.string);
-    if (modifier === 'exact') return `(${ph} AND ${x}.value = ${this.text(norm)} AND coalesce(${x}.exact, ${x}.value) = ${this.text(value)})`;
-    if (modifier === 'contains') return `(${ph} AND ${x}.value LIKE ${this.text('%' + likeEscape(norm) + '%')})`;
-    return `(${ph} AND ${x}.value >= ${this.text(norm)} AND ${x}.value < ${this.text(prefixUpperBound(norm))})`;
+    if (modifier === 'exact') return { sql: `(${ph} AND ${x}.value = ${this.text(norm)} AND coalesce(${x}.exact, ${x}.value) = ${this.text(value)})`, keyed: true };
+    if (modifier === 'contains') return { sql: `(${ph} AND ${x}.value LIKE ${this.text('%' + likeEscape(norm) + '%')})`, keyed: true };
+    return { sql: `(${ph} AND ${x}.value >= ${this.text(norm)} AND ${x}.value < ${this.text(prefixUpperBound(norm))})`, keyed: true };
   }
 
-  /** search.html §2.1.1.8 uri: exact, `:above` (the value is a prefix of the query), `:below`. */
-  private uri(x: string, s: Stored, value: string, modifier?: string): string {
-    if (modifier === 'below') return `(${x}.value LIKE ${this.text(likeEscape(value) + '%')})`;
+  /** search.html#uri: exact, `:above` (the value is a prefix of the query), `:below`. */
+  private uri(x: string, s: Stored, value: string, modifier?: string): Cond {
+    if (modifier === 'below') return { sql: `(${x}.value LIKE ${this.text(likeEscape(value) + '%')})`, keyed: false };
     if (modifier === 'above') {
       const prefixes: string[] = [];
       for (let i = value.length; i > 0; i = value.lastIndexOf('/', i - 1)) prefixes.push(value.slice(0, i));
-      return `(${this.hashIn(x, s, prefixes)} AND ${x}.value = ANY(${this.p.bind(prefixes, 'text[]')}))`;
+      return { sql: this.hashIn(x, s, prefixes), keyed: true };
     }
-    return `(${this.hashIn(x, s, [value])} AND ${x}.value = ${this.text(value)})`;
+    return { sql: this.hashIn(x, s, [value]), keyed: true };
   }
 
   /** Composite rows live in the second component's table under `code$<first>` (see SearchIndexer). */
-  private composite(c: ParamCriterion, v: ParamValue, types: string[], keyed: (x: string, cond: string) => string): string {
+  private composite(c: ParamCriterion, v: ParamValue, a: string, types: string[]): string {
     const sp = c.defs.values().next().value!;
     const [d1, d2] = sp.component!.map((k) => this.registry.byUrl(k.definition)!);
     const first = v.composite!.first;
@@ -290,17 +337,23 @@ export class CriteriaSql {
     const parts = firsts.map((f) => {
       const x = this.alias('cp');
       const s = this.stored(types, c.code, `$${f}`);
-      return keyed(x, `${this.paramFilter(x, s)} AND ${this.value(x, s, d2.type, undefined, v.composite!.second)}`);
+      return this.exists(a, x, s, [this.value(x, s, d2.type, undefined, v.composite!.second)]);
     });
     let sql = parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`;
     if (!Array.isArray(first) && first.system !== undefined) {
       // the folded key is the code; the system of the first component is checked on its own parameter
       const x = this.alias('cs');
       const s = this.stored(types, d1.code);
-      sql += ` AND ${keyed(x, `${this.paramFilter(x, s)} AND ${this.token(x, s, first)}`)}`;
+      sql += ` AND ${this.exists(a, x, s, [this.token(x, s, first)])}`;
     }
     return sql;
   }
+}
+
+/** A condition on index rows; `keyed` when a hash pins type and parameter (no row filter needed). */
+interface Cond {
+  sql: string;
+  keyed: boolean;
 }
 
 /** (type, stored param) pairs a criterion reads. */
