@@ -80,10 +80,10 @@ export class HistoryRepository {
 
   /**
    * The change feed (system or type level): rows in (tx_id, type, id,
-   * version) order, only of transactions older than every transaction
-   * still running (`pg_snapshot_xmin`). A transaction that commits late
-   * has a smaller tx_id than rows already visible, so rows are held back
-   * until no older transaction can still commit: a reader that resumes
+   * version) order, only of transactions older than every transaction of
+   * this database still running (FEED_HORIZON). A transaction that commits
+   * late has a smaller tx_id than rows already visible, so rows are held
+   * back until no older transaction can still commit: a reader that resumes
    * after its last row never skips one and never sees one twice.
    * Returns up to count rows.
    */
@@ -93,25 +93,41 @@ export class HistoryRepository {
     const limit = p.bind(f.count, 'int');
     const columns = 'h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.method, h.content, h.tx_id';
     const where = (type?: string) => {
-      const w = ['h.tx_id < pg_snapshot_xmin(pg_current_snapshot())'];
+      const w = ['h.tx_id < (SELECT x FROM horizon)'];
       if (type) w.push(`h.resource_type = ${p.bind(type)}`);
       if (f.since) w.push(`h.last_updated >= ${p.bind(f.since.toISOString(), 'timestamptz')}`);
       if (f.after) w.push(afterCursor(p, f.after, type));
       return w.join(' AND ');
     };
     // one index range scan per type ((resource_type, tx_id, …) index), merged; else the global (tx_id, …) index
-    const sql = types
+    const sql = `WITH horizon AS (${FEED_HORIZON}) ` + (types
       ? `SELECT * FROM (${types
           .map((t) => `(SELECT ${columns} FROM resource_history h WHERE ${where(t)} ORDER BY h.tx_id, h.id, h.version_id LIMIT ${limit})`)
           .join(' UNION ALL ')}) h
         ORDER BY h.tx_id, h.resource_type, h.id, h.version_id LIMIT ${limit}`
       : `SELECT ${columns} FROM resource_history h WHERE ${where()}
-        ORDER BY h.tx_id, h.resource_type, h.id, h.version_id LIMIT ${limit}`;
+        ORDER BY h.tx_id, h.resource_type, h.id, h.version_id LIMIT ${limit}`);
     const r = await q.query(sql, p.values);
     // xid8 arrives as its decimal text
     return r.rows.map((row: any) => ({ ...toVersion(row), txId: String(row.tx_id) }));
   }
 }
+
+/**
+ * The oldest transaction id that may still commit rows into this database:
+ * the smallest id the current snapshot sees as running (`pg_snapshot_xip`),
+ * else the snapshot's xmax. Transactions of other databases in the cluster
+ * (found by their 32-bit xid in pg_stat_activity) are left out so a long
+ * transaction elsewhere does not stall the feed; a running id that cannot be
+ * placed (it ended since, or is not visible) is kept, which only delays rows.
+ */
+const FEED_HORIZON = `
+  SELECT coalesce(
+    (SELECT min(r) FROM pg_snapshot_xip(pg_current_snapshot()) AS r
+      WHERE (r::text::numeric % 4294967296) NOT IN (
+        SELECT a.backend_xid::text::numeric FROM pg_stat_activity a
+         WHERE a.backend_xid IS NOT NULL AND a.datname IS DISTINCT FROM current_database())),
+    pg_snapshot_xmax(pg_current_snapshot())) AS x`;
 
 /**
  * Rows after the cursor in (tx_id, resource_type, id, version_id) order. For

@@ -27,6 +27,22 @@ describe('sync: history and the change feed (http.html §3.1.0.11)', () => {
     return { entries, bookmark };
   }
 
+  /**
+   * Polls from url (following and storing `next`) until n entries arrived. The feed holds rows back
+   * while an older transaction of the database runs (other test files share it), so it is eventual.
+   */
+  async function drainUntil(url: string, n: number, timeoutMs = 60_000): Promise<{ entries: any[]; bookmark: string }> {
+    const entries: any[] = [];
+    let bookmark = url;
+    for (const deadline = Date.now() + timeoutMs; ; ) {
+      const r = await drain(bookmark);
+      entries.push(...r.entries);
+      bookmark = r.bookmark;
+      if (entries.length >= n || Date.now() > deadline) return { entries, bookmark };
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+
   it('system history filters by _type and shows deletes as entries with request.method DELETE', async () => {
     const d = (await t.http.post('/fhir/Device').send({ resourceType: 'Device', status: 'active' })).body;
     await t.http.post('/fhir/Location').send({ resourceType: 'Location', name: 'L' });
@@ -70,12 +86,12 @@ describe('sync: history and the change feed (http.html §3.1.0.11)', () => {
     for (let i = 0; i < 5; i++) {
       ids.push((await t.http.post('/fhir/Medication').send({ resourceType: 'Medication', code: { text: `m${i}` } })).body.id);
     }
-    const first = await drain('/fhir/_history?_sort=_lastUpdated&_type=Medication&_count=3');
+    const first = await drainUntil('/fhir/_history?_sort=_lastUpdated&_type=Medication&_count=3', 5);
     expect(first.entries.map((e: any) => e.fullUrl.split('/').pop())).toEqual(ids);
     // more changes: an update and a delete, then poll the bookmark
     await t.http.put(`/fhir/Medication/${ids[0]}`).send({ resourceType: 'Medication', id: ids[0], code: { text: 'changed' } });
     await t.http.delete(`/fhir/Medication/${ids[1]}`);
-    const again = await drain(first.bookmark);
+    const again = await drainUntil(first.bookmark, 2);
     expect(again.entries.map((e: any) => [e.request.method, e.fullUrl.split('/').pop(), e.response.etag])).toEqual([
       ['PUT', ids[0], 'W/"2"'],
       ['DELETE', ids[1], 'W/"2"'],
@@ -101,7 +117,7 @@ describe('sync: history and the change feed (http.html §3.1.0.11)', () => {
     const tx = await t.http.post('/fhir').set('Content-Type', FHIR_JSON).send({ resourceType: 'Bundle', type: 'transaction', entry });
     expect(tx.status).toBe(200);
     const single = (await t.http.post('/fhir/Schedule').send({ resourceType: 'Schedule', actor: [{ display: 'b' }] })).body.id;
-    const paged = await drain('/fhir/_history?_sort=_lastUpdated&_type=Schedule,BodyStructure&_count=1');
+    const paged = await drainUntil('/fhir/_history?_sort=_lastUpdated&_type=Schedule,BodyStructure&_count=1', 5);
     const keys = paged.entries.map((e: any) => e.fullUrl.split('/').slice(-2).join('/'));
     const inTx = tx.body.entry.slice(0, 4).map((e: any) => e.response.location.split('/_history')[0]);
     const sorted = [...inTx].sort((a, b) => (a.split('/')[0] === b.split('/')[0] ? (a < b ? -1 : 1) : a.split('/')[0] === 'BodyStructure' ? -1 : 1));
@@ -141,7 +157,7 @@ describe('sync: history and the change feed (http.html §3.1.0.11)', () => {
     await Promise.all([0, 1, 2, 3].map(writer));
     writing = false;
     await poller;
-    const last = await drain(bookmark);
+    const last = await drainUntil(bookmark, written.size - seen.length);
     seen.push(...last.entries.map(versionKey));
     expect(new Set(seen).size).toBe(seen.length); // exactly once
     expect(new Set(seen)).toEqual(written); // every change
@@ -172,7 +188,7 @@ describe('sync: history and the change feed (http.html §3.1.0.11)', () => {
     expect(during.entries).toHaveLength(0); // the fast row waits for the slow transaction
     release();
     await slow;
-    const after = await drain(during.bookmark);
+    const after = await drainUntil(during.bookmark, 2);
     expect(after.entries.map((e: any) => e.fullUrl.split('/').pop())).toEqual([slowId, fast]);
   });
 });
