@@ -102,7 +102,8 @@ export class CriteriaSql {
         const hashes = s.map((k) => `search_hash(${this.text(`${k.type}|${k.param}|`)} || ${t}.resource_type || '/' || ${t}.id)`);
         return `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} JOIN resource ${t} ON ${t}.resource_type = ${x}.target_type AND ${t}.id = ${x}.target_id
           WHERE ${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id AND ${this.paramFilter(x, s)}
-            AND ${x}.target_type = ANY(${this.p.bind(c.targets, 'text[]')}) AND ${x}.hash = ${hashes.length === 1 ? hashes[0] : `ANY(ARRAY[${hashes.join(', ')}])`}
+            AND ${t}.resource_type = ${c.targets.length === 1 ? this.text(c.targets[0]) : `ANY(${this.p.bind(c.targets, 'text[]')})`}
+            AND ${x}.target_type = ${t}.resource_type AND ${x}.hash = ${hashes.length === 1 ? hashes[0] : `ANY(ARRAY[${hashes.join(', ')}])`}
             AND NOT ${t}.deleted AND ${this.render(c.inner, t, c.targets)}${this.restrictionAnd(t, c.targets)})`;
       }
       case 'has': {

@@ -48,7 +48,9 @@ export class SearchSql {
     if (!this.q.allTypes) {
       parts.push(this.q.types.length === 1 ? `a.resource_type = ${this.p.bind(this.q.types[0], 'text')}` : `a.resource_type = ANY(${this.p.bind(this.q.types, 'text[]')})`);
     }
-    parts.push('NOT a.deleted');
+    // index rows exist only for live resources: a positive index criterion already excludes deleted ones
+    // (and the page's id scan can then stay index-only)
+    if (!this.liveByIndex()) parts.push('NOT a.deleted');
     parts.push(...this.extra);
     if (this.q.criteria.length) parts.push(this.crit.all(this.q.criteria, a, this.q.types));
     const r = this.crit.restrictionSql(a, this.q.types);
@@ -66,9 +68,29 @@ export class SearchSql {
       ...keys.map((k) => `${k.expr} ${k.descending !== backward ? 'DESC' : 'ASC'}${k.notNull ? '' : ` NULLS ${backward ? 'FIRST' : 'LAST'}`}`),
       ...this.tailKeys().map((k) => `${k.expr} ${backward ? 'DESC' : 'ASC'}`),
     ];
-    const select = ['a.resource_type', 'a.id', 'a.version_id', 'a.content', ...keys.map((k, i) => `${k.expr}::text AS k${i}`)];
-    const sql = `SELECT ${select.join(', ')}\nFROM resource a${joins.map((j) => `\n${j}`).join('')}\nWHERE ${where}\nORDER BY ${order.join(', ')}\nLIMIT ${this.p.bind(limit, 'int')}`;
+    // the page's ids first (index-only where the criteria allow), then the rows of just those
+    const inner = ['a.resource_type', 'a.id', ...keys.map((k, i) => `${k.expr}::text AS k${i}`)];
+    const outerOrder = [
+      ...keys.map((k, i) => `p.k${i}::${k.sqlType} ${k.descending !== backward ? 'DESC' : 'ASC'}${k.notNull ? '' : ` NULLS ${backward ? 'FIRST' : 'LAST'}`}`),
+      ...this.tailKeys().map((k) => `p.${k.expr.slice(2)} ${backward ? 'DESC' : 'ASC'}`),
+    ];
+    const sql = `SELECT r.resource_type, r.id, r.version_id, r.content${keys.map((_, i) => `, p.k${i}`).join('')}
+FROM (SELECT ${inner.join(', ')}
+  FROM resource a${joins.map((j) => `\n  ${j}`).join('')}
+  WHERE ${where}
+  ORDER BY ${order.join(', ')}
+  LIMIT ${this.p.bind(limit, 'int')}) p
+JOIN resource r ON r.resource_type = p.resource_type AND r.id = p.id
+ORDER BY ${outerOrder.join(', ')}`;
     return { sql, values: this.p.values, keyCount: keys.length };
+  }
+
+  /** Does some criterion require index rows (which only live resources have)? */
+  private liveByIndex(): boolean {
+    if (this.extra.length) return false;
+    return this.q.criteria.some(
+      (c) => (c.kind === 'param' && c.missing === undefined && c.modifier !== 'not' && c.modifier !== 'not-in') || c.kind === 'chain' || c.kind === 'has' || c.kind === 'text' || c.kind === 'list',
+    );
   }
 
   count(): { sql: string; values: unknown[] } {
