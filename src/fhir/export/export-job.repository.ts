@@ -91,15 +91,12 @@ export class ExportJobRepository {
     type: string,
     opts: { afterId?: string; since?: string; until: Date; limit: number },
   ): Promise<ResourcePage> {
-    const r = await q.query(
-      `SELECT id, content FROM resource
-        WHERE resource_type = $1 AND NOT deleted AND last_updated <= $2
-          AND ($3::timestamptz IS NULL OR last_updated >= $3::timestamptz)
-          AND ($4::text IS NULL OR id > $4::text)
-        ORDER BY id
-        LIMIT $5`,
-      [type, opts.until, opts.since ?? null, opts.afterId ?? null, opts.limit],
-    );
+    // conditions only when present: `id > $n` must stay an index bound of the (resource_type, id) key
+    const values: unknown[] = [type, opts.until, opts.limit];
+    const where = ['resource_type = $1', 'NOT deleted', 'last_updated <= $2'];
+    if (opts.since) where.push(`last_updated >= $${values.push(opts.since)}`);
+    if (opts.afterId !== undefined) where.push(`id > $${values.push(opts.afterId)}`);
+    const r = await q.query(`SELECT id, content FROM resource WHERE ${where.join(' AND ')} ORDER BY id LIMIT $3`, values);
     return { ids: r.rows.map((x: any) => x.id), contents: r.rows.map((x: any) => x.content) };
   }
 
