@@ -1,11 +1,10 @@
 import { Module } from '@nestjs/common';
-import { SearchModule } from '../search/search.module';
 import { StorageModule } from '../storage/storage.module';
 import { BinaryService } from './binary.service';
 
 /** Binary resources with their documents stored in chunks and streamed (the REST layer routes Binary here). */
 @Module({
-  imports: [StorageModule, SearchModule],
+  imports: [StorageModule],
   providers: [BinaryService],
   exports: [BinaryService],
 })

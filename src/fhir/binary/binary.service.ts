@@ -7,10 +7,8 @@ import { logger } from '../../logger';
 import { badRequest, FhirError, notFound } from '../errors';
 import { FHIR_JSON, FhirResponse, versionHeaders } from '../rest/fhir-response';
 import { header, parseETagVersion, RequestContext } from '../rest/request-context';
-import { SearchService } from '../search/search.service';
 import { StorageService, WriteResult } from '../storage/storage.service';
 import type { StoredVersion } from '../storage/storage.types';
-import { assertBinaryAccess } from './binary-access';
 import { Base64Stream, base64Length, isFhirBody, wantsFhirResource } from './binary-http';
 import { BinaryRepository, BlobInfo, BlobTooLarge } from './binary.repository';
 
@@ -23,6 +21,8 @@ const ORPHAN_AGE_MS = 60 * 60_000;
  * streams, so a 100 MB upload or download keeps ~1 MiB in the heap.
  * create/update take the raw document (any Content-Type) or the FHIR JSON
  * resource; read answers the raw document or the resource with base64 `data`.
+ * Access (Binary.securityContext) is decided before this runs, by the auth
+ * guard (RequestAuthorizer), like every other interaction.
  */
 @Injectable()
 export class BinaryService implements OnModuleInit, OnModuleDestroy {
@@ -33,7 +33,6 @@ export class BinaryService implements OnModuleInit, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     db: Database,
     private readonly storage: StorageService,
-    private readonly search: SearchService,
   ) {
     this.repository = new BinaryRepository(db);
   }
@@ -74,7 +73,6 @@ export class BinaryService implements OnModuleInit, OnModuleDestroy {
     else if (/^[0-9]+$/.test(versionId)) v = await this.storage.vread('Binary', id, Number(versionId));
     else throw notFound(`version "${versionId}" is not known`);
     const resource = JSON.parse(v.content!) as Binary;
-    await assertBinaryAccess(ctx.auth, 'r', resource.securityContext?.reference, this.search);
     const headers = versionHeaders(v);
     const ifNoneMatch = parseETagVersion(header(req, 'if-none-match'), 'If-None-Match');
     if (ifNoneMatch === v.versionId) return { status: 304, headers };
@@ -108,7 +106,6 @@ export class BinaryService implements OnModuleInit, OnModuleDestroy {
 
   private async write(ctx: RequestContext, req: Request, id: string | undefined, ifMatch?: number): Promise<WriteResult> {
     const { resource, payload } = this.incoming(req, id);
-    await assertBinaryAccess(ctx.auth, id ? 'u' : 'c', resource.securityContext?.reference, this.search);
     let blob: BlobInfo | undefined;
     try {
       blob = payload ? await this.repository.writeBlob(payload, this.config.maxBinaryBytes) : undefined;
