@@ -47,6 +47,7 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
     this.commits = new GroupCommit((records) => this.repository.insertMany(this.db.pool, records, prepared), {
       maxBatch: 1000,
       maxInFlight: 1,
+      minIntervalMs: config.groupCommitMs,
     });
   }
 

@@ -38,4 +38,17 @@ describe('GroupCommit', () => {
     await gc.drain();
     expect(written.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
+
+  it('keeps a minimum interval between statements under load; a lone item goes at once', async () => {
+    const starts: number[] = [];
+    const gc = new GroupCommit<number>(async () => {
+      starts.push(Date.now());
+    }, { maxBatch: 100, maxInFlight: 1, minIntervalMs: 20 });
+    const t0 = Date.now();
+    await gc.add(1);
+    expect(starts[0] - t0).toBeLessThan(15);
+    await Promise.all([gc.add(2), gc.add(3)]);
+    expect(starts).toHaveLength(2);
+    expect(starts[1] - starts[0]).toBeGreaterThanOrEqual(19);
+  });
 });
