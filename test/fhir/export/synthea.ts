@@ -22,6 +22,13 @@ export function smallestBundles(n: number): Bundle[] {
   return files.map((f) => JSON.parse(zlib.gunzipSync(fs.readFileSync(f)).toString('utf8')) as Bundle);
 }
 
+/** One bundle by the start of its file name (e.g. `Abdul_Koepp`), parsed. */
+export function bundleNamed(prefix: string): Bundle {
+  const file = fs.readdirSync(SYNTHEA_DIR).find((f) => f.startsWith(prefix));
+  if (!file) throw new Error(`no Synthea bundle named ${prefix}*`);
+  return JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(SYNTHEA_DIR, file))).toString('utf8')) as Bundle;
+}
+
 /** Resources per type in the bundles: the oracle the tests compare with. */
 export function countByType(bundles: Bundle[]): Record<string, number> {
   const counts: Record<string, number> = {};

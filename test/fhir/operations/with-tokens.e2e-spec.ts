@@ -24,7 +24,7 @@ describe('clinical operations with SMART tokens', () => {
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ops-tokens-'));
     s = await startSmartApp({ DATA_DIR: dataDir });
-    await loadFixtures(s);
+    tok.admin = await loadFixtures(s);
     tok.ehr = (await backendToken(s, 'system/*.rs', 'ehr-sync')).body.access_token;
     tok.other = (await backendToken(s, 'system/*.rs', 'ec-backend')).body.access_token;
     tok.obsOnly = (await backendToken(s, 'system/Observation.rs', 'ec-backend')).body.access_token;
@@ -67,6 +67,37 @@ describe('clinical operations with SMART tokens', () => {
       r = await get('obsOnly', status);
     }
     expect(r.body.output.map((o: any) => o.type)).toEqual(['Observation']);
+  });
+
+  it('a DocumentReference attachment (Binary with securityContext) downloads with the same patient token, another patient\'s does not', async () => {
+    const admin = (url: string) => s.http.put(url).set('Authorization', `Bearer ${tok.admin}`);
+    for (const who of ['alice', 'bob']) {
+      const doc = await admin(`/fhir/DocumentReference/doc-${who}`).set('Content-Type', 'application/fhir+json').send({
+        resourceType: 'DocumentReference',
+        id: `doc-${who}`,
+        status: 'current',
+        type: { coding: [{ system: 'http://loinc.org', code: '11502-2' }] },
+        subject: { reference: `Patient/${who}` },
+        content: [{ attachment: { contentType: 'application/pdf', url: `${s.baseUrl}/Binary/pdf-${who}` } }],
+      });
+      expect(doc.status).toBeLessThan(300);
+      const bin = await admin(`/fhir/Binary/pdf-${who}`)
+        .set('Content-Type', 'application/pdf')
+        .set('X-Security-Context', `DocumentReference/doc-${who}`)
+        .send(Buffer.from(`%PDF-1.4 ${who === 'bob' ? BOB_MARKER : 'alice report'}`));
+      expect(bin.status).toBeLessThan(300);
+    }
+    const found = await get('alice', '/fhir/DocumentReference?patient=alice&type=http://loinc.org|11502-2');
+    expect(found.body.entry.length).toBe(1);
+    const url = found.body.entry[0].resource.content[0].attachment.url.slice(s.config.publicUrl.length);
+    const pdf = await get('alice', url).set('Accept', 'application/pdf').buffer(true).parse((res, cb) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => cb(null, Buffer.concat(parts)));
+    });
+    expect(pdf.status).toBe(200);
+    expect(pdf.body.toString()).toBe('%PDF-1.4 alice report');
+    expect((await get('alice', '/fhir/Binary/pdf-bob').set('Accept', 'application/pdf')).status).toBe(404);
   });
 
   it('$everything and $lastn with a patient token stay in that patient\'s compartment', async () => {
