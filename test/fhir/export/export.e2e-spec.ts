@@ -223,3 +223,28 @@ describeSynthea('Bulk Data $export survives a server restart', () => {
     }
   });
 });
+
+describe('Bulk Data $export expiry (BULK_EXPORT_EXPIRY_SECONDS)', () => {
+  it('a finished export answers 404 after its expiry, and the sweep removes its files', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'export-expiry-'));
+    const t = await startTestApp({ DATA_DIR: dataDir, BULK_EXPORT_EXPIRY_SECONDS: '2' });
+    try {
+      await t.http.post('/fhir/Patient').send({ resourceType: 'Patient', name: [{ family: 'Expiring' }] });
+      const kick = await t.http.get('/fhir/$export?_type=Patient').set(ASYNC);
+      const statusUrl = kick.headers['content-location'];
+      const done = await waitForManifest(t, statusUrl);
+      expect(done.status).toBe(200);
+      const id = new URL(statusUrl).searchParams.get('_jobId')!;
+      const exports = t.app.get(ExportService);
+      expect(fs.existsSync(path.join(exports.directory(id), 'Patient.ndjson'))).toBe(true);
+      await sleep(2500);
+      expect((await t.http.get(local(t, statusUrl))).status).toBe(404);
+      expect((await t.http.get(local(t, done.body.output[0].url)).set('Accept', 'application/fhir+ndjson')).status).toBe(404);
+      await exports.sweep();
+      expect(fs.existsSync(exports.directory(id))).toBe(false);
+    } finally {
+      await t.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
