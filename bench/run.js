@@ -2,11 +2,12 @@
 // `npm run bench`: starts the server on the local PostgreSQL (fresh database `fhir_bench`) and
 // prints JSON lines: our own create/read/update/history scenarios, then the team's yardsticks
 // (../shared/bench/fhir-load.mjs against this server and bare-limit.mjs), and the ratios.
-// Env: DURATION (s per scenario, default 10), BENCH_ADMIN_URL, SKIP_YARDSTICKS=1, SCENARIOS (fhir-load subset).
+// Env: DURATION (s per scenario, default 10), BENCH_ADMIN_URL, SKIP_BUNDLES=1, SKIP_YARDSTICKS=1, SCENARIOS (fhir-load subset).
 const path = require('path');
 const fs = require('fs');
 const { spawnSync } = require('child_process');
 const { root, shared, freshDatabase, startServer, load, rssMb } = require('./lib');
+const { bundleScenarios } = require('./bundle-bench');
 
 const JSON_HEADERS = { 'content-type': 'application/fhir+json' };
 
@@ -65,6 +66,8 @@ async function main() {
   const server = await startServer({ DATABASE_URL: url, AUTH_REQUIRED: 'false', ...(process.env.BENCH_SERVER_ENV ? JSON.parse(process.env.BENCH_SERVER_ENV) : {}) });
   try {
     const own = await ownScenarios(server);
+    // transaction Bundles (1 Patient + 20 Observations, c=8) and Synthea ingest resources/s
+    if (!process.env.SKIP_BUNDLES) await bundleScenarios(server);
     if (process.env.SKIP_YARDSTICKS) return;
     const fhirLoad = yardstick('fhir-load.mjs', {
       BASE: server.fhir,
