@@ -54,17 +54,37 @@ export class CriteriaSql {
    */
   private anchorOf(criteria: Criterion[]): ParamCriterion | undefined {
     const rank = (c: ParamCriterion) => (c.type === 'reference' ? 0 : c.type === 'token' || c.type === 'uri' ? 1 : c.type === 'date' ? 2 : 3);
-    const candidates = criteria.filter(
-      (c): c is ParamCriterion => c.kind === 'param' && c.type !== 'composite' && c.missing === undefined && (c.modifier === undefined || c.modifier === 'exact'),
-    );
+    const candidates = criteria.filter((c): c is ParamCriterion => c.kind === 'param' && keyable(c));
     return candidates.sort((x, y) => rank(x) - rank(y))[0];
+  }
+
+  /**
+   * The ids matching the criteria straight from the index, when one criterion
+   * can anchor them (`SELECT DISTINCT resource_type, id`): no resource row is
+   * read to decide a match (index rows exist only for live resources), and
+   * for one hash value the ids come in order, so `ORDER BY id LIMIT n` and a
+   * cursor are a short index range. Undefined when the criteria need resource
+   * columns (`_lastUpdated`) or none can anchor.
+   */
+  indexSource(criteria: Criterion[], types: string[]): string | undefined {
+    const anchor = this.anchorOf(criteria);
+    if (!anchor || criteria.some((c) => c.kind === 'lastUpdated')) return undefined;
+    const x = this.alias('an');
+    const s = this.stored(types, anchor.code);
+    const conds = anchor.values.map((v) => this.value(x, s, anchor.type, anchor.modifier, v));
+    const ids = `${x}ids`;
+    const type = types.length === 1 ? this.text(types[0]) : `${x}.resource_type`;
+    const rest = criteria.filter((c) => c !== anchor).map((c) => this.render(c, ids, types));
+    const restriction = this.restrictionSql(ids, types);
+    if (restriction) rest.push(restriction);
+    return `SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM ${INDEX_TABLE} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${type} AS resource_type) ${ids}
+    WHERE (${conds.map((c) => c.sql).join(' OR ')})${rest.map((r) => `\n      AND ${r}`).join('')}`;
   }
 
   private anchored(anchor: ParamCriterion, criteria: Criterion[], a: string, types: string[]): string {
     const x = this.alias('an');
     const s = this.stored(types, anchor.code);
     const conds = anchor.values.map((v) => this.value(x, s, anchor.type, anchor.modifier, v));
-    if (!conds.every((c) => c.keyed)) return criteria.map((c) => this.render(c, a, types)).join(' AND ');
     const outside = criteria.filter((c) => c !== anchor && c.kind === 'lastUpdated');
     const inside = criteria.filter((c) => c !== anchor && c.kind !== 'lastUpdated');
     const type = types.length === 1 ? this.text(types[0]) : `${x}.resource_type`;
@@ -348,6 +368,21 @@ export class CriteriaSql {
       sql += ` AND ${this.exists(a, x, s, [this.token(x, s, first)])}`;
     }
     return sql;
+  }
+}
+
+/** Can the criterion's matches be read from the hash indexes alone (every value a keyed condition, see value())? */
+function keyable(c: ParamCriterion): boolean {
+  if (c.missing !== undefined || c.type === 'composite') return false;
+  switch (c.type) {
+    case 'token':
+      return c.modifier === undefined && c.values.every((v) => v.token?.code !== undefined);
+    case 'uri':
+      return c.modifier === undefined || c.modifier === 'above';
+    case 'reference':
+      return c.modifier !== 'identifier'; // a bare id, Type/id, URL or :Type: hashes of refs
+    default:
+      return c.modifier === undefined || c.modifier === 'exact' || c.modifier === 'contains';
   }
 }
 

@@ -2,7 +2,7 @@ import { badRequest } from '../errors';
 import { SqlParams } from '../storage/sql-params';
 import type { CriteriaSql } from './criteria-sql';
 import { INDEX_TABLE } from './index-tables';
-import type { Cursor, SearchQuery, SortKey } from './search-query';
+import type { Criterion, Cursor, SearchQuery, SortKey } from './search-query';
 import { kindOf } from './search-params';
 
 /** A matching row as the page query returns it. */
@@ -33,15 +33,27 @@ export class SearchSql {
   constructor(
     private readonly crit: CriteriaSql,
     private readonly q: SearchQuery,
-    /** extra criteria SQL over alias `a` (compartment) */
-    private readonly extra: string[] = [],
-  ) {}
+    /** criteria besides the query's own (compartment) */
+    private readonly extra: Criterion[] = [],
+  ) {
+    const criteria = [...q.criteria, ...extra];
+    this.indexSource = q.allTypes || q.sort.some((k) => k.type === '_lastUpdated') ? undefined : crit.indexSource(criteria, q.types);
+  }
+
+  /** the matching ids straight from the index (see CriteriaSql.indexSource), when the criteria allow */
+  private readonly indexSource: string | undefined;
+
+  /** `FROM` and `WHERE` of the matching ids: the index source, else the resource table with the criteria. */
+  private source(): { from: string; where: string[] } {
+    if (this.indexSource) return { from: `(${this.indexSource}) a`, where: [] };
+    return { from: 'resource a', where: [this.where()] };
+  }
 
   get p(): SqlParams {
     return this.crit.p;
   }
 
-  /** The WHERE clause shared by the page, count and estimate queries. */
+  /** The conditions over the resource table `a` (when the ids do not come from the index alone). */
   where(): string {
     const a = 'a';
     const parts: string[] = [];
@@ -51,8 +63,8 @@ export class SearchSql {
     // index rows exist only for live resources: a positive index criterion already excludes deleted ones
     // (and the page's id scan can then stay index-only)
     if (!this.liveByIndex()) parts.push('NOT a.deleted');
-    parts.push(...this.extra);
-    if (this.q.criteria.length) parts.push(this.crit.all(this.q.criteria, a, this.q.types));
+    const criteria = [...this.q.criteria, ...this.extra];
+    if (criteria.length) parts.push(this.crit.all(criteria, a, this.q.types));
     const r = this.crit.restrictionSql(a, this.q.types);
     if (r) parts.push(r);
     return parts.join('\n  AND ');
@@ -61,9 +73,10 @@ export class SearchSql {
   page(limit: number): { sql: string; values: unknown[]; keyCount: number } {
     const keys = this.q.sort.map((s, i) => this.keyExpr(s, i));
     const joins = this.q.sort.map((s, i) => this.keyJoin(s, i)).filter(Boolean);
-    let where = this.where();
+    const { from, where: conds } = this.source();
     const backward = this.q.cursor?.direction === 'p';
-    if (this.q.cursor) where += `\n  AND ${this.keyset(keys, this.q.cursor)}`;
+    if (this.q.cursor) conds.push(this.keyset(keys, this.q.cursor));
+    const where = conds.length ? conds.join('\n  AND ') : 'TRUE';
     const order = [
       ...keys.map((k) => `${k.expr} ${k.descending !== backward ? 'DESC' : 'ASC'}${k.notNull ? '' : ` NULLS ${backward ? 'FIRST' : 'LAST'}`}`),
       ...this.tailKeys().map((k) => `${k.expr} ${backward ? 'DESC' : 'ASC'}`),
@@ -76,7 +89,7 @@ export class SearchSql {
     ];
     const sql = `SELECT r.resource_type, r.id, r.version_id, r.content${keys.map((_, i) => `, p.k${i}`).join('')}
 FROM (SELECT ${inner.join(', ')}
-  FROM resource a${joins.map((j) => `\n  ${j}`).join('')}
+  FROM ${from}${joins.map((j) => `\n  ${j}`).join('')}
   WHERE ${where}
   ORDER BY ${order.join(', ')}
   LIMIT ${this.p.bind(limit, 'int')}) p
@@ -87,14 +100,23 @@ ORDER BY ${outerOrder.join(', ')}`;
 
   /** Does some criterion require index rows (which only live resources have)? */
   private liveByIndex(): boolean {
-    if (this.extra.length) return false;
+    if (this.extra.length) return false; // the compartment includes the Patient itself by id
     return this.q.criteria.some(
       (c) => (c.kind === 'param' && c.missing === undefined && c.modifier !== 'not' && c.modifier !== 'not-in') || c.kind === 'chain' || c.kind === 'has' || c.kind === 'text' || c.kind === 'list',
     );
   }
 
+  /** The first `limit` matches in id order, with their versions (findMatches). */
+  matches(limit: number): { sql: string; values: unknown[] } {
+    const { from, where } = this.source();
+    const sql = `SELECT r.resource_type, r.id, r.version_id FROM (SELECT a.resource_type, a.id FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY a.resource_type, a.id LIMIT ${this.p.bind(limit, 'int')}) p JOIN resource r ON r.resource_type = p.resource_type AND r.id = p.id ORDER BY r.id`;
+    return { sql, values: this.p.values };
+  }
+
   count(): { sql: string; values: unknown[] } {
-    return { sql: `SELECT count(*)::int AS n FROM resource a WHERE ${this.where()}`, values: this.p.values };
+    const { from, where } = this.source();
+    return { sql: `SELECT count(*)::int AS n FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`, values: this.p.values };
   }
 
   private keyExpr(s: SortKey, i: number): KeyExpr {

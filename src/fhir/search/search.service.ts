@@ -14,7 +14,7 @@ import { encodeCursor } from './paging';
 import { shapeResource } from './result-shaping';
 import { SearchIncludes } from './search-includes';
 import { SearchParser } from './search-parser';
-import type { SearchQuery } from './search-query';
+import type { Criterion, SearchQuery } from './search-query';
 import { SearchParameterRegistry } from './search-params';
 import { ResourceRow, SearchSql } from './search-sql';
 
@@ -120,7 +120,7 @@ export class SearchService {
     }
     const statement = () => {
       const crit = this.criteria(restriction);
-      return new SearchSql(crit, q, request.compartment ? [this.compartmentSql(crit, request.compartment, types)] : []);
+      return new SearchSql(crit, q, request.compartment ? this.compartment(request.compartment, types) : []);
     };
     return { q, statement };
   }
@@ -139,14 +139,8 @@ export class SearchService {
     const query = this.parser.parse([resourceType], false, params, { criteriaOnly: true });
     const crit = this.criteria(opts.restriction);
     if (!crit.typeAllowed(resourceType)) return [];
-    const sql = new SearchSql(crit, query);
-    const where = sql.where();
-    const limit = sql.p.bind(Math.max(1, opts.limit ?? 1000), 'int');
-    const r = await this.run<{ resource_type: string; id: string; version_id: number }>(
-      `SELECT a.resource_type, a.id, a.version_id FROM resource a WHERE ${where} ORDER BY a.id LIMIT ${limit}`,
-      sql.p.values,
-      opts.q,
-    );
+    const m = new SearchSql(crit, query).matches(Math.max(1, opts.limit ?? 1000));
+    const r = await this.run<{ resource_type: string; id: string; version_id: number }>(m.sql, m.values, opts.q);
     return r.rows.map((x) => ({ resourceType: x.resource_type, id: x.id, versionId: x.version_id }));
   }
 
@@ -161,11 +155,10 @@ export class SearchService {
     return listed.length ? { types: [...new Set(listed)], allTypes: false } : { types: this.registry.resourceTypes, allTypes: true };
   }
 
-  /** `Patient/123/Observation`: the Patient compartment (R4 CompartmentDefinition), as `_compartment` rows. */
-  private compartmentSql(crit: CriteriaSql, c: { resourceType: string; id: string }, types: string[]): string {
+  /** `Patient/123/Observation`: the Patient compartment (R4 CompartmentDefinition), as the `_compartment` criterion. */
+  private compartment(c: { resourceType: string; id: string }, types: string[]): Criterion[] {
     if (c.resourceType !== 'Patient') throw FhirError.of(400, 'not-supported', `the ${c.resourceType} compartment is not supported`);
-    const criteria = this.parser.criteria(types, [[COMPARTMENT_PARAM, `Patient/${c.id}`]], true);
-    return crit.all(criteria, 'a', types);
+    return this.parser.criteria(types, [[COMPARTMENT_PARAM, `Patient/${c.id}`]], true);
   }
 
   private async count(sql: SearchSql): Promise<number> {

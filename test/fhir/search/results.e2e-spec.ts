@@ -1,5 +1,5 @@
 import { startTestApp, TestApp } from '../../helpers/test-app';
-import { allPages, create, matchIds, search, sorted } from './search-helpers';
+import { allPages, create, ids, matchIds, search, sorted } from './search-helpers';
 
 // R4 search.html#sort, #count, #total, #summary, #elements, paging (http.html#paging, search.html#count),
 // POST _search (search.html#search), and the self link (search.html#selflink).
@@ -115,5 +115,50 @@ describe('result parameters and paging (search.html)', () => {
   it('_contained other than false is refused (400) unless lenient', async () => {
     expect((await t.http.get('/fhir/Patient?_contained=true')).status).toBe(400);
     expect((await t.http.get('/fhir/Patient?_contained=true').set('Prefer', 'handling=lenient')).status).toBe(200);
+  });
+});
+
+// The SQL shapes behind the scenes (ids from the index, anchored criteria, the resource table) must agree.
+describe('query shapes agree (search.html#combining, deleted resources)', () => {
+  let t: TestApp;
+  const o: Record<string, string> = {};
+  beforeAll(async () => {
+    t = await startTestApp();
+    const obs = (code: string, extra: object = {}) => ({ resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] }, subject: { reference: 'Patient/shape' }, ...extra });
+    for (let i = 0; i < 5; i++) o[`hr${i}`] = await create(t, obs('8867-4', { valueQuantity: { value: 60 + i * 10 } }));
+    o.bw = await create(t, obs('29463-7', { valueQuantity: { value: 80 } }));
+    o.noSubject = await create(t, { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] } });
+    o.gone = await create(t, obs('8867-4'));
+    expect((await t.http.delete(`/fhir/Observation/${o.gone}`)).status).toBe(204);
+  });
+  afterAll(async () => t.close());
+
+  it('a deleted resource matches nothing, whatever the shape of the query', async () => {
+    for (const q of ['Observation?code=8867-4&_count=100', `Observation?_id=${o.gone}`, `Observation?_id=${o.gone}&status:missing=true`, 'Observation?subject=Patient/shape&code=8867-4', 'Observation?code:not=29463-7']) {
+      expect(await ids(t, q)).not.toContain(o.gone);
+    }
+  });
+
+  it('anchored and unanchored forms give the same sets (AND, OR, :not, :missing, chains, value ranges)', async () => {
+    const hr = [0, 1, 2, 3, 4].map((i) => o[`hr${i}`]);
+    expect(await ids(t, 'Observation?subject=Patient/shape&code=8867-4')).toEqual(sorted(hr));
+    expect(await ids(t, 'Observation?code=8867-4,29463-7&subject=Patient/shape')).toEqual(sorted([...hr, o.bw]));
+    expect(await ids(t, 'Observation?code=8867-4&subject:missing=true')).toEqual([o.noSubject]);
+    expect(await ids(t, 'Observation?subject=Patient/shape&code:not=8867-4')).toEqual([o.bw]);
+    expect(await ids(t, 'Observation?code=8867-4&value-quantity=ge80&value-quantity=lt100')).toEqual(sorted([o.hr2, o.hr3]));
+    expect(await ids(t, `Observation?code=8867-4&_id=${o.hr1},${o.bw}`)).toEqual([o.hr1]);
+    expect(await ids(t, 'Observation?code=http://loinc.org|8867-4&status=final&subject=Patient/shape')).toEqual(sorted(hr));
+  });
+
+  it('keyset pages of an anchored query cover every match once, forwards and back', async () => {
+    const all = matchIds(await search(t, 'Observation?code=8867-4&_count=100'));
+    expect(await allPages(t, 'Observation?code=8867-4&_count=2')).toEqual(all);
+    const sortedPages = await allPages(t, 'Observation?code=8867-4&_sort=-value-quantity&_count=2');
+    expect(new Set(sortedPages)).toEqual(new Set(all));
+    const first = await search(t, 'Observation?code=8867-4&_count=2');
+    const second = await search(t, first.link.find((l: any) => l.relation === 'next').url.replace(`${t.baseUrl}/`, ''));
+    const back = await search(t, second.link.find((l: any) => l.relation === 'previous').url.replace(`${t.baseUrl}/`, ''));
+    expect(matchIds(back)).toEqual(matchIds(first));
+    expect((await search(t, 'Observation?code=8867-4&_total=accurate&_count=1')).total).toBe(all.length);
   });
 });
