@@ -4,9 +4,11 @@ import type { Queryable } from '../../database/database';
 import { Database } from '../../database/database';
 import { JobQueue } from '../../jobs/job-queue';
 import { logger } from '../../logger';
+import { FhirDefinitions } from '../definitions/definitions.module';
 import { SearchService } from '../search/search.service';
 import { StorageService } from '../storage/storage.service';
 import { ChangeFeedRepository, FeedChange } from './change-feed.repository';
+import { criteriaPrefilter } from './criteria-prefilter';
 import { SubscriptionEvents } from './subscription-events';
 import { ActiveSubscription, readSubscription } from './subscription-model';
 
@@ -19,6 +21,9 @@ export interface Notification {
   id: string;
   versionId: number;
 }
+
+/** An active Subscription with the cheap pre-check of its criteria. */
+type Matchable = ActiveSubscription & { prefilter: (json: string) => boolean };
 
 const CURSOR = 'subscriptions';
 const TICK_MS = 200;
@@ -44,7 +49,7 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
   private stopped = false;
   private idle = false;
   /** Subscriptions already read and checked, by id (re-checked when their version changes) */
-  private readonly checked = new Map<string, ActiveSubscription & { versionId: number }>();
+  private readonly checked = new Map<string, Matchable & { versionId: number }>();
   private current?: Promise<void>;
 
   constructor(
@@ -53,6 +58,7 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
     private readonly search: SearchService,
     private readonly queue: JobQueue,
     private readonly events: SubscriptionEvents,
+    private readonly definitions: FhirDefinitions,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -113,7 +119,7 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
   }
 
   /** Which changed resources match which Subscriptions (current index state; deletions never match). */
-  private async match(tx: Queryable, subscriptions: ActiveSubscription[], changes: FeedChange[]) {
+  private async match(tx: Queryable, subscriptions: Matchable[], changes: FeedChange[]) {
     const latest = new Map<string, Map<string, number>>();
     for (const c of changes) {
       if (c.deleted) continue;
@@ -122,10 +128,20 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
       byId.set(c.id, Math.max(byId.get(c.id) ?? 0, c.versionId));
     }
     const out: { sub: ActiveSubscription; resourceType: string; id: string; versionId: number }[] = [];
+    const wanted = new Set(subscriptions.map((s) => s.resourceType));
+    const refs = [...latest].filter(([type]) => wanted.has(type)).flatMap(([resourceType, byId]) => [...byId.keys()].map((id) => ({ resourceType, id })));
+    // the current text of each changed resource, for the subscriptions' cheap pre-checks
+    const texts = new Map<string, string>();
+    for (let i = 0; i < refs.length; i += ID_CHUNK) {
+      for (const r of await this.storage.resources.readMany(tx, refs.slice(i, i + ID_CHUNK))) texts.set(`${r.resourceType}/${r.id}`, r.content!);
+    }
     for (const sub of subscriptions) {
       const byId = latest.get(sub.resourceType);
       if (!byId) continue;
-      const ids = [...byId.keys()];
+      const ids = [...byId.keys()].filter((id) => {
+        const text = texts.get(`${sub.resourceType}/${id}`);
+        return text !== undefined && sub.prefilter(text);
+      });
       for (let i = 0; i < ids.length; i += ID_CHUNK) {
         const chunk = ids.slice(i, i + ID_CHUNK);
         const matches = await this.search.findMatches(sub.resourceType, [...sub.criteria, ['_id', chunk.join(',')]], {
@@ -139,8 +155,8 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
   }
 
   /** The Subscriptions to match against, after settling requested / expired ones. */
-  private async activeSubscriptions(): Promise<ActiveSubscription[]> {
-    const active: ActiveSubscription[] = [];
+  private async activeSubscriptions(): Promise<Matchable[]> {
+    const active: Matchable[] = [];
     const rows = await this.feed.subscriptions(this.db);
     const present = new Set(rows.map((r) => r.id));
     for (const id of this.checked.keys()) if (!present.has(id)) this.checked.delete(id);
@@ -157,7 +173,8 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
           const read = readSubscription(s);
           // the criteria must be a search the server can run (400s become the Subscription's error)
           await this.search.findMatches(read.resourceType, [...read.criteria, ['_id', 'none']], { limit: 1 });
-          sub = { ...read, versionId: row.versionId };
+          const prefilter = criteriaPrefilter(read.criteria, this.definitions.searchParametersOf(read.resourceType));
+          sub = { ...read, versionId: row.versionId, prefilter };
           this.checked.set(row.id, sub);
         } catch (err: any) {
           await this.setStatus(row.id, row.versionId, 'error', err?.message ?? 'invalid Subscription');
