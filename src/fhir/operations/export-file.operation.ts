@@ -20,7 +20,7 @@ export class ExportFileOperation implements FhirOperation {
   readonly definition: OperationDefinition = {
     resourceType: 'OperationDefinition',
     id: 'export-file',
-    url: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export-file',
+    url: 'urn:fhir-r4-server:OperationDefinition:export-file', // not an HL7 operation: the file URLs of a manifest
     name: 'BulkDataExportFile',
     status: 'active',
     kind: 'operation',

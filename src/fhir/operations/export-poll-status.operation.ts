@@ -19,7 +19,7 @@ export class ExportPollStatusOperation implements FhirOperation {
   readonly definition: OperationDefinition = {
     resourceType: 'OperationDefinition',
     id: 'export-poll-status',
-    url: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export-poll-status',
+    url: 'urn:fhir-r4-server:OperationDefinition:export-poll-status', // not an HL7 operation: the status URL of an export
     name: 'BulkDataExportPollStatus',
     status: 'active',
     kind: 'operation',
