@@ -61,6 +61,8 @@ export class SearchIndex1795624215182 implements MigrationInterface {
     await q.query(`CREATE INDEX search_index_date_low_idx ON search_index (phash, low) INCLUDE (high, resource_id) WHERE kind = 'd'`);
     await q.query(`CREATE INDEX search_index_date_high_idx ON search_index (phash, high) INCLUDE (low, resource_id) WHERE kind = 'd'`);
     await q.query(`CREATE INDEX search_index_number_idx ON search_index (phash, nlow) INCLUDE (nhigh, resource_id) WHERE kind = 'n'`);
+    // (type, param) pairs number in the hundreds to thousands: keep them all in the statistics
+    await q.query(`ALTER TABLE search_index ALTER COLUMN phash SET STATISTICS 1000, ALTER COLUMN hash SET STATISTICS 1000`);
     // shash determines hash: without this the planner multiplies their selectivities (system|code looks 1000x rarer than it is)
     await q.query(`CREATE STATISTICS search_index_hash_deps (dependencies) ON hash, shash FROM search_index`);
     await q.query(`CREATE INDEX search_index_narrative_idx ON search_index USING gin (narrative) WHERE kind = 'x'`);

@@ -19,6 +19,14 @@ export type ValueSetCodes = (url: string) => string[] | undefined;
  */
 export class CriteriaSql {
   private n = 0;
+  /**
+   * Rendering the criteria checked per id of an anchor: range conditions then
+   * leave out the row kind, so the partial range indexes (which cannot seek
+   * by id) are not offered; each check is a probe by (resource_type,
+   * resource_id) or by (hash, resource_id). An underestimated anchor cannot
+   * turn into a range scan per candidate.
+   */
+  private probing = false;
   private readonly restrictionCache = new Map<string, Criterion[][] | false>();
 
   constructor(
@@ -74,11 +82,21 @@ export class CriteriaSql {
     const conds = anchor.values.map((v) => this.value(x, s, anchor.type, anchor.modifier, v));
     const ids = `${x}ids`;
     const type = types.length === 1 ? this.text(types[0]) : `${x}.resource_type`;
-    const rest = criteria.filter((c) => c !== anchor).map((c) => this.render(c, ids, types));
+    const rest = this.probes(() => criteria.filter((c) => c !== anchor).map((c) => this.render(c, ids, types)));
     const restriction = this.restrictionSql(ids, types);
     if (restriction) rest.push(restriction);
     return `SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM ${INDEX_TABLE} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${type} AS resource_type) ${ids}
     WHERE (${conds.map((c) => c.sql).join(' OR ')})${rest.map((r) => `\n      AND ${r}`).join('')}`;
+  }
+
+  private probes<T>(fn: () => T): T {
+    const before = this.probing;
+    this.probing = true;
+    try {
+      return fn();
+    } finally {
+      this.probing = before;
+    }
   }
 
   private anchored(anchor: ParamCriterion, criteria: Criterion[], a: string, types: string[]): string {
@@ -90,7 +108,7 @@ export class CriteriaSql {
     const type = types.length === 1 ? this.text(types[0]) : `${x}.resource_type`;
     const ids = `${x}ids`;
     const sql = `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${type} AS resource_type) ${ids}
-        WHERE ${x}.resource_id = ${a}.id AND (${conds.map((c) => c.sql).join(' OR ')})${inside.map((c) => `\n          AND ${this.render(c, ids, types)}`).join('')})`;
+        WHERE ${x}.resource_id = ${a}.id AND (${conds.map((c) => c.sql).join(' OR ')})${this.probes(() => inside.map((c) => `\n          AND ${this.render(c, ids, types)}`)).join('')})`;
     return [sql, ...outside.map((c) => this.render(c, a, types))].join(' AND ');
   }
 
@@ -244,7 +262,7 @@ export class CriteriaSql {
   private phashIn(x: string, s: Stored, kind: RowKind): string {
     const hashes = [...new Set(s.map((k) => searchHash(`${k.type}|${k.param}`)))];
     const ph = hashes.length === 1 ? `${x}.phash = ${this.p.bind(hashes[0], 'bigint')}` : `${x}.phash = ANY(${this.p.bind(hashes, 'bigint[]')})`;
-    return `${x}.kind = '${kind}' AND ${ph}`;
+    return this.probing ? ph : `${x}.kind = '${kind}' AND ${ph}`;
   }
 
   /**
@@ -256,9 +274,8 @@ export class CriteriaSql {
    */
   private exists(a: string, x: string, s: Stored, conds: Cond[], not = false): string {
     const keyed = conds.every((c) => c.keyed);
-    const where = keyed
-      ? `${x}.resource_id = ${a}.id AND (${conds.map((c) => c.sql).join(' OR ')})`
-      : `${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id AND ${this.paramFilter(x, s)} AND (${conds.map((c) => c.sql).join(' OR ')})`;
+    const key = keyed && !this.probing ? `${x}.resource_id = ${a}.id` : `${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id`;
+    const where = `${key}${keyed ? '' : ` AND ${this.paramFilter(x, s)}`} AND (${conds.map((c) => c.sql).join(' OR ')})`;
     return `${not ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} WHERE ${where})`;
   }
 
@@ -281,6 +298,12 @@ export class CriteriaSql {
 
   /** The condition one value puts on an index row `x` of the stored parameters `s`. */
   private value(x: string, s: Stored, type: string, modifier: string | undefined, v: ParamValue): Cond {
+    if (v.all) {
+      // bounds on the same value: one phash, every condition on the row
+      const kind = type === 'date' ? KIND.date : KIND.number;
+      const conds = v.all.map((w) => (type === 'date' ? dateCondition(this.p, w.date!, `${x}.low`, `${x}.high`) : numberCondition(this.p, w.number!, x)));
+      return { sql: `(${this.phashIn(x, s, kind)} AND ${conds.join(' AND ')})`, keyed: true };
+    }
     switch (type) {
       case 'string':
         return this.string(x, s, v.string!, modifier);

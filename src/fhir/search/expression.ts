@@ -119,6 +119,37 @@ export class ExpressionCompiler {
     return fn;
   }
 
+  /**
+   * Does the expression select at most one value per resource of this type
+   * (one plain path, no repeating element on the way)? Then conditions ANDed
+   * on it hold for the same value (see SearchParser: date and number ranges).
+   */
+  isSingleValued(resourceType: string, expression: string): boolean {
+    // several parts may pick types of one choice element: `(X.value as Quantity) | (X.value as SampledData)`
+    const paths = new Set(
+      splitUnion(expression)
+        .filter((p) => this.appliesTo(p, resourceType))
+        .map((p) => (/^\(([^()]+)\s+as\s+[A-Za-z]+\)$/.exec(p)?.[1] ?? p).trim().replace(/\.(as|ofType)\([A-Za-z]+\)$/, '')),
+    );
+    if (paths.size !== 1) return false;
+    const segments = splitPath([...paths][0]);
+    if (/^[A-Z]/.test(segments[0])) segments.shift();
+    let ctx: PathContext = { type: resourceType, prefix: '' };
+    for (let i = 0; i < segments.length; i++) {
+      const seg = segments[i];
+      if (/^(as|ofType)\(/.test(seg)) continue;
+      if (!/^[a-z][A-Za-z0-9]*$/.test(seg)) return false;
+      const elements = this.defs.types[ctx.type]?.elements;
+      const rel = ctx.prefix ? `${ctx.prefix}.${seg}` : seg;
+      const el = elements?.[rel] ?? elements?.[`${rel}[x]`];
+      if (!el || el.array || el.types.includes('Timing')) return false; // a Timing holds several dates
+      if (el.contentReference) ctx = { type: ctx.type, prefix: el.contentReference };
+      else if (el.types.length !== 1) return i === segments.length - 1 || /^(as|ofType)\(/.test(segments[i + 1] ?? '');
+      else ctx = BACKBONE.has(el.types[0]) ? { type: ctx.type, prefix: rel } : { type: el.types[0], prefix: '' };
+    }
+    return true;
+  }
+
   /** A path relative to a context (composite components), e.g. `value.as(Quantity)` in `Observation.component`. */
   compileRelative(expression: string, ctx: PathContext): Extractor {
     const parts = splitUnion(expression);

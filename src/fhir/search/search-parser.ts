@@ -5,6 +5,7 @@ import { parseResultParam, RESULT_PARAMS } from './result-params';
 import type { Criterion, ParamCriterion, ParamValue, SearchQuery } from './search-query';
 import { kindOf, SearchParameterInfo, SearchParameterRegistry, UNSUPPORTED_PARAMS } from './search-params';
 import { orValues, parseDate, parseNumber, parseQuantity, parseReference, parseToken, splitEscaped, unescape } from './value-parsers';
+import { ExpressionCompiler } from './expression';
 import { words } from './normalize';
 
 export interface ParseOptions {
@@ -38,10 +39,15 @@ class Unsupported extends Error {}
  * Invalid values are always 400.
  */
 export class SearchParser {
+  private readonly compiler: ExpressionCompiler;
+  private readonly single = new Map<string, boolean>();
+
   constructor(
     private readonly registry: SearchParameterRegistry,
     private readonly baseUrl: string,
-  ) {}
+  ) {
+    this.compiler = new ExpressionCompiler(registry.definitions);
+  }
 
   parse(types: string[], allTypes: boolean, params: [string, string][], opts: ParseOptions = {}): SearchQuery {
     const query: SearchQuery = {
@@ -77,7 +83,43 @@ export class SearchParser {
         query.issues.push(issue('not-supported', `ignored: ${err.message}`, undefined, 'warning') as OperationOutcomeIssue);
       }
     }
+    query.criteria = this.mergeRanges(query.criteria, types);
     return query;
+  }
+
+  /**
+   * `date=ge2021&date=lt2022` on a parameter holding one value per resource
+   * (Encounter.period, Observation.effective, Patient.birthDate) is one range
+   * on that value: both bounds are checked on the same index row, so one
+   * index range answers it. (On a repeating element each bound may be met by
+   * a different value, so those stay separate criteria.)
+   */
+  private mergeRanges(criteria: Criterion[], types: string[]): Criterion[] {
+    const out: Criterion[] = [];
+    const merged = new Map<string, ParamCriterion>();
+    for (const c of criteria) {
+      const rangeable =
+        c.kind === 'param' && ['date', 'number', 'quantity'].includes(c.type) && c.modifier === undefined && c.missing === undefined && c.values.length === 1 &&
+        [...c.defs.entries()].every(([t, sp]) => this.singleValued(t, sp));
+      if (!rangeable) {
+        out.push(c);
+        continue;
+      }
+      const prev = merged.get(c.code);
+      if (!prev) {
+        const copy: ParamCriterion = { ...c, values: [{ raw: c.values[0].raw, all: [c.values[0]] }] };
+        merged.set(c.code, copy);
+        out.push(copy);
+      } else prev.values[0].all!.push(c.values[0]);
+    }
+    return out;
+  }
+
+  private singleValued(type: string, sp: SearchParameterInfo): boolean {
+    const key = `${type}|${sp.expression}`;
+    let v = this.single.get(key);
+    if (v === undefined) this.single.set(key, (v = !!sp.expression && this.compiler.isSingleValued(type, sp.expression)));
+    return v;
   }
 
   /** Criteria only, for restrictions and conditional matching (strict). */

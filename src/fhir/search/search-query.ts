@@ -38,6 +38,8 @@ export interface ParamValue {
   number?: NumberValue;
   /** candidate stored refs (`Patient/1`, or an absolute/canonical URL) */
   refs?: string[];
+  /** conditions that must hold for one and the same stored value (ranges on a single-valued parameter) */
+  all?: ParamValue[];
   /** composite: the first component (token code or reference) and the parsed second */
   composite?: { first: TokenValue | string[]; second: ParamValue };
 }

@@ -151,6 +151,18 @@ describe('search parameter types (search.html)', () => {
       expect(await ids(t, 'Procedure?date=ge2021-06-01&date=lt2021-07-01')).toEqual(sorted([p.instant, p.month, p.year]));
     });
 
+    it('on a repeating element each condition of an AND may be met by a different value (#combining)', async () => {
+      const goal = await create(t, {
+        resourceType: 'Goal',
+        lifecycleStatus: 'active',
+        description: { text: 'two targets' },
+        subject: { reference: 'Patient/date-subject' },
+        target: [{ dueDate: '2010-05-05' }, { dueDate: '2020-05-05' }],
+      });
+      expect(await ids(t, 'Goal?target-date=ge2019-01-01&target-date=le2011-01-01')).toEqual([goal]);
+      expect(await ids(t, 'Goal?target-date=ge2011-01-01&target-date=le2019-01-01')).toEqual([]);
+    });
+
     it('an invalid date is 400', async () => {
       expect((await t.http.get('/fhir/Procedure?date=2021-13-45')).status).toBe(400);
       expect((await t.http.get('/fhir/Procedure?date=yesterday')).status).toBe(400);
