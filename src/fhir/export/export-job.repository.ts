@@ -1,5 +1,5 @@
 import type { Queryable } from '../../database/database';
-import type { ExportFile, ExportJob, ExportParams, ExportStatus } from './export.types';
+import type { ExportFile, ExportJob, ExportParams } from './export.types';
 
 function toJob(r: any): ExportJob {
   return {
@@ -13,6 +13,7 @@ function toJob(r: any): ExportJob {
     output: r.output,
     error: r.error,
     message: r.message,
+    attempt: r.attempt,
     completedAt: r.completed_at,
     expiresAt: r.expires_at,
   };
@@ -48,20 +49,49 @@ export class ExportJobRepository {
     return r.rows.length > 0;
   }
 
-  /** Records progress; false when the job is gone (cancelled). */
-  async progress(q: Queryable, id: string, status: ExportStatus, progress: string): Promise<boolean> {
-    const r = await q.query('UPDATE bulk_export_job SET status = $2, progress = $3 WHERE id = $1', [id, status, progress]);
+  /** A run takes the job over: its attempt number, or undefined when the job is gone or finished. */
+  async claim(q: Queryable, id: string): Promise<number | undefined> {
+    const r = await q.query(
+      `UPDATE bulk_export_job SET attempt = attempt + 1, heartbeat_at = now(), status = 'in-progress', progress = 'starting'
+        WHERE id = $1 AND status IN ('accepted', 'in-progress')
+        RETURNING attempt`,
+      [id],
+    );
+    return r.rows[0]?.attempt;
+  }
+
+  /** Records progress (and the heartbeat); false when the job is gone (cancelled) or another run took it over. */
+  async progress(q: Queryable, id: string, attempt: number, progress: string): Promise<boolean> {
+    const r = await q.query('UPDATE bulk_export_job SET progress = $3, heartbeat_at = now() WHERE id = $1 AND attempt = $2', [
+      id,
+      attempt,
+      progress,
+    ]);
     return (r.rowCount ?? 0) > 0;
   }
 
-  async complete(q: Queryable, id: string, output: ExportFile[], error: ExportFile[], expiresAt: Date): Promise<boolean> {
+  async complete(q: Queryable, id: string, attempt: number, output: ExportFile[], error: ExportFile[], expiresAt: Date): Promise<boolean> {
     const r = await q.query(
-      `UPDATE bulk_export_job SET status = 'completed', progress = 'completed', output = $2, error = $3,
-              completed_at = now(), expires_at = $4
-        WHERE id = $1`,
-      [id, JSON.stringify(output), JSON.stringify(error), expiresAt],
+      `UPDATE bulk_export_job SET status = 'completed', progress = 'completed', output = $3, error = $4,
+              completed_at = now(), expires_at = $5
+        WHERE id = $1 AND attempt = $2`,
+      [id, attempt, JSON.stringify(output), JSON.stringify(error), expiresAt],
     );
     return (r.rowCount ?? 0) > 0;
+  }
+
+  /**
+   * Jobs in progress whose heartbeat stopped (the run's process died):
+   * their heartbeat is reset as they are returned, so one process re-queues each.
+   */
+  async stalled(q: Queryable, seconds: number): Promise<string[]> {
+    const r = await q.query(
+      `UPDATE bulk_export_job SET heartbeat_at = now()
+        WHERE status = 'in-progress' AND heartbeat_at < now() - make_interval(secs => $1::double precision)
+        RETURNING id`,
+      [seconds],
+    );
+    return r.rows.map((x: any) => x.id);
   }
 
   async fail(q: Queryable, id: string, message: string, expiresAt: Date): Promise<void> {

@@ -22,6 +22,8 @@ const OUTPUT_FORMATS = new Set(['application/fhir+ndjson', 'application/ndjson',
 const NOT_EXPORTED = new Set(['Binary']);
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 const SWEEP_EVERY_MS = 60_000;
+/** A run that has not written a page for this long is taken to be dead. */
+const STALLED_AFTER_S = 120;
 
 export interface KickOff {
   level: ExportParams['level'];
@@ -51,7 +53,11 @@ export class ExportService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
-    this.sweeper = setInterval(() => this.sweep().catch((err) => logger.warn({ err: err.message }, 'export sweep failed')), SWEEP_EVERY_MS);
+    this.sweeper = setInterval(() => {
+      this.sweep()
+        .then(() => this.recoverStalled())
+        .catch((err) => logger.warn({ err: err.message }, 'export sweep failed'));
+    }, SWEEP_EVERY_MS);
     this.sweeper.unref();
   }
 
@@ -59,10 +65,11 @@ export class ExportService implements OnModuleInit, OnModuleDestroy {
     if (this.sweeper) clearInterval(this.sweeper);
   }
 
-  /** Where the files of an export live (DATA_DIR/bulk-export/<id>). */
-  directory(id: string): string {
+  /** Where the files of an export live: DATA_DIR/bulk-export/<id>, and /<attempt> for one run's files. */
+  directory(id: string, attempt?: number): string {
     const root = this.config.dataDir === ':memory:' ? path.join(os.tmpdir(), 'fhir-server') : this.config.dataDir;
-    return path.join(root, 'bulk-export', id);
+    const dir = path.join(root, 'bulk-export', id);
+    return attempt === undefined ? dir : path.join(dir, String(attempt));
   }
 
   expiry(): Date {
@@ -239,7 +246,7 @@ export class ExportService implements OnModuleInit, OnModuleDestroy {
     const job = await this.visibleJob(ctx, id);
     const known = [...job.output, ...job.error].some((f) => f.file === name);
     if (job.status !== 'completed' || !known) throw notFound(`file ${name ?? ''} of export ${job.id} is not known`);
-    return path.join(this.directory(job.id), name!);
+    return path.join(this.directory(job.id, job.attempt), name!);
   }
 
   /** Deletes the job row, its queue job and its files. */
@@ -253,6 +260,17 @@ export class ExportService implements OnModuleInit, OnModuleDestroy {
   /** Removes expired exports (any process may run it; it is idempotent). */
   async sweep(): Promise<void> {
     for (const id of await this.jobs.expired(this.db)) await this.remove(id);
+  }
+
+  /** Re-queues exports whose run stopped beating (its process died): the new run takes them over. */
+  async recoverStalled(): Promise<string[]> {
+    const ids = await this.jobs.stalled(this.db, STALLED_AFTER_S);
+    for (const id of ids) {
+      logger.warn({ exportId: id }, 'bulk export stalled; starting it again');
+      await this.queue.send(EXPORT_QUEUE, { exportId: id });
+    }
+    if (ids.length) this.queue.wake(EXPORT_QUEUE);
+    return ids;
   }
 }
 

@@ -36,6 +36,8 @@ export interface ExportJob {
   output: ExportFile[];
   error: ExportFile[];
   message: string | null;
+  /** the run that owns the job (files live in a folder per attempt) */
+  attempt: number;
   completedAt: Date | null;
   expiresAt: Date;
 }

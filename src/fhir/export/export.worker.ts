@@ -23,8 +23,9 @@ class Cancelled extends Error {}
  * page (keyset scans, or the patients' compartments through search) and
  * appends their stored JSON to `<Type>.ndjson` in the job's folder. Memory
  * holds one page at a time. An interrupted job (shutdown, crash) is retried
- * from the start by whichever process takes it next; a cancelled one stops at
- * the next page.
+ * from the start by whichever process takes it next (a crash: when its
+ * heartbeat stops, ExportService.recoverStalled); a cancelled or superseded
+ * run stops at its next page.
  */
 @Injectable()
 export class ExportWorker implements OnApplicationBootstrap {
@@ -48,14 +49,18 @@ export class ExportWorker implements OnApplicationBootstrap {
     const id = job.data.exportId;
     const exp = await this.exports.jobs.find(this.db, id);
     if (!exp || exp.status === 'completed' || exp.status === 'failed') return;
-    const dir = this.exports.directory(id);
+    const attempt = await this.exports.jobs.claim(this.db, id);
+    if (attempt === undefined) return;
+    const dir = this.exports.directory(id, attempt);
     try {
-      await this.export(exp, dir, signal);
-      logger.info({ exportId: id }, 'bulk export completed');
+      await this.export(exp, attempt, dir, signal);
+      logger.info({ exportId: id, attempt }, 'bulk export completed');
     } catch (err: any) {
       await fs.promises.rm(dir, { recursive: true, force: true });
       if (err instanceof Cancelled) return;
       if (signal.aborted) throw err; // shutdown: the queue retries it later
+      const now = await this.exports.jobs.find(this.db, id);
+      if (now?.attempt !== attempt) return; // cancelled, or another run took it over meanwhile
       logger.warn({ exportId: id, err: err?.message, attempt: job.retryCount }, 'bulk export attempt failed');
       if (job.retryCount >= job.retryLimit) {
         await this.exports.jobs.fail(this.db, id, 'the export failed; see the server log', this.exports.expiry());
@@ -65,9 +70,9 @@ export class ExportWorker implements OnApplicationBootstrap {
     }
   }
 
-  private async export(exp: ExportJob, dir: string, signal: AbortSignal): Promise<void> {
-    // a previous, interrupted attempt may have left partial files
-    await fs.promises.rm(dir, { recursive: true, force: true });
+  private async export(exp: ExportJob, attempt: number, dir: string, signal: AbortSignal): Promise<void> {
+    // earlier, interrupted attempts may have left partial files
+    await fs.promises.rm(this.exports.directory(exp.id), { recursive: true, force: true });
     await fs.promises.mkdir(dir, { recursive: true });
     const output: ExportFile[] = [];
     const failures: string[] = [];
@@ -81,7 +86,7 @@ export class ExportWorker implements OnApplicationBootstrap {
           for (const json of contents) await writer.write(json);
           exported += contents.length;
           const progress = `${type} (${i + 1} of ${types.length} types), ${exported} resources`;
-          if (!(await this.exports.jobs.progress(this.db, exp.id, 'in-progress', progress))) throw new Cancelled();
+          if (!(await this.exports.jobs.progress(this.db, exp.id, attempt, progress))) throw new Cancelled();
         }
       } catch (err: any) {
         if (err instanceof Cancelled || signal.aborted) throw err;
@@ -100,7 +105,7 @@ export class ExportWorker implements OnApplicationBootstrap {
       await writer.close();
       error.push({ type: 'OperationOutcome', file: 'errors.ndjson', count: writer.count });
     }
-    if (!(await this.exports.jobs.complete(this.db, exp.id, output, error, this.exports.expiry()))) throw new Cancelled();
+    if (!(await this.exports.jobs.complete(this.db, exp.id, attempt, output, error, this.exports.expiry()))) throw new Cancelled();
   }
 
   /** The stored JSON of the resources to export for one type, a page at a time. */
@@ -126,6 +131,7 @@ export class ExportWorker implements OnApplicationBootstrap {
             }
           }
         }
+        if (!ids.length) yield []; // still a page: progress and heartbeat
         for (let i = 0; i < ids.length; i += size) yield await this.exports.jobs.contents(this.db, type, ids.slice(i, i + size));
       }
       return;

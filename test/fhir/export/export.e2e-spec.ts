@@ -236,12 +236,46 @@ describe('Bulk Data $export expiry (BULK_EXPORT_EXPIRY_SECONDS)', () => {
       expect(done.status).toBe(200);
       const id = new URL(statusUrl).searchParams.get('_jobId')!;
       const exports = t.app.get(ExportService);
-      expect(fs.existsSync(path.join(exports.directory(id), 'Patient.ndjson'))).toBe(true);
+      expect(fs.existsSync(path.join(exports.directory(id, 1), 'Patient.ndjson'))).toBe(true);
       await sleep(2500);
       expect((await t.http.get(local(t, statusUrl))).status).toBe(404);
       expect((await t.http.get(local(t, done.body.output[0].url)).set('Accept', 'application/fhir+ndjson')).status).toBe(404);
       await exports.sweep();
       expect(fs.existsSync(exports.directory(id))).toBe(false);
+    } finally {
+      await t.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Bulk Data $export after a crashed worker', () => {
+  it('an export whose run stopped beating (its process died) is taken over and completes; the old run cannot finish it', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'export-stalled-'));
+    const t = await startTestApp({ DATA_DIR: dataDir });
+    try {
+      for (let i = 0; i < 3; i++) await t.http.post('/fhir/Patient').send({ resourceType: 'Patient', name: [{ family: `Crash${i}` }] });
+      const exports = t.app.get(ExportService);
+      // the state a SIGKILL leaves: a job claimed by a run (attempt 1) whose heartbeat stopped, its queue job stuck
+      const id = '11111111-2222-4333-8444-555555555555';
+      await exports.jobs.insert(t.db, {
+        id,
+        clientId: null,
+        request: `${t.baseUrl}/$export?_type=Patient`,
+        params: { level: 'system', types: ['Patient'], filters: {} },
+        transactionTime: new Date(),
+        expiresAt: exports.expiry(),
+      });
+      const dead = await exports.jobs.claim(t.db, id);
+      await t.db.query(`UPDATE bulk_export_job SET heartbeat_at = now() - interval '10 minutes' WHERE id = $1`, [id]);
+      expect(await exports.recoverStalled()).toEqual([id]);
+      expect(await exports.recoverStalled()).toEqual([]); // re-queued once
+      const done = await waitForManifest(t, `${t.baseUrl}/$export-poll-status?_jobId=${id}`);
+      expect(done.status).toBe(200);
+      expect(done.body.output).toEqual([expect.objectContaining({ type: 'Patient', count: 3 })]);
+      expect((await download(t, done.body.output[0].url)).length).toBe(3);
+      // the dead run, were it only slow, has lost its claim
+      expect(await exports.jobs.progress(t.db, id, dead!, 'late')).toBe(false);
     } finally {
       await t.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
