@@ -12,10 +12,39 @@ const path = require('path');
 const fs = require('fs');
 const { execSync, spawnSync } = require('child_process');
 const { Client } = require('pg');
-const { root, shared, freshDatabase, startServer, load } = require('./lib');
+const { root, shared, freshDatabase, startServer: startBuilt, load } = require('./lib');
 
-execSync('node scripts/ensure-build.js', { cwd: root, stdio: 'inherit' });
+// SEARCH_BENCH_DIST: a build elsewhere (e.g. `tsc -p tsconfig.build.json --outDir /tmp/x`), else ./dist
+const DIST = process.env.SEARCH_BENCH_DIST;
+if (!DIST) execSync('node scripts/ensure-build.js', { cwd: root, stdio: 'inherit' });
 const { loadDataset, createBodies } = require('./search-loader');
+const distPath = (p) => path.join(DIST ?? path.join(root, 'dist'), p);
+
+/** The server of ./dist (bench/lib.js), or of SEARCH_BENCH_DIST. */
+async function startServer(env) {
+  if (!DIST) return startBuilt(env);
+  const { spawn } = require('child_process');
+  const port = String(30000 + Math.floor(Math.random() * 10000));
+  const child = spawn(process.execPath, [distPath('src/main.js')], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: port, PUBLIC_URL: `http://127.0.0.1:${port}` },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 120; i++) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) {
+        const stop = () => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM')));
+        return { child, base, fhir: `${base}/fhir`, stop };
+      }
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  child.kill('SIGKILL');
+  throw new Error('server did not start');
+}
 
 const N = Number(process.env.SEARCH_BENCH_RESOURCES || 1_000_000);
 const ADMIN = process.env.BENCH_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -132,10 +161,10 @@ async function searches(url) {
 
 /** EXPLAIN ANALYZE of the page SQL the server runs for each slow query kind. */
 async function explain(url, slow) {
-  const { Database } = require(path.join(root, 'dist/src/database/database'));
-  const { loadDefinitions } = require(path.join(root, 'dist/src/fhir/definitions/definitions'));
-  const { SearchParameterRegistry } = require(path.join(root, 'dist/src/fhir/search/search-params'));
-  const { SearchService } = require(path.join(root, 'dist/src/fhir/search/search.service'));
+  const { Database } = require(distPath('src/database/database'));
+  const { loadDefinitions } = require(distPath('src/fhir/definitions/definitions'));
+  const { SearchParameterRegistry } = require(distPath('src/fhir/search/search-params'));
+  const { SearchService } = require(distPath('src/fhir/search/search.service'));
   const db = await Database.connect({ url, poolSize: 1 });
   const service = new SearchService(db, new SearchParameterRegistry(loadDefinitions()), { fhirBaseUrl: 'http://127.0.0.1/fhir' });
   for (const { kind, path: p } of slow) {

@@ -7,7 +7,7 @@ const zlib = require('zlib');
 const { randomUUID } = require('crypto');
 const { root, shared } = require('./lib');
 
-const dist = (p) => require(path.join(root, 'dist', p));
+const dist = (p) => require(path.join(process.env.SEARCH_BENCH_DIST ?? path.join(root, 'dist'), p));
 const SET = path.join(shared, 'fixtures', 'synthea', 'blaze');
 const UUID = /urn:uuid:([0-9a-f-]{36})/g;
 
