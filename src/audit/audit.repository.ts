@@ -94,10 +94,14 @@ export class AuditRepository {
           const row = inserted(record);
           return w.content === null ? { ...row, patient: null, row_hash: null } : row;
         });
+        // planning the look-up of a deleted version's Patients costs more than the insert: only for deletes
+        const deletes = writes.some((w) => w.content === null);
+        const column = (n: string) =>
+          n === 'row_hash' ? `decode(x.row_hash, 'hex')` : n === 'patient' && deletes ? PATIENT_OR_PREVIOUS : `x.${n}`;
         return [
           `${name} AS (
           INSERT INTO audit_event (${NAMES.join(', ')})
-          SELECT ${NAMES.map((n) => (n === 'row_hash' ? `decode(x.row_hash, 'hex')` : n === 'patient' ? PATIENT_OR_PREVIOUS : `x.${n}`)).join(', ')}
+          SELECT ${NAMES.map(column).join(', ')}
             FROM json_to_recordset(${bind(JSON.stringify(rows), 'json')}) AS x(${COLUMNS})
             JOIN written ON written.resource_type = x.entity_type AND written.id = x.entity_id)`,
         ];
