@@ -42,11 +42,12 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
   ) {
     this.sealer = new AuditSealer(db);
     const prepared = !db.isEmbedded && !app.databaseUrlIsEmbedded;
-    // one INSERT in flight: everything arriving meanwhile shares the next one (a statement costs far
-    // more than a row, so fewer, larger batches are cheaper; the wait is one insert at most)
+    // everything arriving while an INSERT is in flight shares the next one; a statement (its commit)
+    // costs far more than a row, so statements start at most every groupCommitMs; a second one may
+    // start while the first waits for its commit, so a slow disk does not double the wait
     this.commits = new GroupCommit((records) => this.repository.insertMany(this.db.pool, records, prepared), {
       maxBatch: 1000,
-      maxInFlight: 1,
+      maxInFlight: 2,
       minIntervalMs: config.groupCommitMs,
     });
   }
