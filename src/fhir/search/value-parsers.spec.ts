@@ -1,0 +1,39 @@
+import { normalizeString, prefixUpperBound, words } from './normalize';
+import { orValues, parseNumber, parseQuantity, parseToken, splitEscaped, unescape } from './value-parsers';
+
+// search.html#escaping, #token, #number (implicit precision), #quantity, #string (normalization)
+describe('search value parsing', () => {
+  it('splits at unescaped separators only and unescapes \\, \\$ \\| \\\\', () => {
+    expect(orValues('a,b\\,c,d')).toEqual(['a', 'b\\,c', 'd']);
+    expect(orValues('a,b\\,c,d').map(unescape)).toEqual(['a', 'b,c', 'd']);
+    expect(splitEscaped('x\\|y|z', '|')).toEqual(['x\\|y', 'z']);
+    expect(unescape('a\\$b\\\\c')).toEqual('a$b\\c');
+  });
+
+  it('tokens: code, system|code, |code, system|', () => {
+    expect(parseToken('8867-4')).toEqual({ code: '8867-4' });
+    expect(parseToken('http://loinc.org|8867-4')).toEqual({ system: 'http://loinc.org', code: '8867-4' });
+    expect(parseToken('|8867-4')).toEqual({ system: null, code: '8867-4' });
+    expect(parseToken('http://loinc.org|')).toEqual({ system: 'http://loinc.org', code: undefined });
+    expect(parseToken('urn:a\\|b|c')).toEqual({ system: 'urn:a|b', code: 'c' });
+  });
+
+  it('numbers carry the implicit range of their precision', () => {
+    expect(parseNumber('100', 'n')).toMatchObject({ prefix: 'eq', value: 100, low: 99.5, high: 100.5 });
+    expect(parseNumber('gt0.50', 'n')).toMatchObject({ prefix: 'gt', value: 0.5, low: 0.495, high: 0.505 });
+    expect(parseNumber('1e2', 'n')).toMatchObject({ low: 50, high: 150 });
+    expect(() => parseNumber('1,0', 'n')).toThrow();
+    expect(parseQuantity('le5.4|http://unitsofmeasure.org|mg', 'q')).toMatchObject({ prefix: 'le', value: 5.4, system: 'http://unitsofmeasure.org', code: 'mg' });
+    const codeOnly = parseQuantity('5.4||mg', 'q');
+    expect(codeOnly.code).toBe('mg');
+    expect(codeOnly.system).toBeUndefined();
+  });
+
+  it('strings are compared without case, accents or extra whitespace; prefixes as ranges', () => {
+    expect(normalizeString('  Müller-Schmidt  Ève ')).toBe('muller-schmidt eve');
+    expect(normalizeString('ＡＢＣ')).toBe('abc'); // compatibility forms
+    expect(words('Infusion <b>pump</b>, ward 7')).toEqual(['infusion', 'b', 'pump', 'b', 'ward', '7']);
+    const hi = prefixUpperBound('smi');
+    expect('smith' < hi && 'smi' < hi && 'smj' > hi).toBe(true);
+  });
+});
