@@ -1,3 +1,5 @@
+import { Agent } from 'http';
+import type { AddressInfo } from 'net';
 import request from 'supertest';
 import { verifyAuditChain } from '../../src/audit/audit-verify';
 import { AuditService } from '../../src/audit/audit.service';
@@ -15,25 +17,38 @@ describe('audit durability', () => {
   afterAll(async () => t.close());
 
   it('1,000 mixed requests in parallel: exactly one AuditEvent per request', async () => {
+    // all 1,000 in flight at once, over 100 keep-alive sockets of one listening server
+    // (1,000 fresh connections at once overflow the kernel's listen backlog: ECONNRESET)
+    const server = t.app.getHttpServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const keepAlive = new Agent({ keepAlive: true, maxSockets: 100 });
+    const load = {
+      get: (path: string) => request(base).get(path).agent(keepAlive),
+      post: (path: string) => request(base).post(path).agent(keepAlive),
+      put: (path: string) => request(base).put(path).agent(keepAlive),
+    };
     const patients = await Promise.all(
       Array.from({ length: 20 }, (_, i) => t.http.post('/fhir/Patient').send({ resourceType: 'Patient', name: [{ family: `Load${i}` }] })),
     );
     const ids = patients.map((p) => p.body.id as string);
     const kinds: ((i: number) => request.Test)[] = [
-      (i) => t.http.get(`/fhir/Patient/${ids[i % 20]}`),
-      (i) => t.http.get(`/fhir/Patient/${ids[i % 20]}/_history/1`),
-      (i) => t.http.get(`/fhir/Patient?name=Load${i % 20}`),
-      (i) => t.http.get(`/fhir/Patient/${ids[i % 20]}/_history`),
-      () => t.http.post('/fhir/Observation').send({ resourceType: 'Observation', status: 'final', code: { text: 'x' } }),
-      (i) => t.http.put(`/fhir/Patient/load-${i}`).send({ resourceType: 'Patient', id: `load-${i}` }),
-      () => t.http.get('/fhir/Patient/not-there'),
-      () => t.http.get('/fhir/metadata'),
-      () => t.http.get('/fhir/AuditEvent?_count=1'),
-      () => t.http.post('/fhir/Patient').send({ resourceType: 'Patient', birthDate: 'not a date' }),
+      (i) => load.get(`/fhir/Patient/${ids[i % 20]}`),
+      (i) => load.get(`/fhir/Patient/${ids[i % 20]}/_history/1`),
+      (i) => load.get(`/fhir/Patient?name=Load${i % 20}`),
+      (i) => load.get(`/fhir/Patient/${ids[i % 20]}/_history`),
+      () => load.post('/fhir/Observation').send({ resourceType: 'Observation', status: 'final', code: { text: 'x' } }),
+      (i) => load.put(`/fhir/Patient/load-${i}`).send({ resourceType: 'Patient', id: `load-${i}` }),
+      () => load.get('/fhir/Patient/not-there'),
+      () => load.get('/fhir/metadata'),
+      () => load.get('/fhir/AuditEvent?_count=1'),
+      () => load.post('/fhir/Patient').send({ resourceType: 'Patient', birthDate: 'not a date' }),
     ];
     const statuses = await Promise.all(
       Array.from({ length: 1000 }, (_, i) => kinds[i % kinds.length](i).set('X-Request-Id', `load-${i}`).then((r) => r.status)),
     );
+    keepAlive.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
     expect(statuses.filter((s) => s === 503)).toEqual([]);
     const r = await t.db.query(
       `SELECT count(*)::int AS n, count(DISTINCT request_id)::int AS d FROM audit_event WHERE request_id LIKE 'load-%'`,

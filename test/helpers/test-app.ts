@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { createApp } from '../../src/app';
 import { AppConfig, loadConfig } from '../../src/config/config';
+import { Client } from 'pg';
 import { Database } from '../../src/database/database';
 
 export interface TestApp {
@@ -45,8 +46,9 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     config,
     baseUrl: config.fhirBaseUrl,
     close: async () => {
-      await db.dropSchema().catch(() => undefined);
+      // stop the app (and its background jobs) first, then drop its schema on a fresh connection
       await app.close();
+      await dropSchema(url, schema).catch(() => undefined);
     },
   };
 }
@@ -60,4 +62,14 @@ export function testDatabaseUrl(): string {
   if (!urls.length) throw new Error('no test database: set TEST_DATABASE_URL or run through jest (global-setup)');
   const worker = Number(process.env.JEST_WORKER_ID ?? 1);
   return urls[(worker - 1) % urls.length];
+}
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await c.end();
+  }
 }

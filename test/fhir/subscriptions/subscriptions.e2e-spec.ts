@@ -169,7 +169,7 @@ describe('Subscriptions (R4)', () => {
       expect(await ws.waitFor((m) => m.startsWith('error not-a-subscription'))).toBeDefined();
     } finally {
       ws.close();
-      server.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });
