@@ -30,8 +30,19 @@ export function indexString(value: string): string {
  * MD5 of the UTF-8 text, as a signed bigint (decimal string for `pg`).
  */
 export function searchHash(text: string): string {
-  return createHash('md5').update(text, 'utf8').digest().readBigInt64BE(0).toString();
+  let h = hashCache.get(text);
+  if (h === undefined) {
+    h = createHash('md5').update(text, 'utf8').digest().readBigInt64BE(0).toString();
+    // the same `type|param` and common codes recur in every query: keep a bounded memo
+    if (text.length <= 200) {
+      if (hashCache.size >= 50_000) hashCache.clear();
+      hashCache.set(text, h);
+    }
+  }
+  return h;
 }
+
+const hashCache = new Map<string, string>();
 
 /** Words for full-text search: normalized, split on anything that is not a letter or digit. */
 export function words(text: string): string[] {
