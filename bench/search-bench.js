@@ -4,7 +4,7 @@
 //     and the ratio;
 //  2. data set: SEARCH_BENCH_RESOURCES (default 1,000,000) Synthea resources with fresh ids, loaded
 //     straight into the database through the server's storage + indexer (kept in database
-//     fhir_search_bench and reused when it already holds that many: REUSE=0 reloads);
+//     SEARCH_BENCH_DB, default fhir_search_bench, and reused when it already holds that many: REUSE=0 reloads);
 //  3. searches: p50/p99/req/s per query kind at concurrency 16 (autocannon), with EXPLAIN ANALYZE of
 //     the SQL of any kind over its target; then the team's fhir-load search scenarios.
 // Env: DURATION (s per scenario, default 10), SKIP_WRITE=1, SKIP_YARDSTICK=1, BENCH_ADMIN_URL.
@@ -47,6 +47,7 @@ async function startServer(env) {
 }
 
 const N = Number(process.env.SEARCH_BENCH_RESOURCES || 1_000_000);
+const DB = process.env.SEARCH_BENCH_DB || 'fhir_search_bench';
 const ADMIN = process.env.BENCH_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const SERVER_ENV = { AUTH_REQUIRED: 'false', DB_POOL_SIZE: '16' };
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
@@ -73,11 +74,11 @@ async function writeCost() {
 }
 
 async function dataset() {
-  const url = ADMIN.replace(/\/[^/]*$/, '/fhir_search_bench');
+  const url = ADMIN.replace(/\/[^/]*$/, `/${DB}`);
   if (process.env.REUSE !== '0') {
     const c = new Client({ connectionString: ADMIN });
     await c.connect();
-    const exists = (await c.query(`SELECT 1 FROM pg_database WHERE datname = 'fhir_search_bench'`)).rowCount;
+    const exists = (await c.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [DB])).rowCount;
     await c.end();
     if (exists) {
       const d = new Client({ connectionString: url });
@@ -90,7 +91,7 @@ async function dataset() {
       }
     }
   }
-  await freshDatabase('fhir_search_bench', ADMIN);
+  await freshDatabase(DB, ADMIN);
   out({ scenario: 'dataset', ...(await loadDataset(url, N)) });
   return url;
 }
