@@ -5,6 +5,7 @@ import type { Queryable } from '../../database/database';
 import { badRequest, conflict, FhirError, gone, notFound, preconditionFailed } from '../errors';
 import type { Match, SearchService } from '../search/search.service';
 import type { StorageService } from '../storage/storage.service';
+import { toStored } from '../storage/storage.service';
 import type { StoredVersion, VersionWrite, WriteExtra } from '../storage/storage.types';
 import { entryError } from './bundle-parser';
 import type { BundleRepository } from './bundle.repository';
@@ -353,17 +354,17 @@ export class WriteRun {
   private outcome(s: Step): EntryOutcome {
     switch (s.kind) {
       case 'create':
-        return { status: 201, version: stored(s.write!) };
+        return { status: 201, version: toStored(s.write!) };
       case 'noop': {
-        const v = s.sameAs ? stored(s.sameAs.write!) : this.current.get(key(s.targets[0]));
+        const v = s.sameAs ? toStored(s.sameAs.write!) : this.current.get(key(s.targets[0]));
         return { status: 200, version: v };
       }
       case 'delete': {
-        const v = s.write ? stored(s.write) : s.targets.length === 1 ? this.current.get(key(s.targets[0])) : undefined;
+        const v = s.write ? toStored(s.write) : s.targets.length === 1 ? this.current.get(key(s.targets[0])) : undefined;
         return { status: 204, version: v, deletedCount: s.targets.length };
       }
       default:
-        return { status: s.current && !s.current.deleted ? 200 : 201, version: stored(s.write!) };
+        return { status: s.current && !s.current.deleted ? 200 : 201, version: toStored(s.write!) };
     }
   }
 
@@ -386,16 +387,4 @@ export class WriteRun {
     if (err instanceof FhirError && this.mode.nameEntries) throw entryError(s.entry.index, err);
     throw err;
   }
-}
-
-function stored(w: VersionWrite): StoredVersion {
-  return {
-    resourceType: w.resourceType,
-    id: w.id,
-    versionId: w.versionId,
-    lastUpdated: w.lastUpdated,
-    deleted: w.deleted,
-    method: w.method,
-    content: w.content,
-  };
 }

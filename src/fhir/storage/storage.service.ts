@@ -215,7 +215,8 @@ export function stamp(resource: Resource, id: string, versionId: number, lastUpd
   } as Resource;
 }
 
-function toStored(w: VersionWrite): StoredVersion {
+/** The stored form of a version just written (no read back needed). */
+export function toStored(w: VersionWrite): StoredVersion {
   return {
     resourceType: w.resourceType,
     id: w.id,
