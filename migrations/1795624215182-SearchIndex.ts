@@ -53,12 +53,20 @@ export class SearchIndex1795624215182 implements MigrationInterface {
         shash bigint GENERATED ALWAYS AS (
           CASE WHEN kind = 't' AND system IS NOT NULL THEN search_hash(resource_type || '|' || param || '|' || system || '|' || coalesce(value, '')) END) STORED,
         phash bigint GENERATED ALWAYS AS (
-          CASE WHEN kind IN ('s', 'd', 'n') THEN search_hash(resource_type || '|' || param) END) STORED
+          CASE WHEN kind IN ('s', 'd', 'n') THEN search_hash(resource_type || '|' || param) END) STORED,
+        span smallint GENERATED ALWAYS AS (
+          CASE WHEN kind <> 'd' THEN NULL
+               WHEN low = '-infinity' OR high = 'infinity' THEN 2
+               WHEN high - low < interval '1 day' THEN 0
+               WHEN high - low < interval '366 days' THEN 1
+               ELSE 2 END) STORED
       )`);
     await q.query(`CREATE INDEX search_index_resource_idx ON search_index (resource_type, resource_id)`);
     await q.query(`CREATE INDEX search_index_hash_idx ON search_index (hash, resource_id) INCLUDE (shash) WHERE hash IS NOT NULL`);
     await q.query(`CREATE INDEX search_index_string_idx ON search_index (phash, value) INCLUDE (resource_id) WHERE kind = 's'`);
-    await q.query(`CREATE INDEX search_index_date_low_idx ON search_index (phash, low) INCLUDE (high, resource_id) WHERE kind = 'd'`);
+    // span class (under a day, under a year, longer or open) before low: a date window [from, to) reads, per
+    // class, low from `from - class limit` to `to` instead of every value before `to`
+    await q.query(`CREATE INDEX search_index_date_low_idx ON search_index (phash, span, low) INCLUDE (high, resource_id) WHERE kind = 'd'`);
     await q.query(`CREATE INDEX search_index_date_high_idx ON search_index (phash, high) INCLUDE (low, resource_id) WHERE kind = 'd'`);
     await q.query(`CREATE INDEX search_index_number_idx ON search_index (phash, nlow) INCLUDE (nhigh, resource_id) WHERE kind = 'n'`);
     // (type, param) pairs number in the hundreds to thousands: keep them all in the statistics

@@ -145,15 +145,14 @@ export class CriteriaSql {
             AND NOT ${t}.deleted AND ${this.render(c.inner, t, c.targets)}${this.restrictionAnd(t, c.targets)})`;
       }
       case 'has': {
+        // the referring rows themselves (they exist only for live resources), found by the hash of the reference to `a`
         const x = this.alias('hs');
-        const r = this.alias('s');
+        const src = `${x}src`;
         const s = this.stored([c.sourceType], c.refCode);
         const hashes = s.map((k) => `search_hash(${this.text(`${k.type}|${k.param}|`)} || ${a}.resource_type || '/' || ${a}.id)`);
-        return `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} JOIN resource ${r} ON ${r}.resource_type = ${x}.resource_type AND ${r}.id = ${x}.resource_id
-          WHERE ${x}.resource_type = ${this.text(c.sourceType)} AND ${this.paramFilter(x, s)}
-            AND ${x}.target_type = ${a}.resource_type AND ${x}.target_id = ${a}.id
-            AND ${x}.hash = ${hashes.length === 1 ? hashes[0] : `ANY(ARRAY[${hashes.join(', ')}])`}
-            AND NOT ${r}.deleted AND ${this.render(c.inner, r, [c.sourceType])}${this.restrictionAnd(r, [c.sourceType])})`;
+        return `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${this.text(c.sourceType)} AS resource_type) ${src}
+          WHERE ${x}.hash = ${hashes.length === 1 ? hashes[0] : `ANY(ARRAY[${hashes.join(', ')}])`}
+            AND ${this.probes(() => this.render(c.inner, src, [c.sourceType]))}${this.restrictionAnd(src, [c.sourceType])})`;
       }
       case 'compartment':
         return this.compartment(c.patientIds, a, types);
@@ -274,7 +273,8 @@ export class CriteriaSql {
    */
   private exists(a: string, x: string, s: Stored, conds: Cond[], not = false): string {
     const keyed = conds.every((c) => c.keyed);
-    const key = keyed && !this.probing ? `${x}.resource_id = ${a}.id` : `${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id`;
+    const byId = keyed && (!this.probing || conds.every((c) => !c.ranged));
+    const key = byId ? `${x}.resource_id = ${a}.id` : `${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id`;
     const where = `${key}${keyed ? '' : ` AND ${this.paramFilter(x, s)}`} AND (${conds.map((c) => c.sql).join(' OR ')})`;
     return `${not ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} WHERE ${where})`;
   }
@@ -302,7 +302,8 @@ export class CriteriaSql {
       // bounds on the same value: one phash, every condition on the row
       const kind = type === 'date' ? KIND.date : KIND.number;
       const conds = v.all.map((w) => (type === 'date' ? dateCondition(this.p, w.date!, `${x}.low`, `${x}.high`) : numberCondition(this.p, w.number!, x)));
-      return { sql: `(${this.phashIn(x, s, kind)} AND ${conds.join(' AND ')})`, keyed: true };
+      if (type === 'date' && !this.probing) conds.push(...spanHint(this.p, v.all.map((w) => w.date!), x));
+      return { sql: `(${this.phashIn(x, s, kind)} AND ${conds.join(' AND ')})`, keyed: true, ranged: true };
     }
     switch (type) {
       case 'string':
@@ -314,10 +315,14 @@ export class CriteriaSql {
         if (modifier === 'in' || modifier === 'not-in') return this.valueSet(x, s, v.string!);
         return this.token(x, s, v.token!);
       case 'date':
-        return { sql: `(${this.phashIn(x, s, KIND.date)} AND ${dateCondition(this.p, v.date!, `${x}.low`, `${x}.high`)})`, keyed: true };
+        return {
+          sql: `(${[this.phashIn(x, s, KIND.date), dateCondition(this.p, v.date!, `${x}.low`, `${x}.high`), ...(this.probing ? [] : spanHint(this.p, [v.date!], x))].join(' AND ')})`,
+          keyed: true,
+          ranged: true,
+        };
       case 'number':
       case 'quantity':
-        return { sql: `(${this.phashIn(x, s, KIND.number)} AND ${numberCondition(this.p, v.number!, x)})`, keyed: true };
+        return { sql: `(${this.phashIn(x, s, KIND.number)} AND ${numberCondition(this.p, v.number!, x)})`, keyed: true, ranged: true };
       case 'reference':
         return v.refs!.length ? { sql: this.hashIn(x, s, v.refs!), keyed: true } : { sql: 'FALSE', keyed: true };
     }
@@ -355,9 +360,9 @@ export class CriteriaSql {
   private string(x: string, s: Stored, value: string, modifier?: string): Cond {
     const norm = normalizeString(value).slice(0, MAX_INDEXED_STRING);
     const ph = this.phashIn(x, s, KIND.string);
-    if (modifier === 'exact') return { sql: `(${ph} AND ${x}.value = ${this.text(norm)} AND coalesce(${x}.exact, ${x}.value) = ${this.text(value)})`, keyed: true };
-    if (modifier === 'contains') return { sql: `(${ph} AND ${x}.value LIKE ${this.text('%' + likeEscape(norm) + '%')})`, keyed: true };
-    return { sql: `(${ph} AND ${x}.value >= ${this.text(norm)} AND ${x}.value < ${this.text(prefixUpperBound(norm))})`, keyed: true };
+    if (modifier === 'exact') return { sql: `(${ph} AND ${x}.value = ${this.text(norm)} AND coalesce(${x}.exact, ${x}.value) = ${this.text(value)})`, keyed: true, ranged: true };
+    if (modifier === 'contains') return { sql: `(${ph} AND ${x}.value LIKE ${this.text('%' + likeEscape(norm) + '%')})`, keyed: true, ranged: true };
+    return { sql: `(${ph} AND ${x}.value >= ${this.text(norm)} AND ${x}.value < ${this.text(prefixUpperBound(norm))})`, keyed: true, ranged: true };
   }
 
   /** search.html#uri: exact, `:above` (the value is a prefix of the query), `:below`. */
@@ -409,10 +414,15 @@ function keyable(c: ParamCriterion): boolean {
   }
 }
 
-/** A condition on index rows; `keyed` when a hash pins type and parameter (no row filter needed). */
+/**
+ * A condition on index rows; `keyed` when a hash pins type and parameter (no
+ * row filter needed), `ranged` when that is the (type, param) hash of a range
+ * index (which cannot seek by id: probes go through the resource index).
+ */
 interface Cond {
   sql: string;
   keyed: boolean;
+  ranged?: boolean;
 }
 
 /** (type, stored param) pairs a criterion reads. */
@@ -428,6 +438,43 @@ function likeEscape(s: string): string {
  * gt/lt = some part above/below, ge/le = gt/lt or eq, sa/eb = wholly after
  * or before, ap = overlaps the value widened by 10% of its distance to now.
  */
+const DAY = 24 * 3600_000;
+/** The `span` classes of the index (see the migration): the widest value of class 0 and of class 1. */
+const SPAN_LIMITS = [DAY, 366 * DAY];
+
+/**
+ * A condition implied by date conditions that bound `low` from above and
+ * `high` from below (a window: eq, ap, or ge/gt with lt/le on one value):
+ * per span class the value starts at most its class limit before the lower
+ * bound, so the (phash, span, low) index reads a short range per class
+ * instead of everything before the window. Without a lower bound on `high`
+ * only the classes are listed, so the index is still used.
+ */
+function spanHint(p: SqlParams, dates: DateValue[], x: string): string[] {
+  let lowBounded = false;
+  let highFrom: number | undefined;
+  const atLeast = (t: number) => (highFrom = highFrom === undefined ? t : Math.max(highFrom, t));
+  for (const d of dates) {
+    const lo = d.range.low.getTime();
+    const hi = d.range.high.getTime();
+    if (d.prefix === 'eq' || d.prefix === 'lt' || d.prefix === 'le' || d.prefix === 'ap') lowBounded = true;
+    if (d.prefix === 'eq' || d.prefix === 'ge') atLeast(lo);
+    if (d.prefix === 'gt' || d.prefix === 'sa') atLeast(hi);
+    if (d.prefix === 'ap') atLeast(apRange(d).low);
+  }
+  if (!lowBounded) return [];
+  if (highFrom === undefined) return [`${x}.span = ANY('{0,1,2}'::smallint[])`];
+  const from = highFrom;
+  const classes = SPAN_LIMITS.map((limit, c) => `(${x}.span = ${c} AND ${x}.low >= ${p.bind(new Date(from - limit).toISOString(), 'timestamptz')})`);
+  return [`(${classes.join(' OR ')} OR ${x}.span = 2)`];
+}
+
+/** `ap`: the value widened by 10% of its distance to now (at least a day). */
+function apRange(d: DateValue): { low: number; high: number } {
+  const widen = Math.max(Math.abs(Date.now() - d.range.low.getTime()) * 0.1, DAY);
+  return { low: d.range.low.getTime() - widen, high: d.range.high.getTime() + widen };
+}
+
 export function dateCondition(p: SqlParams, d: DateValue, low: string, high: string): string {
   // bound only when used: an unused, untyped parameter is an error
   let slRef: string | undefined;
@@ -462,10 +509,9 @@ function datePredicate(d: DateValue, b: { sl: string; sh: string }, low: string,
     case 'eb':
       return `${high} < ${b.sl}`;
     case 'ap': {
-      const now = Date.now();
-      const widen = Math.max(Math.abs(now - d.range.low.getTime()) * 0.1, 24 * 3600_000);
-      const wl = p.bind(new Date(d.range.low.getTime() - widen).toISOString(), 'timestamptz');
-      const wh = p.bind(new Date(d.range.high.getTime() + widen).toISOString(), 'timestamptz');
+      const r = apRange(d);
+      const wl = p.bind(new Date(r.low).toISOString(), 'timestamptz');
+      const wh = p.bind(new Date(r.high).toISOString(), 'timestamptz');
       return `(${low} <= ${wh} AND ${high} >= ${wl})`;
     }
   }
