@@ -60,36 +60,55 @@ function yardstick(file, env) {
   return lines;
 }
 
-async function main() {
-  const url = await freshDatabase('fhir_bench');
+/** A server on a fresh database of its own: every yardstick run starts from empty, as against any other server. */
+async function withFreshServer(dbName, fn) {
+  const url = await freshDatabase(dbName);
   // FHIR throughput without bearer tokens (the cost of SMART is measured by `npm run bench:auth`)
   const server = await startServer({ DATABASE_URL: url, AUTH_REQUIRED: 'false', ...(process.env.BENCH_SERVER_ENV ? JSON.parse(process.env.BENCH_SERVER_ENV) : {}) });
   try {
-    const own = await ownScenarios(server);
-    // transaction Bundles (1 Patient + 20 Observations, c=8) and Synthea ingest resources/s
-    if (!process.env.SKIP_BUNDLES) await bundleScenarios(server);
-    if (process.env.SKIP_YARDSTICKS) return;
-    const fhirLoad = yardstick('fhir-load.mjs', {
-      BASE: server.fhir,
-      DURATION: process.env.DURATION || '10',
-      SERVER_PID: String(server.child.pid),
-      SYNTHEA_DIR: path.join(shared, 'fixtures', 'synthea'),
-      ...(process.env.TOKEN ? { TOKEN: process.env.TOKEN } : {}),
-    });
-    await server.stop();
-    const bare = yardstick('bare-limit.mjs', { PGURL: url, DURATION: process.env.DURATION || '10' });
-    const by = (arr, name) => arr.find((x) => x.scenario === name);
-    const ratio = (a, b) => (a && b ? Math.round((a.rps / b.rps) * 100) / 100 : undefined);
-    process.stdout.write(JSON.stringify({
-      scenario: 'ratios_vs_bare',
-      read: ratio(by(fhirLoad, 'read'), by(bare, 'bare_read')),
-      create: ratio(by(fhirLoad, 'create'), by(bare, 'bare_create')),
-      own_read: ratio(own.read, by(bare, 'bare_read')),
-      own_create: ratio(own.create, by(bare, 'bare_create')),
-    }) + '\n');
+    return await fn(server, url);
   } finally {
     await server.stop().catch(() => undefined);
   }
+}
+
+function fhirLoadEnv(server, extra = {}) {
+  return {
+    BASE: server.fhir,
+    DURATION: process.env.DURATION || '10',
+    SERVER_PID: String(server.child.pid),
+    SYNTHEA_DIR: path.join(shared, 'fixtures', 'synthea'),
+    ...(process.env.TOKEN ? { TOKEN: process.env.TOKEN } : {}),
+    ...extra,
+  };
+}
+
+async function main() {
+  const own = await withFreshServer('fhir_bench', async (server) => {
+    const results = await ownScenarios(server);
+    // transaction Bundles (1 Patient + 20 Observations, c=8) and Synthea ingest resources/s
+    if (!process.env.SKIP_BUNDLES) await bundleScenarios(server);
+    return results;
+  });
+  if (process.env.SKIP_YARDSTICKS) return;
+  const fhirLoad = await withFreshServer('fhir_bench_load', async (server) => yardstick('fhir-load.mjs', fhirLoadEnv(server)));
+  // fhir-load's synthea_ingest takes one set (the first); the other sets each on a fresh database
+  const synthea = path.join(shared, 'fixtures', 'synthea');
+  const sets = fs.existsSync(synthea) ? fs.readdirSync(synthea, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort() : [];
+  for (const set of sets.slice(1)) {
+    await withFreshServer('fhir_bench_load', async (server) =>
+      yardstick('fhir-load.mjs', fhirLoadEnv(server, { SCENARIOS: 'synthea_ingest', SYNTHEA_SET: set })));
+  }
+  const bare = yardstick('bare-limit.mjs', { PGURL: await freshDatabase('fhir_bench_bare'), DURATION: process.env.DURATION || '10' });
+  const by = (arr, name) => arr.find((x) => x.scenario === name);
+  const ratio = (a, b) => (a && b ? Math.round((a.rps / b.rps) * 100) / 100 : undefined);
+  process.stdout.write(JSON.stringify({
+    scenario: 'ratios_vs_bare',
+    read: ratio(by(fhirLoad, 'read'), by(bare, 'bare_read')),
+    create: ratio(by(fhirLoad, 'create'), by(bare, 'bare_create')),
+    own_read: ratio(own.read, by(bare, 'bare_read')),
+    own_create: ratio(own.create, by(bare, 'bare_create')),
+  }) + '\n');
 }
 
 main().catch((err) => {

@@ -21,6 +21,7 @@ import { gunzip } from 'zlib';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from '../src/app.module';
 import { loadConfig } from '../src/config/config';
+import { TableStatistics } from '../src/database/table-statistics';
 import { BundleService } from '../src/fhir/bundle/bundle.service';
 import { logger } from '../src/logger';
 
@@ -118,7 +119,12 @@ async function dbSink(): Promise<{ sink: Sink; close: () => Promise<void> }> {
       return { resources: 0, failed: 1, detail: `${err.status ?? 500} ${err.message}` };
     }
   };
-  return { sink, close: () => app.close() };
+  // a bulk load leaves the planner's statistics far behind: refresh them before the first searches
+  const close = async () => {
+    await app.get(TableStatistics).check();
+    await app.close();
+  };
+  return { sink, close };
 }
 
 /** Feeds files to the sink, `concurrency` at a time (reading the next file while others are in flight). */

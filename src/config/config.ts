@@ -31,6 +31,8 @@ export interface AppConfig {
   subscriptionMaxAttempts: number;
   /** database pool size */
   dbPoolSize: number;
+  /** how often planner statistics are checked and refreshed after fast growth (ms; 0 = leave it to autovacuum) */
+  analyzeIntervalMs: number;
   /** PostgreSQL schema for all tables (tests isolate themselves with it); default: public */
   databaseSchema?: string;
   /** DATABASE_URL points at an embedded PGlite socket server (tests): one connection */
@@ -115,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     bulkExportPageSize: int(env, 'BULK_EXPORT_PAGE_SIZE', 1000),
     subscriptionMaxAttempts: int(env, 'SUBSCRIPTION_MAX_ATTEMPTS', 6),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 20),
+    analyzeIntervalMs: int(env, 'ANALYZE_INTERVAL_MS', 5000, 0),
     databaseSchema: env.DATABASE_SCHEMA || undefined,
     databaseUrlIsEmbedded: env.DATABASE_EMBEDDED === '1',
     authRequired: bool(env, 'AUTH_REQUIRED', true),

@@ -1,7 +1,8 @@
-import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { logger } from '../logger';
 import { Database } from './database';
+import { TableStatistics } from './table-statistics';
 
 @Global()
 @Module({
@@ -22,13 +23,26 @@ import { Database } from './database';
         return db;
       },
     },
+    {
+      provide: TableStatistics,
+      inject: [Database, APP_CONFIG],
+      useFactory: (db: Database, config: AppConfig) => new TableStatistics(db, config.analyzeIntervalMs),
+    },
   ],
-  exports: [Database],
+  exports: [Database, TableStatistics],
 })
-export class DatabaseModule implements OnApplicationShutdown {
-  constructor(@Inject(Database) private readonly db: Database) {}
+export class DatabaseModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    @Inject(Database) private readonly db: Database,
+    @Inject(TableStatistics) private readonly statistics: TableStatistics,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.statistics.start();
+  }
 
   async onApplicationShutdown(): Promise<void> {
+    this.statistics.stop();
     await this.db.close();
   }
 }
