@@ -1,6 +1,7 @@
-import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Binary } from 'fhir/r4';
+import { AuditService } from '../../audit/audit.service';
 import { APP_CONFIG, AppConfig } from '../../config/config';
 import { Database } from '../../database/database';
 import { logger } from '../../logger';
@@ -33,6 +34,7 @@ export class BinaryService implements OnModuleInit, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     db: Database,
     private readonly storage: StorageService,
+    @Optional() private readonly audit?: AuditService,
   ) {
     this.repository = new BinaryRepository(db);
   }
@@ -114,10 +116,13 @@ export class BinaryService implements OnModuleInit, OnModuleDestroy {
       throw err;
     }
     try {
-      const extras = blob ? [this.repository.attach(blob.blobId)] : [];
-      return id
+      // the AuditEvent goes into the statement that writes the version (and links the document): all or nothing
+      const extras = [...(blob ? [this.repository.attach(blob.blobId)] : []), ...(this.audit?.writeExtras(ctx) ?? [])];
+      const result = id
         ? await this.storage.update(resource, { ifMatch, extras })
         : await this.storage.create(resource, { extras });
+      this.audit?.recordedInStatement(ctx, result.changed);
+      return result;
     } catch (err) {
       if (blob) await this.repository.deleteBlob(blob.blobId).catch(() => undefined);
       throw err;
