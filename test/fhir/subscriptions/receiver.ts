@@ -1,6 +1,6 @@
 import * as http from 'http';
 import type { AddressInfo } from 'net';
-import { encodeFrame, FrameReader, OPCODE } from '../../../src/fhir/subscriptions/websocket-frames';
+import WebSocket from 'ws';
 
 export interface Received {
   path: string;
@@ -46,40 +46,35 @@ export class Receiver {
   }
 }
 
-/** A minimal WebSocket client (RFC 6455) for the R4 websocket channel. */
+/** A WebSocket client (the `ws` package) for the R4 websocket channel: records text messages and how the socket closed. */
 export class WsClient {
   readonly messages: string[] = [];
-  private socket?: import('stream').Duplex;
+  /** close code and reason once the socket has closed */
+  closed?: { code: number; reason: string };
+  private socket?: WebSocket;
 
-  async connect(port: number, path: string): Promise<void> {
-    const key = Buffer.from('fhir-test-key-16').toString('base64');
+  /** Opens the socket; rejects with the HTTP status when the server refuses the upgrade. */
+  async connect(url: string, headers: Record<string, string> = {}): Promise<void> {
+    const socket = new WebSocket(url, { headers });
     await new Promise<void>((resolve, reject) => {
-      const req = http.request({
-        host: '127.0.0.1',
-        port,
-        path,
-        headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Key': key, 'Sec-WebSocket-Version': '13' },
+      socket.once('open', () => resolve());
+      socket.once('unexpected-response', (_req, res) => {
+        reject(Object.assign(new Error(`no upgrade: HTTP ${res.statusCode}`), { status: res.statusCode, headers: res.headers }));
+        res.resume();
       });
-      req.on('upgrade', (_res, socket, head) => {
-        this.socket = socket;
-        const reader = new FrameReader();
-        const onData = (chunk: Buffer) => {
-          for (const f of reader.push(chunk)) if (f.opcode === OPCODE.text) this.messages.push(f.payload.toString('utf8'));
-        };
-        if (head.length) onData(head);
-        socket.on('data', onData);
-        // the server may reset the socket when it shuts down: that ends the test client, not the test
-        socket.on('error', () => undefined);
-        resolve();
-      });
-      req.on('response', (res) => reject(new Error(`no upgrade: HTTP ${res.statusCode}`)));
-      req.on('error', reject);
-      req.end();
+      socket.once('error', reject);
     });
+    socket.on('message', (data, isBinary) => {
+      if (!isBinary) this.messages.push(data.toString());
+    });
+    socket.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
+    // the server may reset the socket when it shuts down: that ends the test client, not the test
+    socket.on('error', () => undefined);
+    this.socket = socket;
   }
 
   send(text: string): void {
-    this.socket!.write(encodeFrame(OPCODE.text, text, true));
+    this.socket!.send(text);
   }
 
   async waitFor(predicate: (m: string) => boolean, timeoutMs = 10_000): Promise<string | undefined> {
@@ -91,7 +86,14 @@ export class WsClient {
     }
   }
 
+  /** Waits until the server has closed the socket (or the timeout). */
+  async waitForClose(timeoutMs = 10_000): Promise<{ code: number; reason: string } | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    return this.closed;
+  }
+
   close(): void {
-    this.socket?.end(encodeFrame(OPCODE.close, Buffer.from([0x03, 0xe8]), true));
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.close(1000);
   }
 }

@@ -160,13 +160,14 @@ describe('Subscriptions (R4)', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const ws = new WsClient();
     try {
-      await ws.connect((server.address() as AddressInfo).port, '/fhir/websocket');
+      await ws.connect(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/fhir/websocket`);
       ws.send(`bind ${id}`);
       expect(await ws.waitFor((m) => m === `bound ${id}`)).toBeDefined();
       await t.http.post('/fhir/Observation').send(observation(other));
       expect(await ws.waitFor((m) => m === `ping ${id}`)).toBeDefined();
       ws.send('bind not-a-subscription');
       expect(await ws.waitFor((m) => m.startsWith('error not-a-subscription'))).toBeDefined();
+      expect((await ws.waitForClose())?.code).toBe(1008); // refused: the socket is closed
     } finally {
       ws.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
