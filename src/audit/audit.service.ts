@@ -34,6 +34,7 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
   readonly repository = new AuditRepository();
   readonly sealer: AuditSealer;
   private readonly commits: GroupCommit<AuditRecord>;
+  private readonly writeSources: ((ctx: RequestContext | undefined) => WriteExtra | undefined)[] = [];
 
   constructor(
     private readonly db: Database,
@@ -101,13 +102,30 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
   /**
    * Extras for a resource write (`StorageService` `opts.extras`, or
    * `ResourceRepository.insertVersions/updateVersions(q, writes, extras)`):
-   * one AuditEvent per version the statement writes, in the same statement.
-   * Undefined when auditing is off.
+   * one AuditEvent per version the statement writes, in the same statement,
+   * and what other modules record about the writer (`addWriteExtra`).
+   * Undefined when there is nothing to add.
    */
   writeExtras(ctx: RequestContext | undefined): WriteExtra[] | undefined {
-    if (!this.enabled) return undefined;
-    const agent: WriteAgent = { ...agentOf(ctx?.auth), network: ctx?.remoteAddress, requestId: ctx?.requestId };
-    return [this.repository.writeExtra(agent)];
+    const extras: WriteExtra[] = [];
+    if (this.enabled) {
+      const agent: WriteAgent = { ...agentOf(ctx?.auth), network: ctx?.remoteAddress, requestId: ctx?.requestId };
+      extras.push(this.repository.writeExtra(agent));
+    }
+    for (const source of this.writeSources) {
+      const extra = source(ctx);
+      if (extra) extras.push(extra);
+    }
+    return extras.length ? extras : undefined;
+  }
+
+  /**
+   * Another module's part of every API write statement, made from the
+   * request (e.g. who wrote a Subscription): every write path that audits in
+   * its statement carries it, whether or not auditing is on.
+   */
+  addWriteExtra(source: (ctx: RequestContext | undefined) => WriteExtra | undefined): void {
+    this.writeSources.push(source);
   }
 
   /** After a write through `writeExtras`: its AuditEvent is already stored, the response needs none. */

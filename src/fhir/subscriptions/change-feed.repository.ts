@@ -1,4 +1,5 @@
 import type { Queryable } from '../../database/database';
+import type { SubscriptionOwner } from './subscription-owner';
 
 /** One new version (deletes included) seen on the feed. */
 export interface FeedChange {
@@ -100,9 +101,12 @@ export class ChangeFeedRepository {
     );
   }
 
-  /** Current Subscriptions (JSON), for the matcher's list of active ones. */
-  async subscriptions(q: Queryable): Promise<{ id: string; versionId: number; content: string }[]> {
-    const r = await q.query(`SELECT id, version_id, content FROM resource WHERE resource_type = 'Subscription' AND NOT deleted`);
-    return r.rows.map((x: any) => ({ id: x.id, versionId: x.version_id, content: x.content }));
+  /** Current Subscriptions (JSON) and who wrote them (undefined: not recorded), for the matcher's list of active ones. */
+  async subscriptions(q: Queryable): Promise<{ id: string; versionId: number; content: string; owner?: SubscriptionOwner }[]> {
+    const r = await q.query(
+      `SELECT r.id, r.version_id, r.content, o.owner FROM resource r LEFT JOIN subscription_owner o ON o.id = r.id
+        WHERE r.resource_type = 'Subscription' AND NOT r.deleted`,
+    );
+    return r.rows.map((x: any) => ({ id: x.id, versionId: x.version_id, content: x.content, owner: x.owner ?? undefined }));
   }
 }

@@ -1,16 +1,21 @@
-import { Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import type { Subscription } from 'fhir/r4';
+import { Injectable, OnApplicationBootstrap, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
+import type { Resource, Subscription } from 'fhir/r4';
+import { AuditService } from '../../audit/audit.service';
+import type { AuthContext } from '../../auth/auth-context';
+import { RequestAuthorizer } from '../../auth/request-authorizer';
+import { bodyAllowed } from '../../auth/scope-policy';
 import type { Queryable } from '../../database/database';
 import { Database } from '../../database/database';
 import { JobQueue } from '../../jobs/job-queue';
 import { logger } from '../../logger';
 import { FhirDefinitions } from '../definitions/definitions.module';
-import { SearchService } from '../search/search.service';
+import { SearchRestriction, SearchService } from '../search/search.service';
 import { StorageService } from '../storage/storage.service';
 import { ChangeFeedRepository, FeedChange } from './change-feed.repository';
 import { criteriaPrefilter } from './criteria-prefilter';
 import { SubscriptionEvents } from './subscription-events';
 import { ActiveSubscription, readSubscription } from './subscription-model';
+import { ownerWriteExtra, policyOf, SubscriptionOwner } from './subscription-owner';
 
 export const NOTIFY_QUEUE = 'subscription-notify';
 
@@ -22,8 +27,15 @@ export interface Notification {
   versionId: number;
 }
 
-/** An active Subscription with the cheap pre-check of its criteria. */
-type Matchable = ActiveSubscription & { prefilter: (json: string) => boolean };
+/**
+ * An active Subscription with the cheap pre-check of its criteria and the
+ * access of whoever wrote it (undefined: unrestricted).
+ */
+type Matchable = ActiveSubscription & {
+  prefilter: (json: string) => boolean;
+  restriction?: SearchRestriction;
+  policy?: AuthContext;
+};
 
 const CURSOR = 'subscriptions';
 const TICK_MS = 200;
@@ -35,7 +47,9 @@ const ID_CHUNK = 500;
 /**
  * Matches every committed change against the active Subscriptions' criteria
  * (through the search engine, `criteria + _id=<changed ids>`, so criteria
- * mean exactly what a search means) and enqueues one notification job per
+ * mean exactly what a search means) under the access of whoever wrote the
+ * Subscription (its SearchRestriction: a Subscription never discloses more
+ * than its author may read), and enqueues one notification job per
  * match. The jobs and the new feed position commit together: a crash
  * replays from the last position (at-least-once), never skips. Every 200 ms,
  * in whichever process holds the cursor lock. It also moves Subscriptions
@@ -43,7 +57,7 @@ const ID_CHUNK = 500;
  * `end` to `off`.
  */
 @Injectable()
-export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDestroy {
+export class SubscriptionMatcher implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
   private readonly feed = new ChangeFeedRepository();
   private timer?: NodeJS.Timeout;
   private stopped = false;
@@ -59,7 +73,14 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
     private readonly queue: JobQueue,
     private readonly events: SubscriptionEvents,
     private readonly definitions: FhirDefinitions,
+    private readonly authorizer: RequestAuthorizer,
+    @Optional() private readonly audit?: AuditService,
   ) {}
+
+  onModuleInit(): void {
+    // every API write of a Subscription records its writer in the same statement (subscription_owner)
+    this.audit?.addWriteExtra(ownerWriteExtra);
+  }
 
   onApplicationBootstrap(): void {
     // (after the deliverers have created their queue)
@@ -130,16 +151,18 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
     const out: { sub: ActiveSubscription; resourceType: string; id: string; versionId: number }[] = [];
     const wanted = new Set(subscriptions.map((s) => s.resourceType));
     const refs = [...latest].filter(([type]) => wanted.has(type)).flatMap(([resourceType, byId]) => [...byId.keys()].map((id) => ({ resourceType, id })));
-    // the current text of each changed resource, for the subscriptions' cheap pre-checks
-    const texts = new Map<string, string>();
+    // the current version of each changed resource, for the subscriptions' cheap pre-checks
+    const current = new Map<string, { versionId: number; content: string }>();
     for (let i = 0; i < refs.length; i += ID_CHUNK) {
-      for (const r of await this.storage.resources.readMany(tx, refs.slice(i, i + ID_CHUNK))) texts.set(`${r.resourceType}/${r.id}`, r.content!);
+      for (const r of await this.storage.resources.readMany(tx, refs.slice(i, i + ID_CHUNK))) {
+        current.set(`${r.resourceType}/${r.id}`, { versionId: r.versionId, content: r.content! });
+      }
     }
     for (const sub of subscriptions) {
       const byId = latest.get(sub.resourceType);
       if (!byId) continue;
       const ids = [...byId.keys()].filter((id) => {
-        const text = texts.get(`${sub.resourceType}/${id}`);
+        const text = current.get(`${sub.resourceType}/${id}`)?.content;
         return text !== undefined && sub.prefilter(text);
       });
       for (let i = 0; i < ids.length; i += ID_CHUNK) {
@@ -147,11 +170,29 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
         const matches = await this.search.findMatches(sub.resourceType, [...sub.criteria, ['_id', chunk.join(',')]], {
           q: tx,
           limit: chunk.length,
+          restriction: sub.restriction,
         });
-        for (const m of matches) out.push({ sub, resourceType: sub.resourceType, id: m.id, versionId: byId.get(m.id)! });
+        for (const m of matches) {
+          const versionId = byId.get(m.id)!;
+          if (await this.allowed(tx, sub, m.id, versionId, current)) out.push({ sub, resourceType: sub.resourceType, id: m.id, versionId });
+        }
       }
     }
     return out;
+  }
+
+  /**
+   * The version notified must itself be readable by the Subscription's
+   * author: the search saw the current index, and a version committed after
+   * this window's may have moved the resource into their patient's
+   * compartment. Checked in memory like a vread of an older version (the
+   * types outside the Patient compartment hold no patient's data).
+   */
+  private async allowed(tx: Queryable, sub: Matchable, id: string, versionId: number, current: Map<string, { versionId: number; content: string }>) {
+    if (!sub.policy || !this.authorizer.compartments.isPatientCompartmentType(sub.resourceType)) return true;
+    const now = current.get(`${sub.resourceType}/${id}`);
+    const content = now?.versionId === versionId ? now.content : (await this.storage.resources.readVersion(tx, sub.resourceType, id, versionId))?.content;
+    return !!content && bodyAllowed(sub.policy, JSON.parse(content) as Resource, 'r', this.authorizer.compartments);
   }
 
   /** The Subscriptions to match against, after settling requested / expired ones. */
@@ -171,10 +212,11 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
       if (sub?.versionId !== row.versionId) {
         try {
           const read = readSubscription(s);
+          const { restriction, policy } = this.accessOf(row.owner, read.resourceType);
           // the criteria must be a search the server can run (400s become the Subscription's error)
-          await this.search.findMatches(read.resourceType, [...read.criteria, ['_id', 'none']], { limit: 1 });
+          await this.search.findMatches(read.resourceType, [...read.criteria, ['_id', 'none']], { limit: 1, restriction });
           const prefilter = criteriaPrefilter(read.criteria, this.definitions.searchParametersOf(read.resourceType));
-          sub = { ...read, versionId: row.versionId, prefilter };
+          sub = { ...read, versionId: row.versionId, prefilter, restriction, policy };
           this.checked.set(row.id, sub);
         } catch (err: any) {
           await this.setStatus(row.id, row.versionId, 'error', err?.message ?? 'invalid Subscription');
@@ -185,6 +227,18 @@ export class SubscriptionMatcher implements OnApplicationBootstrap, OnModuleDest
       active.push(sub);
     }
     return active;
+  }
+
+  /** What the author of a Subscription may read; throws the reason the Subscription cannot be served. */
+  private accessOf(owner: SubscriptionOwner | undefined, resourceType: string): { restriction?: SearchRestriction; policy?: AuthContext } {
+    if (!owner) throw new Error('nobody is recorded as having written this Subscription: write it again (PUT) so its notifications can be bounded by the writer\'s access');
+    const policy = policyOf(owner, (t) => this.definitions.isResourceType(t));
+    const restriction = this.authorizer.restriction(policy);
+    if (!restriction) return {};
+    if (restriction.criteriaFor(resourceType) === false) {
+      throw new Error(`the access of whoever wrote this Subscription does not allow reading ${resourceType}`);
+    }
+    return { restriction, policy };
   }
 
   /** A new version of the Subscription with this status (and error text); skipped if the client changed it meanwhile. */
