@@ -11,6 +11,8 @@ import type { RequestContext } from '../rest/request-context';
 import { SearchService, SearchRestriction } from '../search/search.service';
 import { StorageService } from '../storage/storage.service';
 import type { StoredVersion } from '../storage/storage.types';
+import type { ResourceRow } from '../search/search-sql';
+import { decodeRecordCursor, encodeRecordCursor, RecordCursor, RecordPage, RecordPager, RecordWalk } from './everything-pager';
 import type { FhirOperation, OperationCall } from './operation-registry';
 import { compartmentRestriction, referencesIn } from './patient-compartment';
 
@@ -18,8 +20,6 @@ import { compartmentRestriction, referencesIn } from './patient-compartment';
 const REFERENCED_TYPES = ['Practitioner', 'Organization', 'Location', 'Medication'];
 const DEFAULT_COUNT = 50;
 const MAX_COUNT = 1000;
-/** Largest record one $everything walks; beyond it the client is pointed at Bulk Data export. */
-const MAX_RECORD = 50_000;
 const MAX_PATIENTS = 1000;
 
 interface Ref {
@@ -33,7 +33,10 @@ interface EverythingQuery {
   since?: string;
   types?: string[];
   count: number;
-  offset: number;
+  /** the opaque page position of a `next`/`previous` link */
+  cursor?: string;
+  /** `_total=accurate`: count the whole record on every page */
+  total: boolean;
 }
 
 /**
@@ -44,7 +47,8 @@ interface EverythingQuery {
  * patient, type level for every patient the token may see. `start`/`end`
  * bound care dates (the type's `date` search parameter; types without one
  * are not filtered), `_since` bounds `meta.lastUpdated`, `_type` the types;
- * `_count` pages the compartment matches, each page adding the referenced
+ * `_count` pages the compartment matches (Patients first, then by type and
+ * id) with keyset cursors (RecordPager), each page adding the referenced
  * resources (`search.mode = include`). Everything read goes through the
  * search engine under the token's SearchRestriction.
  */
@@ -75,6 +79,7 @@ export class EverythingOperation implements FhirOperation {
       { name: 'return', use: 'out', min: 1, max: '1', type: 'Bundle' },
     ],
   };
+  private readonly pager: RecordPager;
 
   constructor(
     private readonly db: Database,
@@ -82,30 +87,38 @@ export class EverythingOperation implements FhirOperation {
     private readonly search: SearchService,
     private readonly definitions: FhirDefinitions,
     @Inject(RequestAuthorizer) private readonly authorizer: RequestAuthorizer,
-  ) {}
+  ) {
+    this.pager = new RecordPager(db, search);
+  }
 
   async invoke(call: OperationCall): Promise<FhirResponse> {
     const q = this.parse(call.params);
     const token = this.authorizer.restriction(call.ctx.auth);
-    const patients = call.id ? [call.id] : await this.allPatients(token);
     if (call.id) await this.storage.read('Patient', call.id); // 404 / 410 for an unknown or deleted patient
-    const record = await this.record(patients, q, token);
-    const page = record.slice(q.offset, q.offset + q.count);
-    const rows = await this.contents(page);
+    const patients = call.id ? [call.id] : await this.allPatients(token);
+    const walk = this.walk(patients, q, token);
+    const cursor = q.cursor ? decodeRecordCursor(q.cursor, walk.types) : undefined;
+    const page: RecordPage = !patients.length
+      ? { rows: [], more: false }
+      : cursor?.direction === 'p'
+        ? await this.pager.backward(walk, q.count, cursor)
+        : await this.pager.forward(walk, q.count, cursor);
+    const rows = page.rows;
     const included = await this.referenced(rows, q, token, call.ctx.baseUrl);
     const entry: EntryJson[] = [
-      ...rows.map((r) => this.entry(call.ctx, r, 'match')),
-      ...included.map((r) => this.entry(call.ctx, r, 'include')),
+      ...rows.map((r) => this.entry(call.ctx, r.resource_type, r.id, r.content, 'match')),
+      ...included.map((r) => this.entry(call.ctx, r.resourceType, r.id, r.content!, 'include')),
     ];
+    // the total is free when the first page holds everything; counting the whole record is asked for
+    let total: number | undefined;
+    if (q.total) total = patients.length ? await this.count(call.ctx, walk) : 0;
+    else if (!cursor && !page.more) total = rows.length;
     const path = call.id ? `Patient/${call.id}/$everything` : 'Patient/$everything';
-    return {
-      status: 200,
-      body: bundleJson({ type: 'searchset', total: record.length, link: this.links(call, path, q, record.length), entry }),
-    };
+    return { status: 200, body: bundleJson({ type: 'searchset', total, link: this.links(call, path, cursor, page), entry }) };
   }
 
   private parse(params: [string, string][]): EverythingQuery {
-    const q: EverythingQuery = { count: DEFAULT_COUNT, offset: 0 };
+    const q: EverythingQuery = { count: DEFAULT_COUNT, total: false };
     for (const [name, value] of params) {
       switch (name) {
         case 'start':
@@ -130,9 +143,12 @@ export class EverythingOperation implements FhirOperation {
           if (!/^[0-9]+$/.test(value)) throw badRequest('_count must be a non-negative integer');
           q.count = Math.min(Math.max(Number(value), 1), MAX_COUNT);
           break;
-        case '_offset':
-          if (!/^[0-9]+$/.test(value)) throw badRequest('_offset must be a non-negative integer');
-          q.offset = Number(value);
+        case '_cursor':
+          q.cursor = value;
+          break;
+        case '_total':
+          if (!['none', 'estimate', 'accurate'].includes(value)) throw badRequest('_total must be none, estimate or accurate');
+          q.total = value === 'accurate';
           break;
         case '_format':
         case '_pretty':
@@ -151,34 +167,42 @@ export class EverythingOperation implements FhirOperation {
     return matches.map((m) => m.id);
   }
 
-  /** The compartment matches, in a stable order: the Patients first, then by type and id. */
-  private async record(patients: string[], q: EverythingQuery, token: SearchRestriction | undefined): Promise<Ref[]> {
-    if (!patients.length) return [];
-    const restriction = compartmentRestriction(patients, token);
+  /** The record's types in page order (the Patients first, then by type) and each type's criteria. */
+  private walk(patients: string[], q: EverythingQuery, token: SearchRestriction | undefined): RecordWalk {
     const compartment = this.definitions.data.compartments.Patient ?? {};
     const types = ['Patient', ...Object.keys(compartment).filter((t) => t !== 'Patient' && compartment[t].length).sort()].filter(
       (t) => !q.types || q.types.includes(t),
     );
-    const record: Ref[] = [];
-    for (const type of types) {
-      const params: [string, string][] = [];
-      if (q.since) params.push(['_lastUpdated', `ge${q.since}`]);
-      if (type !== 'Patient' && this.hasCareDate(type)) {
-        if (q.start) params.push(['date', `ge${q.start.toISOString()}`]);
-        if (q.end) params.push(['date', `le${q.end.toISOString()}`]);
-      }
-      const matches = await this.search.findMatches(type, params, { limit: MAX_RECORD + 1 - record.length, restriction });
-      for (const m of matches) record.push({ resourceType: m.resourceType, id: m.id });
-      if (record.length > MAX_RECORD) throw tooCostly(`the record has more than ${MAX_RECORD} resources: narrow it with _type, _since, start/end, or use Patient/$export`);
-    }
-    return record;
+    return {
+      types,
+      restriction: compartmentRestriction(patients, token),
+      criteriaOf: (type) => {
+        const params: [string, string][] = [];
+        if (q.since) params.push(['_lastUpdated', `ge${q.since}`]);
+        if (type !== 'Patient' && this.hasCareDate(type)) {
+          if (q.start) params.push(['date', `ge${q.start.toISOString()}`]);
+          if (q.end) params.push(['date', `le${q.end.toISOString()}`]);
+        }
+        return params;
+      },
+    };
   }
 
   private hasCareDate(type: string): boolean {
     return this.definitions.searchParametersOf(type).some((sp) => sp.code === 'date' && sp.type === 'date');
   }
 
-  /** The stored JSON of a page, in page order. */
+  /** `_total=accurate`: the size of the whole record, one count per type. */
+  private async count(ctx: RequestContext, walk: RecordWalk): Promise<number> {
+    let n = 0;
+    for (const type of walk.types) {
+      const r = await this.search.search(ctx, { resourceType: type, params: [...walk.criteriaOf(type), ['_summary', 'count']], restriction: walk.restriction });
+      n += (typeof r.body === 'string' ? JSON.parse(r.body) : (r.body as { total?: number })).total ?? 0;
+    }
+    return n;
+  }
+
+  /** The stored JSON of these resources, in the given order. */
   private async contents(refs: Ref[]): Promise<StoredVersion[]> {
     const rows = await this.storage.resources.readMany(this.db, refs);
     const byKey = new Map(rows.map((r) => [`${r.resourceType}/${r.id}`, r]));
@@ -186,7 +210,7 @@ export class EverythingOperation implements FhirOperation {
   }
 
   /** Practitioners, Organizations, Locations and Medications the page refers to, as the token allows. */
-  private async referenced(rows: StoredVersion[], q: EverythingQuery, token: SearchRestriction | undefined, baseUrl: string): Promise<StoredVersion[]> {
+  private async referenced(rows: ResourceRow[], q: EverythingQuery, token: SearchRestriction | undefined, baseUrl: string): Promise<StoredVersion[]> {
     const types = REFERENCED_TYPES.filter((t) => !q.types || q.types.includes(t));
     const wanted = new Map<string, Set<string>>();
     for (const r of rows) {
@@ -205,20 +229,26 @@ export class EverythingOperation implements FhirOperation {
     return this.contents(refs);
   }
 
-  private entry(ctx: RequestContext, r: StoredVersion, mode: 'match' | 'include'): EntryJson {
-    return { fullUrl: `${ctx.baseUrl}/${r.resourceType}/${r.id}`, resource: r.content!, search: { mode } };
+  private entry(ctx: RequestContext, resourceType: string, id: string, content: string, mode: 'match' | 'include'): EntryJson {
+    return { fullUrl: `${ctx.baseUrl}/${resourceType}/${id}`, resource: content, search: { mode } };
   }
 
-  private links(call: OperationCall, path: string, q: EverythingQuery, total: number): BundleLink[] {
-    const base = call.params.filter(([k]) => k !== '_offset');
-    const url = (offset: number) => {
-      const params = offset ? [...base, ['_offset', String(offset)]] : base;
+  /** self, and `next`/`previous` as keyset cursors after the page's last / before its first resource. */
+  private links(call: OperationCall, path: string, cursor: RecordCursor | undefined, page: RecordPage): BundleLink[] {
+    const base = call.params.filter(([k]) => k !== '_cursor');
+    const url = (c?: RecordCursor) => {
+      const params = c ? [...base, ['_cursor', encodeRecordCursor(c)]] : base;
       const qs = new URLSearchParams(params).toString();
       return `${call.ctx.baseUrl}/${path}${qs ? '?' + qs : ''}`;
     };
-    const link: BundleLink[] = [{ relation: 'self', url: url(q.offset) }];
-    if (q.offset + q.count < total) link.push({ relation: 'next', url: url(q.offset + q.count) });
-    if (q.offset > 0) link.push({ relation: 'previous', url: url(Math.max(0, q.offset - q.count)) });
+    const link: BundleLink[] = [{ relation: 'self', url: url(cursor) }];
+    const { rows, more } = page;
+    if (!rows.length) return link;
+    const backward = cursor?.direction === 'p';
+    const first = rows[0];
+    const last = rows[rows.length - 1];
+    if (backward ? more : !!cursor) link.push({ relation: 'previous', url: url({ direction: 'p', type: first.resource_type, id: first.id }) });
+    if (backward || more) link.push({ relation: 'next', url: url({ direction: 'n', type: last.resource_type, id: last.id }) });
     return link;
   }
 }
