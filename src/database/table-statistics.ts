@@ -2,7 +2,7 @@ import { logger } from '../logger';
 import type { Database } from './database';
 
 /** The tables whose planner statistics decide the search plans. */
-const TABLES = ['search_index', 'resource', 'resource_history'];
+const TABLES = ['search_index', 'search_index_contained', 'resource', 'resource_history'];
 /** Arbitrary advisory-lock key: one process of several analyzes at a time. */
 const ANALYZE_LOCK = 7_202_604_002;
 

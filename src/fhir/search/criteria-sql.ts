@@ -1,5 +1,6 @@
 import { logger } from '../../logger';
 import { SqlParams } from '../storage/sql-params';
+import { containedIdSql, containerIdSql, containerOf, containerTypeSql } from './contained';
 import { INDEX_TABLE, KIND, RowKind } from './index-tables';
 import { normalizeString, prefixUpperBound, searchHash, MAX_INDEXED_STRING } from './normalize';
 import type { SearchParser } from './search-parser';
@@ -20,14 +21,7 @@ export type ValueSetCodes = (url: string) => string[] | undefined;
  */
 export class CriteriaSql {
   private n = 0;
-  /**
-   * Rendering the criteria checked per id of an anchor: range conditions then
-   * leave out the row kind, so the partial range indexes (which cannot seek
-   * by id) are not offered; each check is a probe by (resource_type,
-   * resource_id) or by (hash, resource_id). An underestimated anchor cannot
-   * turn into a range scan per candidate.
-   */
-  private probing = false;
+  private readonly scope: RenderScope = { probing: false, table: INDEX_TABLE };
   private readonly restrictionCache = new Map<string, Criterion[][] | false>();
 
   constructor(
@@ -86,18 +80,31 @@ export class CriteriaSql {
     const rest = this.probes(() => criteria.filter((c) => c !== anchor).map((c) => this.render(c, ids, types)));
     const restriction = this.restrictionSql(ids, types);
     if (restriction) rest.push(restriction);
-    return `SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM ${INDEX_TABLE} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${type} AS resource_type) ${ids}
+    return `SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM ${this.scope.table} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${type} AS resource_type) ${ids}
     WHERE (${conds.map((c) => c.sql).join(' OR ')})${rest.map((r) => `\n      AND ${r}`).join('')}`;
   }
 
   private probes<T>(fn: () => T): T {
-    const before = this.probing;
-    this.probing = true;
+    return this.scoped('probing', true, fn);
+  }
+
+  /** Renders `fn`'s criteria over rows whose values are in `table` (contained resources: CONTAINED_TABLE). */
+  inScope<T>(table: string, fn: () => T): T {
+    return this.scoped('table', table, fn);
+  }
+
+  private scoped<K extends keyof RenderScope, T>(key: K, value: RenderScope[K], fn: () => T): T {
+    const before = this.scope[key];
+    this.scope[key] = value;
     try {
       return fn();
     } finally {
-      this.probing = before;
+      this.scope[key] = before;
     }
+  }
+
+  private get contained(): boolean {
+    return this.scope.table !== INDEX_TABLE;
   }
 
   private anchored(anchor: ParamCriterion, criteria: Criterion[], a: string, types: string[]): string {
@@ -108,7 +115,7 @@ export class CriteriaSql {
     const inside = criteria.filter((c) => c !== anchor && c.kind !== 'lastUpdated');
     const type = types.length === 1 ? this.text(types[0]) : `${x}.resource_type`;
     const ids = `${x}ids`;
-    const sql = `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${type} AS resource_type) ${ids}
+    const sql = `EXISTS (SELECT 1 FROM ${this.scope.table} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${type} AS resource_type) ${ids}
         WHERE ${x}.resource_id = ${a}.id AND (${conds.map((c) => c.sql).join(' OR ')})${this.probes(() => inside.map((c) => `\n          AND ${this.render(c, ids, types)}`)).join('')})`;
     return [sql, ...outside.map((c) => this.render(c, a, types))].join(' AND ');
   }
@@ -121,14 +128,21 @@ export class CriteriaSql {
         return `(${c.alternatives.map((alt) => `(${this.all(alt, a, types)})`).join(' OR ')})`;
       case 'id': {
         const ids = this.p.bind(c.ids, 'text[]');
-        return c.not ? `${a}.id <> ALL(${ids})` : `${a}.id = ANY(${ids})`;
+        const id = this.contained ? containedIdSql(`${a}.id`) : `${a}.id`;
+        return c.not ? `${id} <> ALL(${ids})` : `${id} = ANY(${ids})`;
       }
-      case 'lastUpdated':
-        return c.dates!.map((d) => dateCondition(this.p, d, `${a}.last_updated`, `${a}.last_updated`)).join(' AND ');
+      case 'lastUpdated': {
+        // a contained resource was last updated with its container (it has no meta.lastUpdated of its own)
+        const r = this.contained ? this.alias('lu') : a;
+        const conds = c.dates!.map((d) => dateCondition(this.p, d, `${r}.last_updated`, `${r}.last_updated`)).join(' AND ');
+        return this.contained ? `EXISTS (SELECT 1 FROM resource ${r} WHERE ${containerOf(r, `${a}.id`)} AND ${conds})` : conds;
+      }
       case 'text': {
+        // the narrative and content of a contained resource are its container's
         const x = this.alias('ft');
         const ors = c.queries.map((q) => `${x}.${c.column} @@ ${this.p.bind(q, 'tsquery')}`).join(' OR ');
-        return `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} WHERE ${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id AND ${x}.kind = 'x' AND (${ors}))`;
+        const key = this.contained ? [containerTypeSql(`${a}.id`), containerIdSql(`${a}.id`)] : [`${a}.resource_type`, `${a}.id`];
+        return `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} WHERE ${x}.resource_type = ${key[0]} AND ${x}.resource_id = ${key[1]} AND ${x}.kind = 'x' AND (${ors}))`;
       }
       case 'list': {
         const x = this.alias('li');
@@ -139,11 +153,11 @@ export class CriteriaSql {
         const t = this.alias('t');
         const s = this.stored(types, c.code);
         const hashes = s.map((k) => `search_hash(${this.text(`${k.type}|${k.param}|`)} || ${t}.resource_type || '/' || ${t}.id)`);
-        return `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} JOIN resource ${t} ON ${t}.resource_type = ${x}.target_type AND ${t}.id = ${x}.target_id
+        return `EXISTS (SELECT 1 FROM ${this.scope.table} ${x} JOIN resource ${t} ON ${t}.resource_type = ${x}.target_type AND ${t}.id = ${x}.target_id
           WHERE ${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id AND ${this.paramFilter(x, s)}
             AND ${t}.resource_type = ${c.targets.length === 1 ? this.text(c.targets[0]) : `ANY(${this.p.bind(c.targets, 'text[]')})`}
             AND ${x}.target_type = ${t}.resource_type AND ${x}.hash = ${hashes.length === 1 ? hashes[0] : `ANY(ARRAY[${hashes.join(', ')}])`}
-            AND NOT ${t}.deleted AND ${this.render(c.inner, t, c.targets)}${this.restrictionAnd(t, c.targets)})`;
+            AND NOT ${t}.deleted AND ${this.inScope(INDEX_TABLE, () => this.render(c.inner, t, c.targets) + this.restrictionAnd(t, c.targets))})`;
       }
       case 'has': {
         // the referring rows themselves (they exist only for live resources), found by the hash of the reference to `a`
@@ -153,7 +167,7 @@ export class CriteriaSql {
         const hashes = s.map((k) => `search_hash(${this.text(`${k.type}|${k.param}|`)} || ${a}.resource_type || '/' || ${a}.id)`);
         return `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${this.text(c.sourceType)} AS resource_type) ${src}
           WHERE ${x}.hash = ${hashes.length === 1 ? hashes[0] : `ANY(ARRAY[${hashes.join(', ')}])`}
-            AND ${this.probes(() => this.render(c.inner, src, [c.sourceType]))}${this.restrictionAnd(src, [c.sourceType])})`;
+            AND ${this.inScope(INDEX_TABLE, () => this.probes(() => this.render(c.inner, src, [c.sourceType])) + this.restrictionAnd(src, [c.sourceType]))})`;
       }
       case 'compartment':
         return this.compartment(c.patientIds, a, types);
@@ -173,7 +187,7 @@ export class CriteriaSql {
     const parts: string[] = [];
     if (s.length) {
       const x = this.alias('cm');
-      parts.push(`EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} WHERE ${x}.resource_id = ${a}.id AND ${this.hashIn(x, s, refs)})`);
+      parts.push(`EXISTS (SELECT 1 FROM ${this.scope.table} ${x} WHERE ${x}.resource_id = ${a}.id AND ${this.hashIn(x, s, refs)})`);
     }
     if (types.includes('Patient')) parts.push(`(${a}.resource_type = 'Patient' AND ${a}.id = ANY(${this.p.bind(patientIds, 'text[]')}))`);
     return parts.length ? `(${parts.join(' OR ')})` : 'FALSE';
@@ -187,9 +201,24 @@ export class CriteriaSql {
     return sql ? ` AND ${sql}` : '';
   }
 
-  /** The auth restriction as SQL over `a`; undefined when it does not restrict these types. */
+  /**
+   * The auth restriction as SQL over `a`; undefined when it does not restrict
+   * these types. A contained resource is seen only through its container:
+   * both its own type's restriction and the container's apply.
+   */
   restrictionSql(a: string, types: string[]): string | undefined {
     if (!this.restriction) return undefined;
+    if (this.contained) {
+      const own = this.typeRestriction(a, types);
+      const c = this.alias('co');
+      const container = this.inScope(INDEX_TABLE, () => this.typeRestriction(c, this.registry.resourceTypes));
+      const parts = [own, container && `EXISTS (SELECT 1 FROM resource ${c} WHERE ${containerOf(c, `${a}.id`)} AND ${container})`].filter(Boolean);
+      return parts.length ? parts.join(' AND ') : undefined;
+    }
+    return this.typeRestriction(a, types);
+  }
+
+  private typeRestriction(a: string, types: string[]): string | undefined {
     const perType = types.map((t) => ({ t, alts: this.restrictionOf(t) }));
     if (perType.every((x) => x.alts !== false && x.alts.length === 0)) return undefined;
     const cond = (alts: Criterion[][] | false, t: string) =>
@@ -262,7 +291,7 @@ export class CriteriaSql {
   private phashIn(x: string, s: Stored, kind: RowKind): string {
     const hashes = [...new Set(s.map((k) => searchHash(`${k.type}|${k.param}`)))];
     const ph = hashes.length === 1 ? `${x}.phash = ${this.p.bind(hashes[0], 'bigint')}` : `${x}.phash = ANY(${this.p.bind(hashes, 'bigint[]')})`;
-    return this.probing ? ph : `${x}.kind = '${kind}' AND ${ph}`;
+    return this.scope.probing ? ph : `${x}.kind = '${kind}' AND ${ph}`;
   }
 
   /**
@@ -274,10 +303,10 @@ export class CriteriaSql {
    */
   private exists(a: string, x: string, s: Stored, conds: Cond[], not = false): string {
     const keyed = conds.every((c) => c.keyed);
-    const byId = keyed && (!this.probing || conds.every((c) => !c.ranged));
+    const byId = keyed && (!this.scope.probing || conds.every((c) => !c.ranged));
     const key = byId ? `${x}.resource_id = ${a}.id` : `${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id`;
     const where = `${key}${keyed ? '' : ` AND ${this.paramFilter(x, s)}`} AND (${conds.map((c) => c.sql).join(' OR ')})`;
-    return `${not ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} WHERE ${where})`;
+    return `${not ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${this.scope.table} ${x} WHERE ${where})`;
   }
 
   private param(c: ParamCriterion, a: string, types: string[]): string {
@@ -303,7 +332,7 @@ export class CriteriaSql {
       // bounds on the same value: one phash, every condition on the row
       const kind = type === 'date' ? KIND.date : KIND.number;
       const conds = v.all.map((w) => (type === 'date' ? dateCondition(this.p, w.date!, `${x}.low`, `${x}.high`) : numberCondition(this.p, w.number!, x)));
-      if (type === 'date' && !this.probing) conds.push(...spanHint(this.p, v.all.map((w) => w.date!), x));
+      if (type === 'date' && !this.scope.probing) conds.push(...spanHint(this.p, v.all.map((w) => w.date!), x));
       return { sql: `(${this.phashIn(x, s, kind)} AND ${conds.join(' AND ')})`, keyed: true, ranged: true };
     }
     switch (type) {
@@ -317,7 +346,7 @@ export class CriteriaSql {
         return this.token(x, s, v.token!);
       case 'date':
         return {
-          sql: `(${[this.phashIn(x, s, KIND.date), dateCondition(this.p, v.date!, `${x}.low`, `${x}.high`), ...(this.probing ? [] : spanHint(this.p, [v.date!], x))].join(' AND ')})`,
+          sql: `(${[this.phashIn(x, s, KIND.date), dateCondition(this.p, v.date!, `${x}.low`, `${x}.high`), ...(this.scope.probing ? [] : spanHint(this.p, [v.date!], x))].join(' AND ')})`,
           keyed: true,
           ranged: true,
         };
@@ -413,6 +442,25 @@ function keyable(c: ParamCriterion): boolean {
     default:
       return c.modifier === undefined || c.modifier === 'exact' || c.modifier === 'contains';
   }
+}
+
+/** What the criteria being rendered are rendered for (CriteriaSql.probes and inScope). */
+interface RenderScope {
+  /**
+   * Rendering the criteria checked per id of an anchor: range conditions then
+   * leave out the row kind, so the partial range indexes (which cannot seek
+   * by id) are not offered; each check is a probe by (resource_type,
+   * resource_id) or by (hash, resource_id). An underestimated anchor cannot
+   * turn into a range scan per candidate.
+   */
+  probing: boolean;
+  /**
+   * The index table holding the values of the rows criteria are rendered
+   * over: `search_index`, or `search_index_contained` when they are
+   * contained resources (see contained.ts; their ids are
+   * `ContainerType/containerId#containedId`).
+   */
+  table: string;
 }
 
 /**

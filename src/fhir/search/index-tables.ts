@@ -54,7 +54,22 @@ export function indexRow(fields: IndexRowFields): unknown[] {
   return INDEX_COLUMNS.map((c) => fields[c.name] ?? null);
 }
 
-export const INDEX_TABLES: IndexTable[] = [{ table: INDEX_TABLE, columns: INDEX_COLUMNS.map((c) => ({ ...c })) }];
+/**
+ * The index rows of contained resources (search.html#contained): the same
+ * columns, plus the contained resource's type and identity; storage writes
+ * and replaces them by the container's key (see the SearchIndexContained
+ * migration). `resource_id` is `ContainerType/containerId#containedId`.
+ */
+export const CONTAINED_TABLE = 'search_index_contained';
+
+export const INDEX_TABLES: IndexTable[] = [
+  { table: INDEX_TABLE, columns: INDEX_COLUMNS.map((c) => ({ ...c })) },
+  {
+    table: CONTAINED_TABLE,
+    key: ['container_type', 'container_id'],
+    columns: [{ name: 'resource_type', type: 'text' }, { name: 'resource_id', type: 'text' }, ...INDEX_COLUMNS.map((c) => ({ ...c }))],
+  },
+];
 
 /** The internal criterion `_compartment=Patient/<id>` (auth restrictions): membership of the Patient compartment. */
 export const COMPARTMENT_PARAM = '_compartment';

@@ -3,7 +3,8 @@ import type { Database, Queryable } from '../../database/database';
 import { logger } from '../../logger';
 import { SqlParams } from '../storage/sql-params';
 import { gatherCustomParameters, CustomParameterState } from './custom-params';
-import { INDEX_COLUMNS, INDEX_TABLE } from './index-tables';
+import type { IndexTable } from '../storage/storage.types';
+import { INDEX_TABLES } from './index-tables';
 import type { SearchIndexer } from './search-indexer';
 
 export interface ReindexProgress {
@@ -71,10 +72,10 @@ export class Reindexer {
         overall += n;
         opts.onProgress?.({ resourceType, done, total: Math.max(total, done), overall });
       }
-      await this.db.query(
-        `DELETE FROM ${INDEX_TABLE} x USING resource r WHERE x.resource_type = $1 AND r.resource_type = x.resource_type AND r.id = x.resource_id AND r.deleted`,
-        [resourceType],
-      );
+      for (const t of INDEX_TABLES) {
+        const [kt, ki] = keyOf(t);
+        await this.db.query(`DELETE FROM ${t.table} x USING resource r WHERE x.${kt} = $1 AND r.resource_type = x.${kt} AND r.id = x.${ki} AND r.deleted`, [resourceType]);
+      }
     }
     // resources written meanwhile, by anyone
     const touched = await this.db.query<{ resource_type: string; id: string }>(
@@ -112,25 +113,32 @@ export class Reindexer {
       if (rows.rows.length === 0) return 0;
       last(rows.rows[rows.rows.length - 1].id);
       const ids = rows.rows.map((r) => r.id);
-      await tx.query(`DELETE FROM ${INDEX_TABLE} WHERE resource_type = $1 AND resource_id = ANY($2::text[])`, [resourceType, ids]);
-      await this.insert(tx, resourceType, rows.rows.map((r) => ({ id: r.id, resource: JSON.parse(r.content) as Resource })));
+      const resources = rows.rows.map((r) => ({ id: r.id, rows: this.indexer.extract(JSON.parse(r.content) as Resource) }));
+      for (const t of INDEX_TABLES) {
+        const [kt, ki] = keyOf(t);
+        await tx.query(`DELETE FROM ${t.table} WHERE ${kt} = $1 AND ${ki} = ANY($2::text[])`, [resourceType, ids]);
+        await this.insert(tx, t, resourceType, resources);
+      }
       return rows.rows.length;
     });
   }
 
-  private async insert(tx: Queryable, resourceType: string, resources: { id: string; resource: Resource }[]): Promise<void> {
+  private async insert(tx: Queryable, t: IndexTable, resourceType: string, resources: { id: string; rows: Map<string, unknown[][]> }[]): Promise<void> {
     const ids: string[] = [];
-    const columns: unknown[][] = INDEX_COLUMNS.map(() => []);
-    for (const { id, resource } of resources) {
-      for (const row of this.indexer.extract(resource).get(INDEX_TABLE) ?? []) {
+    const columns: unknown[][] = t.columns.map(() => []);
+    for (const { id, rows } of resources) {
+      for (const row of rows.get(t.table) ?? []) {
         ids.push(id);
         row.forEach((v, c) => columns[c].push(v ?? null));
       }
     }
     if (!ids.length) return;
     const p = new SqlParams();
-    const arrays = [p.bind(ids.map(() => resourceType), 'text[]'), p.bind(ids, 'text[]'), ...INDEX_COLUMNS.map((c, i) => p.bind(columns[i], `${c.type}[]`))];
-    const names = ['resource_type', 'resource_id', ...INDEX_COLUMNS.map((c) => c.name)];
-    await tx.query(`INSERT INTO ${INDEX_TABLE} (${names.join(', ')}) SELECT * FROM unnest(${arrays.join(', ')})`, p.values);
+    const arrays = [p.bind(ids.map(() => resourceType), 'text[]'), p.bind(ids, 'text[]'), ...t.columns.map((c, i) => p.bind(columns[i], `${c.type}[]`))];
+    const names = [...keyOf(t), ...t.columns.map((c) => c.name)];
+    await tx.query(`INSERT INTO ${t.table} (${names.join(', ')}) SELECT * FROM unnest(${arrays.join(', ')})`, p.values);
   }
 }
+
+/** The columns holding the indexed resource's type and id (the container's, for contained resources). */
+const keyOf = (t: IndexTable): [string, string] => t.key ?? ['resource_type', 'resource_id'];

@@ -74,6 +74,7 @@ export function parseResultParam(registry: SearchParameterRegistry, q: SearchQue
       return;
     case '_containedType':
       if (value !== 'container' && value !== 'contained') throw badRequest('_containedType must be container or contained');
+      q.containedType = value;
       return;
     case '_cursor':
       q.cursor = decodeCursor(value);

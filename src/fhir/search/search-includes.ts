@@ -1,6 +1,7 @@
 import type { Queryable } from '../../database/database';
 import { CriteriaSql } from './criteria-sql';
-import { INDEX_TABLE } from './index-tables';
+import { isContainedId } from './contained';
+import { CONTAINED_TABLE, INDEX_TABLE } from './index-tables';
 import { searchHash } from './normalize';
 import type { IncludeSpec } from './search-query';
 import type { SearchParameterRegistry } from './search-params';
@@ -61,7 +62,14 @@ export class SearchIncludes {
   /** Resources the frontier refers to through the spec's parameters. */
   private async forward(frontier: ResourceRow[], spec: IncludeSpec, limit: number): Promise<ResourceRow[]> {
     const sources = frontier.filter((r) => spec.sourceType === '*' || r.resource_type === spec.sourceType);
-    if (!sources.length) return [];
+    // contained resources (`_containedType=contained`) have their reference rows in their own table
+    const contained = sources.filter((r) => isContainedId(r.id));
+    const own = contained.length ? sources.filter((r) => !isContainedId(r.id)) : sources;
+    const rows = own.length ? await this.forwardFrom(INDEX_TABLE, own, spec, limit) : [];
+    return contained.length ? [...rows, ...(await this.forwardFrom(CONTAINED_TABLE, contained, spec, limit))] : rows;
+  }
+
+  private async forwardFrom(table: string, sources: ResourceRow[], spec: IncludeSpec, limit: number): Promise<ResourceRow[]> {
     const crit = this.newCriteria();
     const p = crit.p;
     const targets = this.targetTypes(spec);
@@ -78,7 +86,7 @@ export class SearchIncludes {
     const r = crit.restrictionSql('r', allowed);
     if (r) conds.push(r);
     const sql = `SELECT DISTINCT r.resource_type, r.id, r.version_id, r.content
-      FROM ${INDEX_TABLE} x JOIN resource r ON r.resource_type = x.target_type AND r.id = x.target_id
+      FROM ${table} x JOIN resource r ON r.resource_type = x.target_type AND r.id = x.target_id
       WHERE ${conds.join(' AND ')} LIMIT ${p.bind(limit, 'int')}`;
     return (await this.db.query<ResourceRow>(sql, p.values)).rows;
   }

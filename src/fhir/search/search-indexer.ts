@@ -1,7 +1,8 @@
 import type { Resource } from 'fhir/r4';
 import type { IndexRows, IndexTable, ResourceIndexer } from '../storage/storage.types';
 import { ExpressionCompiler, Extractor, PathValue, splitUnion } from './expression';
-import { INDEX_TABLE, INDEX_TABLES, indexRow, KIND } from './index-tables';
+import { containedId } from './contained';
+import { CONTAINED_TABLE, INDEX_TABLE, INDEX_TABLES, indexRow, KIND } from './index-tables';
 import {
   dateEntries,
   identifierTypeEntries,
@@ -74,17 +75,44 @@ export class SearchIndexer implements ResourceIndexer {
 
   extract(resource: Resource): IndexRows {
     const plan = this.planFor(resource.resourceType);
-    const sink = new RowSink();
     if (!plan) return new Map();
+    const sink = this.valueRows(plan, resource);
+    const narrative = tsvectorLiteral(narrativeLexemes(resource));
+    const content = tsvectorLiteral(contentLexemes(resource));
+    if (narrative || content) sink.add(indexRow({ param: '_content', kind: KIND.text, narrative, content }));
+    const rows = new Map([[INDEX_TABLE, sink.rows]]);
+    const contained = (resource as { contained?: unknown }).contained;
+    if (Array.isArray(contained) && contained.length) rows.set(CONTAINED_TABLE, this.containedRows(resource, contained));
+    return rows;
+  }
+
+  private valueRows(plan: TypePlan, resource: Resource): RowSink {
+    const sink = new RowSink();
     for (const p of plan.params) {
       const values = p.extract(resource);
       for (const pv of values) this.addValue(sink, p, pv);
     }
     for (const c of plan.composites) this.addComposite(sink, c, resource);
-    const narrative = tsvectorLiteral(narrativeLexemes(resource));
-    const content = tsvectorLiteral(contentLexemes(resource));
-    if (narrative || content) sink.add(indexRow({ param: '_content', kind: KIND.text, narrative, content }));
-    return new Map([[INDEX_TABLE, sink.rows]]);
+    return sink;
+  }
+
+  /**
+   * Rows of the contained resources (search.html#contained), each under its
+   * own type and identity `ContainerType/containerId#id`, with an `_id` row
+   * so that every one can be listed; no narrative or content rows (those are
+   * the container's). Contained resources without a valid id are not indexed.
+   */
+  private containedRows(container: Resource, contained: unknown[]): unknown[][] {
+    const out: unknown[][] = [];
+    for (const r of contained as Resource[]) {
+      const id = containedId(container.resourceType, container.id, r?.id);
+      const plan = id && typeof r.resourceType === 'string' ? this.planFor(r.resourceType) : undefined;
+      if (!id || !plan) continue;
+      const sink = this.valueRows(plan, r);
+      sink.add(indexRow({ param: '_id', kind: KIND.token, value: r.id }));
+      for (const row of sink.rows) out.push([r.resourceType, id, ...row]);
+    }
+    return out;
   }
 
   /** The plan of a type: its parameters with compiled extractors (exposed for tests). */

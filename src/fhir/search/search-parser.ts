@@ -60,6 +60,7 @@ export class SearchParser {
       count: 20,
       total: undefined,
       contained: 'false',
+      containedType: 'container',
       applied: [],
       issues: [],
     };

@@ -165,7 +165,9 @@ export interface SearchQuery {
   total: 'none' | 'estimate' | 'accurate' | undefined;
   summary?: Summary;
   elements?: string[];
+  /** search.html#contained: `_contained` and `_containedType` */
   contained: 'false' | 'true' | 'both';
+  containedType: 'container' | 'contained';
   cursor?: Cursor;
   /** the parameters applied, as given (the `self` link) */
   applied: [string, string][];

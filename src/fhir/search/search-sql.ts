@@ -15,6 +15,20 @@ export interface ResourceRow {
   [key: string]: unknown;
 }
 
+/**
+ * The ids of a search of contained resources (see contained.ts) in place of
+ * the ordinary ones: an SQL of (resource_type, id) rows, the index tables
+ * holding their sort values, and how a page row finds the resource row that
+ * holds it (its container's).
+ */
+export interface ContainedSource {
+  sql: string;
+  sortTables: string[];
+  /** the rows are containers, of any type */
+  containers: boolean;
+  join?: { columns: string; on: string };
+}
+
 interface KeyExpr {
   expr: string;
   descending: boolean;
@@ -35,9 +49,11 @@ export class SearchSql {
     private readonly q: SearchQuery,
     /** criteria besides the query's own (compartment) */
     private readonly extra: Criterion[] = [],
+    /** `_contained=true|both`: the ids come from here */
+    private readonly contained?: ContainedSource,
   ) {
     const criteria = [...q.criteria, ...extra];
-    this.indexSource = q.allTypes || q.sort.some((k) => k.type === '_lastUpdated') ? undefined : crit.indexSource(criteria, q.types);
+    this.indexSource = contained || q.allTypes || q.sort.some((k) => k.type === '_lastUpdated') ? undefined : crit.indexSource(criteria, q.types);
   }
 
   /** the matching ids straight from the index (see CriteriaSql.indexSource), when the criteria allow */
@@ -45,8 +61,15 @@ export class SearchSql {
 
   /** `FROM` and `WHERE` of the matching ids: the index source, else the resource table with the criteria. */
   private source(): { from: string; where: string[] } {
+    if (this.contained) return { from: `(${this.contained.sql}) a`, where: [] };
     if (this.indexSource) return { from: `(${this.indexSource}) a`, where: [] };
     return { from: 'resource a', where: [this.where()] };
+  }
+
+  /** The matching (resource_type, id) rows, unordered (a branch of a `_contained=both` search). */
+  idsSql(): string {
+    const { from, where } = this.source();
+    return `SELECT a.resource_type, a.id FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
   }
 
   get p(): SqlParams {
@@ -87,13 +110,14 @@ export class SearchSql {
       ...keys.map((k, i) => `p.k${i}::${k.sqlType} ${k.descending !== backward ? 'DESC' : 'ASC'}${k.notNull ? '' : ` NULLS ${backward ? 'FIRST' : 'LAST'}`}`),
       ...this.tailKeys().map((k) => `p.${k.expr.slice(2)} ${backward ? 'DESC' : 'ASC'}`),
     ];
-    const sql = `SELECT r.resource_type, r.id, r.version_id, r.content${keys.map((_, i) => `, p.k${i}`).join('')}
+    const join = this.contained?.join ?? { columns: '', on: 'r.resource_type = p.resource_type AND r.id = p.id' };
+    const sql = `SELECT r.resource_type, r.id, r.version_id, r.content${keys.map((_, i) => `, p.k${i}`).join('')}${join.columns}
 FROM (SELECT ${inner.join(', ')}
   FROM ${from}${joins.map((j) => `\n  ${j}`).join('')}
   WHERE ${where}
   ORDER BY ${order.join(', ')}
   LIMIT ${this.p.bind(limit, 'int')}) p
-JOIN resource r ON r.resource_type = p.resource_type AND r.id = p.id
+JOIN resource r ON ${join.on}
 ORDER BY ${outerOrder.join(', ')}`;
     return { sql, values: this.p.values, keyCount: keys.length };
   }
@@ -137,13 +161,18 @@ ORDER BY ${outerOrder.join(', ')}`;
     const column = kind === 'date' ? (s.descending ? 'high' : 'low') : kind === 'number' ? (s.descending ? 'nhigh' : 'nlow') : 'value';
     const x = `sx${i}`;
     const types = this.q.types;
-    return `LEFT JOIN LATERAL (SELECT ${agg}(${x}.${column}) AS v FROM ${INDEX_TABLE} ${x} WHERE ${x}.resource_type = a.resource_type AND ${x}.resource_id = a.id AND ${this.crit.paramRows(x, types, s.code)}) s${i} ON TRUE`;
+    const tables = this.contained?.sortTables ?? [INDEX_TABLE];
+    const rows = (table: string) => `FROM ${table} ${x} WHERE ${x}.resource_type = a.resource_type AND ${x}.resource_id = a.id AND ${this.crit.paramRows(x, types, s.code)}`;
+    if (tables.length === 1) return `LEFT JOIN LATERAL (SELECT ${agg}(${x}.${column}) AS v ${rows(tables[0])}) s${i} ON TRUE`;
+    const union = tables.map((t) => `SELECT ${x}.${column} AS c ${rows(t)}`).join(' UNION ALL ');
+    return `LEFT JOIN LATERAL (SELECT ${agg}(u.c) AS v FROM (${union}) u) s${i} ON TRUE`;
   }
 
   /** The final, unique keys: (resource_type, id), or just id when one type is searched. */
   private tailKeys(): KeyExpr[] {
     const id: KeyExpr = { expr: 'a.id', descending: false, sqlType: 'text', notNull: true };
-    return this.q.types.length === 1 && !this.q.allTypes ? [id] : [{ expr: 'a.resource_type', descending: false, sqlType: 'text', notNull: true }, id];
+    const typed = this.q.types.length > 1 || this.q.allTypes || this.contained?.containers;
+    return typed ? [{ expr: 'a.resource_type', descending: false, sqlType: 'text', notNull: true }, id] : [id];
   }
 
   /** Rows strictly after (or before) the cursor row in the page order. */

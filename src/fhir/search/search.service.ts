@@ -8,6 +8,7 @@ import { badRequest, FhirError, operationOutcome } from '../errors';
 import type { FhirResponse } from '../rest/fhir-response';
 import type { RequestContext } from '../rest/request-context';
 import { SqlParams } from '../storage/sql-params';
+import { checkContainedQuery, containedSource, isContainedId, materializeContained } from './contained';
 import { CriteriaSql } from './criteria-sql';
 import { COMPARTMENT_PARAM } from './index-tables';
 import { encodeCursor } from './paging';
@@ -83,7 +84,7 @@ export class SearchService {
     const page = statement().page(q.count + 1);
     const rows = (await this.run<ResourceRow>(page.sql, page.values)).rows;
     const more = rows.length > q.count;
-    const matches = rows.slice(0, q.count);
+    const matches = q.contained === 'false' ? rows.slice(0, q.count) : materializeContained(rows.slice(0, q.count));
     if (backward) matches.reverse();
 
     const includes = q.include.length || q.revinclude.length
@@ -111,16 +112,19 @@ export class SearchService {
   private prepare(request: SearchRequest, lenient: boolean, restriction: SearchRestriction | undefined) {
     const { types, allTypes } = this.typesOf(request);
     const q = this.parser.parse(types, allTypes, request.params, { lenient });
-    if (q.contained !== 'false') {
-      if (!lenient) throw FhirError.of(400, 'not-supported', `_contained=${q.contained} is not supported`);
-      q.issues.push({ severity: 'warning', code: 'not-supported', diagnostics: `ignored: _contained=${q.contained}` });
-    }
+    checkContainedQuery(q, (message) => {
+      if (!lenient) throw FhirError.of(400, 'not-supported', `${message} is not supported`);
+      q.issues.push({ severity: 'warning', code: 'not-supported', diagnostics: `ignored: ${message}` });
+    });
     if (request.resourceType && !this.criteria(restriction).typeAllowed(request.resourceType)) {
       throw FhirError.of(403, 'forbidden', `searching ${request.resourceType} is not permitted`);
     }
     const statement = () => {
       const crit = this.criteria(restriction);
-      return new SearchSql(crit, q, request.compartment ? this.compartment(request.compartment, types) : []);
+      const extra = request.compartment ? this.compartment(request.compartment, types) : [];
+      if (q.contained === 'false') return new SearchSql(crit, q, extra);
+      const ordinary = q.contained === 'both' ? new SearchSql(crit, q, extra) : undefined;
+      return new SearchSql(crit, q, extra, containedSource(crit, q, extra, ordinary));
     };
     return { q, statement };
   }
@@ -209,7 +213,8 @@ export class SearchService {
     if (links?.next) link.push({ relation: 'next', url: url([...q.applied, ['_cursor', cursorOf(links.next, 'n')]]) });
     const entry: EntryJson[] = [];
     const resourceText = (r: ResourceRow) => shapeResource(r.content, q.summary, q.elements);
-    for (const r of matches) entry.push({ fullUrl: `${ctx.baseUrl}/${r.resource_type}/${r.id}`, resource: resourceText(r), search: { mode: 'match' } });
+    // a contained resource's fullUrl is its container's with `#id` (search.html#contained)
+    for (const r of matches) entry.push({ fullUrl: isContainedId(r.id) ? `${ctx.baseUrl}/${r.id}` : `${ctx.baseUrl}/${r.resource_type}/${r.id}`, resource: resourceText(r), search: { mode: 'match' } });
     for (const r of included) entry.push({ fullUrl: `${ctx.baseUrl}/${r.resource_type}/${r.id}`, resource: resourceText(r), search: { mode: 'include' } });
     if (q.issues.length) entry.push({ resource: operationOutcome(q.issues as OperationOutcomeIssue[]), search: { mode: 'outcome' } });
     return { status: 200, body: bundleJson({ type: 'searchset', total, link, entry }) };

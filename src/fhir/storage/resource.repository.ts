@@ -135,10 +135,11 @@ export class ResourceRepository {
           FROM w JOIN written USING (resource_type, id))`,
     ];
     this.indexTables.forEach((t, i) => {
+      const [keyType, keyId] = t.key ?? ['resource_type', 'resource_id'];
       if (replaceIndex) {
         ctes.push(`del_${i} AS (
           DELETE FROM ${t.table} x USING written
-           WHERE x.resource_type = written.resource_type AND x.resource_id = written.id)`);
+           WHERE x.${keyType} = written.resource_type AND x.${keyId} = written.id)`);
       }
       const types: string[] = [];
       const ids: string[] = [];
@@ -154,11 +155,11 @@ export class ResourceRepository {
       const arrays = [p.bind(types, 'text[]'), p.bind(ids, 'text[]')].concat(
         t.columns.map((c, ci) => p.bind(columns[ci], `${c.type}[]`)),
       );
-      const names = ['resource_type', 'resource_id', ...t.columns.map((c) => c.name)];
+      const names = [keyType, keyId, ...t.columns.map((c) => c.name)];
       ctes.push(`ins_${i} AS (
         INSERT INTO ${t.table} (${names.join(', ')})
         SELECT x.* FROM unnest(${arrays.join(', ')}) AS x(${names.join(', ')})
-          JOIN written ON written.resource_type = x.resource_type AND written.id = x.resource_id)`);
+          JOIN written ON written.resource_type = x.${keyType} AND written.id = x.${keyId})`);
     });
     return ctes;
   }

@@ -11,6 +11,8 @@ export interface IndexColumn {
 export interface IndexTable {
   table: string;
   columns: IndexColumn[];
+  /** the columns holding the written resource's type and id; default `resource_type`, `resource_id` */
+  key?: [string, string];
 }
 
 /** Index rows of one resource, per table; each row holds the values of `IndexTable.columns` in order. */

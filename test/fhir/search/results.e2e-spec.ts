@@ -112,9 +112,10 @@ describe('result parameters and paging (search.html)', () => {
     expect(sys.body.entry).toHaveLength(1);
   });
 
-  it('_contained other than false is refused (400) unless lenient', async () => {
-    expect((await t.http.get('/fhir/Patient?_contained=true')).status).toBe(400);
-    expect((await t.http.get('/fhir/Patient?_contained=true').set('Prefer', 'handling=lenient')).status).toBe(200);
+  it('_contained and _containedType take only their values (search.html#contained; see contained.e2e-spec.ts)', async () => {
+    expect((await t.http.get('/fhir/Patient?_contained=true')).status).toBe(200);
+    expect((await t.http.get('/fhir/Patient?_contained=yes')).status).toBe(400);
+    expect((await t.http.get('/fhir/Patient?_contained=true&_containedType=all')).status).toBe(400);
   });
 });
 
