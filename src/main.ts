@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { createApp } from './app';
+import { isPrimary, runPrimary } from './cluster';
 import { ConfigError, loadConfig } from './config/config';
 import { logger } from './logger';
 
@@ -14,10 +15,12 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // the embedded database lives inside its one process: several workers need PostgreSQL
+  if (config.workers > 1 && config.databaseUrl && isPrimary()) return runPrimary(config.workers);
   const app = await createApp(config);
   const server = await app.listen(config.port, config.host);
   server.keepAliveTimeout = 65_000;
-  logger.info({ url: config.fhirBaseUrl, embedded: !config.databaseUrl }, 'FHIR server listening');
+  logger.info({ url: config.fhirBaseUrl, embedded: !config.databaseUrl, pid: process.pid }, 'FHIR server listening');
 }
 
 main().catch((err) => {

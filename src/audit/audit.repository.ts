@@ -31,8 +31,6 @@ const WRITE_ACTIONS: Record<string, [string, AuditRecord['action']]> = {
   DELETE: ['delete', 'D'],
 };
 
-let extraSeq = 0;
-
 /** A delete's Patients: those of the version it replaces (resource content is not in the delete itself). */
 const PATIENT_OR_PREVIOUS = `coalesce(x.patient, audit_patients(x.entity_type, x.entity_id, (SELECT h.content FROM resource_history h
     WHERE h.resource_type = x.entity_type AND h.id = x.entity_id AND h.version_id = x.entity_version - 1)))`;
@@ -75,8 +73,8 @@ export class AuditRepository {
    */
   writeExtra(agent: WriteAgent): WriteExtra {
     return {
-      ctes: (bind, writes) => {
-        const name = `audit_w${++extraSeq % 1_000_000}`;
+      ctes: (bind, writes, tag) => {
+        const name = `audit_${tag}`;
         const rows = writes.map((w) => {
           const [subtype, action] = WRITE_ACTIONS[w.method];
           const record: AuditRecord = {

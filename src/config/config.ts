@@ -1,3 +1,4 @@
+import { availableParallelism } from 'os';
 import * as path from 'path';
 import { projectRoot } from './project-root';
 
@@ -29,7 +30,9 @@ export interface AppConfig {
   bulkExportPageSize: number;
   /** Subscriptions: delivery attempts of a rest-hook notification (retried with backoff) before the Subscription turns to error */
   subscriptionMaxAttempts: number;
-  /** database pool size */
+  /** server processes sharing the port (PostgreSQL only; the embedded database runs one) */
+  workers: number;
+  /** database pool size, per process */
   dbPoolSize: number;
   /** how often planner statistics are checked and refreshed after fast growth (ms; 0 = leave it to autovacuum) */
   analyzeIntervalMs: number;
@@ -116,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     bulkExportExpirySeconds: int(env, 'BULK_EXPORT_EXPIRY_SECONDS', 24 * 3600),
     bulkExportPageSize: int(env, 'BULK_EXPORT_PAGE_SIZE', 1000),
     subscriptionMaxAttempts: int(env, 'SUBSCRIPTION_MAX_ATTEMPTS', 6),
+    workers: int(env, 'WORKERS', Math.min(availableParallelism(), 4)),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 20),
     analyzeIntervalMs: int(env, 'ANALYZE_INTERVAL_MS', 5000, 0),
     databaseSchema: env.DATABASE_SCHEMA || undefined,

@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { Client, Pool, PoolClient, QueryResult, QueryResultRow, types } from 'pg';
 import { DataSource } from 'typeorm';
 import { migrations } from '../../migrations';
@@ -13,6 +14,34 @@ export interface Queryable {
 }
 
 const MIGRATION_LOCK = 7_202_604_001;
+
+/**
+ * Named (prepared) statements: PostgreSQL parses and plans them once per
+ * connection instead of at every call (planning a key look-up costs more than
+ * running it). Off on the embedded database, whose one session outlives the
+ * pool's connections (a re-prepared name would clash). Bounded: past
+ * MAX_PREPARED distinct texts, statements run unnamed.
+ */
+let preparedEnabled = false;
+const MAX_PREPARED = 256;
+const preparedNames = new Map<string, string>();
+
+/**
+ * Runs `text` as a prepared statement. Only for statements whose text comes
+ * from a small fixed set and whose best plan does not depend on the values
+ * (key look-ups, single-resource writes): PostgreSQL may switch a prepared
+ * statement to one generic plan after five executions.
+ */
+export function queryPrepared<R extends QueryResultRow = any>(q: Queryable, text: string, values: unknown[]): Promise<QueryResult<R>> {
+  if (!preparedEnabled) return q.query<R>(text, values);
+  let name = preparedNames.get(text);
+  if (name === undefined) {
+    if (preparedNames.size >= MAX_PREPARED) return q.query<R>(text, values);
+    name = `p_${createHash('sha1').update(text).digest('base64url')}`;
+    preparedNames.set(text, name);
+  }
+  return (q as unknown as Pool).query<R>({ name, text, values: values as any[] });
+}
 
 export interface DatabaseOptions {
   /** postgres:// URL; undefined starts the embedded database */
@@ -72,6 +101,7 @@ export class Database implements Queryable {
     });
     await dataSource.initialize();
     const pool = (dataSource.driver as any).master as Pool;
+    preparedEnabled = !(embedded || opts.urlIsEmbedded);
     pool.on('error', (err) => logger.error({ err: err.message }, 'idle database connection failed'));
     return new Database(pool, dataSource, embedded, opts.schema, url);
   }

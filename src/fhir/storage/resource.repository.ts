@@ -1,4 +1,4 @@
-import type { Queryable } from '../../database/database';
+import { Queryable, queryPrepared } from '../../database/database';
 import { SqlParams } from './sql-params';
 import type { IndexTable, StoredVersion, VersionWrite, WriteExtra } from './storage.types';
 
@@ -29,7 +29,8 @@ export class ResourceRepository {
   constructor(private readonly indexTables: IndexTable[]) {}
 
   async readCurrent(q: Queryable, resourceType: string, id: string): Promise<StoredVersion | undefined> {
-    const r = await q.query(
+    const r = await queryPrepared(
+      q,
       `SELECT ${VERSION_COLUMNS} FROM resource WHERE resource_type = $1 AND id = $2`,
       [resourceType, id],
     );
@@ -38,7 +39,8 @@ export class ResourceRepository {
 
   /** Current row locked for update (inside a transaction). */
   async readCurrentForUpdate(q: Queryable, resourceType: string, id: string): Promise<StoredVersion | undefined> {
-    const r = await q.query(
+    const r = await queryPrepared(
+      q,
       `SELECT ${VERSION_COLUMNS} FROM resource WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
       [resourceType, id],
     );
@@ -46,7 +48,8 @@ export class ResourceRepository {
   }
 
   async readVersion(q: Queryable, resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
-    const r = await q.query(
+    const r = await queryPrepared(
+      q,
       `SELECT ${VERSION_COLUMNS}, method FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
       [resourceType, id, versionId],
     );
@@ -82,9 +85,9 @@ export class ResourceRepository {
         ON CONFLICT (resource_type, id) DO NOTHING
         RETURNING resource_type, id)`,
       ...this.historyAndIndexCtes(p, writes, false),
-      ...extras.flatMap((e) => e.ctes(p.bind, writes)),
+      ...extras.flatMap((e, i) => e.ctes(p.bind, writes, `x${i}`)),
     ];
-    return this.run(q, ctes, p);
+    return this.run(q, ctes, p, writes.length);
   }
 
   /**
@@ -104,9 +107,9 @@ export class ResourceRepository {
          WHERE r.resource_type = w.resource_type AND r.id = w.id AND r.version_id = w.expected_version
         RETURNING r.resource_type, r.id)`,
       ...this.historyAndIndexCtes(p, writes, true),
-      ...extras.flatMap((e) => e.ctes(p.bind, writes)),
+      ...extras.flatMap((e, i) => e.ctes(p.bind, writes, `x${i}`)),
     ];
-    return this.run(q, ctes, p);
+    return this.run(q, ctes, p, writes.length);
   }
 
   private versionsCte(p: SqlParams, writes: VersionWrite[], withExpected: boolean): string {
@@ -164,9 +167,14 @@ export class ResourceRepository {
     return ctes;
   }
 
-  private async run(q: Queryable, ctes: string[], p: SqlParams): Promise<Set<string>> {
+  private async run(q: Queryable, ctes: string[], p: SqlParams, count: number): Promise<Set<string>> {
     const sql = `WITH ${ctes.join(',\n')}\nSELECT resource_type, id FROM written`;
-    const r = await q.query<{ resource_type: string; id: string }>(sql, p.values);
+    // a single-resource write has one of a few texts: prepared, it skips planning the CTEs every time;
+    // bundles stay unprepared (their best plan depends on how many rows the arrays hold)
+    const r =
+      count === 1
+        ? await queryPrepared<{ resource_type: string; id: string }>(q, sql, p.values)
+        : await q.query<{ resource_type: string; id: string }>(sql, p.values);
     return new Set(r.rows.map((x) => `${x.resource_type}/${x.id}`));
   }
 }

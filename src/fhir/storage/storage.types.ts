@@ -63,7 +63,9 @@ export interface WriteExtra {
   /**
    * builds CTE bodies given a parameter binder and the versions the statement
    * writes; returns SQL for each extra CTE. CTEs may select from `w` (the
-   * versions) and `written` (the keys actually written).
+   * versions) and `written` (the keys actually written). `tag` is unique
+   * within the statement: CTE names made from it keep the text the same from
+   * one statement to the next (so it can be prepared).
    */
-  ctes(bind: (value: unknown, type: string) => string, writes: VersionWrite[]): string[];
+  ctes(bind: (value: unknown, type: string) => string, writes: VersionWrite[], tag: string): string[];
 }
