@@ -3,7 +3,7 @@ import { authOf } from '../auth/auth-context';
 import { agentOf, AuditService, truncate } from './audit.service';
 import type { AuditRecord } from './audit.types';
 import { attachAuditScope } from './audit-scope';
-import { bundleReadEvents } from './bundle-entries';
+import { bundleEntryEvents } from './bundle-entries';
 import { holdResponse } from './hold-response';
 import { classifyRequest, patientsInBody } from './http-interaction';
 
@@ -32,12 +32,12 @@ export function auditMiddleware(audit: AuditService) {
   };
 }
 
-/** The AuditEvents of an HTTP request under /fhir: its own, and one per read entry of a batch or transaction. */
+/** The AuditEvents of an HTTP request under /fhir: its own, and one per read (or failed) entry of a batch or transaction. */
 export function requestEvents(req: Request, res: Response, url: string, body: unknown): AuditRecord[] {
   const text = typeof body === 'string' ? body : Buffer.isBuffer(body) && body.length < SCAN_LIMIT ? body.toString('utf8') : undefined;
   const event = requestEvent(req, res, url, text);
   const bundle = event.subtype[0] === 'batch' || event.subtype[0] === 'transaction';
-  return bundle && event.outcome === 0 ? [event, ...bundleReadEvents(event, req.body, text)] : [event];
+  return bundle && event.outcome === 0 ? [event, ...bundleEntryEvents(event, req.body, text)] : [event];
 }
 
 /** The AuditEvent of an HTTP request under /fhir, from its URL, status, headers and body text. */

@@ -4,28 +4,34 @@ import { classifyRequest, patientsInBody } from './http-interaction';
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
 /**
- * AuditEvents for the read entries of a batch or transaction (http.html
- * §3.1.0.11): one per GET entry, from the request entry and the matching
- * response entry (same position). Write entries are recorded by their write
- * statement (`AuditService.writeExtras`), the Bundle itself by the caller.
+ * AuditEvents for the entries of a batch or transaction (http.html
+ * §3.1.0.11) that no write statement recorded: one per GET/HEAD entry, and
+ * one per write entry of a batch-response that failed (refused by the
+ * token's scopes — then a Security Alert `access-denied` like a refused
+ * HTTP request — or invalid, conflicting, …; nothing was written), from the
+ * request entry and the matching response entry (same position).
+ * Successful writes are recorded by their write statement
+ * (`AuditService.writeExtras`), the Bundle itself by the caller.
  */
-export function bundleReadEvents(bundleEvent: AuditRecord, requestBody: unknown, responseText: string | undefined): AuditRecord[] {
+export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown, responseText: string | undefined): AuditRecord[] {
   const entries = (requestBody as { resourceType?: string; entry?: unknown[] } | undefined)?.entry;
   if ((requestBody as any)?.resourceType !== 'Bundle' || !Array.isArray(entries)) return [];
-  const reads = entries.flatMap((e: any, i) => (READ_METHODS.has(String(e?.request?.method).toUpperCase()) ? [i] : []));
-  if (reads.length === 0) return [];
   let response: any;
   try {
     response = responseText ? JSON.parse(responseText) : undefined;
   } catch {
     response = undefined;
   }
-  return reads.map((i) => {
+  const statusOf = (i: number) => Number.parseInt(String(response?.entry?.[i]?.response?.status ?? ''), 10) || 200;
+  const methodOf = (e: any) => String(e?.request?.method).toUpperCase();
+  const audited = entries.flatMap((e: any, i) => (READ_METHODS.has(methodOf(e)) || statusOf(i) >= 400 ? [i] : []));
+  return audited.map((i) => {
     const request = (entries[i] as any).request;
+    const method = methodOf(entries[i]);
     const answer = response?.entry?.[i];
-    const [path, query = ''] = localUrl(String(request.url ?? '')).split('?', 2);
-    const what = classifyRequest('GET', path, query, undefined);
-    const status = Number.parseInt(String(answer?.response?.status ?? ''), 10) || 200;
+    const [path, query = ''] = localUrl(String(request?.url ?? '').trim()).split('?', 2);
+    const what = classifyRequest(READ_METHODS.has(method) ? 'GET' : method, path, query, undefined);
+    const status = statusOf(i);
     const event: AuditRecord = {
       ...bundleEvent,
       subtype: what.subtype,
@@ -38,6 +44,11 @@ export function bundleReadEvents(bundleEvent: AuditRecord, requestBody: unknown,
       query: what.query,
       patient: what.patient,
     };
+    if (status === 403) {
+      // refused by the scopes: a security alert as well as the interaction (as for a refused HTTP request)
+      event.type = '110113';
+      event.subtype = ['access-denied', ...what.subtype];
+    }
     if (status >= 400) {
       const issues = answer?.response?.outcome?.issue ?? [];
       event.outcomeDesc = `${status}: ${issues.map((x: any) => x?.diagnostics ?? x?.code).join('; ') || 'failed'}`.slice(0, 500);

@@ -3,6 +3,8 @@ import { APP_GUARD } from '@nestjs/core';
 import * as express from 'express';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { logger } from '../logger';
+import { BundleModule } from '../fhir/bundle/bundle.module';
+import { EntryAccessHook } from '../fhir/bundle/entry-access';
 import { CapabilityService } from '../fhir/rest/capability.service';
 import { RestModule } from '../fhir/rest/rest.module';
 import { SearchModule } from '../fhir/search/search.module';
@@ -11,6 +13,7 @@ import { StorageModule } from '../fhir/storage/storage.module';
 import { AdminController } from './admin.controller';
 import { AuthEvents } from './auth-events';
 import { AuthorizeFlow } from './authorize.service';
+import { ScopedEntryAccess } from './bundle-access';
 import { ClientAuthenticator } from './client-auth.service';
 import { ClientRepository } from './client.repository';
 import { securityContributor } from './discovery';
@@ -35,7 +38,7 @@ const PURGE_INTERVAL_MS = 10 * 60_000;
  * server's global guard and scope policy.
  */
 @Module({
-  imports: [RestModule, SearchModule, StorageModule],
+  imports: [RestModule, SearchModule, StorageModule, BundleModule],
   controllers: [OAuthController, AdminController, WellKnownController],
   providers: [
     AuthEvents,
@@ -66,6 +69,8 @@ export class AuthModule implements NestModule, OnModuleInit, OnModuleDestroy {
     private readonly revocations: Revocations,
     private readonly search: SearchService,
     private readonly authorizer: RequestAuthorizer,
+    private readonly entryAccess: EntryAccessHook,
+    private readonly events: AuthEvents,
   ) {}
 
   configure(consumer: MiddlewareConsumer): void {
@@ -83,6 +88,10 @@ export class AuthModule implements NestModule, OnModuleInit, OnModuleDestroy {
     this.capability.addContributor(securityContributor(this.config));
     // every search of a request (matches, _include, chains, _has) is bounded by the token's scopes
     this.search.setRestrictionProvider((ctx) => this.authorizer.restriction(ctx.auth));
+    // every batch/transaction entry, checked as parsed
+    this.entryAccess.register((ctx) =>
+      ctx.auth && !ctx.auth.admin ? new ScopedEntryAccess(this.authorizer, this.events, ctx.auth, ctx) : undefined,
+    );
     if (!this.config.authRequired) {
       logger.warn(
         '!!! AUTH_REQUIRED=false: FHIR requests without a bearer token are served UNRESTRICTED. Development and tests only: never in production !!!',

@@ -12,7 +12,7 @@ import { CompartmentChecker } from './compartment';
 import { bodyAllowed, criteriaFor, ruleBound, searchRestriction } from './scope-policy';
 import type { Interaction } from './scopes';
 
-/** One FHIR request as the policy sees it: over HTTP or as a batch/transaction entry. */
+/** One FHIR request as the policy sees it: over HTTP or as a (parsed) batch/transaction entry. */
 export interface FhirRequest {
   method: string;
   /** path below the FHIR base, e.g. `Patient/123/_history` (no query) */
@@ -49,6 +49,8 @@ const forbidden = (msg: string) => FhirError.of(403, 'forbidden', msg);
  * types or interactions the scopes do not grant answer 403 without looking
  * at any data. Searches are bounded by `searchRestriction(ctx.auth)` inside
  * the search engine; this class only decides whether they may run.
+ * Batch/transaction entries are checked by the bundle processor through
+ * `ScopedEntryAccess`, on the entries as parsed.
  */
 @Injectable()
 export class RequestAuthorizer {
@@ -64,14 +66,14 @@ export class RequestAuthorizer {
     this.compartments = new CompartmentChecker(definitions.data, baseUrl);
   }
 
-  async authorize(auth: AuthContext, r: FhirRequest, inBundle = false): Promise<void> {
+  async authorize(auth: AuthContext, r: FhirRequest): Promise<void> {
     if (auth.admin) return;
     const method = r.method === 'HEAD' ? 'GET' : r.method;
     const seg = r.path.split('/').filter(Boolean).map(decodeURIComponent);
     const [a, b, c, d] = seg;
     if (!a) {
       if (method === 'GET') return this.systemSearch(auth, r.query);
-      if (method === 'POST' && !inBundle) return this.bundle(auth, r.body);
+      // POST [base] (batch/transaction): BundleService checks each parsed entry through ScopedEntryAccess
       return;
     }
     if (a === 'metadata') return;
@@ -286,37 +288,6 @@ export class RequestAuthorizer {
     if (c.length) await this.visible(m[1], m[2], c);
   }
 
-  /** Batch and transaction: every entry is checked as the request it stands for. */
-  private async bundle(auth: AuthContext, body: unknown): Promise<void> {
-    const bundle = body as { resourceType?: string; type?: string; entry?: any[] };
-    if (bundle?.resourceType !== 'Bundle' || (bundle.type !== 'batch' && bundle.type !== 'transaction')) return;
-    for (const [i, entry] of (bundle.entry ?? []).entries()) {
-      const request = entry?.request;
-      if (!request?.method || typeof request.url !== 'string') continue; // the bundle processor answers 400
-      const url = request.url.startsWith(this.baseUrl + '/') ? request.url.slice(this.baseUrl.length + 1) : request.url;
-      const q = url.indexOf('?');
-      const body = request.method === 'PATCH' ? patchBody(entry.resource) : entry.resource;
-      try {
-        await this.authorize(
-          auth,
-          {
-            method: String(request.method).toUpperCase(),
-            path: q < 0 ? url : url.slice(0, q),
-            query: q < 0 ? [] : [...new URLSearchParams(url.slice(q + 1))],
-            body,
-            ifNoneExist: request.ifNoneExist,
-          },
-          true,
-        );
-      } catch (err) {
-        if (err instanceof FhirError) {
-          throw new FhirError(err.status, err.issues.map((x) => ({ ...x, diagnostics: `Bundle.entry[${i}]: ${x.diagnostics}` })));
-        }
-        throw err;
-      }
-    }
-  }
-
   /** The SearchRestriction for this token (search engine, operations). */
   restriction(auth: AuthContext | undefined) {
     return searchRestriction(auth, this.compartments);
@@ -338,16 +309,4 @@ function formPairs(body: unknown): [string, string][] {
   return Object.entries(body as Record<string, unknown>).flatMap(([k, v]) =>
     (Array.isArray(v) ? v : [v]).map((x) => [k, String(x)] as [string, string]),
   );
-}
-
-/** A transaction PATCH entry carries its JSON Patch as a Binary (http.html#transaction). */
-function patchBody(resource: any): unknown {
-  if (resource?.resourceType === 'Binary' && typeof resource.data === 'string') {
-    try {
-      return JSON.parse(Buffer.from(resource.data, 'base64').toString('utf8'));
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
 }

@@ -5,6 +5,7 @@ import { StorageModule } from '../storage/storage.module';
 import { BundleCapabilities } from './bundle-capabilities';
 import { BundleService } from './bundle.service';
 import { ConditionalService } from './conditional.service';
+import { EntryAccessHook } from './entry-access';
 import { EntryReader } from './entry-reader';
 import { TransactionEngine } from './transaction-engine';
 
@@ -15,7 +16,7 @@ import { TransactionEngine } from './transaction-engine';
  */
 @Module({
   imports: [StorageModule, SearchModule, forwardRef(() => RestModule)],
-  providers: [TransactionEngine, EntryReader, BundleService, ConditionalService, BundleCapabilities],
-  exports: [BundleService, ConditionalService, TransactionEngine],
+  providers: [TransactionEngine, EntryReader, BundleService, ConditionalService, BundleCapabilities, EntryAccessHook],
+  exports: [BundleService, ConditionalService, TransactionEngine, EntryAccessHook],
 })
 export class BundleModule {}

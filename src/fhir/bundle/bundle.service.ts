@@ -9,8 +9,10 @@ import type { FhirResponse } from '../rest/fhir-response';
 import type { RequestContext } from '../rest/request-context';
 import { entryError, parseBundle } from './bundle-parser';
 import { EntryOutcome, EntryRequest, statusLine } from './bundle.types';
+import { EntryAccess, EntryAccessHook } from './entry-access';
 import { EntryReader } from './entry-reader';
 import { TransactionEngine } from './transaction-engine';
+import type { WriteMode } from './write-run';
 
 const isRead = (e: EntryRequest) => e.method === 'GET' || e.method === 'HEAD';
 
@@ -23,6 +25,10 @@ const isRead = (e: EntryRequest) => e.method === 'GET' || e.method === 'HEAD';
  * Bundle with the entry named. batch: entries are independent; all writes
  * are first tried as one set-based run, and if any entry fails they are
  * redone one by one so each gets its own status.
+ *
+ * Authorization (the caller's EntryAccess) is checked on every parsed entry
+ * before anything runs: a refused entry refuses a transaction, and gets its
+ * own 403/404 entry in a batch-response while the other entries run.
  */
 @Injectable()
 export class BundleService {
@@ -30,6 +36,7 @@ export class BundleService {
     private readonly engine: TransactionEngine,
     private readonly reader: EntryReader,
     private readonly definitions: FhirDefinitions,
+    private readonly access: EntryAccessHook,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Optional() private readonly audit?: AuditService,
   ) {}
@@ -42,15 +49,18 @@ export class BundleService {
     });
     const outcomes = new Map<number, EntryOutcome>();
     for (const [i, error] of parsed.errors) outcomes.set(i, { status: error.status, error });
-    const writes = parsed.entries.filter((e) => !isRead(e));
-    const reads = parsed.entries.filter(isRead);
+    const access = this.access.of(ctx);
+    const allowed = access ? await this.authorized(parsed.entries, access, parsed.type === 'transaction', outcomes) : parsed.entries;
+    const writes = allowed.filter((e) => !isRead(e));
+    const reads = allowed.filter(isRead);
+    const extras = this.audit?.writeExtras(ctx);
     if (parsed.type === 'transaction') {
       // a GET that cannot be answered fails the transaction before anything is written
       for (const e of reads) this.named(e, () => this.reader.check(e));
-      const results = await this.engine.write(writes, { linkEntries: true, nameEntries: true, extras: this.audit?.writeExtras(ctx) });
+      const results = await this.engine.write(writes, { linkEntries: true, nameEntries: true, extras });
       writes.forEach((e, i) => outcomes.set(e.index, results[i]));
     } else {
-      await this.batchWrites(writes, outcomes, ctx);
+      await this.batchWrites(writes, outcomes, { linkEntries: false, nameEntries: true, extras });
     }
     for (const e of reads) outcomes.set(e.index, await this.readEntry(ctx, e));
     const count = parsed.entries.length + parsed.errors.size;
@@ -59,8 +69,31 @@ export class BundleService {
     return { status: 200, body: bundleJson({ type: `${parsed.type}-response`, entry }) };
   }
 
-  private async batchWrites(writes: EntryRequest[], outcomes: Map<number, EntryOutcome>, ctx: RequestContext): Promise<void> {
-    const mode = { linkEntries: false, nameEntries: true, extras: this.audit?.writeExtras(ctx) };
+  /**
+   * The entries the caller may run (http.html §3.1.0.11.1: batch entries are
+   * independent, so a refused one is answered on its own; a transaction is
+   * refused as a whole, naming the entry).
+   */
+  private async authorized(
+    entries: EntryRequest[],
+    access: EntryAccess,
+    transaction: boolean,
+    outcomes: Map<number, EntryOutcome>,
+  ): Promise<EntryRequest[]> {
+    const allowed: EntryRequest[] = [];
+    for (const e of entries) {
+      try {
+        await access.authorize(e);
+        allowed.push(e);
+      } catch (err) {
+        if (transaction || !(err instanceof FhirError)) throw err instanceof FhirError ? entryError(e.index, err) : err;
+        outcomes.set(e.index, this.failed(e, err));
+      }
+    }
+    return allowed;
+  }
+
+  private async batchWrites(writes: EntryRequest[], outcomes: Map<number, EntryOutcome>, mode: Omit<WriteMode, 'deleteMax'>): Promise<void> {
     try {
       const results = await this.engine.write(writes, mode);
       writes.forEach((e, i) => outcomes.set(e.index, results[i]));

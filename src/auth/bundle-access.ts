@@ -1,0 +1,61 @@
+import type { EntryRequest } from '../fhir/bundle/bundle.types';
+import type { EntryAccess } from '../fhir/bundle/entry-access';
+import { FhirError } from '../fhir/errors';
+import type { RequestContext } from '../fhir/rest/request-context';
+import type { AuthContext } from './auth-context';
+import type { AuthEvents } from './auth-events';
+import type { FhirRequest, RequestAuthorizer } from './request-authorizer';
+
+/**
+ * The SMART scope policy as the bundle module applies it (its EntryAccess):
+ * each parsed batch/transaction entry is authorized as the request it
+ * stands for. Built per request by the provider the auth module registers;
+ * admins get none (unrestricted).
+ */
+export class ScopedEntryAccess implements EntryAccess {
+  constructor(
+    private readonly authorizer: RequestAuthorizer,
+    private readonly events: AuthEvents,
+    private readonly auth: AuthContext,
+    private readonly ctx: RequestContext,
+  ) {}
+
+  async authorize(e: EntryRequest): Promise<void> {
+    try {
+      await this.authorizer.authorize(this.auth, fhirRequestOf(e));
+    } catch (err) {
+      if (err instanceof FhirError && err.status === 403) this.denied(e, err);
+      throw err;
+    }
+  }
+
+  /** Logged like a refused HTTP request; the audit trail records it with the entry (src/audit/bundle-entries.ts). */
+  private denied(e: EntryRequest, err: FhirError): void {
+    err.headers['WWW-Authenticate'] = `Bearer realm="fhir", error="insufficient_scope"`;
+    this.events.emit({
+      type: 'access-denied',
+      outcome: 'failure',
+      reason: err.message,
+      clientId: this.auth.clientId,
+      username: this.auth.username,
+      fhirUser: this.auth.fhirUser,
+      patient: this.auth.patient,
+      tokenId: this.auth.tokenId,
+      address: this.ctx.remoteAddress,
+      requestId: this.ctx.requestId,
+      request: `${e.method} ${e.resourceType ?? ''}${e.id ? `/${e.id}` : ''} (Bundle.entry[${e.index}])`,
+    });
+  }
+}
+
+/** A parsed entry as the request it stands for (path segments re-encoded, so the policy splits them back exactly). */
+export function fhirRequestOf(e: EntryRequest): FhirRequest {
+  const segments = [e.resourceType, e.id, ...e.rest].filter((x): x is string => x !== undefined);
+  return {
+    method: e.method,
+    path: segments.map(encodeURIComponent).join('/'),
+    query: e.params,
+    body: e.method === 'PATCH' ? e.patch : e.resource,
+    ifNoneExist: e.ifNoneExist && new URLSearchParams(e.ifNoneExist).toString(),
+  };
+}

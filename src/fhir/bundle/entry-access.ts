@@ -1,0 +1,35 @@
+import { Injectable } from '@nestjs/common';
+import { FhirError } from '../errors';
+import type { RequestContext } from '../rest/request-context';
+import type { EntryRequest } from './bundle.types';
+
+/**
+ * The caller's authorization as batch/transaction entries apply it. The
+ * auth module provides it (SMART scopes); this module only calls it, on
+ * the parsed entries it is about to run, so what is checked is exactly
+ * what runs.
+ */
+export interface EntryAccess {
+  /** Throws a FhirError (403, or 404 where the resource must not be revealed) when the entry's request is not allowed. */
+  authorize(e: EntryRequest): Promise<void>;
+}
+
+/** undefined: the caller is not restricted (admin). */
+export type EntryAccessProvider = (ctx: RequestContext) => EntryAccess | undefined;
+
+/** Where the auth module registers its EntryAccessProvider (like SearchService.setRestrictionProvider). */
+@Injectable()
+export class EntryAccessHook {
+  private provider?: EntryAccessProvider;
+
+  register(provider: EntryAccessProvider): void {
+    this.provider = provider;
+  }
+
+  /** The access of a request; undefined for internal calls (no auth). Fails closed when no provider is registered. */
+  of(ctx: RequestContext): EntryAccess | undefined {
+    if (!ctx.auth) return undefined;
+    if (!this.provider) throw FhirError.of(403, 'forbidden', 'no access policy is registered for bundles');
+    return this.provider(ctx);
+  }
+}
