@@ -8,17 +8,7 @@ import type { WriteExtra } from '../storage/storage.types';
  * in `subscription_owner`: the request's SMART authorization, never a token.
  * `unrestricted`: written without a token while AUTH_REQUIRED=false.
  */
-export type SubscriptionOwner =
-  | { unrestricted: true }
-  | {
-      clientId: string;
-      fhirUser?: string;
-      username?: string;
-      patient?: string;
-      encounter?: string;
-      scopes: string[];
-      admin: boolean;
-    };
+export type SubscriptionOwner = { unrestricted: true } | Pick<AuthContext, 'clientId' | 'fhirUser' | 'username' | 'patient' | 'encounter' | 'scopes' | 'admin'>;
 
 export function ownerOf(auth: AuthContext | undefined): SubscriptionOwner {
   if (!auth) return { unrestricted: true };

@@ -44,16 +44,19 @@ export class WebSocketAuth {
     return this.config.authRequired;
   }
 
-  /** The token of an upgrade request (header first, then `access_token`); undefined when none; Refused when malformed. */
-  tokenOf(req: IncomingMessage): string | undefined {
+  /**
+   * The verified token of an upgrade request (`Authorization: Bearer`, else
+   * `access_token`); undefined when it carries none; Refused when it does not verify.
+   */
+  async fromUpgrade(req: IncomingMessage, address: string | undefined): Promise<SocketAuth | undefined> {
     const header = req.headers.authorization;
     if (header) {
       const m = BEARER.exec(header.trim());
-      if (!m) throw new Refused('the Authorization header must be "Bearer <token>"');
-      return m[1];
+      if (!m) throw await this.tokenRefused('the Authorization header must be "Bearer <token>"', address);
+      return this.authenticate(m[1], address);
     }
     const query = new URL(req.url ?? '/', 'http://x').searchParams.get('access_token');
-    return query ?? undefined;
+    return query === null ? undefined : this.authenticate(query, address);
   }
 
   /** Verifies a token (signature, expiry, revocation); Refused with the reason otherwise. */

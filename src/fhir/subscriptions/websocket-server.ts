@@ -99,7 +99,7 @@ export class SubscriptionWebSocketServer implements OnApplicationBootstrap, OnMo
     }
     socket.on('error', () => socket.destroy());
     const address = req.socket.remoteAddress;
-    this.upgradeAuth(req, address).then(
+    this.access.fromUpgrade(req, address).then(
       (auth) => {
         if (socket.destroyed) return;
         socket.write(
@@ -118,12 +118,6 @@ export class SubscriptionWebSocketServer implements OnApplicationBootstrap, OnMo
       },
     );
   };
-
-  /** The token of the upgrade request, verified; undefined when it carries none. */
-  private async upgradeAuth(req: IncomingMessage, address: string | undefined): Promise<SocketAuth | undefined> {
-    const token = this.access.tokenOf(req);
-    return token === undefined ? undefined : this.access.authenticate(token, address);
-  }
 
   private accept(c: Connection): void {
     const { socket } = c;
