@@ -88,7 +88,7 @@ export class AuthModule implements NestModule, OnModuleInit, OnModuleDestroy {
     this.capability.addContributor(securityContributor(this.config));
     // every search of a request (matches, _include, chains, _has) is bounded by the token's scopes
     this.search.setRestrictionProvider((ctx) => this.authorizer.restriction(ctx.auth));
-    // every batch/transaction entry, checked as parsed
+    // batch/transaction entries and conditional interactions: each entry, condition search and content written
     this.entryAccess.register((ctx) =>
       ctx.auth && !ctx.auth.admin ? new ScopedEntryAccess(this.authorizer, this.events, ctx.auth, ctx) : undefined,
     );

@@ -5,8 +5,9 @@ import { FhirDefinitions } from '../fhir/definitions/definitions.module';
 import { FhirError, notFound } from '../fhir/errors';
 import { OperationLevel, OperationRegistry } from '../fhir/operations/operation-registry';
 import { BASE_URL } from '../fhir/rest/rest.tokens';
-import { SearchService } from '../fhir/search/search.service';
+import { SearchRestriction, SearchService } from '../fhir/search/search.service';
 import { StorageService } from '../fhir/storage/storage.service';
+import type { StoredVersion } from '../fhir/storage/storage.types';
 import type { AuthContext } from './auth-context';
 import { CompartmentChecker } from './compartment';
 import { bodyAllowed, criteriaFor, ruleBound, searchRestriction } from './scope-policy';
@@ -50,7 +51,8 @@ const forbidden = (msg: string) => FhirError.of(403, 'forbidden', msg);
  * at any data. Searches are bounded by `searchRestriction(ctx.auth)` inside
  * the search engine; this class only decides whether they may run.
  * Batch/transaction entries are checked by the bundle processor through
- * `ScopedEntryAccess`, on the entries as parsed.
+ * `ScopedEntryAccess`, on the entries as parsed; conditional interactions
+ * search and write through the same access (`conditionRestriction`, `content`).
  */
 @Injectable()
 export class RequestAuthorizer {
@@ -86,7 +88,8 @@ export class RequestAuthorizer {
     if (seg.length === 1) {
       if (method === 'GET') return void this.criteria(auth, type, 's');
       if (method === 'POST') return this.create(auth, type, r.body, r.ifNoneExist);
-      if (method === 'PUT' || method === 'PATCH') return this.conditional(auth, type, 'u');
+      if (method === 'PUT') return this.conditional(auth, type, 'u', r.body);
+      if (method === 'PATCH') return this.conditional(auth, type, 'u');
       if (method === 'DELETE') return this.conditional(auth, type, 'd');
       return;
     }
@@ -118,7 +121,7 @@ export class RequestAuthorizer {
     return c;
   }
 
-  /** Unrestricted access needed (history and conditional writes cannot be bounded in SQL here). */
+  /** Unrestricted access needed (what cannot be bounded in SQL: history, state-changing type operations). */
   private unrestricted(auth: AuthContext, type: string, interaction: Interaction, what: string): void {
     if (this.criteria(auth, type, interaction).length) {
       throw forbidden(`${what} on ${type} needs scopes that are not limited to a patient or a filter`);
@@ -141,8 +144,11 @@ export class RequestAuthorizer {
 
   private async create(auth: AuthContext, type: string, body: unknown, ifNoneExist?: string): Promise<void> {
     const c = this.criteria(auth, type, 'c');
+    // If-None-Exist is a search whose match is answered (200 with the resource): it needs search permission
+    if (ifNoneExist && criteriaFor(auth, type, ['s'], this.compartments) === false) {
+      throw forbidden(`conditional create (If-None-Exist) on ${type} needs a scope that allows search on ${type}`);
+    }
     if (!c.length) return;
-    if (ifNoneExist) this.unrestricted(auth, type, 'c', 'conditional create');
     if (!isResource(body, type)) return; // the controller answers 400
     if (!bodyAllowed(auth, body, 'c', this.compartments)) {
       throw forbidden(`the token's scopes do not allow creating this ${type} (outside the permitted patient or filter)`);
@@ -179,8 +185,54 @@ export class RequestAuthorizer {
     }
   }
 
-  private async conditional(auth: AuthContext, type: string, interaction: Interaction): Promise<void> {
-    this.unrestricted(auth, type, interaction, `conditional ${WORDS[interaction]}`);
+  /**
+   * Conditional update/patch/delete: the interaction on the type here; the
+   * condition's search is bounded by `conditionRestriction` and what is
+   * written is checked by `content` (TransactionEngine, inside its transaction).
+   * An update body outside the scopes is refused before anything runs.
+   */
+  private async conditional(auth: AuthContext, type: string, interaction: Interaction, body?: unknown): Promise<void> {
+    const c = this.criteria(auth, type, interaction);
+    if (c.length && isResource(body, type) && !bodyAllowed(auth, body, 'u', this.compartments)) {
+      throw forbidden(`the token's scopes do not allow this content for ${type}`);
+    }
+  }
+
+  /**
+   * What the search of a condition may match: for If-None-Exist what the
+   * token may read and search; for conditional update/patch/delete what it
+   * may update/delete by id (the same criteria as the plain interaction).
+   * Chained and `_has` types stay bounded by the token's search restriction.
+   */
+  conditionRestriction(auth: AuthContext, type: string, method: string): SearchRestriction | undefined {
+    const base = this.restriction(auth);
+    if (!base || method === 'POST') return base;
+    const own = criteriaFor(auth, type, [method === 'DELETE' ? 'd' : 'u'], this.compartments);
+    return { criteriaFor: (t) => (t === type ? own : base.criteriaFor(t)) };
+  }
+
+  /**
+   * The content a bundle entry or conditional interaction is about to write
+   * (new resource, update body, patch result, references resolved): inside
+   * the token's compartment and filters, like a plain create/update; a
+   * Binary follows its securityContext. A deleted resource is not re-created
+   * by a bounded token (as for a plain update).
+   */
+  async content(auth: AuthContext, method: string, resource: Resource, current: StoredVersion | undefined): Promise<void> {
+    const interaction: Interaction = method === 'POST' ? 'c' : 'u';
+    const type = resource.resourceType;
+    if (type === 'Binary') {
+      const own = criteriaFor(auth, 'Binary', [interaction], this.compartments);
+      if (own !== false && own.length === 0) return;
+      const context = (resource as { securityContext?: { reference?: string } }).securityContext?.reference;
+      if (!context) throw forbidden(`the token's scopes do not allow ${WORDS[interaction]} on Binary without a securityContext`);
+      return this.binaryTarget(auth, context, interaction);
+    }
+    if (!this.criteria(auth, type, interaction).length) return;
+    if (current?.deleted) throw forbidden(`the token's scopes do not allow re-creating the deleted ${type}/${current.id}`);
+    if (!bodyAllowed(auth, resource, interaction, this.compartments)) {
+      throw forbidden(`the token's scopes do not allow this content for ${type}${resource.id ? `/${resource.id}` : ''}`);
+    }
   }
 
   private async vread(auth: AuthContext, type: string, id: string, vid: string): Promise<void> {
@@ -207,13 +259,22 @@ export class RequestAuthorizer {
     }
   }
 
+  /**
+   * Type and system history: only unbounded scopes. The search index (and
+   * with it compartment membership and filter values) holds current
+   * versions only, so no SQL predicate can tell whether an older version
+   * or a delete belonged to the token's patient; filtering pages afterwards
+   * is what the design rules out (and would still show versions of a
+   * resource that moved between patients).
+   */
   private async typeHistory(auth: AuthContext, type: string): Promise<void> {
-    this.unrestricted(auth, type, 's', 'history');
+    this.unrestricted(auth, type, 's', 'history (older versions are not indexed by compartment)');
   }
 
   private async systemHistory(auth: AuthContext, query: [string, string][]): Promise<void> {
     const types = listedTypes(query) ?? this.definitions.resourceTypes;
-    for (const t of types) if (this.definitions.isResourceType(t)) this.unrestricted(auth, t, 's', 'system history');
+    const what = 'system history (older versions are not indexed by compartment)';
+    for (const t of types) if (this.definitions.isResourceType(t)) this.unrestricted(auth, t, 's', what);
   }
 
   private async systemSearch(auth: AuthContext, query: [string, string][]): Promise<void> {

@@ -141,20 +141,23 @@ describe('SMART scope enforcement matrix', () => {
     expect((await get('all', '/fhir/Observation/obs-a-upd')).body.subject.reference).toBe('Patient/alice');
   });
 
-  it('delete (d): own resources only; conditional writes need unbounded scopes', async () => {
+  it('delete (d): own resources only; conditional writes see only the compartment (conditional-scopes.e2e-spec.ts)', async () => {
     await send('all', 'put', '/fhir/Observation/obs-a-del', obs('obs-a-del', 'alice', VITAL));
     expect((await send('v2rs', 'delete', '/fhir/Observation/obs-a-del')).status).toBe(403);
     expect((await send('all', 'delete', '/fhir/Observation/obs-b-vital')).status).toBe(404);
     expect((await send('all', 'delete', '/fhir/Observation/obs-a-del')).status).toBe(204);
     expect((await get('drUser', '/fhir/Observation/obs-b-vital')).status).toBe(200);
-    expect((await send('all', 'delete', '/fhir/Observation?subject=Patient/bob')).status).toBe(403);
-    expect((await send('all', 'put', '/fhir/Observation?subject=Patient/bob', obs('z', 'alice', VITAL))).status).toBe(403);
+    // Bob's Observations are invisible to the condition: nothing to delete
+    expect((await send('all', 'delete', '/fhir/Observation?subject=Patient/bob')).status).toBe(204);
+    expect((await get('drUser', '/fhir/Observation/obs-b-vital')).status).toBe(200);
+    expect((await send('v2rs', 'delete', '/fhir/Observation?subject=Patient/alice')).status).toBe(403);
+    expect((await send('all', 'put', '/fhir/Observation?subject=Patient/bob', obs('z', 'bob', VITAL))).status).toBe(403);
     const ifNoneExist = await s.http
       .post('/fhir/Observation')
-      .set('Authorization', `Bearer ${tok.all}`)
+      .set('Authorization', `Bearer ${tok.v1write}`)
       .set('If-None-Exist', 'subject=Patient/bob')
       .send({ ...obs('x', 'alice', VITAL), id: undefined });
-    expect(ifNoneExist.status).toBe(403);
+    expect(ifNoneExist.status).toBe(403); // .write has no search: the condition could not run
   });
 
   it('user/ scopes act for the fhirUser; a practitioner may not write with read scopes', async () => {

@@ -57,10 +57,10 @@ export class BundleService {
     if (parsed.type === 'transaction') {
       // a GET that cannot be answered fails the transaction before anything is written
       for (const e of reads) this.named(e, () => this.reader.check(e));
-      const results = await this.engine.write(writes, { linkEntries: true, nameEntries: true, extras });
+      const results = await this.engine.write(writes, { linkEntries: true, nameEntries: true, extras, access });
       writes.forEach((e, i) => outcomes.set(e.index, results[i]));
     } else {
-      await this.batchWrites(writes, outcomes, { linkEntries: false, nameEntries: true, extras });
+      await this.batchWrites(writes, outcomes, { linkEntries: false, nameEntries: true, extras, access });
     }
     for (const e of reads) outcomes.set(e.index, await this.readEntry(ctx, e));
     const count = parsed.entries.length + parsed.errors.size;

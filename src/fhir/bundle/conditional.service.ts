@@ -7,6 +7,7 @@ import type { RequestContext } from '../rest/request-context';
 import { patchOperations } from './bundle-parser';
 import type { EntryOutcome, EntryRequest, Params } from './bundle.types';
 import { parseQuery } from './conditions';
+import { EntryAccessHook } from './entry-access';
 import { TransactionEngine } from './transaction-engine';
 
 /**
@@ -26,6 +27,7 @@ export class ConditionalService {
   constructor(
     private readonly engine: TransactionEngine,
     private readonly interactions: InteractionsService,
+    private readonly access: EntryAccessHook,
     @Optional() private readonly audit?: AuditService,
   ) {}
 
@@ -74,9 +76,14 @@ export class ConditionalService {
     return this.interactions.writeResponse(ctx, { stored: o.version!, created: o.status === 201, changed: o.status !== 200 || e.method !== 'POST' });
   }
 
-  /** One-entry transaction; its AuditEvent is written in the same statement as the version. */
+  /**
+   * One-entry transaction; its AuditEvent is written in the same statement as
+   * the version. The scopes bound the condition's search and the content
+   * (the auth guard has checked the interaction on the type).
+   */
   private async run(ctx: RequestContext, e: EntryRequest): Promise<EntryOutcome[]> {
-    const outcomes = await this.engine.write([e], { linkEntries: false, nameEntries: false, extras: this.audit?.writeExtras(ctx) });
+    const mode = { linkEntries: false, nameEntries: false, extras: this.audit?.writeExtras(ctx), access: this.access.of(ctx) };
+    const outcomes = await this.engine.write([e], mode);
     const o = outcomes[0];
     const changed = e.method === 'POST' ? o.status === 201 : e.method === 'DELETE' ? !!o.deletedCount : true;
     this.audit?.recordedInStatement(ctx, changed);

@@ -3,7 +3,7 @@ import type { Resource } from 'fhir/r4';
 import { applyPatch } from 'fast-json-patch';
 import type { Queryable } from '../../database/database';
 import { badRequest, conflict, FhirError, gone, notFound, preconditionFailed } from '../errors';
-import type { Match, SearchService } from '../search/search.service';
+import type { Match, SearchRestriction, SearchService } from '../search/search.service';
 import type { StorageService } from '../storage/storage.service';
 import { toStored } from '../storage/storage.service';
 import type { StoredVersion, VersionWrite, WriteExtra } from '../storage/storage.types';
@@ -11,6 +11,7 @@ import { entryError } from './bundle-parser';
 import type { BundleRepository } from './bundle.repository';
 import type { EntryOutcome, EntryRequest, Params } from './bundle.types';
 import { conditionKey, conditionParams, parseConditionalReference } from './conditions';
+import type { EntryAccess } from './entry-access';
 import { collectReferences, isPlaceholder, ReferenceSite, rewriteReferences } from './references';
 
 export interface WriteMode {
@@ -22,12 +23,16 @@ export interface WriteMode {
   deleteMax: number;
   /** rows written in the same statements as the versions (the AuditEvent of each write) */
   extras?: WriteExtra[];
+  /** the caller's authorization: bounds condition searches and checks the content written; undefined: unrestricted */
+  access?: EntryAccess;
 }
 
 /** Signals a write that lost a race (a concurrent insert of the same id): the whole run is retried. */
 export class RetryableConflict extends Error {}
 
 type Kind = 'create' | 'noop' | 'update' | 'patch' | 'delete';
+
+type Condition = { type: string; params: Params; limit: number; step: Step };
 
 interface Target {
   resourceType: string;
@@ -78,8 +83,11 @@ export class WriteRun {
 
   async execute(q: Queryable, inTx: boolean): Promise<EntryOutcome[]> {
     const conditions = this.conditions();
-    if (inTx) await this.repo.lockConditions(q, [...conditions.keys()]);
-    for (const [k, c] of conditions) this.matches.set(k, await this.find(q, c.type, c.params, c.limit, c.step));
+    // the lock is the condition's alone, whoever searches it
+    if (inTx) await this.repo.lockConditions(q, [...conditions.values()].map((c) => conditionKey(c.type, c.params)));
+    for (const [k, c] of conditions) {
+      this.matches.set(k, await this.find(q, c.type, c.params, c.limit, c.step, this.mode.access?.condition(c.step.entry)));
+    }
     this.planDeletes();
     this.planOthers();
     this.checkOverlaps();
@@ -87,6 +95,7 @@ export class WriteRun {
     if (lockKeys.length) this.current = await this.repo.lockCurrent(q, lockKeys);
     for (const s of this.steps) this.step(s, () => this.buildResource(s));
     await this.resolveReferences(q, inTx);
+    for (const s of this.steps) await this.checkAccess(s);
     for (const s of this.steps) this.step(s, () => this.prepare(s));
     await this.writeAll(q);
     return this.steps.map((s) => this.outcome(s));
@@ -94,15 +103,15 @@ export class WriteRun {
 
   // ---- conditions -----------------------------------------------------------
 
-  private conditions(): Map<string, { type: string; params: Params; limit: number; step: Step }> {
-    const out = new Map<string, { type: string; params: Params; limit: number; step: Step }>();
+  private conditions(): Map<string, Condition> {
+    const out = new Map<string, Condition>();
     for (const s of this.steps) {
       const e = s.entry;
       const params = e.method === 'POST' ? e.ifNoneExist : e.id === undefined ? e.params : undefined;
       if (!params) continue;
       const selecting = conditionParams(params);
       if (!selecting.length) this.step(s, () => { throw badRequest('the condition has no search parameters'); });
-      const k = conditionKey(e.resourceType!, selecting);
+      const k = this.condKey(e);
       const limit = e.method === 'DELETE' ? this.mode.deleteMax + 1 : 2;
       const prev = out.get(k);
       if (!prev || prev.limit < limit) out.set(k, { type: e.resourceType!, params: selecting, limit, step: prev?.step ?? s });
@@ -110,8 +119,10 @@ export class WriteRun {
     return out;
   }
 
+  /** The condition; for a restricted caller also the method, since each interaction's scopes bound what its search matches. */
   private condKey(e: EntryRequest): string {
-    return conditionKey(e.resourceType!, conditionParams((e.method === 'POST' ? e.ifNoneExist : e.params)!));
+    const k = conditionKey(e.resourceType!, conditionParams((e.method === 'POST' ? e.ifNoneExist : e.params)!));
+    return this.mode.access ? `${k}#${e.method}` : k;
   }
 
   /** Matches of a condition, minus what this transaction deletes (deletes are processed first). */
@@ -248,6 +259,12 @@ export class WriteRun {
     s.resource = next;
   }
 
+  /** A restricted caller may write only content its scopes allow: checked on what is written (patched, references resolved). */
+  private async checkAccess(s: Step): Promise<void> {
+    if (!this.mode.access || !s.resource || s.kind === 'noop' || s.kind === 'delete') return;
+    await this.mode.access.content(s.entry, s.resource, s.current).catch((err) => this.fail(s, err));
+  }
+
   private matchedBy(s: Step): boolean {
     return this.live(s.entry).some((m) => m.id === s.targets[0].id);
   }
@@ -318,7 +335,8 @@ export class WriteRun {
     }
     const resolve = async ([ref, s]: [string, Step]) => {
       const c = parseConditionalReference(ref)!;
-      const m = (await this.find(q, c.resourceType, conditionParams(c.params), 2, s)).filter((x) => !this.deleted.has(key(x)));
+      const found = await this.find(q, c.resourceType, conditionParams(c.params), 2, s, this.mode.access?.references());
+      const m = found.filter((x) => !this.deleted.has(key(x)));
       if (m.length !== 1) {
         this.step(s, () => {
           throw preconditionFailed(`conditional reference ${ref} matches ${m.length ? 'more than one resource' : 'no resource'}; it must match exactly one`);
@@ -370,8 +388,8 @@ export class WriteRun {
 
   // ---- helpers ------------------------------------------------------------------
 
-  private find(q: Queryable, type: string, params: Params, limit: number, s: Step): Promise<Match[]> {
-    return this.search.findMatches(type, params, { q, limit }).catch((err) => this.fail(s, err));
+  private find(q: Queryable, type: string, params: Params, limit: number, s: Step, restriction?: SearchRestriction): Promise<Match[]> {
+    return this.search.findMatches(type, params, { q, limit, restriction }).catch((err) => this.fail(s, err));
   }
 
   /** Runs fn for the step; a FhirError is named after the entry. */
