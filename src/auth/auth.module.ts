@@ -21,6 +21,7 @@ import { FhirAuthGuard } from './fhir-auth.guard';
 import { GrantRepository } from './grant.repository';
 import { OAuthController } from './oauth.controller';
 import { PatientDirectory } from './patient-directory';
+import { RateLimiter } from './rate-limiter';
 import { RequestAuthorizer } from './request-authorizer';
 import { Revocations } from './revocations.service';
 import { SecurityRepository } from './security.repository';
@@ -54,6 +55,7 @@ const PURGE_INTERVAL_MS = 10 * 60_000;
     AuthorizeFlow,
     SeedService,
     RequestAuthorizer,
+    RateLimiter,
     { provide: APP_GUARD, useClass: FhirAuthGuard },
   ],
   exports: [AuthEvents, Tokens, RequestAuthorizer],
@@ -71,6 +73,7 @@ export class AuthModule implements NestModule, OnModuleInit, OnModuleDestroy {
     private readonly authorizer: RequestAuthorizer,
     private readonly entryAccess: EntryAccessHook,
     private readonly events: AuthEvents,
+    private readonly limiter: RateLimiter,
   ) {}
 
   configure(consumer: MiddlewareConsumer): void {
@@ -99,7 +102,7 @@ export class AuthModule implements NestModule, OnModuleInit, OnModuleDestroy {
     }
     this.purge = setInterval(() => {
       this.revocations.prune();
-      Promise.all([this.grants.purgeExpired(), this.security.purgeExpired()]).catch((err) =>
+      Promise.all([this.grants.purgeExpired(), this.security.purgeExpired(), this.limiter.purge()]).catch((err) =>
         logger.warn({ err: err?.message }, 'auth clean-up failed'),
       );
     }, PURGE_INTERVAL_MS);

@@ -31,16 +31,13 @@ const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
  */
 @Controller('auth')
 export class OAuthController {
-  private readonly limiter: RateLimiter;
-
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly flow: AuthorizeFlow,
     private readonly tokenEndpoint: TokenEndpoint,
     private readonly keys: SigningKeys,
-  ) {
-    this.limiter = new RateLimiter(config.authRateLimit);
-  }
+    private readonly limiter: RateLimiter,
+  ) {}
 
   @Get('authorize')
   authorizeGet(@Req() req: Request, @Res() res: Response) {
@@ -53,8 +50,8 @@ export class OAuthController {
   }
 
   @Post('login')
-  login(@Req() req: Request, @Res() res: Response) {
-    if (this.limited(req, res, 'login', true)) return;
+  async login(@Req() req: Request, @Res() res: Response) {
+    if (await this.limited(req, res, 'login', true)) return;
     return this.page(req, res, () => this.flow.login(form(req), cookie(req, BINDING_COOKIE), req.ip));
   }
 
@@ -69,20 +66,20 @@ export class OAuthController {
   }
 
   @Post('token')
-  token(@Req() req: Request, @Res() res: Response) {
-    if (this.limited(req, res, 'token')) return;
+  async token(@Req() req: Request, @Res() res: Response) {
+    if (await this.limited(req, res, 'token')) return;
     return this.json(req, res, () => this.tokenEndpoint.token(req, form(req)));
   }
 
   @Post('introspect')
-  introspect(@Req() req: Request, @Res() res: Response) {
-    if (this.limited(req, res, 'token')) return;
+  async introspect(@Req() req: Request, @Res() res: Response) {
+    if (await this.limited(req, res, 'token')) return;
     return this.json(req, res, () => this.tokenEndpoint.introspect(req, form(req)));
   }
 
   @Post('revoke')
-  revoke(@Req() req: Request, @Res() res: Response) {
-    if (this.limited(req, res, 'token')) return;
+  async revoke(@Req() req: Request, @Res() res: Response) {
+    if (await this.limited(req, res, 'token')) return;
     return this.json(req, res, async () => {
       await this.tokenEndpoint.revoke(req, form(req));
       return {};
@@ -95,8 +92,19 @@ export class OAuthController {
     res.json(await this.keys.jwks());
   }
 
-  private limited(req: Request, res: Response, bucket: string, html = false): boolean {
-    const wait = this.limiter.hit(`${bucket}:${req.ip}`);
+  /** Rate limit per endpoint and client address (counted in the database, shared by every process). */
+  private async limited(req: Request, res: Response, bucket: string, html = false): Promise<boolean> {
+    let wait: number;
+    try {
+      wait = await this.limiter.hit(`${bucket}:${req.ip}`);
+    } catch (err: any) {
+      // fail closed: without the database the endpoint could not check a credential anyway
+      logger.error({ reqId: (req as any).id, err: err?.message }, 'rate limit check failed');
+      res.setHeader('Retry-After', '5');
+      if (html) res.status(503).set(PAGE_HEADERS).send(errorPage('The service is unavailable. Try again shortly.'));
+      else res.status(503).set(NO_STORE).json({ error: 'temporarily_unavailable', error_description: 'try again shortly' });
+      return true;
+    }
     if (!wait) return false;
     res.setHeader('Retry-After', String(wait));
     if (html) res.status(429).set(PAGE_HEADERS).send(errorPage('Too many requests. Try again in a minute.'));

@@ -10,7 +10,7 @@ export interface SigningKeyRow {
   retiredAt?: Date;
 }
 
-/** SQL for signing keys, revoked token ids, used assertion jti and failed-login counters. */
+/** SQL for signing keys, revoked token ids, used assertion jti, failed-login and rate-limit counters. */
 @Injectable()
 export class SecurityRepository {
   constructor(private readonly db: Database) {}
@@ -125,6 +125,34 @@ export class SecurityRepository {
 
   async clearFailures(key: string): Promise<void> {
     await this.db.query('DELETE FROM auth_login_attempt WHERE key = $1', [key]);
+  }
+
+  // ---- rate limits -------------------------------------------------------------------
+
+  /**
+   * Counts a hit of `key` in the current fixed window of `windowSeconds`
+   * (database clock, so every process agrees): one upsert. Past `limit` the
+   * row is no longer written (a flood costs no new row versions). Returns
+   * the seconds to wait when over the limit, else 0.
+   */
+  async rateLimitHit(key: string, windowSeconds: number, limit: number): Promise<number> {
+    const { rows } = await this.db.query(
+      `WITH w AS (SELECT to_timestamp(floor(extract(epoch FROM now()) / $2::int) * $2::int) AS start),
+       up AS (
+         INSERT INTO auth_rate_limit AS r (key, window_start, hits) SELECT $1, start, 1 FROM w
+         ON CONFLICT (key, window_start) DO UPDATE SET hits = r.hits + 1 WHERE r.hits <= $3::int
+         RETURNING r.hits)
+       SELECT (SELECT hits FROM up) AS hits,
+              ceil(extract(epoch FROM (SELECT start FROM w) + make_interval(secs => $2::int) - now()))::int AS wait`,
+      [key, windowSeconds, limit],
+    );
+    const { hits, wait } = rows[0];
+    return hits !== null && hits <= limit ? 0 : Math.max(1, wait);
+  }
+
+  /** Counters of windows that are over. */
+  async purgeRateLimits(windowSeconds: number): Promise<void> {
+    await this.db.query('DELETE FROM auth_rate_limit WHERE window_start < now() - make_interval(secs => $1::int)', [windowSeconds]);
   }
 
   async purgeExpired(): Promise<void> {
