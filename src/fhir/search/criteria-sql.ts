@@ -5,6 +5,7 @@ import { INDEX_TABLE, KIND, RowKind } from './index-tables';
 import { normalizeString, prefixUpperBound, searchHash, MAX_INDEXED_STRING } from './normalize';
 import type { SearchParser } from './search-parser';
 import { dateCondition, numberCondition, spanHint } from './range-sql';
+import { uriAbove, uriBelowBase } from './value-parsers';
 import type { Criterion, ParamCriterion, ParamValue, TokenValue } from './search-query';
 import type { SearchParameterRegistry } from './search-params';
 import type { SearchRestriction } from './search.service';
@@ -343,6 +344,7 @@ export class CriteriaSql {
       case 'token':
         if (modifier === 'text') return this.tokenText(x, v.string!);
         if (modifier === 'in' || modifier === 'not-in') return this.valueSet(x, s, v.string!);
+        if (modifier === 'above' || modifier === 'below') return this.subsumed(x, s, v);
         return this.token(x, s, v.token!);
       case 'date':
         return {
@@ -395,15 +397,23 @@ export class CriteriaSql {
     return { sql: `(${ph} AND ${x}.value >= ${this.text(norm)} AND ${x}.value < ${this.text(prefixUpperBound(norm))})`, keyed: true, ranged: true };
   }
 
-  /** search.html#uri: exact, `:above` (the value is a prefix of the query), `:below`. */
+  /**
+   * search.html#uri: exact; by path (whole segments): `:below` the stored URL
+   * is the value or under it, `:above` the stored URL is the value or one of
+   * the paths above it.
+   */
   private uri(x: string, s: Stored, value: string, modifier?: string): Cond {
-    if (modifier === 'below') return { sql: `(${x}.value LIKE ${this.text(likeEscape(value) + '%')})`, keyed: false };
-    if (modifier === 'above') {
-      const prefixes: string[] = [];
-      for (let i = value.length; i > 0; i = value.lastIndexOf('/', i - 1)) prefixes.push(value.slice(0, i));
-      return { sql: this.hashIn(x, s, prefixes), keyed: true };
+    if (modifier === 'below') {
+      const base = uriBelowBase(value);
+      return { sql: `(${x}.value = ${this.text(base)} OR ${x}.value LIKE ${this.text(likeEscape(base) + '/%')})`, keyed: false };
     }
-    return { sql: this.hashIn(x, s, [value]), keyed: true };
+    return { sql: this.hashIn(x, s, modifier === 'above' ? uriAbove(value) : [value]), keyed: true };
+  }
+
+  /** Token `:above`/`:below`: a code of the value's system among the codes subsumption resolved (subsumption.ts). */
+  private subsumed(x: string, s: Stored, v: ParamValue): Cond {
+    if (!v.codes) throw new Error('token :above/:below value not resolved (Subsumption.resolve)');
+    return { sql: `(${this.hashIn(x, s, v.codes)} AND ${this.hashIn(x, s, v.codes, 'shash', `${v.token!.system}|`)})`, keyed: true };
   }
 
   /** Composite rows live in the second component's table under `code$<first>` (see SearchIndexer). */
@@ -434,7 +444,7 @@ function keyable(c: ParamCriterion): boolean {
   if (c.missing !== undefined || c.type === 'composite') return false;
   switch (c.type) {
     case 'token':
-      return c.modifier === undefined && c.values.every((v) => v.token?.code !== undefined);
+      return (c.modifier === undefined && c.values.every((v) => v.token?.code !== undefined)) || c.modifier === 'above' || c.modifier === 'below';
     case 'uri':
       return c.modifier === undefined || c.modifier === 'above';
     case 'reference':

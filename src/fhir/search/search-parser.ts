@@ -20,7 +20,7 @@ export interface ParseOptions {
 /** Modifiers each parameter type supports (search.html §2.1.1.5 and the type sections). */
 const MODIFIERS: Record<string, string[]> = {
   string: ['exact', 'contains', 'missing'],
-  token: ['text', 'not', 'in', 'not-in', 'of-type', 'missing'],
+  token: ['text', 'not', 'in', 'not-in', 'of-type', 'above', 'below', 'missing'],
   uri: ['above', 'below', 'missing'],
   reference: ['identifier', 'missing'],
   date: ['missing'],
@@ -206,6 +206,8 @@ export class SearchParser {
         break;
       case 'uri':
         v.string = unescape(raw);
+        // search.html#uri: "the :above and :below modifiers only apply to URLs, and not URNs"
+        if ((c.modifier === 'above' || c.modifier === 'below') && !/^[a-z][a-z0-9+.-]*:\/\//i.test(v.string)) throw badRequest(`${name}: "${raw}" is not a URL (:${c.modifier} applies to URLs only)`);
         break;
       case 'token':
         if (c.modifier === 'text' || c.modifier === 'in' || c.modifier === 'not-in') v.string = unescape(raw);
@@ -214,6 +216,9 @@ export class SearchParser {
           if (parts.length !== 3) throw badRequest(`${name}: "${raw}" must be system|code|value`);
           v.token = { system: parts[0] === '' ? null : unescape(parts[0]), code: `${unescape(parts[1])}|${unescape(parts[2])}` };
         } else v.token = parseToken(raw);
+        if ((c.modifier === 'above' || c.modifier === 'below') && (!v.token?.system || v.token.code === undefined)) {
+          throw badRequest(`${name}: "${raw}" must be system|code (subsumption is within a code system)`);
+        }
         break;
       case 'date':
         v.date = parseDate(unescape(raw), name);

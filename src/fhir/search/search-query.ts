@@ -40,6 +40,8 @@ export interface ParamValue {
   refs?: string[];
   /** conditions that must hold for one and the same stored value (ranges on a single-valued parameter) */
   all?: ParamValue[];
+  /** token `:above`/`:below`: the codes of the value's system it subsumes or is subsumed by (resolved before the SQL, see subsumption.ts) */
+  codes?: string[];
   /** composite: the first component (token code or reference) and the parsed second */
   composite?: { first: TokenValue | string[]; second: ParamValue };
 }

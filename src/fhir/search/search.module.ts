@@ -2,11 +2,14 @@ import { Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, ConfigError } from '../../config/config';
 import { FhirDefinitions } from '../definitions/definitions.module';
 import { RESOURCE_INDEXER, ResourceIndexer } from '../storage/storage.types';
+import { ValidationModule } from '../validation/validation.module';
 import { SearchIndexer } from './search-indexer';
 import { SearchParameterRegistry } from './search-params';
 import { SearchService } from './search.service';
 
 @Module({
+  // the CodeSystems of fhir-profiles/ and the core ones, for token :above/:below (subsumption.ts)
+  imports: [ValidationModule],
   providers: [
     { provide: SearchParameterRegistry, inject: [FhirDefinitions], useFactory: (d: FhirDefinitions) => new SearchParameterRegistry(d.data) },
     {

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { QueryResult, QueryResultRow } from 'pg';
 import type { BundleLink, OperationOutcomeIssue } from 'fhir/r4';
 import { APP_CONFIG, AppConfig } from '../../config/config';
@@ -8,6 +8,7 @@ import { badRequest, FhirError, operationOutcome } from '../errors';
 import type { FhirResponse } from '../rest/fhir-response';
 import type { RequestContext } from '../rest/request-context';
 import { SqlParams } from '../storage/sql-params';
+import { ResourceValidator } from '../validation/resource-validator';
 import { checkContainedQuery, containedSource, isContainedId, materializeContained } from './contained';
 import { CriteriaSql } from './criteria-sql';
 import { COMPARTMENT_PARAM } from './index-tables';
@@ -18,6 +19,7 @@ import { SearchParser } from './search-parser';
 import type { Criterion, SearchQuery } from './search-query';
 import { SearchParameterRegistry } from './search-params';
 import { ResourceRow, SearchSql } from './search-sql';
+import { Subsumption } from './subsumption';
 
 export interface SearchRequest {
   /** undefined: system-level search over `_type` */
@@ -58,14 +60,17 @@ export class SearchService {
   readonly parser: SearchParser;
   private restrictionProvider?: RestrictionProvider;
   private readonly baseUrl: string;
+  private readonly subsumption: Subsumption;
 
   constructor(
     private readonly db: Database,
     readonly registry: SearchParameterRegistry,
     @Inject(APP_CONFIG) config: AppConfig,
+    @Optional() validator?: ResourceValidator,
   ) {
     this.baseUrl = config.fhirBaseUrl;
     this.parser = new SearchParser(registry, this.baseUrl);
+    this.subsumption = new Subsumption(db, registry, (url) => validator?.profiles.terminology.findCodeSystem(url));
   }
 
   /** The auth module's hook: every search of a request gets this restriction. */
@@ -76,6 +81,7 @@ export class SearchService {
   async search(ctx: RequestContext, request: SearchRequest): Promise<FhirResponse> {
     const restriction = request.restriction ?? this.restrictionProvider?.(ctx);
     const { q, statement } = this.prepare(request, ctx.prefer.handling === 'lenient', restriction);
+    await this.subsumption.resolve(q.criteria);
     if (q.summary === 'count' || q.count === 0) {
       const total = await this.count(statement());
       return this.reply(ctx, request, q, [], [], total, undefined);
@@ -141,6 +147,7 @@ export class SearchService {
   ): Promise<Match[]> {
     if (!this.registry.isResourceType(resourceType)) throw badRequest(`unknown resource type "${resourceType}"`);
     const query = this.parser.parse([resourceType], false, params, { criteriaOnly: true });
+    await this.subsumption.resolve(query.criteria, opts.q);
     const crit = this.criteria(opts.restriction);
     if (!crit.typeAllowed(resourceType)) return [];
     const m = new SearchSql(crit, query).matches(Math.max(1, opts.limit ?? 1000));

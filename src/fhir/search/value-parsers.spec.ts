@@ -1,5 +1,5 @@
 import { normalizeString, prefixUpperBound, words } from './normalize';
-import { orValues, parseNumber, parseQuantity, parseToken, splitEscaped, unescape } from './value-parsers';
+import { orValues, parseNumber, parseQuantity, parseToken, splitEscaped, unescape, uriAbove, uriBelowBase } from './value-parsers';
 
 // search.html#escaping, #token, #number (implicit precision), #quantity, #string (normalization)
 describe('search value parsing', () => {
@@ -35,5 +35,19 @@ describe('search value parsing', () => {
     expect(words('Infusion <b>pump</b>, ward 7')).toEqual(['infusion', 'b', 'pump', 'b', 'ward', '7']);
     const hi = prefixUpperBound('smi');
     expect('smith' < hi && 'smi' < hi && 'smj' > hi).toBe(true);
+  });
+
+  it('uri :above and :below go by whole path segments (search.html#uri)', () => {
+    expect(uriAbove('http://acme.org/fhir/ValueSet/123/_history/5').filter((u) => !u.endsWith('/'))).toEqual([
+      'http://acme.org/fhir/ValueSet/123/_history/5',
+      'http://acme.org/fhir/ValueSet/123/_history',
+      'http://acme.org/fhir/ValueSet/123',
+      'http://acme.org/fhir/ValueSet',
+      'http://acme.org/fhir',
+      'http://acme.org',
+    ]);
+    expect(uriAbove('http://acme.org/fhir/')).toEqual(['http://acme.org/fhir/', 'http://acme.org/fhir', 'http://acme.org', 'http://acme.org/']);
+    expect(uriAbove('http://a.org/x?y=1#z')).toEqual(['http://a.org/x?y=1#z', 'http://a.org/x', 'http://a.org/x/', 'http://a.org', 'http://a.org/']);
+    expect(uriBelowBase('http://acme.org/fhir/')).toBe('http://acme.org/fhir');
   });
 });

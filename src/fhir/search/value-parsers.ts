@@ -86,6 +86,29 @@ export function parseQuantity(raw: string, name: string): NumberValue {
 }
 
 /**
+ * uri `:above` (search.html#uri): the value and every URL above it by path,
+ * each with and without a trailing slash (`http://a.org/fhir/ValueSet/1` →
+ * …/ValueSet/1, …/ValueSet, http://a.org/fhir, http://a.org).
+ */
+export function uriAbove(value: string): string[] {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)([^?#]*)/i.exec(value);
+  if (!m) return [value];
+  const out = new Set([value]);
+  const segments = m[2].split('/').filter(Boolean);
+  for (let n = segments.length; n >= 0; n--) {
+    const url = [m[1], ...segments.slice(0, n)].join('/');
+    out.add(url);
+    out.add(`${url}/`);
+  }
+  return [...out];
+}
+
+/** uri `:below`: the value without a trailing slash; it matches itself and `value/…`. */
+export function uriBelowBase(value: string): string {
+  return value.replace(/\/+$/, '');
+}
+
+/**
  * The stored refs a reference value may match (§2.1.1.7): `Type/id`, a bare
  * id (any allowed target type), an absolute URL (local when under this
  * server's base), or a canonical (`|version` dropped).

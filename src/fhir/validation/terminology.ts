@@ -102,12 +102,15 @@ export class Terminology {
   }
 
   private codeSystem(url: string): CodeSystem | undefined {
-    let cs = this.codeSystems.get(url);
-    if (!cs) {
-      this.loadCore();
-      cs = this.codeSystems.get(url);
-    }
+    const cs = this.findCodeSystem(url);
     return cs && cs.content === 'complete' ? cs : undefined;
+  }
+
+  /** A CodeSystem of fhir-profiles/, else a core one, whatever its content (search: token `:above`/`:below`). */
+  findCodeSystem(url: string): CodeSystem | undefined {
+    const key = canonicalUrl(url);
+    if (!this.codeSystems.has(key)) this.loadCore();
+    return this.codeSystems.get(key);
   }
 
   /** The core ValueSets and CodeSystems, read at most once (a profile bound to one the compact index lacks). */
