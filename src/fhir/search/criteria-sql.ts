@@ -1,5 +1,6 @@
 import { logger } from '../../logger';
 import { SqlParams } from '../storage/sql-params';
+import { compositeOf, compositeSuffix, foldedKeys } from './composite';
 import { containedIdSql, containerIdSql, containerOf, containerTypeSql } from './contained';
 import { INDEX_TABLE, KIND, RowKind } from './index-tables';
 import { normalizeString, prefixUpperBound, searchHash, MAX_INDEXED_STRING } from './normalize';
@@ -416,26 +417,36 @@ export class CriteriaSql {
     return { sql: `(${this.hashIn(x, s, v.codes)} AND ${this.hashIn(x, s, v.codes, 'shash', `${v.token!.system}|`)})`, keyed: true };
   }
 
-  /** Composite rows live in the second component's table under `code$<first>` (see SearchIndexer). */
+  /** Composite rows: the row components under the param name of the folded ones (composite.ts). */
   private composite(c: ParamCriterion, v: ParamValue, a: string, types: string[]): string {
-    const sp = c.defs.values().next().value!;
-    const [d1, d2] = sp.component!.map((k) => this.registry.byUrl(k.definition)!);
-    const first = v.composite!.first;
-    const firsts = Array.isArray(first) ? first : first.code !== undefined ? [first.code] : [];
-    if (!firsts.length) return 'FALSE';
-    const parts = firsts.map((f) => {
-      const x = this.alias('cp');
-      const s = this.stored(types, c.code, `$${f}`);
-      return this.exists(a, x, s, [this.value(x, s, d2.type, undefined, v.composite!.second)]);
-    });
-    let sql = parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`;
-    if (!Array.isArray(first) && first.system !== undefined) {
-      // the folded key is the code; the system of the first component is checked on its own parameter
+    const { defs, layout } = compositeOf(this.registry, c.defs.values().next().value!)!;
+    const values = v.composite!;
+    const folded = layout.folded.map((i) => values[i].refs ?? (values[i].token ? (values[i].token!.code === undefined ? [] : [values[i].token!.code!]) : [values[i].string!]));
+    if (folded.some((f) => f.length === 0)) return 'FALSE';
+    // (a union composite such as combo-code-value-quantity reads the rows of the composites it unites)
+    const alts = foldedKeys(folded).map((key) => this.compositeTuple(a, layout.rows.map((i) => ({ s: this.stored(types, c.code, compositeSuffix(key, layout, i)), type: defs[i].type, value: values[i] }))));
+    let sql = alts.length === 1 ? alts[0] : `(${alts.join(' OR ')})`;
+    for (const i of layout.folded) {
+      const token = values[i].token;
+      if (token?.system === undefined) continue;
+      // the folded key is the code; the system of a token component is checked on its own parameter
       const x = this.alias('cs');
-      const s = this.stored(types, d1.code);
-      sql += ` AND ${this.exists(a, x, s, [this.token(x, s, first)])}`;
+      const s = this.stored(types, defs[i].code);
+      sql += ` AND ${this.exists(a, x, s, [this.token(x, s, token)])}`;
     }
     return sql;
+  }
+
+  /** The row components' conditions, all on one tuple (with several rows: rows of the same `text` ordinal). */
+  private compositeTuple(a: string, rows: { s: Stored; type: string; value: ParamValue }[]): string {
+    const xs = rows.map(() => this.alias('cp'));
+    const conds = rows.map((r, n) => this.value(xs[n], r.s, r.type, undefined, r.value));
+    if (rows.length === 1) return this.exists(a, xs[0], rows[0].s, conds);
+    const [x0] = xs;
+    const same = xs.slice(1).map((x, n) =>
+      `EXISTS (SELECT 1 FROM ${this.scope.table} ${x} WHERE ${x}.resource_type = ${x0}.resource_type AND ${x}.resource_id = ${x0}.resource_id AND ${x}.text = ${x0}.text AND ${conds[n + 1].sql})`,
+    );
+    return `EXISTS (SELECT 1 FROM ${this.scope.table} ${x0} WHERE ${x0}.resource_type = ${a}.resource_type AND ${x0}.resource_id = ${a}.id AND ${conds[0].sql} AND ${same.join(' AND ')})`;
   }
 }
 

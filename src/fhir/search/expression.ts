@@ -228,8 +228,9 @@ export class ExpressionCompiler {
         const last = steps[steps.length - 1];
         if (!last) return undefined;
         if (fn[1] === 'as' || fn[1] === 'ofType') {
-          const t = fn[2].trim();
-          last.keys = last.keys.filter((k) => k.type === t);
+          // `as(DateTime)` (R4 composite components) names the FHIR type `dateTime`
+          const t = fn[2].trim().toLowerCase();
+          last.keys = last.keys.filter((k) => k.type.toLowerCase() === t);
           contexts = this.contextsOf(contexts, last.keys);
           continue;
         }

@@ -2,7 +2,7 @@ import type { Resource } from 'fhir/r4';
 import type { IndexRows, IndexTable, ResourceIndexer } from '../storage/storage.types';
 import { ExpressionCompiler, Extractor, PathValue, splitUnion } from './expression';
 import { containedId } from './contained';
-import { CONTAINED_TABLE, INDEX_TABLE, INDEX_TABLES, indexRow, KIND } from './index-tables';
+import { CONTAINED_TABLE, INDEX_TABLE, INDEX_TABLES, indexRow, IndexRowFields, KIND } from './index-tables';
 import {
   dateEntries,
   identifierTypeEntries,
@@ -15,6 +15,7 @@ import {
 import { contentLexemes, narrativeLexemes } from './full-text';
 import { tsvectorLiteral } from './normalize';
 import { IndexKind, kindOf, RESOURCE_COLUMN_PARAMS, SearchParameterInfo, SearchParameterRegistry } from './search-params';
+import { compositeOf, CompositeLayout, componentExpression, compositeParam, foldedKeys } from './composite';
 
 interface ParamPlan {
   code: string;
@@ -25,11 +26,11 @@ interface ParamPlan {
 
 interface CompositePlan {
   code: string;
-  /** per base path: the nodes, and the two component extractors relative to them */
-  parts: { nodes: Extractor; first: Extractor; second: Extractor }[];
-  firstKind: IndexKind;
-  secondKind: IndexKind;
-  secondType: string;
+  layout: CompositeLayout;
+  /** the components' parameter types */
+  types: string[];
+  /** per base path: the nodes, and each component's extractor (relative to a node; `%resource.…` from the resource) */
+  parts: { nodes: Extractor; components: { extract: Extractor; fromRoot: boolean }[] }[];
 }
 
 interface TypePlan {
@@ -134,7 +135,8 @@ export class SearchIndexer implements ResourceIndexer {
     return this.compiler;
   }
 
-  private addValue(sink: RowSink, p: ParamPlan, pv: PathValue): void {
+  /** `extra`: columns added to value rows of string, date and number kinds (composite tuples). */
+  private addValue(sink: RowSink, p: ParamPlan, pv: PathValue, extra?: IndexRowFields): void {
     const param = p.code;
     switch (p.kind) {
       case 'token':
@@ -144,13 +146,13 @@ export class SearchIndexer implements ResourceIndexer {
         }
         return;
       case 'string':
-        for (const e of stringEntries(pv)) sink.add(indexRow({ param, kind: KIND.string, value: e.value, exact: e.exact }));
+        for (const e of stringEntries(pv)) sink.add(indexRow({ param, kind: KIND.string, value: e.value, exact: e.exact, ...extra }));
         return;
       case 'date':
-        for (const e of dateEntries(pv)) sink.add(indexRow({ param, kind: KIND.date, low: e.low, high: e.high }));
+        for (const e of dateEntries(pv)) sink.add(indexRow({ param, kind: KIND.date, low: e.low, high: e.high, ...extra }));
         return;
       case 'number':
-        for (const e of numberEntries(pv)) sink.add(indexRow({ param, kind: KIND.number, nlow: e.low, nhigh: e.high, system: e.system, value: e.code }));
+        for (const e of numberEntries(pv)) sink.add(indexRow({ param, kind: KIND.number, nlow: e.low, nhigh: e.high, system: e.system, value: e.code, ...extra }));
         return;
       case 'reference':
         for (const e of referenceEntries(pv, this.baseUrl)) {
@@ -161,23 +163,24 @@ export class SearchIndexer implements ResourceIndexer {
     }
   }
 
-  /**
-   * A composite row is stored in the table of its second component, under the
-   * param `code$<first component value>` (first components are tokens or
-   * references in R4), so `code-value-quantity=8480-6$gt100` is one index range.
-   */
+  /** Composite rows (see composite.ts): per tuple, the row components under the folded param name. */
   private addComposite(sink: RowSink, c: CompositePlan, resource: Resource): void {
+    let ordinal = 0;
     for (const part of c.parts) {
       for (const node of part.nodes(resource)) {
-        const firsts = part.first(node.value).flatMap((pv) =>
-          c.firstKind === 'token' ? tokenEntries(pv).map((e) => e.value) : referenceEntries(pv, this.baseUrl).map((e) => e.ref),
+        const values = part.components.map((comp) => comp.extract(comp.fromRoot ? resource : node.value));
+        const folded = c.layout.folded.map((i) =>
+          values[i].flatMap((pv) =>
+            c.layout.kinds[i] === 'reference' ? referenceEntries(pv, this.baseUrl).map((e) => e.ref) : tokenEntries(pv).flatMap((e) => (e.value === null ? [] : [e.value])),
+          ),
         );
-        if (firsts.length === 0) continue;
-        const seconds = part.second(node.value);
-        for (const first of firsts) {
-          if (first === null) continue;
-          const plan: ParamPlan = { code: `${c.code}$${first}`, type: c.secondType, kind: c.secondKind, extract: part.second };
-          for (const pv of seconds) this.addValue(sink, plan, pv);
+        if (folded.some((v) => v.length === 0)) continue;
+        const tuple = c.layout.rows.length > 1 ? { text: String(ordinal++) } : undefined;
+        for (const key of foldedKeys(folded)) {
+          for (const i of c.layout.rows) {
+            const plan: ParamPlan = { code: compositeParam(c.code, key, c.layout, i), type: c.types[i], kind: c.layout.kinds[i], extract: part.components[i].extract };
+            for (const pv of values[i]) this.addValue(sink, plan, pv, tuple);
+          }
         }
       }
     }
@@ -201,28 +204,28 @@ export class SearchIndexer implements ResourceIndexer {
     return { params, composites };
   }
 
-  /** Composites of two components whose first is a token or reference; undefined for any other shape. */
+  /** The plan of a composite whose components are all of indexed kinds; undefined otherwise. */
   compositePlan(resourceType: string, sp: SearchParameterInfo): CompositePlan | undefined {
-    if (sp.component?.length !== 2 || !sp.expression) return undefined;
-    const defs = sp.component.map((c) => this.registry.byUrl(c.definition));
-    if (!defs[0] || !defs[1]) return undefined;
-    const firstKind = kindOf(defs[0].type);
-    const secondKind = kindOf(defs[1].type);
-    if ((firstKind !== 'token' && firstKind !== 'reference') || !secondKind) return undefined;
+    const shape = compositeOf(this.registry, sp);
+    if (!shape || !sp.expression) return undefined;
     const parts: CompositePlan['parts'] = [];
     for (const base of splitUnion(sp.expression)) {
       const nodes = this.compiler.compileFor(resourceType, base);
       if (!nodes) continue;
       const ctx = nodes.resultContext;
       if (!ctx) return undefined;
-      parts.push({
-        nodes,
-        first: this.compiler.compileRelative(sp.component[0].expression, ctx),
-        second: this.compiler.compileRelative(sp.component[1].expression, ctx),
-      });
+      const components: CompositePlan['parts'][number]['components'] = [];
+      for (const [i, comp] of sp.component!.entries()) {
+        const expression = componentExpression(base, comp.expression, shape.defs[i]);
+        // `%resource.x` (MolecularSequence coordinates): a path from the resource, not from the element
+        const fromRoot = expression.startsWith('%resource.');
+        const extract = fromRoot ? this.compiler.compileFor(resourceType, `${resourceType}.${expression.slice('%resource.'.length)}`) : this.compiler.compileRelative(expression, ctx);
+        if (!extract) return undefined;
+        components.push({ extract, fromRoot });
+      }
+      parts.push({ nodes, components });
     }
     if (parts.length === 0) return undefined;
-    return { code: sp.code, parts, firstKind, secondKind, secondType: defs[1].type };
+    return { code: sp.code, layout: shape.layout, types: shape.defs.map((d) => d.type), parts };
   }
 }
-

@@ -5,6 +5,7 @@ import { parseResultParam, RESULT_PARAMS } from './result-params';
 import type { Criterion, ParamCriterion, ParamValue, SearchQuery } from './search-query';
 import { kindOf, SearchParameterInfo, SearchParameterRegistry, UNSUPPORTED_PARAMS } from './search-params';
 import { orValues, parseDate, parseNumber, parseQuantity, parseReference, parseToken, splitEscaped, unescape } from './value-parsers';
+import { compositeOf } from './composite';
 import { ExpressionCompiler } from './expression';
 import { words } from './normalize';
 
@@ -177,7 +178,7 @@ export class SearchParser {
   private paramCriterion(defs: Map<string, SearchParameterInfo>, code: string, modifier: string | undefined, value: string): ParamCriterion {
     const first = defs.values().next().value as SearchParameterInfo;
     const type = first.type;
-    if (type === 'special' || (type === 'composite' && !compositeSupported(this.registry, first))) {
+    if (type === 'special' || (type === 'composite' && !compositeOf(this.registry, first))) {
       throw new Unsupported(`parameter "${code}" is not supported`);
     }
     const c: ParamCriterion = { kind: 'param', code, type, defs, values: [] };
@@ -245,13 +246,15 @@ export class SearchParser {
     return v;
   }
 
-  private composite(sp: SearchParameterInfo, raw: string, name: string): ParamValue['composite'] {
+  /** `a$b$c`: one value per component (search.html#composite), each parsed as its own parameter. */
+  private composite(sp: SearchParameterInfo, raw: string, name: string): ParamValue[] {
     const parts = splitEscaped(raw, '$');
-    if (parts.length !== 2) throw badRequest(`${name}: "${raw}" must have 2 components separated by $`);
-    const [d1, d2] = sp.component!.map((c) => this.registry.byUrl(c.definition)!);
-    const first = d1.type === 'reference' ? parseReference(parts[0], name, this.registry.targetsOf(d1), undefined, this.baseUrl) : parseToken(parts[0]);
-    const inner: ParamCriterion = { kind: 'param', code: d2.code, type: d2.type, defs: new Map(), values: [] };
-    return { first, second: this.value(inner, d2, parts[1]) };
+    const defs = compositeOf(this.registry, sp)!.defs;
+    if (parts.length !== defs.length) throw badRequest(`${name}: "${raw}" must have ${defs.length} components separated by $`);
+    return defs.map((d, i) => {
+      if (d.type === 'reference') return { raw: parts[i], refs: parseReference(parts[i], name, this.registry.targetsOf(d), undefined, this.baseUrl) };
+      return this.value({ kind: 'param', code: d.code, type: d.type, defs: new Map(), values: [] }, d, parts[i]);
+    });
   }
 
   /** `subject:Patient.name=peter` (search.html §2.1.1.7.4 chaining), any depth. */
@@ -291,11 +294,6 @@ export class SearchParser {
   }
 }
 
-function compositeSupported(registry: SearchParameterRegistry, sp: SearchParameterInfo): boolean {
-  if (sp.component?.length !== 2) return false;
-  const [a, b] = sp.component.map((c) => registry.byUrl(c.definition));
-  return !!a && !!b && (a.type === 'token' || a.type === 'reference') && !!kindOf(b.type);
-}
 
 /** A tsquery of the words of a `_text`/`_content` value, all required, each as a prefix. */
 function tsQuery(value: string): string | undefined {

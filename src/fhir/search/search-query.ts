@@ -42,8 +42,8 @@ export interface ParamValue {
   all?: ParamValue[];
   /** token `:above`/`:below`: the codes of the value's system it subsumes or is subsumed by (resolved before the SQL, see subsumption.ts) */
   codes?: string[];
-  /** composite: the first component (token code or reference) and the parsed second */
-  composite?: { first: TokenValue | string[]; second: ParamValue };
+  /** composite: each component's value, parsed as its own parameter type */
+  composite?: ParamValue[];
 }
 
 /** A criterion on a standard or custom parameter, for a set of resource types. */
