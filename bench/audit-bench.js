@@ -124,7 +124,11 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`audit bench failed: ${err.stack}\n`);
-  process.exit(1);
-});
+module.exports = { auditOverhead: main };
+
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`audit bench failed: ${err.stack}\n`);
+    process.exit(1);
+  });
+}

@@ -130,7 +130,11 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`${err.stack || err}\n`);
-  process.exit(1);
-});
+module.exports = { deviceIngest: main };
+
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`${err.stack || err}\n`);
+    process.exit(1);
+  });
+}

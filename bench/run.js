@@ -2,12 +2,15 @@
 // `npm run bench`: starts the server on the local PostgreSQL (fresh database `fhir_bench`) and
 // prints JSON lines: our own create/read/update/history scenarios, then the team's yardsticks
 // (../shared/bench/fhir-load.mjs against this server and bare-limit.mjs), and the ratios.
-// Env: DURATION (s per scenario, default 10), BENCH_ADMIN_URL, SKIP_BUNDLES=1, SKIP_YARDSTICKS=1, SCENARIOS (fhir-load subset).
+// then the audit overhead (bench/audit-bench.js) and device-rate ingest (bench/device-bench.js).
+// Env: DURATION (s per scenario, default 10), BENCH_ADMIN_URL, SKIP_BUNDLES=1, SKIP_AUDIT=1, SKIP_DEVICES=1, SKIP_YARDSTICKS=1.
 const path = require('path');
 const fs = require('fs');
 const { spawnSync } = require('child_process');
 const { root, shared, freshDatabase, startServer, load, rssMb } = require('./lib');
 const { bundleScenarios } = require('./bundle-bench');
+const { auditOverhead } = require('./audit-bench');
+const { deviceIngest } = require('./device-bench');
 
 const JSON_HEADERS = { 'content-type': 'application/fhir+json' };
 
@@ -90,6 +93,10 @@ async function main() {
     if (!process.env.SKIP_BUNDLES) await bundleScenarios(server);
     return results;
   });
+  // issue #6: read throughput audited vs unaudited, in alternating slices of one run
+  if (!process.env.SKIP_AUDIT) await auditOverhead();
+  // issue #7: 200 devices each POSTing an Observation every ~2 s, p99 latency (and rest-hook delivery)
+  if (!process.env.SKIP_DEVICES) await deviceIngest();
   if (process.env.SKIP_YARDSTICKS) return;
   const fhirLoad = await withFreshServer('fhir_bench_load', async (server) => yardstick('fhir-load.mjs', fhirLoadEnv(server)));
   // fhir-load's synthea_ingest takes one set (the first); the other sets each on a fresh database
