@@ -5,7 +5,7 @@ import { FhirDefinitions } from '../fhir/definitions/definitions.module';
 import { AuthEvents } from './auth-events';
 import { ClientAuthenticator, Form } from './client-auth.service';
 import { ClientRepository, OAuthClient } from './client.repository';
-import { GrantContext, GrantRepository } from './grant.repository';
+import { GrantContext, GrantRepository, RefreshTokenRow } from './grant.repository';
 import { invalidGrant, invalidRequest, invalidScope, OAuthError, unauthorizedClient } from './oauth-error';
 import { Revocations } from './revocations.service';
 import { allowedScopes } from './scopes';
@@ -139,7 +139,7 @@ export class TokenEndpoint {
     const refreshScopes = refreshGrant.scope.split(' ');
     if (refreshScopes.includes('offline_access') || refreshScopes.includes('online_access')) {
       const refresh = randomToken();
-      await this.grants.createRefreshToken(sha256(refresh), refreshGrant, new Date(Date.now() + this.config.refreshTokenTtl * 1000));
+      await this.grants.createRefreshToken(sha256(refresh), refreshGrant, this.refreshExpiry(refreshScopes, opts.refreshGrant));
       body.refresh_token = refresh;
     }
     this.events.emit({
@@ -154,6 +154,20 @@ export class TokenEndpoint {
       scope: grant.scope,
     });
     return body;
+  }
+
+  /**
+   * When a new refresh token expires. `offline_access`: REFRESH_TOKEN_TTL from now, renewed by each
+   * rotation. `online_access` alone (SMART App Launch: usable "for as long as the end-user remains
+   * online"): bounded by the sign-in it came from, ONLINE_ACCESS_TTL after it, and never extended by
+   * rotation: the rotated token keeps the expiry of the one it replaces.
+   */
+  private refreshExpiry(scopes: string[], previous: GrantContext | undefined): Date {
+    const now = Date.now();
+    if (scopes.includes('offline_access')) return new Date(now + this.config.refreshTokenTtl * 1000);
+    const online = new Date(now + Math.min(this.config.onlineAccessTtl, this.config.refreshTokenTtl) * 1000);
+    const before = (previous as RefreshTokenRow | undefined)?.expiresAt;
+    return before && before < online ? before : online;
   }
 
   /** Ends a grant: its refresh tokens and every access token issued from it. */

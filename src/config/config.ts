@@ -46,6 +46,8 @@ export interface AppConfig {
   accessTokenTtl: number;
   /** SMART: refresh token lifetime, seconds */
   refreshTokenTtl: number;
+  /** SMART: how long an `online_access` refresh token chain lasts after the sign-in, seconds */
+  onlineAccessTtl: number;
   /** SMART: requests per minute per client address on the login and token endpoints */
   authRateLimit: number;
   /** SMART: failed sign-ins (or client authentications) before the account is locked */
@@ -127,6 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     authRequired: bool(env, 'AUTH_REQUIRED', true),
     accessTokenTtl: int(env, 'ACCESS_TOKEN_TTL', 3600),
     refreshTokenTtl: int(env, 'REFRESH_TOKEN_TTL', 30 * 24 * 3600),
+    onlineAccessTtl: int(env, 'ONLINE_ACCESS_TTL', 12 * 3600),
     authRateLimit: int(env, 'AUTH_RATE_LIMIT', 60),
     authLockoutThreshold: int(env, 'AUTH_LOCKOUT_THRESHOLD', 5),
     authLockoutSeconds: int(env, 'AUTH_LOCKOUT_SECONDS', 900),

@@ -49,7 +49,7 @@ export function seedDocument(keys: SmartKeys, extra: { redirect?: string } = {})
         grant_types: ['authorization_code', 'refresh_token'],
         token_endpoint_auth_method: 'none',
         redirect_uris: [redirect],
-        scope: 'launch launch/patient openid fhirUser offline_access patient/*.cruds user/*.cruds',
+        scope: 'launch launch/patient openid fhirUser offline_access online_access patient/*.cruds user/*.cruds',
       },
       {
         client_id: 'lab-portal',

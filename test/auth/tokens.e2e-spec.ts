@@ -116,6 +116,31 @@ describe('access tokens, introspection, revocation, keys', () => {
     expect((await read(t.body.access_token)).status).toBe(401);
   });
 
+  it('online_access (SMART App Launch scopes): the refresh token chain ends with the sign-in; offline_access is renewed', async () => {
+    const introspect = async (token: string) =>
+      (await s.http.post('/auth/introspect').auth('lab-portal', 's3cret').type('form').send({ token })).body;
+    const online = await userToken(s, { ...ALICE, scope: 'patient/*.rs online_access' });
+    expect(online.body.refresh_token).toEqual(expect.any(String));
+    const first = await introspect(online.body.refresh_token);
+    expect(first.active).toBe(true);
+    // ONLINE_ACCESS_TTL (default 12 h) after the sign-in, well before REFRESH_TOKEN_TTL (30 days)
+    const now = Date.now() / 1000;
+    expect(first.exp).toBeGreaterThan(now + 12 * 3600 - 60);
+    expect(first.exp).toBeLessThanOrEqual(now + 12 * 3600 + 1);
+    await new Promise((r) => setTimeout(r, 1100));
+    const rotated = await s.http.post('/auth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: online.body.refresh_token, client_id: 'demo-app' });
+    expect(rotated.status).toBe(200);
+    // rotation never extends an online session
+    expect((await introspect(rotated.body.refresh_token)).exp).toBe(first.exp);
+
+    const offline = await userToken(s, { ...ALICE, scope: 'patient/*.rs offline_access' });
+    const o1 = await introspect(offline.body.refresh_token);
+    expect(o1.exp).toBeGreaterThan(now + 29 * 24 * 3600);
+    await new Promise((r) => setTimeout(r, 1100));
+    const o2 = await s.http.post('/auth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: offline.body.refresh_token, client_id: 'demo-app' });
+    expect((await introspect(o2.body.refresh_token)).exp).toBeGreaterThan(o1.exp);
+  });
+
   it('revocation answers 200 for unknown tokens and refuses tokens of other clients', async () => {
     expect((await s.http.post('/auth/revoke').type('form').send({ token: 'unknown', client_id: 'demo-app' })).status).toBe(200);
     const t = await userToken(s, { ...ALICE, scope: 'patient/*.rs' });
