@@ -7,7 +7,8 @@ import { normalizeString, prefixUpperBound, searchHash, MAX_INDEXED_STRING } fro
 import type { SearchParser } from './search-parser';
 import { dateCondition, numberCondition, spanHint } from './range-sql';
 import { uriAbove, uriBelowBase } from './value-parsers';
-import type { Criterion, ParamCriterion, ParamValue, TokenValue } from './search-query';
+import type { Criterion, NumberValue, ParamCriterion, ParamValue, TokenValue } from './search-query';
+import { canonicalSearchValue, UCUM_SUFFIX } from './ucum';
 import type { SearchParameterRegistry } from './search-params';
 import type { SearchRestriction } from './search.service';
 
@@ -332,10 +333,10 @@ export class CriteriaSql {
   private value(x: string, s: Stored, type: string, modifier: string | undefined, v: ParamValue): Cond {
     if (v.all) {
       // bounds on the same value: one phash, every condition on the row
-      const kind = type === 'date' ? KIND.date : KIND.number;
-      const conds = v.all.map((w) => (type === 'date' ? dateCondition(this.p, w.date!, `${x}.low`, `${x}.high`) : numberCondition(this.p, w.number!, x)));
-      if (type === 'date' && !this.scope.probing) conds.push(...spanHint(this.p, v.all.map((w) => w.date!), x));
-      return { sql: `(${this.phashIn(x, s, kind)} AND ${conds.join(' AND ')})`, keyed: true, ranged: true };
+      if (type !== 'date') return this.numbers(x, s, type, v.all.map((w) => w.number!), true);
+      const conds = v.all.map((w) => dateCondition(this.p, w.date!, `${x}.low`, `${x}.high`));
+      if (!this.scope.probing) conds.push(...spanHint(this.p, v.all.map((w) => w.date!), x));
+      return { sql: `(${this.phashIn(x, s, KIND.date)} AND ${conds.join(' AND ')})`, keyed: true, ranged: true };
     }
     switch (type) {
       case 'string':
@@ -355,11 +356,31 @@ export class CriteriaSql {
         };
       case 'number':
       case 'quantity':
-        return { sql: `(${this.phashIn(x, s, KIND.number)} AND ${numberCondition(this.p, v.number!, x)})`, keyed: true, ranged: true };
+        return this.numbers(x, s, type, [v.number!], false);
       case 'reference':
         return v.refs!.length ? { sql: this.hashIn(x, s, v.refs!), keyed: true } : { sql: 'FALSE', keyed: true };
     }
     return { sql: 'FALSE', keyed: true };
+  }
+
+  /**
+   * Number and quantity conditions on one row. A UCUM quantity (system and
+   * code given) is also compared in canonical units on the `:ucum` rows
+   * (ucum.ts): 5.4 mg matches 5400 ug. The rows in the unit given still
+   * answer too, for data indexed before canonical rows existed.
+   */
+  private numbers(x: string, s: Stored, type: string, values: NumberValue[], merged: boolean): Cond {
+    // (parameters bound in the order they always were: a single value's phash first, a merged range's last)
+    const on = (stored: Stored, ns: NumberValue[]) => {
+      const ph = merged ? '' : this.phashIn(x, stored, KIND.number);
+      const conds = ns.map((n) => numberCondition(this.p, n, x));
+      return `(${ph || this.phashIn(x, stored, KIND.number)} AND ${conds.join(' AND ')})`;
+    };
+    const canonical = type === 'quantity' ? values.map(canonicalSearchValue) : [];
+    const sql = canonical.length && canonical.every((c) => c !== undefined)
+      ? `(${on(s, values)} OR ${on(s.map((k) => ({ ...k, param: k.param + UCUM_SUFFIX })), canonical as NumberValue[])})`
+      : on(s, values);
+    return { sql, keyed: true, ranged: true };
   }
 
   /** search.html#token: `code`, `system|code`, `|code`, `system|`. */

@@ -124,7 +124,8 @@ export function numberCondition(p: SqlParams, n: NumberValue, x: string): string
       break;
     case 'ap': {
       const d = Math.abs(n.value) * 0.1;
-      cond = `((${L} IS NULL OR ${L} <= ${num(n.value + d)}) AND (${H} IS NULL OR ${H} >= ${num(n.value - d)}))`;
+      const w = n.approx ?? { low: n.value - d, high: n.value + d };
+      cond = `((${L} IS NULL OR ${L} <= ${num(w.high)}) AND (${H} IS NULL OR ${H} >= ${num(w.low)}))`;
       break;
     }
   }

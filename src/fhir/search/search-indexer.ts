@@ -15,6 +15,7 @@ import {
 import { contentLexemes, narrativeLexemes } from './full-text';
 import { tsvectorLiteral } from './normalize';
 import { IndexKind, kindOf, RESOURCE_COLUMN_PARAMS, SearchParameterInfo, SearchParameterRegistry } from './search-params';
+import { canonicalEntry, UCUM, UCUM_SUFFIX } from './ucum';
 import { compositeOf, CompositeLayout, componentExpression, compositeParam, foldedKeys } from './composite';
 
 interface ParamPlan {
@@ -152,7 +153,12 @@ export class SearchIndexer implements ResourceIndexer {
         for (const e of dateEntries(pv)) sink.add(indexRow({ param, kind: KIND.date, low: e.low, high: e.high, ...extra }));
         return;
       case 'number':
-        for (const e of numberEntries(pv)) sink.add(indexRow({ param, kind: KIND.number, nlow: e.low, nhigh: e.high, system: e.system, value: e.code, ...extra }));
+        for (const e of numberEntries(pv)) {
+          sink.add(indexRow({ param, kind: KIND.number, nlow: e.low, nhigh: e.high, system: e.system, value: e.code, ...extra }));
+          // a UCUM quantity also in canonical units (ucum.ts), for searches in another unit of the same dimension
+          const c = p.type === 'quantity' ? canonicalEntry(e) : undefined;
+          if (c) sink.add(indexRow({ param: param + UCUM_SUFFIX, kind: KIND.number, nlow: c.low, nhigh: c.high, system: UCUM, value: c.unit, ...extra }));
+        }
         return;
       case 'reference':
         for (const e of referenceEntries(pv, this.baseUrl)) {

@@ -27,6 +27,8 @@ export interface NumberValue {
   /** quantity only */
   system?: string;
   code?: string;
+  /** the `ap` window when it is not ±10% of `value` (a value converted to canonical units) */
+  approx?: { low: number; high: number };
 }
 
 /** One parsed value of a parameter; which member is set follows the parameter type. */

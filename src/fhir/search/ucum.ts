@@ -1,0 +1,74 @@
+import { UcumLhcUtils } from '@lhncbc/ucum-lhc';
+import type { NumberValue } from './search-query';
+
+/**
+ * UCUM canonical units for quantity search (search.html#quantity: a search
+ * for `5.4|http://unitsofmeasure.org|mg` matches a stored `5400 ug`). Both
+ * sides are converted to UCUM base units (g, m, s, K, …; `mg/dL` → `g.m-3`)
+ * with NLM's @lhncbc/ucum-lhc, the full UCUM (prefixes, compound and special
+ * units), which the `fhirpath` engine already depends on. Units with
+ * annotations (`{score}`) are left alone: UCUM reads them as 1, which would
+ * equate unrelated counts; arbitrary units (`[IU]`) cannot be converted.
+ */
+export const UCUM = 'http://unitsofmeasure.org';
+/** Canonical rows are stored under `<param>:ucum`. */
+export const UCUM_SUFFIX = ':ucum';
+
+interface Canonical {
+  /** canonical unit, e.g. `g.m-3`; `1` when dimensionless */
+  unit: string;
+  /** value in that unit */
+  convert(value: number): number;
+}
+
+const utils = UcumLhcUtils.getInstance();
+const memo = new Map<string, Canonical | null>();
+
+/** 15 significant digits: conversions in binary floating point leave noise below that (5400 ug → 0.005399999999999999 g). */
+const round = (n: number) => Number(n.toPrecision(15));
+
+export function canonicalUnit(code: string): Canonical | undefined {
+  let c = memo.get(code);
+  if (c === undefined) {
+    c = null;
+    const one = code.includes('{') ? undefined : utils.convertToBaseUnits(code, 1);
+    if (one?.status === 'succeeded' && typeof one.magnitude === 'number' && one.unitToExp) {
+      const unit = Object.keys(one.unitToExp).sort().map((u) => (one.unitToExp![u] === 1 ? u : `${u}${one.unitToExp![u]}`)).join('.') || '1';
+      const factor = one.magnitude;
+      c = one.fromUnitIsSpecial
+        ? { unit, convert: (v) => round(utils.convertToBaseUnits(code, v).magnitude ?? NaN) }
+        : { unit, convert: (v) => round(v * factor) };
+    }
+    if (memo.size >= 5000) memo.clear();
+    memo.set(code, c);
+  }
+  return c ?? undefined;
+}
+
+/** A stored UCUM quantity (or Range) in canonical units; undefined when not UCUM or not convertible. */
+export function canonicalEntry(e: { low: number | null; high: number | null; system: string | null; code: string | null }): { low: number | null; high: number | null; unit: string } | undefined {
+  const c = e.system === UCUM && e.code ? canonicalUnit(e.code) : undefined;
+  if (!c) return undefined;
+  const low = e.low === null ? null : c.convert(e.low);
+  const high = e.high === null ? null : c.convert(e.high);
+  if (Number.isNaN(low) || Number.isNaN(high)) return undefined;
+  return { low, high, unit: c.unit };
+}
+
+/** A quantity search value with a UCUM system and code, in canonical units; undefined otherwise. */
+export function canonicalSearchValue(n: NumberValue): NumberValue | undefined {
+  const c = n.system === UCUM && n.code ? canonicalUnit(n.code) : undefined;
+  if (!c) return undefined;
+  const d = Math.abs(n.value) * 0.1;
+  const out: NumberValue = {
+    prefix: n.prefix,
+    value: c.convert(n.value),
+    low: c.convert(n.low),
+    high: c.convert(n.high),
+    system: UCUM,
+    code: c.unit,
+    // `ap` is ±10% in the unit given (an offset unit such as Cel would otherwise widen it)
+    approx: { low: c.convert(n.value - d), high: c.convert(n.value + d) },
+  };
+  return [out.value, out.low, out.high].some(Number.isNaN) ? undefined : out;
+}
