@@ -1,6 +1,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import type { RequestContext } from '../../../src/fhir/rest/request-context';
+import { SearchRestriction, SearchService } from '../../../src/fhir/search/search.service';
 import { startTestApp, TestApp } from '../../helpers/test-app';
 import { create, ids, sorted } from './search-helpers';
 
@@ -79,6 +81,13 @@ describe('token and uri :above / :below (search.html#token, #uri)', () => {
     expect(lacking.status).toBe(400);
     expect(lacking.body.issue[0].diagnostics).toContain('fish');
     expect((await t.http.get('/fhir/Condition?code:below=dog')).status).toBe(400);
+  });
+
+  it('in an auth restriction :below cannot be applied, so the type stays hidden (fails closed)', async () => {
+    const svc = t.app.get(SearchService);
+    const ctx: RequestContext = { baseUrl: t.baseUrl, requestId: 'test', prefer: {} };
+    const restriction: SearchRestriction = { criteriaFor: (type) => (type === 'Condition' ? [[['code:below', `${ANIMALS}|mammal`]]] : []) };
+    await expect(svc.search(ctx, { resourceType: 'Condition', params: [], restriction })).rejects.toMatchObject({ status: 403 });
   });
 
   describe('uri', () => {
