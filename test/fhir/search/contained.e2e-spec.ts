@@ -105,6 +105,8 @@ describe('contained resources (search.html#contained)', () => {
     const all = await allPages(t, 'Medication?_contained=both&_containedType=contained&_count=1');
     expect(all).toHaveLength(4);
     expect(new Set(all).size).toBe(4);
+    const containers = await allPages(t, 'Medication?_contained=both&_count=1');
+    expect(sorted(containers)).toEqual(sorted([r.standalone, r.mr1, r.mr2])); // each container once
     const byCode = await search(t, 'Medication?_contained=true&_containedType=contained&_sort=-code');
     expect(byCode.entry.map((e: any) => e.resource.code.coding[0].code)).toEqual(['197361', '1049221', '1049221']);
   });
