@@ -10,7 +10,7 @@
 const fs = require('fs');
 const { Client } = require('pg');
 const autocannon = require('autocannon');
-const { freshDatabase, startServer } = require('./lib');
+const { freshDatabase, startServer, serverPids } = require('./lib');
 
 const JSON_HEADERS = { 'content-type': 'application/fhir+json' };
 const SLICE = Number(process.env.SLICE || 4);
@@ -46,7 +46,7 @@ async function start(audit) {
     });
     ids.push((await r.json()).id);
   }
-  const pids = async () => [server.child.pid, ...(await admin.query('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db])).rows.map((r) => r.pid)];
+  const pids = async () => [...serverPids(server.child.pid), ...(await admin.query('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db])).rows.map((r) => r.pid)];
   return { audit, server, admin, ids, pids, db };
 }
 
@@ -73,7 +73,7 @@ async function slice(s, name) {
   let node = 0;
   for (const [pid, ms] of cpuMs(await s.pids())) {
     used += ms - (before.get(pid) ?? 0);
-    if (pid === s.server.child.pid) node += ms - (before.get(pid) ?? 0);
+    if (serverPids(s.server.child.pid).includes(pid)) node += ms - (before.get(pid) ?? 0);
   }
   const line = {
     scenario: `audit_${name}`,

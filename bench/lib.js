@@ -73,13 +73,26 @@ function load(scenario, opts, extra = {}) {
 }
 
 /** Peak RSS of a process in MB, from /proc (Linux). */
-function rssMb(pid) {
+/** The server process and its workers (WORKERS > 1 forks them: src/cluster.ts). */
+function serverPids(pid) {
   try {
-    const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(s)[1]) / 1024);
+    return [pid, ...fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)];
   } catch {
-    return undefined;
+    return [pid];
   }
 }
 
-module.exports = { root, shared, freshDatabase, startServer, load, rssMb };
+/** Resident memory of the server: the process and its workers together, MB. */
+function rssMb(pid) {
+  let kb = 0;
+  for (const p of serverPids(pid)) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))[1]);
+    } catch {
+      /* gone */
+    }
+  }
+  return kb ? Math.round(kb / 1024) : undefined;
+}
+
+module.exports = { root, shared, freshDatabase, startServer, load, rssMb, serverPids };

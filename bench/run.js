@@ -7,7 +7,7 @@
 const path = require('path');
 const fs = require('fs');
 const { spawnSync } = require('child_process');
-const { root, shared, freshDatabase, startServer, load, rssMb } = require('./lib');
+const { root, shared, freshDatabase, startServer, load, rssMb, serverPids } = require('./lib');
 const { bundleScenarios } = require('./bundle-bench');
 const { auditOverhead } = require('./audit-bench');
 const { deviceIngest } = require('./device-bench');
@@ -79,7 +79,7 @@ function fhirLoadEnv(server, extra = {}) {
   return {
     BASE: server.fhir,
     DURATION: process.env.DURATION || '10',
-    SERVER_PID: String(server.child.pid),
+    SERVER_PID: serverPids(server.child.pid).join(','),
     SYNTHEA_DIR: path.join(shared, 'fixtures', 'synthea'),
     ...(process.env.TOKEN ? { TOKEN: process.env.TOKEN } : {}),
     ...extra,

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'os';
 import * as path from 'path';
 import { projectRoot } from './project-root';
 
@@ -121,7 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     bulkExportExpirySeconds: int(env, 'BULK_EXPORT_EXPIRY_SECONDS', 24 * 3600),
     bulkExportPageSize: int(env, 'BULK_EXPORT_PAGE_SIZE', 1000),
     subscriptionMaxAttempts: int(env, 'SUBSCRIPTION_MAX_ATTEMPTS', 6),
-    workers: int(env, 'WORKERS', Math.min(availableParallelism(), 4)),
+    workers: int(env, 'WORKERS', 1),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 20),
     analyzeIntervalMs: int(env, 'ANALYZE_INTERVAL_MS', 5000, 0),
     databaseSchema: env.DATABASE_SCHEMA || undefined,
