@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import type { PoolClient } from 'pg';
+import type { Client } from 'pg';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Database, Queryable } from '../database/database';
 import { logger } from '../logger';
@@ -22,7 +22,7 @@ const RETRY_MS = 5_000;
 @Injectable()
 export class Revocations implements OnModuleInit, OnModuleDestroy {
   private readonly revoked = new Map<string, number>();
-  private listener?: PoolClient;
+  private listener?: Client;
   /** the in-memory set is authoritative */
   private live = false;
   private closed = false;
@@ -49,7 +49,7 @@ export class Revocations implements OnModuleInit, OnModuleDestroy {
   onModuleDestroy(): void {
     this.closed = true;
     clearTimeout(this.retry);
-    this.listener?.release(true);
+    void this.listener?.end().catch(() => undefined);
     this.listener = undefined;
   }
 
@@ -82,9 +82,10 @@ export class Revocations implements OnModuleInit, OnModuleDestroy {
   }
 
   private async listen(): Promise<void> {
-    let client: PoolClient | undefined;
+    let client: Client | undefined;
     try {
-      client = await this.db.pool.connect();
+      // its own connection: LISTEN holds it for the life of the process
+      client = await this.db.dedicatedClient();
       const c = client;
       c.on('notification', (msg) => {
         if (msg.channel !== this.channel || !msg.payload) return;
@@ -103,14 +104,11 @@ export class Revocations implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private lost(client: PoolClient, err?: Error): void {
+  private lost(client: Client, err?: Error): void {
     this.live = false;
     if (this.listener === client) this.listener = undefined;
-    try {
-      client.release(true);
-    } catch {
-      /* already released */
-    }
+    client.removeAllListeners('end');
+    void client.end().catch(() => undefined);
     if (!this.closed) this.scheduleRetry(err);
   }
 

@@ -33,6 +33,8 @@ export interface AppConfig {
   workers: number;
   /** database pool size, per process */
   dbPoolSize: number;
+  /** prepared statements for key look-ups and single-resource writes (false behind PgBouncer in transaction mode) */
+  dbPreparedStatements: boolean;
   /** how often planner statistics are checked and refreshed after fast growth (ms; 0 = leave it to autovacuum) */
   analyzeIntervalMs: number;
   /** PostgreSQL schema for all tables (tests isolate themselves with it); default: public */
@@ -122,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     subscriptionMaxAttempts: int(env, 'SUBSCRIPTION_MAX_ATTEMPTS', 6),
     workers: int(env, 'WORKERS', 1),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 20),
+    dbPreparedStatements: bool(env, 'DB_PREPARED_STATEMENTS', true),
     analyzeIntervalMs: int(env, 'ANALYZE_INTERVAL_MS', 5000, 0),
     databaseSchema: env.DATABASE_SCHEMA || undefined,
     databaseUrlIsEmbedded: env.DATABASE_EMBEDDED === '1',

@@ -15,6 +15,7 @@ import { TableStatistics } from './table-statistics';
           url: config.databaseUrl,
           dataDir: config.dataDir === ':memory:' ? undefined : config.dataDir,
           poolSize: config.dbPoolSize,
+          preparedStatements: config.dbPreparedStatements,
           schema: config.databaseSchema,
           urlIsEmbedded: config.databaseUrlIsEmbedded,
         });

@@ -53,6 +53,8 @@ export interface DatabaseOptions {
   schema?: string;
   /** the server at `url` is an embedded PGlite (tests): one connection only */
   urlIsEmbedded?: boolean;
+  /** named statements for the hot key look-ups and writes (off behind a transaction-mode connection pooler) */
+  preparedStatements?: boolean;
 }
 
 /**
@@ -101,9 +103,22 @@ export class Database implements Queryable {
     });
     await dataSource.initialize();
     const pool = (dataSource.driver as any).master as Pool;
-    preparedEnabled = !(embedded || opts.urlIsEmbedded);
+    preparedEnabled = opts.preparedStatements !== false && !(embedded || opts.urlIsEmbedded);
     pool.on('error', (err) => logger.error({ err: err.message }, 'idle database connection failed'));
     return new Database(pool, dataSource, embedded, opts.schema, url);
+  }
+
+  /**
+   * A connection of its own, outside the pool (for LISTEN, which holds its
+   * session for the life of the process: taken from the pool, it would leave
+   * one connection fewer for requests). The caller ends it. Not on the
+   * embedded database, which has one session.
+   */
+  async dedicatedClient(): Promise<Client> {
+    const client = new Client({ connectionString: this.url });
+    await client.connect();
+    if (this.schema) await client.query(`SET search_path TO "${this.schema}", public`);
+    return client;
   }
 
   /** Runs pending migrations under an advisory lock so several processes can start at once. */
