@@ -18,11 +18,12 @@ async function freshDatabase(name, adminUrl = process.env.BENCH_ADMIN_URL || 'po
   return adminUrl.replace(/\/[^/]*$/, `/${name}`);
 }
 
-/** Starts `node dist/src/main.js` with env; resolves when /readyz answers. */
-async function startServer(env) {
-  if (!fs.existsSync(path.join(root, 'dist/src/main.js'))) execSync('npm run build', { cwd: root, stdio: 'inherit' });
+/** Starts `node <dist>/src/main.js` with env (dist: this checkout's `dist/` unless given); resolves when /readyz answers. */
+async function startServer(env, dist) {
+  const main = path.join(dist ?? path.join(root, 'dist'), 'src/main.js');
+  if (!dist && !fs.existsSync(main)) execSync('npm run build', { cwd: root, stdio: 'inherit' });
   const port = env.PORT || String(30000 + Math.floor(Math.random() * 10000));
-  const child = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], {
+  const child = spawn(process.execPath, [main], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: port, PUBLIC_URL: `http://127.0.0.1:${port}` },
     stdio: ['ignore', 'ignore', 'inherit'],

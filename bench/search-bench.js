@@ -20,31 +20,8 @@ if (!DIST) execSync('node scripts/ensure-build.js', { cwd: root, stdio: 'inherit
 const { loadDataset, createBodies } = require('./search-loader');
 const distPath = (p) => path.join(DIST ?? path.join(root, 'dist'), p);
 
-/** The server of ./dist (bench/lib.js), or of SEARCH_BENCH_DIST. */
-async function startServer(env) {
-  if (!DIST) return startBuilt(env);
-  const { spawn } = require('child_process');
-  const port = String(30000 + Math.floor(Math.random() * 10000));
-  const child = spawn(process.execPath, [distPath('src/main.js')], {
-    cwd: root,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: port, PUBLIC_URL: `http://127.0.0.1:${port}` },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 120; i++) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) {
-        const stop = () => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM')));
-        return { child, base, fhir: `${base}/fhir`, stop };
-      }
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  child.kill('SIGKILL');
-  throw new Error('server did not start');
-}
+/** The server of ./dist, or of SEARCH_BENCH_DIST. */
+const startServer = (env) => startBuilt(env, DIST);
 
 const N = Number(process.env.SEARCH_BENCH_RESOURCES || 1_000_000);
 const DB = process.env.SEARCH_BENCH_DB || 'fhir_search_bench';
