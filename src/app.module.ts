@@ -1,9 +1,10 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, OnApplicationShutdown } from '@nestjs/common';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { flushLogs } from './logger';
 import { DefinitionsModule } from './fhir/definitions/definitions.module';
 import { ClinicalOperationsModule } from './fhir/operations/clinical-operations.module';
 import { SubscriptionsModule } from './fhir/subscriptions/subscriptions.module';
@@ -14,7 +15,12 @@ import { HealthController } from './health.controller';
 import { JobsModule } from './jobs/jobs.module';
 
 @Module({})
-export class AppModule {
+export class AppModule implements OnApplicationShutdown {
+  /** Last of the shutdown hooks' work: the buffered log lines (SIGTERM ends the process without 'exit'). */
+  onApplicationShutdown(): void {
+    flushLogs();
+  }
+
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,

@@ -21,13 +21,25 @@ export const logger = pino(
   destination,
 );
 
-// nothing buffered is lost when the process exits
-process.on('exit', () => {
+/** Writes out what is buffered (synchronously): at shutdown, before a signal ends the process. */
+export function flushLogs(): void {
   try {
     destination.flushSync();
   } catch {
     /* not open yet */
   }
-});
+}
+
+// a quiet server must not sit on its lines: what is buffered goes out within a second
+setInterval(() => {
+  try {
+    destination.flush();
+  } catch {
+    /* not open yet, or a write in progress: the next tick takes it */
+  }
+}, 1000).unref();
+// nothing buffered is lost when the process exits; Nest's shutdown hooks end the process by
+// re-raising SIGTERM, where 'exit' never fires: AppModule flushes on application shutdown too
+process.on('exit', flushLogs);
 
 export type Logger = typeof logger;
