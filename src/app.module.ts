@@ -21,10 +21,14 @@ export class AppModule implements OnApplicationShutdown {
     flushLogs();
   }
 
+  /**
+   * Import order is route order: AuditModule first (its /fhir/AuditEvent routes precede the generic
+   * /fhir/:type ones), then RestModule before AuthModule, so a FHIR request walks past fewer router layers.
+   */
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, DefinitionsModule, AuditModule, AuthModule, RestModule, ValidateOperationModule, JobsModule, ClinicalOperationsModule, SubscriptionsModule, SearchApiModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, DefinitionsModule, AuditModule, RestModule, AuthModule, ValidateOperationModule, JobsModule, ClinicalOperationsModule, SubscriptionsModule, SearchApiModule],
       controllers: [HealthController],
     };
   }

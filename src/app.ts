@@ -23,7 +23,8 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   });
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('query parser', 'extended');
+  // only _format and _pretty are read from req.query (search parses the raw query string itself): no qs
+  app.set('query parser', 'simple');
 
   // request id + one structured access log line per request (ids and status only: no PHI)
   app.use((req: express.Request, res: express.Response, next: express.NextFunction) => {

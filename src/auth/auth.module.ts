@@ -82,9 +82,11 @@ export class AuthModule implements NestModule, OnModuleInit, OnModuleDestroy {
       .apply(wellKnownUnderFhir(this.config))
       .forRoutes({ path: 'fhir/.well-known/*splat', method: RequestMethod.GET });
     const limit = '64kb';
+    // one router layer for every /auth route (per-controller forRoutes adds two layers per route, which
+    // every /fhir request would then walk past)
     consumer
       .apply(express.urlencoded({ extended: false, limit }), express.json({ limit }))
-      .forRoutes(OAuthController, AdminController);
+      .forRoutes({ path: 'auth/*splat', method: RequestMethod.ALL });
   }
 
   onModuleInit(): void {

@@ -27,10 +27,11 @@ const MAX_PREPARED = 256;
 const preparedNames = new Map<string, string>();
 
 /**
- * Runs `text` as a prepared statement. Only for statements whose text comes
- * from a small fixed set and whose best plan does not depend on the values
- * (key look-ups, single-resource writes): PostgreSQL may switch a prepared
- * statement to one generic plan after five executions.
+ * Runs `text` as a prepared statement. Only for statements whose text holds
+ * no values (all bound) and comes from a bounded set of shapes: key look-ups,
+ * single-resource writes, search statements. PostgreSQL plans the first five
+ * executions for their values, then keeps one generic plan only if it costs
+ * no more than those did.
  */
 export function queryPrepared<R extends QueryResultRow = any>(q: Queryable, text: string, values: unknown[]): Promise<QueryResult<R>> {
   if (!preparedEnabled) return q.query<R>(text, values);

@@ -32,6 +32,11 @@ export class CriteriaSql extends ValueSql {
     super(p, registry, valueSets);
   }
 
+  /** Does an auth restriction bound these searches? */
+  get restricted(): boolean {
+    return this.restriction !== undefined;
+  }
+
 
 
   all(criteria: Criterion[], a: string, types: string[]): string {

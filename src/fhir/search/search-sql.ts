@@ -59,6 +59,21 @@ export class SearchSql {
   /** the matching ids straight from the index (see CriteriaSql.indexSource), when the criteria allow */
   private readonly indexSource: string | undefined;
 
+  /**
+   * Whether one plan fits every value of this statement, so it may be prepared (planned once per
+   * connection). True when an anchor criterion drives the ids and the others are per-id probes of plain
+   * parameters (CriteriaSql keeps probes from being flattened into joins): the plan's shape is then fixed
+   * by the SQL. Chains, `_has`, full text, contained resources and auth restrictions leave the join order
+   * to the planner, which needs the values (their selectivity differs by orders of magnitude).
+   */
+  get planFitsAllValues(): boolean {
+    return (
+      this.indexSource !== undefined &&
+      !this.crit.restricted &&
+      [...this.q.criteria, ...this.extra].every((c) => c.kind === 'id' || (c.kind === 'param' && c.type !== 'composite'))
+    );
+  }
+
   /** `FROM` and `WHERE` of the matching ids: the index source, else the resource table with the criteria. */
   private source(): { from: string; where: string[] } {
     if (this.contained) return { from: `(${this.contained.sql}) a`, where: [] };

@@ -2,7 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { QueryResult, QueryResultRow } from 'pg';
 import type { BundleLink, OperationOutcomeIssue } from 'fhir/r4';
 import { APP_CONFIG, AppConfig } from '../../config/config';
-import { Database, Queryable } from '../../database/database';
+import { Database, Queryable, queryPrepared } from '../../database/database';
 import { bundleJson, EntryJson } from '../bundle-json';
 import { badRequest, FhirError, operationOutcome } from '../errors';
 import type { FhirResponse } from '../rest/fhir-response';
@@ -87,8 +87,9 @@ export class SearchService {
       return this.reply(ctx, request, q, [], [], total, undefined);
     }
     const backward = q.cursor?.direction === 'p';
-    const page = statement().page(q.count + 1);
-    const rows = (await this.run<ResourceRow>(page.sql, page.values)).rows;
+    const sql = statement();
+    const page = sql.page(q.count + 1);
+    const rows = (await this.run<ResourceRow>(page.sql, page.values, this.db, sql.planFitsAllValues)).rows;
     const more = rows.length > q.count;
     const matches = q.contained === 'false' ? rows.slice(0, q.count) : materializeContained(rows.slice(0, q.count));
     if (backward) matches.reverse();
@@ -150,8 +151,9 @@ export class SearchService {
     await this.subsumption.resolve(query.criteria, opts.q);
     const crit = this.criteria(opts.restriction);
     if (!crit.typeAllowed(resourceType)) return [];
-    const m = new SearchSql(crit, query).matches(Math.max(1, opts.limit ?? 1000));
-    const r = await this.run<{ resource_type: string; id: string; version_id: number }>(m.sql, m.values, opts.q);
+    const sql = new SearchSql(crit, query);
+    const m = sql.matches(Math.max(1, opts.limit ?? 1000));
+    const r = await this.run<{ resource_type: string; id: string; version_id: number }>(m.sql, m.values, opts.q, sql.planFitsAllValues);
     return r.rows.map((x) => ({ resourceType: x.resource_type, id: x.id, versionId: x.version_id }));
   }
 
@@ -177,10 +179,15 @@ export class SearchService {
     return (await this.run<{ n: number }>(c.sql, c.values)).rows[0].n;
   }
 
-  /** A search statement; a value PostgreSQL rejects (class 22, data exception) is the client's error. */
-  private async run<R extends QueryResultRow>(sql: string, values: unknown[], q: Queryable = this.db): Promise<QueryResult<R>> {
+  /**
+   * A search statement; a value PostgreSQL rejects (class 22, data exception) is the client's error.
+   * `prepared` when one plan fits all values (SearchSql.planFitsAllValues): planning such a statement
+   * costs more than running it (measured: `Observation?subject=…&date=ge…&_sort=-date` 1.5 ms unnamed,
+   * 0.5 ms prepared), and its text holds only the query's shape (every value is bound).
+   */
+  private async run<R extends QueryResultRow>(sql: string, values: unknown[], q: Queryable = this.db, prepared = false): Promise<QueryResult<R>> {
     try {
-      return await q.query<R>(sql, values);
+      return await (prepared ? queryPrepared<R>(q, sql, values) : q.query<R>(sql, values));
     } catch (err: any) {
       if (typeof err?.code === 'string' && err.code.startsWith('22')) throw badRequest('a search value is out of range or malformed');
       throw err;

@@ -110,7 +110,9 @@ export abstract class ValueSql {
     const byId = keyed && (!this.scope.probing || conds.every((c) => !c.ranged));
     const key = byId ? `${x}.resource_id = ${a}.id` : `${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id`;
     const where = `${key}${keyed ? '' : ` AND ${this.paramFilter(x, s)}`} AND (${conds.map((c) => c.sql).join(' OR ')})`;
-    return `${not ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${this.scope.table} ${x} WHERE ${where})`;
+    // a probe stays a probe: OFFSET 0 keeps PostgreSQL from flattening it into a (hash) semi-join that
+    // reads every row of a common value (a generic plan cannot tell a common code from a rare one)
+    return `${not ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${this.scope.table} ${x} WHERE ${where}${this.scope.probing ? ' OFFSET 0' : ''})`;
   }
 
   /** The condition one value puts on an index row `x` of the stored parameters `s`. */
