@@ -16,6 +16,9 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
 export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown, responseText: string | undefined): AuditRecord[] {
   const entries = (requestBody as { resourceType?: string; entry?: unknown[] } | undefined)?.entry;
   if ((requestBody as any)?.resourceType !== 'Bundle' || !Array.isArray(entries)) return [];
+  const methodOf = (e: any) => String(e?.request?.method).toUpperCase();
+  // a transaction that succeeded has no failed entry: without reads there is nothing to add (and no response to parse)
+  if ((requestBody as any).type === 'transaction' && !entries.some((e) => READ_METHODS.has(methodOf(e)))) return [];
   let response: any;
   try {
     response = responseText ? JSON.parse(responseText) : undefined;
@@ -23,7 +26,6 @@ export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown
     response = undefined;
   }
   const statusOf = (i: number) => Number.parseInt(String(response?.entry?.[i]?.response?.status ?? ''), 10) || 200;
-  const methodOf = (e: any) => String(e?.request?.method).toUpperCase();
   const audited = entries.flatMap((e: any, i) => (READ_METHODS.has(methodOf(e)) || statusOf(i) >= 400 ? [i] : []));
   return audited.map((i) => {
     const request = (entries[i] as any).request;

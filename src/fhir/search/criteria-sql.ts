@@ -4,7 +4,7 @@ import { containedIdSql, containerIdSql, containerOf, containerTypeSql } from '.
 import { INDEX_TABLE } from './index-tables';
 import { dateCondition } from './range-sql';
 import type { SearchParser } from './search-parser';
-import type { Criterion, ParamCriterion } from './search-query';
+import type { ChainCriterion, Criterion, ParamCriterion } from './search-query';
 import type { SearchParameterRegistry } from './search-params';
 import type { SearchRestriction } from './search.service';
 import { subsumptionValues } from './subsumption';
@@ -69,8 +69,16 @@ export class CriteriaSql extends ValueSql {
    * columns (`_lastUpdated`) or none can anchor.
    */
   indexSource(criteria: Criterion[], types: string[]): string | undefined {
+    if (criteria.some((c) => c.kind === 'lastUpdated')) return undefined;
     const anchor = this.anchorOf(criteria);
-    if (!anchor || criteria.some((c) => c.kind === 'lastUpdated')) return undefined;
+    if (anchor?.type !== 'reference') {
+      for (const c of criteria) {
+        if (c.kind !== 'chain') continue;
+        const sql = this.chainSource(c, criteria.filter((o) => o !== c), types);
+        if (sql) return sql;
+      }
+    }
+    if (!anchor) return undefined;
     const x = this.alias('an');
     const s = this.stored(types, anchor.code);
     const conds = anchor.values.map((v) => this.value(x, s, anchor.type, anchor.modifier, v));
@@ -86,6 +94,33 @@ export class CriteriaSql extends ValueSql {
 
 
 
+
+  /**
+   * A chain as the anchor (`subject:Patient.identifier=…`), when its own criteria can anchor: first the
+   * few targets they match (from the index), then the rows referring to them, found by the hash of the
+   * reference, with the other criteria probed per id. Without it a common code drives and every row of
+   * it is checked against the chain (measured at 1M resources: 480 ms).
+   */
+  private chainSource(c: ChainCriterion, rest: Criterion[], types: string[]): string | undefined {
+    const targets = this.inScope(INDEX_TABLE, () => this.indexSource([c.inner], c.targets));
+    if (!targets) return undefined;
+    const x = this.alias('an');
+    const tg = this.alias('tg');
+    const ids = `${x}ids`;
+    const s = this.stored(types, c.code);
+    const hashes = s.map((k) => `search_hash(${this.text(`${k.type}|${k.param}|`)} || ${tg}.resource_type || '/' || ${tg}.id)`);
+    const type = types.length === 1 ? this.text(types[0]) : `${x}.resource_type`;
+    // the hash pins type, parameter and target; an alias limited to one target type (`patient` = `subject`
+    // of a Patient) needs its row filter
+    const conds = s.some((k) => k.targetType) ? [this.paramFilter(x, s)] : [];
+    conds.push(...this.probes(() => rest.map((r) => this.render(r, ids, types))));
+    const restriction = this.restrictionSql(ids, types);
+    if (restriction) conds.push(restriction);
+    return `SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM (${targets}) ${tg}
+    JOIN ${this.scope.table} ${x} ON ${x}.hash = ${hashes.length === 1 ? hashes[0] : `ANY(ARRAY[${hashes.join(', ')}])`}
+    CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${type} AS resource_type) ${ids}
+    WHERE TRUE${conds.map((r) => `\n      AND ${r}`).join('')}`;
+  }
 
   private anchored(anchor: ParamCriterion, criteria: Criterion[], a: string, types: string[]): string {
     const x = this.alias('an');

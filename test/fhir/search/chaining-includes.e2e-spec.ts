@@ -85,4 +85,22 @@ describe('chaining, reverse chaining, includes, compartments (search.html)', () 
     const any = await search(t, `?_id=${r.org}`);
     expect(any.entry.map((e: any) => e.resource.resourceType)).toEqual(['Organization']);
   });
+
+  // a chain whose own criterion can drive the search (an identifier) is answered from its targets first
+  // (CriteriaSql.chainSource): the same matches, and an alias limited to Patients (`patient`) still
+  // excludes a Group subject with the same identifier
+  it('chains on a target identifier, with other criteria and through a Patient-only alias', async () => {
+    const ident = { system: 'urn:chain-test', value: 'mrn-77' };
+    const pat = await create(t, { resourceType: 'Patient', identifier: [ident] });
+    const grp = await create(t, { resourceType: 'Group', type: 'person', actual: true, identifier: [ident] });
+    const obs = (subject: string, code: string) => ({ resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] }, subject: { reference: subject } });
+    const hr = await create(t, obs(`Patient/${pat}`, 'chain-hr'));
+    const bw = await create(t, obs(`Patient/${pat}`, 'chain-bw'));
+    const groupHr = await create(t, obs(`Group/${grp}`, 'chain-hr'));
+    expect(await ids(t, 'Observation?subject:Patient.identifier=urn:chain-test|mrn-77')).toEqual(sorted([hr, bw]));
+    expect(await ids(t, 'Observation?subject:Patient.identifier=urn:chain-test|mrn-77&code=http://loinc.org|chain-hr')).toEqual([hr]);
+    expect(await ids(t, 'Observation?code=http://loinc.org|chain-hr&subject.identifier=urn:chain-test|mrn-77')).toEqual(sorted([hr, groupHr]));
+    expect(await ids(t, 'Observation?patient.identifier=urn:chain-test|mrn-77&code=http://loinc.org|chain-hr')).toEqual([hr]);
+    expect(await ids(t, 'Observation?subject:Patient.identifier=urn:chain-test|other')).toEqual([]);
+  });
 });
