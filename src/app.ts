@@ -32,15 +32,16 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     const id = typeof incoming === 'string' && REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
     (req as any).id = id;
     res.setHeader('X-Request-Id', id);
-    const start = process.hrtime.bigint();
-    res.on('finish', () => {
-      if (logger.isLevelEnabled('info')) {
+    // the access line is at level info: below it, no listener per request
+    if (logger.isLevelEnabled('info')) {
+      const start = process.hrtime.bigint();
+      res.on('finish', () => {
         logger.info(
           { reqId: id, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - start) / 1e6 },
           'request',
         );
-      }
-    });
+      });
+    }
     next();
   });
   // audit trail (src/audit): every /fhir answer waits until its AuditEvent is durable

@@ -74,7 +74,8 @@ export function requestEvent(req: Request, res: Response, url: string, text: str
     const version = versionOf(res, event);
     if (version !== undefined) event.entityVersion = version;
   }
-  if (text && text.length < SCAN_LIMIT) {
+  // the CapabilityStatement (about 1 MB) names no patient: not worth a scan at every SMART launch
+  if (text && text.length < SCAN_LIMIT && event.subtype[0] !== 'capabilities') {
     const found = patientsInBody(text);
     if (found.length) event.patient = [...new Set([...event.patient, ...found])];
   }
