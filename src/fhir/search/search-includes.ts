@@ -1,4 +1,4 @@
-import type { Queryable } from '../../database/database';
+import { Queryable, queryPrepared } from '../../database/database';
 import { CriteriaSql } from './criteria-sql';
 import { isContainedId } from './contained';
 import { CONTAINED_TABLE, INDEX_TABLE } from './index-tables';
@@ -59,6 +59,15 @@ export class SearchIncludes {
     return { rows: out, truncated };
   }
 
+  /**
+   * An include statement looks rows up by the keys or reference hashes of a page (at most 1,000): one
+   * plan fits them all, so it runs prepared, unless an auth restriction adds criteria whose join order
+   * needs the values (as for searches, SearchSql.planFitsAllValues).
+   */
+  private async rows(crit: CriteriaSql, sql: string, values: unknown[]): Promise<ResourceRow[]> {
+    return (await (crit.restricted ? this.db.query<ResourceRow>(sql, values) : queryPrepared<ResourceRow>(this.db, sql, values))).rows;
+  }
+
   /** Resources the frontier refers to through the spec's parameters. */
   private async forward(frontier: ResourceRow[], spec: IncludeSpec, limit: number): Promise<ResourceRow[]> {
     const sources = frontier.filter((r) => spec.sourceType === '*' || r.resource_type === spec.sourceType);
@@ -88,7 +97,7 @@ export class SearchIncludes {
     const sql = `SELECT DISTINCT r.resource_type, r.id, r.version_id, r.content
       FROM ${table} x JOIN resource r ON r.resource_type = x.target_type AND r.id = x.target_id
       WHERE ${conds.join(' AND ')} LIMIT ${p.bind(limit, 'int')}`;
-    return (await this.db.query<ResourceRow>(sql, p.values)).rows;
+    return this.rows(crit, sql, p.values);
   }
 
   /** Resources of the spec's source type whose parameters refer to the frontier. */
@@ -116,7 +125,7 @@ export class SearchIncludes {
     const sql = `SELECT DISTINCT r.resource_type, r.id, r.version_id, r.content
       FROM ${INDEX_TABLE} x JOIN resource r ON r.resource_type = x.resource_type AND r.id = x.resource_id
       WHERE ${conds.join(' AND ')} LIMIT ${p.bind(limit, 'int')}`;
-    return (await this.db.query<ResourceRow>(sql, p.values)).rows;
+    return this.rows(crit, sql, p.values);
   }
 
   private targetTypes(spec: IncludeSpec): string[] {
