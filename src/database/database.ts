@@ -31,10 +31,11 @@ const preparedNames = new Map<string, string>();
  * no values (all bound) and comes from a bounded set of shapes: key look-ups,
  * single-resource writes, search statements. PostgreSQL plans the first five
  * executions for their values, then keeps one generic plan only if it costs
- * no more than those did.
+ * no more than those did. `prepared = false` runs it unnamed (the caller's
+ * plan depends on the values).
  */
-export function queryPrepared<R extends QueryResultRow = any>(q: Queryable, text: string, values: unknown[]): Promise<QueryResult<R>> {
-  if (!preparedEnabled) return q.query<R>(text, values);
+export function queryPrepared<R extends QueryResultRow = any>(q: Queryable, text: string, values: unknown[], prepared = true): Promise<QueryResult<R>> {
+  if (!preparedEnabled || !prepared) return q.query<R>(text, values);
   let name = preparedNames.get(text);
   if (name === undefined) {
     if (preparedNames.size >= MAX_PREPARED) return q.query<R>(text, values);

@@ -65,7 +65,7 @@ export class SearchIncludes {
    * needs the values (as for searches, SearchSql.planFitsAllValues).
    */
   private async rows(crit: CriteriaSql, sql: string, values: unknown[]): Promise<ResourceRow[]> {
-    return (await (crit.restricted ? this.db.query<ResourceRow>(sql, values) : queryPrepared<ResourceRow>(this.db, sql, values))).rows;
+    return (await queryPrepared<ResourceRow>(this.db, sql, values, !crit.restricted)).rows;
   }
 
   /** Resources the frontier refers to through the spec's parameters. */

@@ -187,7 +187,7 @@ export class SearchService {
    */
   private async run<R extends QueryResultRow>(sql: string, values: unknown[], q: Queryable = this.db, prepared = false): Promise<QueryResult<R>> {
     try {
-      return await (prepared ? queryPrepared<R>(q, sql, values) : q.query<R>(sql, values));
+      return await queryPrepared<R>(q, sql, values, prepared);
     } catch (err: any) {
       if (typeof err?.code === 'string' && err.code.startsWith('22')) throw badRequest('a search value is out of range or malformed');
       throw err;

@@ -172,10 +172,7 @@ export class ResourceRepository {
     // a single-resource write has one of a few texts: prepared, it skips planning the CTEs every time;
     // bundles stay unprepared (their best plan depends on how many rows the arrays hold; preparing
     // Bundles of up to 32 resources was measured: no gain for fhir-load's transactions)
-    const r =
-      count === 1
-        ? await queryPrepared<{ resource_type: string; id: string }>(q, sql, p.values)
-        : await q.query<{ resource_type: string; id: string }>(sql, p.values);
+    const r = await queryPrepared<{ resource_type: string; id: string }>(q, sql, p.values, count === 1);
     return new Set(r.rows.map((x) => `${x.resource_type}/${x.id}`));
   }
 }
