@@ -3,8 +3,11 @@ import type { Database } from './database';
 
 /** The tables whose planner statistics decide the search plans. */
 const TABLES = ['search_index', 'search_index_contained', 'resource', 'resource_history'];
-/** Arbitrary advisory-lock key: one process of several analyzes at a time. */
-const ANALYZE_LOCK = 7_202_604_002;
+/**
+ * Arbitrary advisory-lock class: one process of several analyzes a schema at a time. The second
+ * key is the schema, so deployments (or test runs) in other schemas of the database never wait.
+ */
+const ANALYZE_LOCK = 72_026_040;
 
 interface TableActivity {
   relname: string;
@@ -61,8 +64,8 @@ export class TableStatistics {
       const stale = rows
         .filter((t) => t.n_mod_since_analyze >= this.minChanges && t.n_mod_since_analyze >= 0.2 * Math.max(t.reltuples, 0))
         .map((t) => t.relname);
-      if (stale.length) await this.analyze(stale);
-      return stale;
+      if (stale.length && (await this.analyze(stale))) return stale;
+      return [];
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'table statistics check failed');
       return [];
@@ -71,14 +74,18 @@ export class TableStatistics {
     }
   }
 
-  private async analyze(tables: string[]): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      const { rows } = await tx.query('SELECT pg_try_advisory_xact_lock($1) AS got', [ANALYZE_LOCK]);
-      if (!rows[0].got) return; // another process is at it
+  /** False when another process holds the lock (it is analyzing the same tables). */
+  private async analyze(tables: string[]): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query('SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())) AS got', [
+        ANALYZE_LOCK,
+      ]);
+      if (!rows[0].got) return false;
       const started = Date.now();
       // names come from the fixed TABLES list, never from input
       await tx.query(`ANALYZE ${tables.map((t) => `"${t}"`).join(', ')}`);
       logger.info({ tables, ms: Date.now() - started }, 'planner statistics refreshed');
+      return true;
     });
   }
 }
