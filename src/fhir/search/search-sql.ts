@@ -53,8 +53,18 @@ export class SearchSql {
     private readonly contained?: ContainedSource,
   ) {
     const criteria = [...q.criteria, ...extra];
-    this.indexSource = contained || q.allTypes || q.sort.some((k) => k.type === '_lastUpdated') ? undefined : crit.indexSource(criteria, q.types);
+    this.probedParamsOnly = !crit.restricted && criteria.every((c) => c.kind === 'id' || (c.kind === 'param' && c.type !== 'composite'));
+    const indexSource = () => crit.indexSource(criteria, q.types);
+    this.indexSource =
+      contained || q.allTypes || q.sort.some((k) => k.type === '_lastUpdated')
+        ? undefined
+        : this.probedParamsOnly
+          ? crit.withOpaqueHashes(indexSource)
+          : indexSource();
   }
+
+  /** no auth restriction, and only `_id` and plain (non-composite) parameters: see planFitsAllValues */
+  private readonly probedParamsOnly: boolean;
 
   /** the matching ids straight from the index (see CriteriaSql.indexSource), when the criteria allow */
   private readonly indexSource: string | undefined;
@@ -67,11 +77,7 @@ export class SearchSql {
    * to the planner, which needs the values (their selectivity differs by orders of magnitude).
    */
   get planFitsAllValues(): boolean {
-    return (
-      this.indexSource !== undefined &&
-      !this.crit.restricted &&
-      [...this.q.criteria, ...this.extra].every((c) => c.kind === 'id' || (c.kind === 'param' && c.type !== 'composite'))
-    );
+    return this.indexSource !== undefined && this.probedParamsOnly;
   }
 
   /** `FROM` and `WHERE` of the matching ids: the index source, else the resource table with the criteria. */

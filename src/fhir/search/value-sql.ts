@@ -18,7 +18,7 @@ export type ValueSetCodes = (url: string) => string[] | undefined;
  */
 export abstract class ValueSql {
   private n = 0;
-  protected readonly scope: RenderScope = { probing: false, table: INDEX_TABLE };
+  protected readonly scope: RenderScope = { probing: false, table: INDEX_TABLE, opaqueHashes: false };
 
   constructor(
     readonly p: SqlParams,
@@ -36,6 +36,11 @@ export abstract class ValueSql {
 
   protected probes<T>(fn: () => T): T {
     return this.scoped('probing', true, fn);
+  }
+
+  /** Renders `fn`'s criteria with value hashes the planner does not see (see RenderScope.opaqueHashes). */
+  withOpaqueHashes<T>(fn: () => T): T {
+    return this.scoped('opaqueHashes', true, fn);
   }
 
   /** Renders `fn`'s criteria over rows whose values are in `table` (contained resources: CONTAINED_TABLE). */
@@ -88,7 +93,9 @@ export abstract class ValueSql {
   /** `x.hash` = the hash of `type|param|value` for one of the stored parameters (64-bit hashes are trusted, see the migration). */
   protected hashIn(x: string, s: Stored, values: string[], column = 'hash', infix = ''): string {
     const hashes = [...new Set(s.flatMap((k) => values.map((v) => searchHash(`${k.type}|${k.param}|${infix}${v}`))))];
-    return hashes.length === 1 ? `${x}.${column} = ${this.p.bind(hashes[0], 'bigint')}` : `${x}.${column} = ANY(${this.p.bind(hashes, 'bigint[]')})`;
+    // (a cast keeps `ANY((SELECT …)::bigint[])` an array expression: `ANY((SELECT …))` would be ANY(subquery))
+    const bind = (v: unknown, type: string) => (this.scope.opaqueHashes ? `(SELECT ${this.p.bind(v, type)})::${type}` : this.p.bind(v, type));
+    return hashes.length === 1 ? `${x}.${column} = ${bind(hashes[0], 'bigint')}` : `${x}.${column} = ANY(${bind(hashes, 'bigint[]')})`;
   }
 
   /** `x.phash` = the hash of `type|param` (rows of one kind: the partial index of that kind applies). */
@@ -274,6 +281,14 @@ interface RenderScope {
    * `ContainerType/containerId#containedId`).
    */
   table: string;
+  /**
+   * Value hashes bound as `(SELECT $n)`, a value the planner does not see: its estimates are then
+   * the same for every value, so a prepared statement's generic plan costs what each custom plan
+   * does and PostgreSQL keeps it instead of planning every execution anew (it compares the two
+   * costs, and the row estimate of a known rare hash made the custom plan look cheaper). Only for
+   * statements whose plan fits all values (SearchSql.planFitsAllValues).
+   */
+  opaqueHashes: boolean;
 }
 
 /**
