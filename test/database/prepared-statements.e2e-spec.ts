@@ -1,3 +1,4 @@
+import { searchHash } from '../../src/fhir/search/normalize';
 import { FHIR_JSON, startTestApp, TestApp } from '../helpers/test-app';
 
 // Prepared statements (src/database/database.ts queryPrepared): a read and a create run as named
@@ -89,6 +90,28 @@ describe('prepared search statements', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0].custom_plans).toBe(5); // the five PostgreSQL always makes before comparing
     expect(rows[0].generic_plans).toBe(2 * 2 * patients.length - 5);
+  });
+
+  // A page of a common code (search.html §3.1.1.4.1 token; paging §3.1.1.5.6): the ids come from the
+  // (hash, resource_id) index in id order and the scan stops after the page, however many rows match; the
+  // page's DISTINCT, ORDER BY and LIMIT sit at one level of the statement so the planner knows it (SearchSql.page).
+  it('a page of a common code walks the index in id order and stops after the page', async () => {
+    const page = await t.http.get('/fhir/Observation?code=http://loinc.org|8867-4&_count=5');
+    expect(page.status).toBe(200);
+    const ids = page.body.entry.map((e: any) => e.resource.id);
+    expect(ids).toHaveLength(5);
+    expect([...ids].sort()).toEqual(ids);
+    if (!process.env.TEST_DATABASE_URL) return;
+    const statements = (await searchStatements()).filter((s) => s.startsWith('SELECT') && !s.includes('OFFSET 0'));
+    expect(statements).toHaveLength(1);
+    const values = [searchHash('Observation|code|8867-4'), searchHash('Observation|code|http://loinc.org|8867-4'), 'Observation', 6];
+    const plan = (await t.db.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${statements[0]}`, values)).rows[0]['QUERY PLAN'][0].Plan;
+    const nodes: any[] = [];
+    const walk = (n: any) => (nodes.push(n), (n.Plans ?? []).forEach(walk));
+    walk(plan);
+    const scan = nodes.find((n) => n['Relation Name'] === 'search_index');
+    expect(scan['Node Type']).toMatch(/^Index (Only )?Scan$/);
+    expect(scan['Actual Rows']).toBeLessThanOrEqual(6); // 24 + 400 rows carry the code: only the page was read
   });
 
   it('a chained search is planned for its values (not prepared)', async () => {

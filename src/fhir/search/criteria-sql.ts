@@ -12,6 +12,9 @@ import { ValueSetCodes, ValueSql } from './value-sql';
 
 export type { ValueSetCodes };
 
+/** The alias of an index source's rows (`a.resource_type`, `a.id`): see CriteriaSql.indexSource. */
+export const SOURCE_ROWS = 'a';
+
 /**
  * Renders criteria as SQL conditions over a `resource` row alias. Every value
  * is a bound parameter. A criterion on index rows is an EXISTS keyed by the
@@ -66,7 +69,9 @@ export class CriteriaSql extends ValueSql {
    * read to decide a match (index rows exist only for live resources), and
    * for one hash value the ids come in order, so `ORDER BY id LIMIT n` and a
    * cursor are a short index range. Undefined when the criteria need resource
-   * columns (`_lastUpdated`) or none can anchor.
+   * columns (`_lastUpdated`) or none can anchor. The SQL ends in its WHERE
+   * clause and names its rows `a` (SOURCE_ROWS): a page may add conditions on
+   * `a.resource_type` / `a.id`, ORDER BY and LIMIT to it (SearchSql.page).
    */
   indexSource(criteria: Criterion[], types: string[]): string | undefined {
     if (criteria.some((c) => c.kind === 'lastUpdated')) return undefined;
@@ -82,7 +87,7 @@ export class CriteriaSql extends ValueSql {
     const x = this.alias('an');
     const s = this.stored(types, anchor.code);
     const conds = anchor.values.map((v) => this.value(x, s, anchor.type, anchor.modifier, v));
-    const ids = `${x}ids`;
+    const ids = SOURCE_ROWS;
     const type = types.length === 1 ? this.text(types[0]) : `${x}.resource_type`;
     const rest = this.probes(() => criteria.filter((c) => c !== anchor).map((c) => this.render(c, ids, types)));
     const restriction = this.restrictionSql(ids, types);
@@ -106,7 +111,7 @@ export class CriteriaSql extends ValueSql {
     if (!targets) return undefined;
     const x = this.alias('an');
     const tg = this.alias('tg');
-    const ids = `${x}ids`;
+    const ids = SOURCE_ROWS;
     const s = this.stored(types, c.code);
     const hashes = s.map((k) => `search_hash(${this.text(`${k.type}|${k.param}|`)} || ${tg}.resource_type || '/' || ${tg}.id)`);
     const type = types.length === 1 ? this.text(types[0]) : `${x}.resource_type`;

@@ -119,7 +119,8 @@ export class SearchSql {
     const joins = this.q.sort.map((s, i) => this.keyJoin(s, i)).filter(Boolean);
     const { from, where: conds } = this.source();
     const backward = this.q.cursor?.direction === 'p';
-    if (this.q.cursor) conds.push(this.keyset(keys, this.q.cursor));
+    const cursor = this.q.cursor ? this.keyset(keys, this.q.cursor) : undefined;
+    if (cursor) conds.push(cursor);
     const where = conds.length ? conds.join('\n  AND ') : 'TRUE';
     const order = [
       ...keys.map((k) => `${k.expr} ${k.descending !== backward ? 'DESC' : 'ASC'}${k.notNull ? '' : ` NULLS ${backward ? 'FIRST' : 'LAST'}`}`),
@@ -132,10 +133,16 @@ export class SearchSql {
       ...this.tailKeys().map((k) => `p.${k.expr.slice(2)} ${backward ? 'DESC' : 'ASC'}`),
     ];
     const join = this.contained?.join ?? { columns: '', on: 'r.resource_type = p.resource_type AND r.id = p.id' };
-    const sql = `SELECT r.resource_type, r.id, r.version_id, r.content${keys.map((_, i) => `, p.k${i}`).join('')}${join.columns}
-FROM (SELECT ${inner.join(', ')}
+    // ids straight from the index and in id order: DISTINCT, ORDER BY and LIMIT at one level, where the planner
+    // knows only a page is wanted and walks the (hash, resource_id) index in order, stopping after it; as a
+    // subquery of the page it planned for every match (a common code: 36,000 rows sorted, 41 ms → 0.4 ms)
+    const ids = this.indexSource && !this.contained && keys.length === 0
+      ? `${this.indexSource}${cursor ? `\n      AND ${cursor}` : ''}`
+      : `SELECT ${inner.join(', ')}
   FROM ${from}${joins.map((j) => `\n  ${j}`).join('')}
-  WHERE ${where}
+  WHERE ${where}`;
+    const sql = `SELECT r.resource_type, r.id, r.version_id, r.content${keys.map((_, i) => `, p.k${i}`).join('')}${join.columns}
+FROM (${ids}
   ORDER BY ${order.join(', ')}
   LIMIT ${this.p.bind(limit, 'int')}) p
 JOIN resource r ON ${join.on}
