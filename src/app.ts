@@ -8,11 +8,32 @@ import { AuditService } from './audit/audit.service';
 import { AppConfig } from './config/config';
 import { isRawBinaryUpload } from './fhir/binary/binary-http';
 import { contentNegotiation } from './fhir/rest/content-negotiation';
-import { OperationOutcomeFilter, toOutcome } from './fhir/rest/operation-outcome.filter';
-import { reply } from './fhir/rest/fhir-response';
+import { OperationOutcomeFilter, sendOutcome } from './fhir/rest/operation-outcome.filter';
+import { installDirectRoute } from './fhir/rest/direct-route';
+import { FhirController } from './fhir/rest/fhir.controller';
+import { FhirAuthGuard } from './auth/fhir-auth.guard';
+import { cors } from './auth/well-known';
 import { logger } from './logger';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Gives the request its id (`X-Request-Id`: the client's when well-formed) and, at level info, its access log line. */
+export function identifyRequest(req: express.Request, res: express.Response): void {
+  const incoming = req.headers['x-request-id'];
+  const id = typeof incoming === 'string' && REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
+  (req as any).id = id;
+  res.setHeader('X-Request-Id', id);
+  // the access line is at level info: below it, no listener per request
+  if (logger.isLevelEnabled('info')) {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      logger.info(
+        { reqId: id, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - start) / 1e6 },
+        'request',
+      );
+    });
+  }
+}
 
 /** Builds the Nest application (used by main.ts and the e2e tests). */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
@@ -28,24 +49,12 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
 
   // request id + one structured access log line per request (ids and status only: no PHI)
   app.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
-    const incoming = req.headers['x-request-id'];
-    const id = typeof incoming === 'string' && REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
-    (req as any).id = id;
-    res.setHeader('X-Request-Id', id);
-    // the access line is at level info: below it, no listener per request
-    if (logger.isLevelEnabled('info')) {
-      const start = process.hrtime.bigint();
-      res.on('finish', () => {
-        logger.info(
-          { reqId: id, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - start) / 1e6 },
-          'request',
-        );
-      });
-    }
+    identifyRequest(req, res);
     next();
   });
   // audit trail (src/audit): every /fhir answer waits until its AuditEvent is durable
-  app.use('/fhir', auditMiddleware(app.get(AuditService)));
+  const auditRequests = auditMiddleware(app.get(AuditService));
+  app.use('/fhir', auditRequests);
   app.use('/fhir', contentNegotiation);
   const jsonTypes = ['application/fhir+json', 'application/json', 'application/json+fhir', 'application/json-patch+json'];
   // a raw Binary document (any Content-Type) skips the parsers: BinaryService streams it into storage
@@ -56,10 +65,21 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   // body-parser errors (413, bad JSON) become OperationOutcomes
   app.use((err: any, req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (!err) return next();
-    const o = toOutcome(err, req);
-    reply(req, res, o);
+    sendOutcome(err, req, res);
   });
   app.useGlobalFilters(new OperationOutcomeFilter());
+  // GET read and type search skip Express (same steps, same order: src/fhir/rest/direct-route.ts)
+  const controller = app.get(FhirController);
+  const guard = app.get(FhirAuthGuard);
+  installDirectRoute(app.getHttpServer(), {
+    identify: identifyRequest,
+    fhirMiddleware: [auditRequests, contentNegotiation],
+    rootMiddleware: [cors],
+    guard: (req, res) => guard.check(req, res),
+    read: (type, id, req, res) => controller.read({ type, id }, req, res),
+    search: (type, req, res) => controller.typeSearch(type, req, res),
+    fail: sendOutcome,
+  });
   app.enableShutdownHooks();
   return app;
 }

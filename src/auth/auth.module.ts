@@ -56,7 +56,8 @@ const PURGE_INTERVAL_MS = 10 * 60_000;
     SeedService,
     RequestAuthorizer,
     RateLimiter,
-    { provide: APP_GUARD, useClass: FhirAuthGuard },
+    FhirAuthGuard,
+    { provide: APP_GUARD, useExisting: FhirAuthGuard },
   ],
   exports: [AuthEvents, Tokens, RequestAuthorizer],
 })

@@ -40,12 +40,18 @@ export class FhirAuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    const req = context.switchToHttp().getRequest<Request>();
-    if (!req.path.startsWith('/fhir/') && req.path !== '/fhir') return true;
-    if (isPublicFhirPath(req.method, req.path)) return true;
+    const http = context.switchToHttp();
+    await this.check(http.getRequest<Request>(), http.getResponse<Response>());
+    return true;
+  }
+
+  /** Lets the request through (setting `req.auth`) or throws the 401/403 FhirError. */
+  async check(req: Request, res: Response): Promise<void> {
+    if (!req.path.startsWith('/fhir/') && req.path !== '/fhir') return;
+    if (isPublicFhirPath(req.method, req.path)) return;
     // development only: without AUTH_REQUIRED a request with no token is an unrestricted internal call
-    if (!this.config.authRequired && !req.headers.authorization) return true;
-    const auth = await this.authenticate(req, context.switchToHttp().getResponse<Response>());
+    if (!this.config.authRequired && !req.headers.authorization) return;
+    const auth = await this.authenticate(req, res);
     (req as Request & { auth: AuthContext }).auth = auth;
     try {
       await this.authorizer.authorize(auth, {
@@ -75,7 +81,6 @@ export class FhirAuthGuard implements CanActivate {
       }
       throw err;
     }
-    return true;
   }
 
   private authenticate(req: Request, res: Response): Promise<AuthContext> {

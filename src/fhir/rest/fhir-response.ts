@@ -20,7 +20,7 @@ export function versionHeaders(v: StoredVersion): Record<string, string> {
 /** Sends a FhirResponse, honouring `_pretty`. */
 export function reply(req: Request, res: Response, r: FhirResponse): void {
   if (r.headers) for (const [k, v] of Object.entries(r.headers)) res.setHeader(k, v);
-  res.status(r.status);
+  res.statusCode = r.status; // (not Express's res.status: the direct route answers on plain node:http objects)
   if (r.body === undefined) {
     res.end();
     return;

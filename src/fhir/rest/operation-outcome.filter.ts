@@ -36,15 +36,17 @@ const STATUS_CODES: Record<number, IssueCode> = {
 export class OperationOutcomeFilter implements ExceptionFilter {
   catch(err: any, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const req = ctx.getRequest<Request>();
-    const res = ctx.getResponse<Response>();
-    if (res.headersSent) {
-      res.end();
-      return;
-    }
-    const { status, body, headers } = toOutcome(err, req);
-    reply(req, res, { status, body, headers });
+    sendOutcome(err, ctx.getRequest<Request>(), ctx.getResponse<Response>());
   }
+}
+
+/** Answers an error as its OperationOutcome (the filter, the body-parser errors, the direct route). */
+export function sendOutcome(err: unknown, req: Request, res: Response): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  reply(req, res, toOutcome(err, req));
 }
 
 export function toOutcome(err: any, req?: Request): { status: number; body: object; headers: Record<string, string> } {
