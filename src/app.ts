@@ -68,16 +68,14 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     sendOutcome(err, req, res);
   });
   app.useGlobalFilters(new OperationOutcomeFilter());
-  // GET read and type search skip Express (same steps, same order: src/fhir/rest/direct-route.ts)
-  const controller = app.get(FhirController);
+  // the frequent GETs (read, vread, search, history) skip Express (same steps, same order: src/fhir/rest/direct-route.ts)
   const guard = app.get(FhirAuthGuard);
   installDirectRoute(app.getHttpServer(), {
     identify: identifyRequest,
     fhirMiddleware: [auditRequests, contentNegotiation],
     rootMiddleware: [cors],
     guard: (req, res) => guard.check(req, res),
-    read: (type, id, req, res) => controller.read({ type, id }, req, res),
-    search: (type, req, res) => controller.typeSearch(type, req, res),
+    controller: app.get(FhirController),
     fail: sendOutcome,
   });
   app.enableShutdownHooks();

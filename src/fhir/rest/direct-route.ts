@@ -1,8 +1,18 @@
 import type { IncomingMessage, Server, ServerResponse } from 'http';
 import { parse as parseQuery } from 'querystring';
 import type { NextFunction, Request, Response } from 'express';
+import type { FhirController } from './fhir.controller';
 
 type Middleware = (req: Request, res: Response, next: NextFunction) => void;
+
+/** The FhirController methods behind the direct route. */
+export type FhirGetRoutes = Pick<FhirController, 'read' | 'vread' | 'typeSearch' | 'instanceGet' | 'instanceHistory' | 'typeHistory' | 'systemHistory'>;
+
+/** A request the direct route takes: which controller method, with which path parameters. */
+export interface DirectRoute {
+  route: keyof FhirGetRoutes;
+  params: Record<string, string>;
+}
 
 /** What a GET read or type search passes through, in the order the Express stack runs it. */
 export interface DirectRouteSteps {
@@ -14,20 +24,22 @@ export interface DirectRouteSteps {
   rootMiddleware: Middleware[];
   /** the FHIR auth guard: sets `req.auth` or throws the 401/403 */
   guard: (req: Request, res: Response) => Promise<void>;
-  read: (type: string, id: string, req: Request, res: Response) => Promise<unknown>;
-  search: (type: string, req: Request, res: Response) => Promise<unknown>;
+  /** the controller whose GET methods answer (the same ones Express routes to) */
+  controller: FhirGetRoutes;
   /** an error as its OperationOutcome */
   fail: (err: unknown, req: Request, res: Response) => void;
 }
 
-/** `/fhir/{type}` and `/fhir/{type}/{id}`: ids as FHIR defines them, so no percent-decoding is needed. */
-const TYPE_OR_INSTANCE = /^\/fhir\/([A-Z][A-Za-z]{1,63})(?:\/([A-Za-z0-9\-.]{1,64}))?$/;
+/** A type segment, and an id or version id as FHIR defines them (so no percent-decoding is needed). */
+const TYPE = /^[A-Z][A-Za-z]{1,63}$/;
+const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 /** Served by controllers of their own (AuditEvent) or streamed in their own media type (Binary). */
 const OWN_ROUTES = new Set(['AuditEvent', 'Binary']);
+const type = (s: string) => TYPE.test(s) && !OWN_ROUTES.has(s);
 
 /**
- * The direct route: GET read (`[type]/[id]`) and GET type search (`[type]?…`), the interactions
- * that dominate a FHIR server's traffic, answered from node:http before Express sees them.
+ * The direct route: the GET interactions that dominate a FHIR server's traffic (read, vread, type
+ * and compartment search, history at every level) answered from node:http before Express sees them.
  *
  * Why: Express gives every request and response its own prototypes (`Object.setPrototypeOf`),
  * which throws V8 off Node's own http objects for the rest of the request. Measured on the team's
@@ -37,7 +49,7 @@ const OWN_ROUTES = new Set(['AuditEvent', 'Binary']);
  * for these requests (the same functions, in the same order: request id, audit, content
  * negotiation, CORS, the auth guard, the controller method, the OperationOutcome on error) and
  * gives them the few request properties they read (`originalUrl`, `path`, `query`, `ip`) as plain
- * values. Anything else (other methods, bodies, operations, `_history`, Binary, AuditEvent,
+ * values. Anything else (other methods, bodies, `$operations`, system search, Binary, AuditEvent,
  * unusual paths) goes to Express untouched.
  */
 export function installDirectRoute(server: Server, steps: DirectRouteSteps): void {
@@ -48,14 +60,27 @@ export function installDirectRoute(server: Server, steps: DirectRouteSteps): voi
   });
 }
 
-/** The read (`id` set) or type search a request is, when the direct route takes it; else undefined. */
-export function directRouteOf(req: Pick<IncomingMessage, 'method' | 'url' | 'headers'>): { type: string; id?: string } | undefined {
+/** The controller method (and path parameters) of a request the direct route takes; else undefined. */
+export function directRouteOf(req: Pick<IncomingMessage, 'method' | 'url' | 'headers'>): DirectRoute | undefined {
   if (req.method !== 'GET' || hasBody(req)) return undefined;
   const url = req.url ?? '';
   const q = url.indexOf('?');
-  const m = TYPE_OR_INSTANCE.exec(q < 0 ? url : url.slice(0, q));
-  if (!m || OWN_ROUTES.has(m[1])) return undefined;
-  return { type: m[1], id: m[2] };
+  const path = q < 0 ? url : url.slice(0, q);
+  if (!path.startsWith('/fhir/')) return undefined;
+  const [t, id, third, vid, ...more] = path.slice('/fhir/'.length).split('/');
+  if (more.length) return undefined;
+  if (t === '_history') return id === undefined ? { route: 'systemHistory', params: {} } : undefined;
+  if (!type(t)) return undefined;
+  if (id === undefined) return { route: 'typeSearch', params: { type: t } };
+  if (id === '_history') return third === undefined ? { route: 'typeHistory', params: { type: t } } : undefined;
+  if (!ID.test(id)) return undefined;
+  if (third === undefined) return { route: 'read', params: { type: t, id } };
+  if (third === '_history') {
+    if (vid === undefined) return { route: 'instanceHistory', params: { type: t, id } };
+    return ID.test(vid) ? { route: 'vread', params: { type: t, id, vid } } : undefined;
+  }
+  // compartment search: Patient/123/Observation
+  return vid === undefined && type(third) ? { route: 'instanceGet', params: { type: t, id, op: third } } : undefined;
 }
 
 function route(incoming: IncomingMessage, res: ServerResponse, steps: DirectRouteSteps): boolean {
@@ -71,11 +96,11 @@ function route(incoming: IncomingMessage, res: ServerResponse, steps: DirectRout
     ip: incoming.socket.remoteAddress,
   }) as unknown as Request;
   const response = res as Response;
-  handle(req, response, steps, target.type, target.id).catch((err) => steps.fail(err, req, response));
+  handle(req, response, steps, target).catch((err) => steps.fail(err, req, response));
   return true;
 }
 
-async function handle(req: Request, res: Response, steps: DirectRouteSteps, type: string, id: string | undefined) {
+async function handle(req: Request, res: Response, steps: DirectRouteSteps, target: DirectRoute) {
   steps.identify(req, res);
   // middleware mounted at /fhir sees the path below the mount point, as under Express
   const { url, path } = req;
@@ -84,8 +109,20 @@ async function handle(req: Request, res: Response, steps: DirectRouteSteps, type
   Object.assign(req, { url, path });
   if (!passedFhir || !steps.rootMiddleware.every((mw) => passes(mw, req, res))) return;
   await steps.guard(req, res);
-  if (id === undefined) await steps.search(type, req, res);
-  else await steps.read(type, id, req, res);
+  await call(steps.controller, target, req, res);
+}
+
+/** The controller method as Nest would call it: `@Param()` values, or the one `@Param('type')`. */
+function call(c: FhirGetRoutes, { route, params }: DirectRoute, req: Request, res: Response): Promise<unknown> {
+  switch (route) {
+    case 'systemHistory':
+      return c.systemHistory(req, res);
+    case 'typeSearch':
+    case 'typeHistory':
+      return c[route](params.type, req, res);
+    default:
+      return c[route](params, req, res);
+  }
 }
 
 /** Runs a synchronous Express middleware: true when it called `next()`, throws what it passed to `next(err)`. */

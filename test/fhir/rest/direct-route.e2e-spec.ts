@@ -5,15 +5,15 @@ import { backendToken, SmartApp, startSmartApp } from '../../auth/smart-helpers'
 import { FHIR_JSON } from '../../helpers/test-app';
 
 /**
- * The direct route (src/fhir/rest/direct-route.ts) answers GET read and type
- * search from node:http before Express. Oracle: the very same app's Express
+ * The direct route (src/fhir/rest/direct-route.ts) answers the frequent GETs
+ * (read, vread, type and compartment search, history) from node:http before Express. Oracle: the very same app's Express
  * stack, reached through the Express application alone (supertest on
  * `getHttpAdapter().getInstance()` makes its own server without the direct
  * route). Every answer must be the same: status, FHIR headers and body
- * (http.html §3.1.0.1 read, §3.1.0.8 search, content negotiation, ETag /
+ * (http.html §3.1.0.1 read, §3.1.0.3 vread, §3.1.0.8 search, §3.1.0.4 history, content negotiation, ETag /
  * If-None-Match, SMART 401/403, CORS, X-Request-Id, AuditEvent).
  */
-describe('direct route: GET read and search answer as the Express stack does', () => {
+describe('direct route: the frequent GETs answer as the Express stack does', () => {
   let s: SmartApp;
   let token: string;
   let obsOnly: string;
@@ -63,6 +63,14 @@ describe('direct route: GET read and search answer as the Express stack does', (
     ['search, _summary=count', '/fhir/Patient?_summary=count', () => ({ Authorization: `Bearer ${token}` })],
     ['search, unknown parameter: 400', '/fhir/Patient?nonsense=1', () => ({ Authorization: `Bearer ${token}` })],
     ['search, bad date: 400', '/fhir/Patient?birthdate=notadate', () => ({ Authorization: `Bearer ${token}` })],
+    ['vread', '/fhir/Patient/{id}/_history/1', () => ({ Authorization: `Bearer ${token}` })],
+    ['vread of an unknown version: 404', '/fhir/Patient/{id}/_history/9', () => ({ Authorization: `Bearer ${token}` })],
+    ['vread of the deletion: 410', '/fhir/Patient/{deleted}/_history/2', () => ({ Authorization: `Bearer ${token}` })],
+    ['instance history', '/fhir/Patient/{deleted}/_history', () => ({ Authorization: `Bearer ${token}` })],
+    ['type history, _count', '/fhir/Patient/_history?_count=1', () => ({ Authorization: `Bearer ${token}` })],
+    ['system history, bad _since: 400', '/fhir/_history?_since=yesterday', () => ({ Authorization: `Bearer ${token}` })],
+    ['compartment search', '/fhir/Patient/{id}/Observation', () => ({ Authorization: `Bearer ${obsOnly}` })],
+    ['compartment search of an unknown type: 404', '/fhir/Patient/{id}/Nonsense', () => ({ Authorization: `Bearer ${token}` })],
     ['search outside the scopes: 403', '/fhir/Patient?family=Directroute', () => ({ Authorization: `Bearer ${obsOnly}` })],
   ];
 
@@ -90,14 +98,23 @@ describe('direct route: GET read and search answer as the Express stack does', (
     expect(none('POST', '/fhir/Patient')).toBeUndefined();
     expect(none('HEAD', '/fhir/Patient/1')).toBeUndefined();
     expect(none('GET', '/fhir/Patient/1', { 'content-length': '2' })).toBeUndefined();
-    expect(none('GET', '/fhir/Patient/1/_history')).toBeUndefined();
+    expect(none('GET', '/fhir/Patient/1/_history/1/x')).toBeUndefined();
+    expect(none('GET', '/fhir/Patient/_history/1')).toBeUndefined();
+    expect(none('GET', '/fhir/_history/1')).toBeUndefined();
+    expect(none('GET', '/fhir?_type=Patient')).toBeUndefined();
+    expect(none('GET', '/fhir/Patient/1/AuditEvent')).toBeUndefined();
+    expect(none('GET', '/fhir/Patient/1/$everything')).toBeUndefined();
+    expect(none('GET', '/fhir//Patient')).toBeUndefined();
     expect(none('GET', '/fhir/Patient/$everything')).toBeUndefined();
     expect(none('GET', '/fhir/Patient/1/')).toBeUndefined();
     expect(none('GET', '/fhir/metadata')).toBeUndefined();
     expect(none('GET', '/fhir/AuditEvent/1')).toBeUndefined();
     expect(none('GET', '/fhir/Binary/1')).toBeUndefined();
     expect(none('GET', '/fhir/Patient/a%2Fb')).toBeUndefined();
-    expect(none('GET', '/fhir/Patient/1')).toEqual({ type: 'Patient', id: '1' });
-    expect(none('GET', '/fhir/Observation?code=x')).toEqual({ type: 'Observation', id: undefined });
+    expect(none('GET', '/fhir/Patient/1')).toEqual({ route: 'read', params: { type: 'Patient', id: '1' } });
+    expect(none('GET', '/fhir/Observation?code=x')).toEqual({ route: 'typeSearch', params: { type: 'Observation' } });
+    expect(none('GET', '/fhir/Patient/1/_history/2')).toEqual({ route: 'vread', params: { type: 'Patient', id: '1', vid: '2' } });
+    expect(none('GET', '/fhir/Patient/1/Observation?code=x')).toEqual({ route: 'instanceGet', params: { type: 'Patient', id: '1', op: 'Observation' } });
+    expect(none('GET', '/fhir/_history?_since=2026-01-01')).toEqual({ route: 'systemHistory', params: {} });
   });
 });
