@@ -6,7 +6,8 @@
 // ≥ 85% of unaudited), searches and creates (concurrency 16). Also reports the CPU time per request
 // of each server process plus its PostgreSQL backends (from /proc): on a CPU-bound machine the
 // throughput ratio is the inverse of the CPU ratio.
-// Env: SLICE (s per slice, default 4), SLICES (slices per server and scenario, default 5).
+// Env: SLICE (s per slice, default 4), SLICES (slices per server and scenario, default 5),
+// AUDIT_SCENARIOS (comma list of read, search, create; default all).
 const fs = require('fs');
 const { Client } = require('pg');
 const autocannon = require('autocannon');
@@ -97,7 +98,7 @@ async function main() {
   const on = await start(true);
   const summary = { scenario: 'audit_overhead', slices: SLICES, slice_s: SLICE, target_read_ratio: 0.85 };
   try {
-    for (const name of Object.keys(scenarios)) {
+    for (const name of (process.env.AUDIT_SCENARIOS || Object.keys(scenarios).join(',')).split(',')) {
       const runs = { off: [], on: [] };
       for (let k = 0; k < SLICES; k++) {
         for (const s of k % 2 ? [on, off] : [off, on]) runs[s.audit ? 'on' : 'off'].push(await slice(s, name));

@@ -52,6 +52,8 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     identifyRequest(req, res);
     next();
   });
+  // CORS first: every answer a browser app can get, including the 406/413/415 sent before any route, carries it
+  app.use(cors);
   // audit trail (src/audit): every /fhir answer waits until its AuditEvent is durable
   const auditRequests = auditMiddleware(app.get(AuditService));
   app.use('/fhir', auditRequests);
@@ -72,8 +74,8 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   const guard = app.get(FhirAuthGuard);
   installDirectRoute(app.getHttpServer(), {
     identify: identifyRequest,
-    fhirMiddleware: [auditRequests, contentNegotiation],
     rootMiddleware: [cors],
+    fhirMiddleware: [auditRequests, contentNegotiation],
     guard: (req, res) => guard.check(req, res),
     controller: app.get(FhirController),
     fail: sendOutcome,

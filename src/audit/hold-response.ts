@@ -36,7 +36,8 @@ export function holdResponse(req: Request, res: Response, audit: (body: unknown)
       res.destroy();
       return;
     }
-    for (const h of res.getHeaderNames()) if (h !== 'x-request-id') res.removeHeader(h);
+    // what described the withheld answer goes; the request id and CORS stay (a browser app must read the 503)
+    for (const h of res.getHeaderNames()) if (h !== 'x-request-id' && !h.startsWith('access-control-')) res.removeHeader(h);
     res.statusCode = 503;
     res.setHeader('Content-Type', 'application/fhir+json; charset=utf-8');
     res.setHeader('Retry-After', '1');

@@ -29,7 +29,7 @@ import { SeedService } from './seed.service';
 import { SigningKeys } from './signing-keys.service';
 import { TokenEndpoint } from './token-endpoint.service';
 import { Tokens } from './tokens.service';
-import { cors, WellKnownController, wellKnownUnderFhir } from './well-known';
+import { WellKnownController, wellKnownUnderFhir } from './well-known';
 
 const PURGE_INTERVAL_MS = 10 * 60_000;
 
@@ -78,7 +78,6 @@ export class AuthModule implements NestModule, OnModuleInit, OnModuleDestroy {
   ) {}
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(cors).forRoutes({ path: '*splat', method: RequestMethod.ALL });
     consumer
       .apply(wellKnownUnderFhir(this.config))
       .forRoutes({ path: 'fhir/.well-known/*splat', method: RequestMethod.GET });

@@ -66,8 +66,9 @@ describe('audit durability', () => {
     // the audit table refuses new rows (a database blip, a full disk...)
     await t.db.query(`ALTER TABLE audit_event ADD CONSTRAINT audit_down CHECK (outcome < 0) NOT VALID`);
     try {
-      const read = await t.http.get(`/fhir/Patient/${p.body.id}`);
+      const read = await t.http.get(`/fhir/Patient/${p.body.id}`).set('Origin', 'https://app.example');
       expect(read.status).toBe(503);
+      expect(read.headers['access-control-allow-origin']).toBe('*'); // a browser app can read why
       expect(read.body.resourceType).toBe('OperationOutcome');
       expect(read.text).not.toContain('Secret');
       expect(read.headers.etag).toBeUndefined();

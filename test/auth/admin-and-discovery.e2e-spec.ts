@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import request from 'supertest';
 import { SeedService } from '../../src/auth/seed.service';
 import { FHIR_JSON } from '../helpers/test-app';
 import { backendToken, SmartApp, startSmartApp, userToken } from './smart-helpers';
@@ -75,6 +76,23 @@ describe('discovery, registration, launch, seed', () => {
     expect(preflight.status).toBe(204);
     expect(preflight.headers['access-control-allow-origin']).toBe('*');
     expect(preflight.headers['access-control-allow-headers']).toMatch(/authorization/i);
+    // errors answered before any route (content negotiation 406/415, body parsing 400/413) carry CORS too,
+    // or a browser app could not read the OperationOutcome (Fetch standard: CORS check on every response)
+    const early: [string, request.Test][] = [
+      ['406', s.http.get('/fhir/Patient/123').set('Accept', 'application/fhir+xml')],
+      ['415', s.http.post('/fhir/Patient').set('Content-Type', 'application/xml').send('<Patient/>')],
+      ['400 malformed JSON', s.http.post('/fhir/Patient').set('Content-Type', 'application/fhir+json').send('{"resourceType":')],
+      ['413', s.http.post('/fhir/Patient').set('Content-Type', 'application/fhir+json').send(JSON.stringify({ resourceType: 'Patient', text: { div: 'x'.repeat(s.config.maxBodyBytes + 10) } }))],
+    ];
+    for (const [what, req] of early) {
+      const res = await req.set('Origin', 'https://app.example');
+      expect({ what, status: res.status, cors: res.headers['access-control-allow-origin'], type: res.body.resourceType }).toEqual({
+        what,
+        status: Number(what.slice(0, 3)),
+        cors: '*',
+        type: 'OperationOutcome',
+      });
+    }
     const tokenCors = await s.http.post('/auth/token').set('Origin', 'https://app.example').type('form').send({});
     expect(tokenCors.headers['access-control-allow-origin']).toBe('*');
     const page = await s.http.get('/auth/authorize').set('Origin', 'https://app.example');

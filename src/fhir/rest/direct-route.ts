@@ -18,10 +18,10 @@ export interface DirectRoute {
 export interface DirectRouteSteps {
   /** request id and access log (app.ts) */
   identify: (req: Request, res: Response) => void;
-  /** mounted at /fhir: the audit trail, then content negotiation */
-  fhirMiddleware: Middleware[];
   /** mounted at the root: CORS */
   rootMiddleware: Middleware[];
+  /** mounted at /fhir: the audit trail, then content negotiation */
+  fhirMiddleware: Middleware[];
   /** the FHIR auth guard: sets `req.auth` or throws the 401/403 */
   guard: (req: Request, res: Response) => Promise<void>;
   /** the controller whose GET methods answer (the same ones Express routes to) */
@@ -46,8 +46,8 @@ const type = (s: string) => TYPE.test(s) && !OWN_ROUTES.has(s);
  * machine: a bare node:http answer costs 46 µs of CPU, the same answer after Express's prototype
  * swap 151 µs, and through the whole Express + Nest stack 235 µs, about half of what a read
  * costs (README, Request path). The direct route runs exactly the steps the Express stack runs
- * for these requests (the same functions, in the same order: request id, audit, content
- * negotiation, CORS, the auth guard, the controller method, the OperationOutcome on error) and
+ * for these requests (the same functions, in the same order: request id, CORS, audit, content
+ * negotiation, the auth guard, the controller method, the OperationOutcome on error) and
  * gives them the few request properties they read (`originalUrl`, `path`, `query`, `ip`) as plain
  * values. Anything else (other methods, bodies, `$operations`, system search, Binary, AuditEvent,
  * unusual paths) goes to Express untouched.
@@ -102,12 +102,13 @@ function route(incoming: IncomingMessage, res: ServerResponse, steps: DirectRout
 
 async function handle(req: Request, res: Response, steps: DirectRouteSteps, target: DirectRoute) {
   steps.identify(req, res);
+  if (!steps.rootMiddleware.every((mw) => passes(mw, req, res))) return;
   // middleware mounted at /fhir sees the path below the mount point, as under Express
   const { url, path } = req;
   Object.assign(req, { url: url.slice('/fhir'.length), path: path.slice('/fhir'.length) });
   const passedFhir = steps.fhirMiddleware.every((mw) => passes(mw, req, res));
   Object.assign(req, { url, path });
-  if (!passedFhir || !steps.rootMiddleware.every((mw) => passes(mw, req, res))) return;
+  if (!passedFhir) return;
   await steps.guard(req, res);
   await call(steps.controller, target, req, res);
 }
