@@ -62,20 +62,24 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   // a raw Binary document (any Content-Type) skips the parsers: BinaryService streams it into storage
   const unlessRawBinary = (parser: express.RequestHandler): express.RequestHandler => (req, res, next) =>
     isRawBinaryUpload(req) ? next() : parser(req, res, next);
-  app.use('/fhir', unlessRawBinary(express.json({ type: jsonTypes, limit: config.maxBodyBytes, strict: false })));
-  app.use('/fhir', unlessRawBinary(express.urlencoded({ extended: false, limit: config.maxBodyBytes })));
+  const bodyParsers = [
+    unlessRawBinary(express.json({ type: jsonTypes, limit: config.maxBodyBytes, strict: false })),
+    unlessRawBinary(express.urlencoded({ extended: false, limit: config.maxBodyBytes })),
+  ];
+  for (const parser of bodyParsers) app.use('/fhir', parser);
   // body-parser errors (413, bad JSON) become OperationOutcomes
   app.use((err: any, req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (!err) return next();
     sendOutcome(err, req, res);
   });
   app.useGlobalFilters(new OperationOutcomeFilter());
-  // the frequent GETs (read, vread, search, history) skip Express (same steps, same order: src/fhir/rest/direct-route.ts)
+  // the frequent interactions (read, vread, search, history, create, update, patch, delete, Bundles) skip Express (same steps, same order: src/fhir/rest/direct-route.ts)
   const guard = app.get(FhirAuthGuard);
   installDirectRoute(app.getHttpServer(), {
     identify: identifyRequest,
     rootMiddleware: [cors],
     fhirMiddleware: [auditRequests, contentNegotiation],
+    bodyParsers,
     guard: (req, res) => guard.check(req, res),
     controller: app.get(FhirController),
     fail: sendOutcome,

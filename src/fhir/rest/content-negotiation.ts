@@ -5,12 +5,16 @@ import { FhirError } from '../errors';
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
 const FORMAT_ALIASES = new Set(['json', 'application/json', 'application/fhir+json', 'application/json+fhir']);
 
-/** Media types accepted as request bodies, by method; Binary and operations may widen this. */
-export function bodyTypeAllowed(method: string, contentType: string): boolean {
+/**
+ * Media types accepted as request bodies, by method and path (below /fhir); Binary widens this.
+ * A form body is a search (`POST [type]/_search`, http.html §3.1.0.8) or an operation's
+ * parameters, never a resource: a create from form fields would store what no client meant.
+ */
+export function bodyTypeAllowed(method: string, contentType: string, path: string): boolean {
   const type = contentType.split(';')[0].trim().toLowerCase();
   if (JSON_TYPES.includes(type)) return true;
   if (method === 'PATCH' && type === 'application/json-patch+json') return true;
-  if (method === 'POST' && type === 'application/x-www-form-urlencoded') return true; // _search
+  if (method === 'POST' && type === 'application/x-www-form-urlencoded') return path.endsWith('/_search') || path.includes('/$');
   return false;
 }
 
@@ -32,7 +36,7 @@ export function contentNegotiation(req: Request, res: Response, next: NextFuncti
   if (hasBody && ['POST', 'PUT', 'PATCH'].includes(req.method)) {
     const ct = req.headers['content-type'];
     // Binary create/update takes the document in any Content-Type (http.html#binary)
-    if (!(req.method !== 'PATCH' && isBinaryPath(req.path)) && (!ct || !bodyTypeAllowed(req.method, ct))) {
+    if (!(req.method !== 'PATCH' && isBinaryPath(req.path)) && (!ct || !bodyTypeAllowed(req.method, ct, req.path))) {
       return next(FhirError.of(415, 'not-supported', `content type "${ct ?? ''}" is not supported`));
     }
   }

@@ -6,15 +6,29 @@ import type { FhirController } from './fhir.controller';
 type Middleware = (req: Request, res: Response, next: NextFunction) => void;
 
 /** The FhirController methods behind the direct route. */
-export type FhirGetRoutes = Pick<FhirController, 'read' | 'vread' | 'typeSearch' | 'instanceGet' | 'instanceHistory' | 'typeHistory' | 'systemHistory'>;
+export type FhirDirectRoutes = Pick<
+  FhirController,
+  | 'read'
+  | 'vread'
+  | 'typeSearch'
+  | 'instanceGet'
+  | 'instanceHistory'
+  | 'typeHistory'
+  | 'systemHistory'
+  | 'create'
+  | 'update'
+  | 'patch'
+  | 'delete'
+  | 'batchOrTransaction'
+>;
 
 /** A request the direct route takes: which controller method, with which path parameters. */
 export interface DirectRoute {
-  route: keyof FhirGetRoutes;
+  route: keyof FhirDirectRoutes;
   params: Record<string, string>;
 }
 
-/** What a GET read or type search passes through, in the order the Express stack runs it. */
+/** What a request on the direct route passes through, in the order the Express stack runs it. */
 export interface DirectRouteSteps {
   /** request id and access log (app.ts) */
   identify: (req: Request, res: Response) => void;
@@ -22,10 +36,12 @@ export interface DirectRouteSteps {
   rootMiddleware: Middleware[];
   /** mounted at /fhir: the audit trail, then content negotiation */
   fhirMiddleware: Middleware[];
+  /** mounted at /fhir after those: the body parsers (they always call `next`, later, with or without an error) */
+  bodyParsers: Middleware[];
   /** the FHIR auth guard: sets `req.auth` or throws the 401/403 */
   guard: (req: Request, res: Response) => Promise<void>;
-  /** the controller whose GET methods answer (the same ones Express routes to) */
-  controller: FhirGetRoutes;
+  /** the controller whose methods answer (the same ones Express routes to) */
+  controller: FhirDirectRoutes;
   /** an error as its OperationOutcome */
   fail: (err: unknown, req: Request, res: Response) => void;
 }
@@ -38,8 +54,9 @@ const OWN_ROUTES = new Set(['AuditEvent', 'Binary']);
 const type = (s: string) => TYPE.test(s) && !OWN_ROUTES.has(s);
 
 /**
- * The direct route: the GET interactions that dominate a FHIR server's traffic (read, vread, type
- * and compartment search, history at every level) answered from node:http before Express sees them.
+ * The direct route: the interactions that dominate a FHIR server's traffic (read, vread, type and
+ * compartment search, history at every level; create, update, patch, delete of one instance;
+ * batch and transaction Bundles) answered from node:http before Express sees them.
  *
  * Why: Express gives every request and response its own prototypes (`Object.setPrototypeOf`),
  * which throws V8 off Node's own http objects for the rest of the request. Measured on the team's
@@ -47,10 +64,11 @@ const type = (s: string) => TYPE.test(s) && !OWN_ROUTES.has(s);
  * swap 151 µs, and through the whole Express + Nest stack 235 µs, about half of what a read
  * costs (README, Request path). The direct route runs exactly the steps the Express stack runs
  * for these requests (the same functions, in the same order: request id, CORS, audit, content
- * negotiation, the auth guard, the controller method, the OperationOutcome on error) and
- * gives them the few request properties they read (`originalUrl`, `path`, `query`, `ip`) as plain
- * values. Anything else (other methods, bodies, `$operations`, system search, Binary, AuditEvent,
- * unusual paths) goes to Express untouched.
+ * negotiation, the body parsers, the auth guard, the controller method, the OperationOutcome on
+ * error) and gives them the few request properties they read (`originalUrl`, `path`, `query`,
+ * `ip`) as plain values. Anything else (HEAD, OPTIONS, conditional update/patch/delete, a GET with
+ * a body, `$operations`, `_search`, system search, Binary, AuditEvent, unusual paths) goes to
+ * Express untouched.
  */
 export function installDirectRoute(server: Server, steps: DirectRouteSteps): void {
   const viaExpress = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
@@ -62,10 +80,23 @@ export function installDirectRoute(server: Server, steps: DirectRouteSteps): voi
 
 /** The controller method (and path parameters) of a request the direct route takes; else undefined. */
 export function directRouteOf(req: Pick<IncomingMessage, 'method' | 'url' | 'headers'>): DirectRoute | undefined {
-  if (req.method !== 'GET' || hasBody(req)) return undefined;
   const url = req.url ?? '';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
+  if (req.method === 'GET') return hasBody(req) ? undefined : getRoute(path);
+  if (req.method === 'POST' && path === '/fhir') return { route: 'batchOrTransaction', params: {} };
+  if (!path.startsWith('/fhir/')) return undefined;
+  const [t, id, ...more] = path.slice('/fhir/'.length).split('/');
+  if (more.length || !type(t)) return undefined;
+  // create; update, patch and delete of one instance (conditional ones, with a search at type level, go to Express)
+  if (id === undefined) return req.method === 'POST' ? { route: 'create', params: { type: t } } : undefined;
+  const instance = INSTANCE_WRITES[req.method ?? ''];
+  return instance && ID.test(id) ? { route: instance, params: { type: t, id } } : undefined;
+}
+
+const INSTANCE_WRITES: Record<string, DirectRoute['route']> = { PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+
+function getRoute(path: string): DirectRoute | undefined {
   if (!path.startsWith('/fhir/')) return undefined;
   const [t, id, third, vid, ...more] = path.slice('/fhir/'.length).split('/');
   if (more.length) return undefined;
@@ -106,20 +137,25 @@ async function handle(req: Request, res: Response, steps: DirectRouteSteps, targ
   // middleware mounted at /fhir sees the path below the mount point, as under Express
   const { url, path } = req;
   Object.assign(req, { url: url.slice('/fhir'.length), path: path.slice('/fhir'.length) });
-  const passedFhir = steps.fhirMiddleware.every((mw) => passes(mw, req, res));
-  Object.assign(req, { url, path });
-  if (!passedFhir) return;
+  try {
+    if (!steps.fhirMiddleware.every((mw) => passes(mw, req, res))) return;
+    if (req.method !== 'GET') for (const mw of steps.bodyParsers) await parsed(mw, req, res);
+  } finally {
+    Object.assign(req, { url, path });
+  }
   await steps.guard(req, res);
   await call(steps.controller, target, req, res);
 }
 
 /** The controller method as Nest would call it: `@Param()` values, or the one `@Param('type')`. */
-function call(c: FhirGetRoutes, { route, params }: DirectRoute, req: Request, res: Response): Promise<unknown> {
+function call(c: FhirDirectRoutes, { route, params }: DirectRoute, req: Request, res: Response): Promise<unknown> {
   switch (route) {
     case 'systemHistory':
-      return c.systemHistory(req, res);
+    case 'batchOrTransaction':
+      return c[route](req, res);
     case 'typeSearch':
     case 'typeHistory':
+    case 'create':
       return c[route](params.type, req, res);
     default:
       return c[route](params, req, res);
@@ -136,6 +172,11 @@ function passes(mw: Middleware, req: Request, res: Response): boolean {
   });
   if (error) throw error;
   return passed;
+}
+
+/** Runs a body parser: resolves when it called `next()`, rejects with what it passed to `next(err)`. */
+function parsed(mw: Middleware, req: Request, res: Response): Promise<void> {
+  return new Promise((resolve, reject) => mw(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
 }
 
 function hasBody(req: Pick<IncomingMessage, 'headers'>): boolean {

@@ -131,6 +131,8 @@ describe('RESTful interactions (http.html)', () => {
       [t.http.post('/fhir/Patient').send({ resourceType: 'Observation' }), 400],
       [t.http.put('/fhir/Patient/abc').send({ resourceType: 'Patient', id: 'xyz' }), 400],
       [t.http.post('/fhir/Patient').set('Content-Type', 'application/xml').send('<Patient/>'), 415],
+      // a form body is a search (POST [type]/_search) or operation parameters, never a resource to create
+      [t.http.post('/fhir/Patient').type('form').send({ resourceType: 'Patient' }), 415],
       [t.http.get('/fhir/metadata').set('Accept', 'application/fhir+xml'), 406],
       [t.http.get('/fhir/metadata?_format=xml'), 406],
       [t.http.post('/fhir/Patient/abc'), 405],

@@ -13,7 +13,7 @@ import { FHIR_JSON } from '../../helpers/test-app';
  * (http.html §3.1.0.1 read, §3.1.0.3 vread, §3.1.0.8 search, §3.1.0.4 history, content negotiation, ETag /
  * If-None-Match, SMART 401/403, CORS, X-Request-Id, AuditEvent).
  */
-describe('direct route: the frequent GETs answer as the Express stack does', () => {
+describe('direct route: the frequent interactions answer as the Express stack does', () => {
   let s: SmartApp;
   let token: string;
   let obsOnly: string;
@@ -83,6 +83,100 @@ describe('direct route: the frequent GETs answer as the Express stack does', () 
     expect(answer(a)).toEqual(answer(b));
   });
 
+  /**
+   * The writes (http.html §3.1.0.5 create, §3.1.0.4 update, §3.1.0.6 patch, §3.1.0.7 delete,
+   * §3.1.0.11 transaction and batch; body parsing 400/413/415; Prefer; If-Match 412;
+   * If-None-Exist). Each path writes its own resources, so generated ids and timestamps are
+   * replaced by placeholders before comparing; each case gets, per path, a Patient of its own.
+   */
+  const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+  const INSTANT = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})/g;
+  const WRITE_HEADERS = [...HEADERS.filter((h) => h !== 'last-modified'), 'location', 'content-location'];
+  const generic = (text: string | undefined, own: string) =>
+    text?.split(own).join('{own}').replace(UUID, '{uuid}').replace(INSTANT, '{instant}').replace(/direct-[a-z]+-[0-9a-z]+/g, '{client-id}');
+  const writeAnswer = (r: request.Response, own: string) => ({
+    status: r.status,
+    headers: Object.fromEntries(WRITE_HEADERS.map((h) => [h, generic(r.headers[h], own)])),
+    lastModified: r.headers['last-modified'] !== undefined,
+    body: generic(r.text, own),
+  });
+  const json = () => ({ Authorization: `Bearer ${token}`, 'Content-Type': FHIR_JSON });
+  const patient = (extra: object = {}) => ({ resourceType: 'Patient', name: [{ family: 'Written', given: ['Direct'] }], ...extra });
+  const bundle = (type: string) => ({
+    resourceType: 'Bundle',
+    type,
+    entry: [
+      { fullUrl: 'urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a', resource: patient(), request: { method: 'POST', url: 'Patient' } },
+      {
+        resource: patient({ link: [{ other: { reference: 'urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a' }, type: 'seealso' }] }),
+        request: { method: 'POST', url: 'Patient' },
+      },
+      ...(type === 'batch' ? [{ resource: { resourceType: 'Patient', bogus: 1 }, request: { method: 'POST', url: 'Patient' } }] : []),
+    ],
+  });
+  let n = 0;
+  const clientId = () => `direct-put-${(n++).toString(36)}${Date.now().toString(36)}`;
+  type Agent = ReturnType<typeof request>;
+  const writes: [string, (a: Agent, own: string) => request.Test | Promise<request.Response>][] = [
+    ['create', (a) => a.post('/fhir/Patient').set(json()).send(patient())],
+    ['create, Prefer return=representation', (a) => a.post('/fhir/Patient').set({ ...json(), Prefer: 'return=representation' }).send(patient())],
+    ['create, Prefer return=OperationOutcome', (a) => a.post('/fhir/Patient').set({ ...json(), Prefer: 'return=OperationOutcome' }).send(patient())],
+    ['create, application/json and _pretty', (a) => a.post('/fhir/Patient?_pretty=true').set({ ...json(), 'Content-Type': 'application/json' }).send(patient())],
+    ['create, unknown element: 4xx', (a) => a.post('/fhir/Patient').set(json()).send(patient({ bogus: true }))],
+    ['create, resourceType mismatch: 400', (a) => a.post('/fhir/Patient').set(json()).send({ resourceType: 'Observation' })],
+    ['create, malformed JSON: 400', (a) => a.post('/fhir/Patient').set(json()).send('{"resourceType":')],
+    ['create, no body: 400', (a) => a.post('/fhir/Patient').set({ Authorization: `Bearer ${token}` })],
+    ['create, XML: 415', (a) => a.post('/fhir/Patient').set({ ...json(), 'Content-Type': 'application/fhir+xml' }).send('<Patient/>')],
+    ['create, form body: 415', (a) => a.post('/fhir/Patient').set({ Authorization: `Bearer ${token}` }).type('form').send({ resourceType: 'Patient' })],
+    ['create, Accept XML: 406', (a) => a.post('/fhir/Patient').set({ ...json(), Accept: 'application/fhir+xml' }).send(patient())],
+    ['create, body above the limit: 413', (a) => a.post('/fhir/Patient').set(json()).send(patient({ text: { div: 'x'.repeat(s.config.maxBodyBytes) } }))],
+    ['create of an unknown type: 404', (a) => a.post('/fhir/Nonsense').set(json()).send({ resourceType: 'Nonsense' })],
+    ['create without a token: 401', (a) => a.post('/fhir/Patient').set({ 'Content-Type': FHIR_JSON }).send(patient())],
+    ['create outside the scopes: 403', (a) => a.post('/fhir/Patient').set({ ...json(), Authorization: `Bearer ${obsOnly}` }).send(patient())],
+    ['create, CORS', (a) => a.post('/fhir/Patient').set({ ...json(), Origin: 'https://app.example' }).send(patient())],
+    ['conditional create of an existing match: 200', (a) => a.post('/fhir/Patient').set({ ...json(), 'If-None-Exist': `_id=${patientId}` }).send(patient())],
+    ['update', (a, own) => a.put(`/fhir/Patient/${own}`).set(json()).send(patient({ id: own, gender: 'male' }))],
+    ['update, If-Match current: 200', (a, own) => a.put(`/fhir/Patient/${own}`).set({ ...json(), 'If-Match': 'W/"1"' }).send(patient({ id: own }))],
+    ['update, stale If-Match: 412', (a, own) => a.put(`/fhir/Patient/${own}`).set({ ...json(), 'If-Match': 'W/"7"' }).send(patient({ id: own }))],
+    ['update, id mismatch: 400', (a, own) => a.put(`/fhir/Patient/${own}`).set(json()).send(patient({ id: 'other' }))],
+    ['update as create with a client id: 201', (a) => {
+      const id = clientId();
+      return a.put(`/fhir/Patient/${id}`).set(json()).send(patient({ id }));
+    }],
+    ['update of a deleted resource: 201', async (a, own) => {
+      expect((await s.http.delete(`/fhir/Patient/${own}`).set(json())).status).toBe(204);
+      return a.put(`/fhir/Patient/${own}`).set(json()).send(patient({ id: own }));
+    }],
+    ['patch', (a, own) => a.patch(`/fhir/Patient/${own}`).set({ ...json(), 'Content-Type': 'application/json-patch+json' }).send([{ op: 'replace', path: '/name/0/family', value: 'Patched' }])],
+    ['patch, failing test op: 4xx', (a, own) => a.patch(`/fhir/Patient/${own}`).set({ ...json(), 'Content-Type': 'application/json-patch+json' }).send([{ op: 'test', path: '/gender', value: 'other' }])],
+    ['patch, form body: 415', (a, own) => a.patch(`/fhir/Patient/${own}`).set({ Authorization: `Bearer ${token}` }).type('form').send({ a: 'b' })],
+    ['delete', (a, own) => a.delete(`/fhir/Patient/${own}`).set({ Authorization: `Bearer ${token}` })],
+    ['delete, stale If-Match: 412', (a, own) => a.delete(`/fhir/Patient/${own}`).set({ Authorization: `Bearer ${token}`, 'If-Match': 'W/"3"' })],
+    ['delete outside the scopes: 403', (a, own) => a.delete(`/fhir/Patient/${own}`).set({ Authorization: `Bearer ${obsOnly}` })],
+    ['transaction with urn:uuid references', (a) => a.post('/fhir').set(json()).send(bundle('transaction'))],
+    ['batch with a bad entry', (a) => a.post('/fhir').set(json()).send(bundle('batch'))],
+    ['transaction, not a Bundle: 400', (a) => a.post('/fhir').set(json()).send(patient())],
+  ];
+
+  it.each(writes)('%s', async (_name, write) => {
+    const own = async () => (await s.http.post('/fhir/Patient').set(json()).send(patient())).body.id as string;
+    const [ownA, ownB] = [await own(), await own()];
+    const a = await write(direct, ownA);
+    const b = await write(viaExpress, ownB);
+    // the case really is the direct route's
+    const sent = (a as unknown as { req: { method: string; path: string } }).req;
+    expect(directRouteOf({ method: sent.method, url: sent.path, headers: {} })).toBeDefined();
+    expect(writeAnswer(a, ownA)).toEqual(writeAnswer(b, ownB));
+  });
+
+  it('a create on the direct route stores its AuditEvent in the write statement (BALP create)', async () => {
+    const id = rid();
+    const r = await direct.post('/fhir/Patient').set({ ...json(), 'X-Request-Id': id }).send(patient());
+    expect(r.status).toBe(201);
+    const rows = (await s.db.query('SELECT subtype, action, entity_type, entity_id, entity_version FROM audit_event WHERE request_id = $1', [id])).rows;
+    expect(rows).toEqual([{ subtype: ['create'], action: 'C', entity_type: 'Patient', entity_id: r.body.id, entity_version: 1 }]);
+  });
+
   it('echoes a well-formed X-Request-Id and records the read as an AuditEvent (BALP read, the Patient as entity) before answering', async () => {
     const id = rid();
     const r = await direct.get(`/fhir/Patient/${patientId}`).set({ Authorization: `Bearer ${token}`, 'X-Request-Id': id });
@@ -95,7 +189,22 @@ describe('direct route: the frequent GETs answer as the Express stack does', () 
 
   it('leaves everything else to Express', () => {
     const none = (method: string, url: string, headers: Record<string, string> = {}) => directRouteOf({ method, url, headers });
-    expect(none('POST', '/fhir/Patient')).toBeUndefined();
+    expect(none('POST', '/fhir/Patient/_search')).toBeUndefined();
+    expect(none('POST', '/fhir/Patient/1')).toBeUndefined();
+    expect(none('POST', '/fhir/$export')).toBeUndefined();
+    expect(none('POST', '/fhir/Binary')).toBeUndefined();
+    expect(none('POST', '/fhir/AuditEvent')).toBeUndefined();
+    expect(none('PUT', '/fhir/Patient?identifier=x')).toBeUndefined();
+    expect(none('PATCH', '/fhir/Patient?identifier=x')).toBeUndefined();
+    expect(none('DELETE', '/fhir/Patient?identifier=x')).toBeUndefined();
+    expect(none('PUT', '/fhir/Patient/1/_history/1')).toBeUndefined();
+    expect(none('OPTIONS', '/fhir/Patient/1')).toBeUndefined();
+    expect(none('POST', '/fhir/')).toBeUndefined();
+    expect(none('POST', '/fhir')).toEqual({ route: 'batchOrTransaction', params: {} });
+    expect(none('POST', '/fhir/Patient')).toEqual({ route: 'create', params: { type: 'Patient' } });
+    expect(none('PUT', '/fhir/Patient/1')).toEqual({ route: 'update', params: { type: 'Patient', id: '1' } });
+    expect(none('PATCH', '/fhir/Patient/1')).toEqual({ route: 'patch', params: { type: 'Patient', id: '1' } });
+    expect(none('DELETE', '/fhir/Patient/1')).toEqual({ route: 'delete', params: { type: 'Patient', id: '1' } });
     expect(none('HEAD', '/fhir/Patient/1')).toBeUndefined();
     expect(none('GET', '/fhir/Patient/1', { 'content-length': '2' })).toBeUndefined();
     expect(none('GET', '/fhir/Patient/1/_history/1/x')).toBeUndefined();
