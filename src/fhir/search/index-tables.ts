@@ -1,4 +1,5 @@
 import type { IndexTable } from '../storage/storage.types';
+import { searchHash } from './normalize';
 import type { IndexKind } from './search-params';
 
 /**
@@ -8,8 +9,10 @@ import type { IndexKind } from './search-params';
  * table rather than one per parameter type because the per-statement cost
  * of a write grows with the number of tables written (measured: five tables
  * cost about twice the database CPU of one for the same rows); partial
- * indexes per kind keep each lookup as narrow as a table of its own. Hash
- * columns are GENERATED in SQL (`search_hash`), so they never travel over the wire.
+ * indexes per kind keep each lookup as narrow as a table of its own. The
+ * lookup keys (hashes, date span class) are computed here, by the writer
+ * (`withLookupKeys`), not as generated columns: PostgreSQL rebuilds generated
+ * expressions at every INSERT statement (see the SearchIndexKeysFromWriter migration).
  */
 export const INDEX_TABLE = 'search_index';
 
@@ -49,10 +52,53 @@ export const INDEX_COLUMNS = [
 
 export type IndexRowFields = Partial<Record<(typeof INDEX_COLUMNS)[number]['name'], unknown>>;
 
-/** A row of the index table in column order. */
+/** A row of the index table in column order (value columns; `withLookupKeys` appends the keys). */
 export function indexRow(fields: IndexRowFields): unknown[] {
   return INDEX_COLUMNS.map((c) => fields[c.name] ?? null);
 }
+
+/** Lookup keys, after the value columns; what every search lookup starts from. */
+export const KEY_COLUMNS = [
+  /** token and reference: `search_hash(type|param|value)` */
+  { name: 'hash', type: 'bigint' },
+  /** token with a system: `search_hash(type|param|system|value)` */
+  { name: 'shash', type: 'bigint' },
+  /** string, date, number: `search_hash(type|param)` */
+  { name: 'phash', type: 'bigint' },
+  /** date: 0 under a day, 1 under 366 days, 2 longer or open (narrows a date window's range scan) */
+  { name: 'span', type: 'smallint' },
+] as const;
+
+const AT = Object.fromEntries(INDEX_COLUMNS.map((c, i) => [c.name, i])) as Record<(typeof INDEX_COLUMNS)[number]['name'], number>;
+const DAY_MS = 86_400_000;
+
+/**
+ * Appends the lookup keys to a value row (`indexRow`) of a resource of `resourceType`: exactly
+ * what the former generated columns computed (`search_hash` is the MD5 prefix `searchHash`
+ * reproduces; the date span from `high - low`, open ends and missing bounds class 2).
+ */
+export function withLookupKeys(resourceType: string, row: unknown[]): unknown[] {
+  const kind = row[AT.kind];
+  const param = row[AT.param] as string;
+  const value = (row[AT.value] as string | null) ?? '';
+  const system = row[AT.system] as string | null;
+  const token = kind === KIND.token;
+  row.push(
+    token || kind === KIND.reference ? searchHash(`${resourceType}|${param}|${value}`) : null,
+    token && system !== null ? searchHash(`${resourceType}|${param}|${system}|${value}`) : null,
+    kind === KIND.string || kind === KIND.date || kind === KIND.number ? searchHash(`${resourceType}|${param}`) : null,
+    kind === KIND.date ? spanClass(row[AT.low], row[AT.high]) : null,
+  );
+  return row;
+}
+
+function spanClass(low: unknown, high: unknown): number {
+  if (low === '-infinity' || high === 'infinity') return 2;
+  const ms = instantMs(high) - instantMs(low); // NaN (a bound missing) is class 2, as NULL was in SQL
+  return ms < DAY_MS ? 0 : ms < 366 * DAY_MS ? 1 : 2;
+}
+
+const instantMs = (v: unknown): number => (typeof v === 'string' ? Date.parse(v) : v instanceof Date ? v.getTime() : NaN);
 
 /**
  * The index rows of contained resources (search.html#contained): the same
@@ -63,11 +109,11 @@ export function indexRow(fields: IndexRowFields): unknown[] {
 export const CONTAINED_TABLE = 'search_index_contained';
 
 export const INDEX_TABLES: IndexTable[] = [
-  { table: INDEX_TABLE, columns: INDEX_COLUMNS.map((c) => ({ ...c })) },
+  { table: INDEX_TABLE, columns: [...INDEX_COLUMNS, ...KEY_COLUMNS].map((c) => ({ ...c })) },
   {
     table: CONTAINED_TABLE,
     key: ['container_type', 'container_id'],
-    columns: [{ name: 'resource_type', type: 'text' }, { name: 'resource_id', type: 'text' }, ...INDEX_COLUMNS.map((c) => ({ ...c }))],
+    columns: [{ name: 'resource_type', type: 'text' }, { name: 'resource_id', type: 'text' }, ...[...INDEX_COLUMNS, ...KEY_COLUMNS].map((c) => ({ ...c }))],
   },
 ];
 

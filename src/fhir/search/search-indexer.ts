@@ -2,7 +2,7 @@ import type { Resource } from 'fhir/r4';
 import type { IndexRows, IndexTable, ResourceIndexer } from '../storage/storage.types';
 import { ExpressionCompiler, Extractor, PathValue, splitUnion } from './expression';
 import { containedId } from './contained';
-import { CONTAINED_TABLE, INDEX_TABLE, INDEX_TABLES, indexRow, IndexRowFields, KIND } from './index-tables';
+import { CONTAINED_TABLE, INDEX_TABLE, INDEX_TABLES, indexRow, IndexRowFields, KIND, withLookupKeys } from './index-tables';
 import {
   dateEntries,
   identifierTypeEntries,
@@ -82,6 +82,7 @@ export class SearchIndexer implements ResourceIndexer {
     const narrative = tsvectorLiteral(narrativeLexemes(resource));
     const content = tsvectorLiteral(contentLexemes(resource));
     if (narrative || content) sink.add(indexRow({ param: '_content', kind: KIND.text, narrative, content }));
+    for (const row of sink.rows) withLookupKeys(resource.resourceType, row);
     const rows = new Map([[INDEX_TABLE, sink.rows]]);
     const contained = (resource as { contained?: unknown }).contained;
     if (Array.isArray(contained) && contained.length) rows.set(CONTAINED_TABLE, this.containedRows(resource, contained));
@@ -112,7 +113,7 @@ export class SearchIndexer implements ResourceIndexer {
       if (!id || !plan) continue;
       const sink = this.valueRows(plan, r);
       sink.add(indexRow({ param: '_id', kind: KIND.token, value: r.id }));
-      for (const row of sink.rows) out.push([r.resourceType, id, ...row]);
+      for (const row of sink.rows) out.push([r.resourceType, id, ...withLookupKeys(r.resourceType, row)]);
     }
     return out;
   }
