@@ -1,4 +1,4 @@
-import * as crypto from 'crypto';
+import { digest } from '../digest';
 import type { AuditRecord } from './audit.types';
 
 /**
@@ -49,11 +49,8 @@ export function canonicalRow(row: Omit<AuditRow, 'tx'>): string {
   return JSON.stringify(CANONICAL_KEYS.map((k) => (row as AuditRow)[k] ?? null));
 }
 
-/** One-shot SHA-256 (`crypto.hash`, Node ≥ 20.12; a Hash object otherwise): the sealer hashes thousands of rows a second. */
-const sha256: (data: string | Buffer) => Buffer =
-  typeof (crypto as any).hash === 'function'
-    ? (data) => (crypto as any).hash('sha256', data, 'buffer')
-    : (data) => crypto.createHash('sha256').update(data).digest();
+/** The sealer hashes thousands of rows a second: one-shot. */
+const sha256 = (data: string | Buffer): Buffer => digest('sha256', data);
 
 /** row_hash = SHA-256(canonical row, UTF-8): computed by the writer, or by the sealer when the writer could not. */
 export function rowHash(row: Omit<AuditRow, 'tx'>): Buffer {

@@ -1,4 +1,4 @@
-import { createHash } from 'crypto';
+import { digest } from '../../digest';
 
 /** Longest normalized string kept in the string index (btree keys must stay small). */
 export const MAX_INDEXED_STRING = 200;
@@ -32,7 +32,7 @@ export function indexString(value: string): string {
 export function searchHash(text: string): string {
   let h = hashCache.get(text);
   if (h === undefined) {
-    h = createHash('md5').update(text, 'utf8').digest().readBigInt64BE(0).toString();
+    h = digest('md5', text).readBigInt64BE(0).toString();
     // the same `type|param` and common codes recur in every query: keep a bounded memo
     if (text.length <= 200) {
       if (hashCache.size >= 50_000) hashCache.clear();
