@@ -5,6 +5,7 @@ import { FhirError, gone, notFound, preconditionFailed } from '../errors';
 import { HistoryQuery, HistoryRepository } from './history.repository';
 import { ResourceRepository } from './resource.repository';
 import type { ResourceIndexer, StoredVersion, VersionWrite, WriteExtra, WriteMethod } from './storage.types';
+import { VersionHints } from './version-hints';
 
 /** Options shared by the write interactions. */
 export interface WriteOptions {
@@ -35,6 +36,8 @@ export type ResourceCheck = (resource: Resource) => void;
 export class StorageService {
   readonly resources: ResourceRepository;
   readonly history = new HistoryRepository();
+  /** last versions seen by this process: lets an update skip reading the current version */
+  private readonly hints = new VersionHints();
 
   constructor(
     readonly db: Database,
@@ -50,6 +53,7 @@ export class StorageService {
   async read(resourceType: string, id: string, q: Queryable = this.db): Promise<StoredVersion> {
     const current = await this.resources.readCurrent(q, resourceType, id);
     if (!current) throw notFound(`${resourceType}/${id} is not known`);
+    this.hints.saw(resourceType, id, current.versionId, current.deleted);
     if (current.deleted) {
       const err = gone(`${resourceType}/${id} was deleted`);
       err.headers.ETag = `W/"${current.versionId}"`;
@@ -81,19 +85,21 @@ export class StorageService {
     const write = this.prepare(resource, randomUUID(), 1, 'POST');
     const written = await this.resources.insertVersions(opts.tx ?? this.db, [write], opts.extras);
     if (!written.size) throw new FhirError(500, [{ severity: 'error', code: 'exception', diagnostics: 'id collision' }]);
-    return { stored: toStored(write), created: true, changed: true };
+    const result = { stored: toStored(write), created: true, changed: true };
+    return opts.tx ? result : this.sawWritten(result);
   }
 
   /** update, or update-as-create when the id is new (client-assigned id). */
   update(resource: Resource, opts: WriteOptions = {}, method: WriteMethod = 'PUT'): Promise<WriteResult> {
     const { resourceType, id } = resource as Required<Pick<Resource, 'resourceType' | 'id'>>;
-    return this.writeNext(resourceType, id, opts, (current) => {
+    const build = (current: StoredVersion | undefined) => {
       if (!current) {
         if (opts.ifMatch !== undefined) throw preconditionFailed(`${resourceType}/${id} does not exist (If-Match)`);
         return this.prepare(resource, id, 1, method);
       }
       return this.prepare(resource, id, current.versionId + 1, method);
-    });
+    };
+    return this.writeHinted(resourceType, id, opts, build).then((r) => r ?? this.writeNext(resourceType, id, opts, build));
   }
 
   /** Applies `change` to the current content and stores the result as a new version (patch). */
@@ -124,6 +130,26 @@ export class StorageService {
         content: null,
       };
     });
+  }
+
+  /**
+   * An update straight from this process's last known version (`VersionHints`): one statement,
+   * no read before it. Undefined when there is no hint, the request runs in a transaction, its
+   * If-Match names another version, or the guard found the hint stale (nothing was written): the
+   * caller then takes the usual path, which decides authoritatively.
+   */
+  private async writeHinted(
+    resourceType: string,
+    id: string,
+    opts: WriteOptions,
+    build: (current: StoredVersion) => VersionWrite,
+  ): Promise<WriteResult | undefined> {
+    const hint = opts.tx ? undefined : this.hints.get(resourceType, id);
+    if (hint === undefined || (opts.ifMatch !== undefined && opts.ifMatch !== hint)) return undefined;
+    const write = build({ resourceType, id, versionId: hint, lastUpdated: new Date(0), deleted: false, content: null });
+    write.expectedVersion = hint;
+    if (!(await this.resources.updateVersions(this.db, [write], opts.extras)).size) return undefined;
+    return this.sawWritten({ stored: toStored(write), created: false, changed: true });
   }
 
   /**
@@ -163,10 +189,10 @@ export class StorageService {
       if (again) return again;
     } else {
       const r = await attempt(this.db, false);
-      if (r) return r;
+      if (r) return this.sawWritten(r);
       if (opts.ifMatch !== undefined) throw preconditionFailed(`${resourceType}/${id} changed concurrently (If-Match)`);
       const locked = await this.db.transaction(async (tx) => (await attempt(tx, true)) ?? (await attempt(tx, true)));
-      if (locked) return locked;
+      if (locked) return this.sawWritten(locked);
     }
     throw FhirError.of(409, 'conflict', `${resourceType}/${id} is being written concurrently; try again`);
   }
@@ -192,6 +218,12 @@ export class StorageService {
       content: JSON.stringify(stamped),
       index: this.indexer.extract(stamped),
     };
+  }
+
+  /** A committed write outside a caller's transaction: its version becomes this process's hint. */
+  private sawWritten(r: WriteResult): WriteResult {
+    this.hints.saw(r.stored.resourceType, r.stored.id, r.stored.versionId, r.stored.deleted);
+    return r;
   }
 
   private checkIfMatch(current: StoredVersion, ifMatch?: number): void {
