@@ -148,7 +148,10 @@ export class StorageService {
     if (hint === undefined || (opts.ifMatch !== undefined && opts.ifMatch !== hint)) return undefined;
     const write = build({ resourceType, id, versionId: hint, lastUpdated: new Date(0), deleted: false, content: null });
     write.expectedVersion = hint;
-    if (!(await this.resources.updateVersions(this.db, [write], opts.extras)).size) return undefined;
+    if (!(await this.resources.updateVersions(this.db, [write], opts.extras)).size) {
+      this.hints.stale(resourceType, id);
+      return undefined;
+    }
     return this.sawWritten({ stored: toStored(write), created: false, changed: true });
   }
 

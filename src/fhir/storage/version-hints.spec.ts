@@ -21,4 +21,15 @@ describe('VersionHints', () => {
     h.saw('Patient', 'd', 1, false);
     expect([h.get('Patient', 'a'), h.get('Patient', 'd')]).toEqual([undefined, 1]);
   });
+
+  it('a resource whose hint was stale gets no more hints (several writers take turns on it)', () => {
+    const h = new VersionHints();
+    h.saw('Patient', 'a', 2, false);
+    h.stale('Patient', 'a');
+    expect(h.get('Patient', 'a')).toBeUndefined();
+    h.saw('Patient', 'a', 5, false);
+    expect(h.get('Patient', 'a')).toBeUndefined();
+    h.saw('Patient', 'b', 1, false);
+    expect(h.get('Patient', 'b')).toBe(1);
+  });
 });

@@ -5,7 +5,9 @@
  * another process or a Bundle wrote in between, the guard writes nothing and the update takes the
  * usual path (read, then write). So a stale hint costs one empty statement and a right one saves
  * a round trip; nothing depends on it being right. Only live versions are kept (a deletion
- * removes the hint: an update of a deleted resource re-creates it and must know so). Bounded.
+ * removes the hint: an update of a deleted resource re-creates it and must know so). A resource
+ * whose hint was once stale (written by several processes in turn, as `WORKERS` round-robin does)
+ * gets no more hints: it would pay the empty statement every time. Bounded.
  */
 export class VersionHints {
   private readonly versions = new Map<string, number>();
@@ -13,7 +15,8 @@ export class VersionHints {
   constructor(private readonly max = 100_000) {}
 
   get(resourceType: string, id: string): number | undefined {
-    return this.versions.get(`${resourceType}/${id}`);
+    const v = this.versions.get(`${resourceType}/${id}`);
+    return v === STALE ? undefined : v;
   }
 
   /** Records what was read or written: a live version, or a deletion (forgets the resource). */
@@ -23,7 +26,16 @@ export class VersionHints {
       this.versions.delete(key);
       return;
     }
-    if (this.versions.size >= this.max && !this.versions.has(key)) this.versions.clear();
+    const known = this.versions.get(key);
+    if (known === STALE) return;
+    if (known === undefined && this.versions.size >= this.max) this.versions.clear();
     this.versions.set(key, versionId);
   }
+
+  /** The hint was stale: others write this resource too; use the usual path for it from now on. */
+  stale(resourceType: string, id: string): void {
+    this.versions.set(`${resourceType}/${id}`, STALE);
+  }
 }
+
+const STALE = -1;
