@@ -109,7 +109,9 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
   writeExtras(ctx: RequestContext | undefined): WriteExtra[] | undefined {
     const extras: WriteExtra[] = [];
     if (this.enabled) {
-      const agent: WriteAgent = { ...agentOf(ctx?.auth), network: ctx?.remoteAddress, requestId: ctx?.requestId };
+      const agent: WriteAgent = agentOf(ctx?.auth); // a fresh object: completed below, not spread (see audit.repository.ts)
+      agent.network = ctx?.remoteAddress;
+      agent.requestId = ctx?.requestId;
       extras.push(this.repository.writeExtra(agent));
     }
     for (const source of this.writeSources) {

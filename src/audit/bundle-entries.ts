@@ -34,8 +34,7 @@ export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown
     const [path, query = ''] = localUrl(String(request?.url ?? '').trim()).split('?', 2);
     const what = classifyRequest(READ_METHODS.has(method) ? 'GET' : method, path, query, undefined);
     const status = statusOf(i);
-    const event: AuditRecord = {
-      ...bundleEvent,
+    const event: AuditRecord = Object.assign({}, bundleEvent, {
       subtype: what.subtype,
       action: what.action,
       outcome: status < 400 ? 0 : status < 500 ? 4 : 8,
@@ -45,7 +44,7 @@ export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown
       entityVersion: what.entityVersion ?? etagVersion(answer?.response?.etag),
       query: what.query,
       patient: what.patient,
-    };
+    });
     if (status === 403) {
       // refused by the scopes: a security alert as well as the interaction (as for a refused HTTP request)
       event.type = '110113';

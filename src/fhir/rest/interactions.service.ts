@@ -117,10 +117,8 @@ export class InteractionsService {
   /** The answer to a successful write, shaped by `Prefer: return=`. */
   writeResponse(ctx: RequestContext, result: WriteResult): FhirResponse {
     const v: StoredVersion = result.stored;
-    const headers: Record<string, string> = {
-      ...versionHeaders(v),
-      Location: `${ctx.baseUrl}/${v.resourceType}/${v.id}/_history/${v.versionId}`,
-    };
+    const headers = versionHeaders(v);
+    headers.Location = `${ctx.baseUrl}/${v.resourceType}/${v.id}/_history/${v.versionId}`;
     const status = result.created ? 201 : 200;
     switch (ctx.prefer.return) {
       case 'minimal':

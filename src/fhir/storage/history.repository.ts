@@ -109,7 +109,7 @@ export class HistoryRepository {
         ORDER BY h.tx_id, h.resource_type, h.id, h.version_id LIMIT ${limit}`);
     const r = await q.query(sql, p.values);
     // xid8 arrives as its decimal text
-    return r.rows.map((row: any) => ({ ...toVersion(row), txId: String(row.tx_id) }));
+    return r.rows.map((row: any) => Object.assign(toVersion(row), { txId: String(row.tx_id) }));
   }
 }
 
