@@ -29,13 +29,15 @@ export function bundleJson(b: BundleJson): string {
   return `${headText.slice(0, -1)},"entry":[${entries.join(',')}]}`;
 }
 
+/** One entry: fullUrl, resource, then the other fields in their order (no rest copy of the entry: per entry of every page). */
 function entryJson(e: EntryJson): string {
-  const { resource, ...rest } = e;
   const parts: string[] = [];
-  if (rest.fullUrl !== undefined) parts.push(`"fullUrl":${JSON.stringify(rest.fullUrl)}`);
+  if (e.fullUrl !== undefined) parts.push(`"fullUrl":${JSON.stringify(e.fullUrl)}`);
+  const resource = e.resource;
   if (resource !== undefined) parts.push(`"resource":${typeof resource === 'string' ? resource : JSON.stringify(resource)}`);
-  for (const [k, v] of Object.entries(rest)) {
-    if (k !== 'fullUrl' && v !== undefined) parts.push(`${JSON.stringify(k)}:${JSON.stringify(v)}`);
+  for (const k in e) {
+    const v = (e as Record<string, unknown>)[k];
+    if (k !== 'fullUrl' && k !== 'resource' && v !== undefined) parts.push(`${JSON.stringify(k)}:${JSON.stringify(v)}`);
   }
   return `{${parts.join(',')}}`;
 }
