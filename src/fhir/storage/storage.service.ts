@@ -53,7 +53,8 @@ export class StorageService {
   async read(resourceType: string, id: string, q: Queryable = this.db): Promise<StoredVersion> {
     const current = await this.resources.readCurrent(q, resourceType, id);
     if (!current) throw notFound(`${resourceType}/${id} is not known`);
-    this.hints.saw(resourceType, id, current.versionId, current.deleted);
+    // (not inside a caller's transaction: what it read may be its own uncommitted write)
+    if (q === this.db) this.hints.saw(resourceType, id, current.versionId, current.deleted);
     if (current.deleted) {
       const err = gone(`${resourceType}/${id} was deleted`);
       err.headers.ETag = `W/"${current.versionId}"`;
