@@ -55,3 +55,23 @@ const present = syntheaPresent();
     expect(direct / total).toBeGreaterThan(0.95);
   });
 });
+
+/** `Patient.deceased.exists() and Patient.deceased != false` runs as a direct accessor; FHIRPath is its oracle. */
+describe('the deceased flag as a direct accessor', () => {
+  const registry = new SearchParameterRegistry(loadDefinitions());
+  const compiler = new SearchIndexer(registry, 'http://localhost:8080/fhir').expressionCompiler;
+  const expression = registry.paramsOf('Patient').get('deceased')!.expression!;
+
+  it.each([
+    [{}, false],
+    [{ deceasedBoolean: false }, false],
+    [{ deceasedBoolean: true }, true],
+    [{ deceasedDateTime: '2020-01-01' }, true],
+  ])('%j gives %s, as FHIRPath does', (fields, expected) => {
+    const patient = { resourceType: 'Patient', ...fields };
+    const direct = compiler.compileFor('Patient', expression)!;
+    expect(direct.direct).toBe(true);
+    expect(direct(patient).map((v) => v.value)).toEqual([expected]);
+    expect(compiler.compileForFhirPath('Patient', expression)!(patient).map((v) => v.value)).toEqual([expected]);
+  });
+});

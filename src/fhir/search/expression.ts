@@ -196,8 +196,26 @@ export class ExpressionCompiler {
   }
 
   private compilePart(part: string, ctx: PathContext, rooted: boolean): Extractor {
-    const direct = this.compileDirect(part, ctx, rooted);
+    const direct = this.compileFlag(part, ctx, rooted) ?? this.compileDirect(part, ctx, rooted);
     return direct ?? this.compileFhirPath(part, ctx, rooted);
+  }
+
+  /**
+   * `X.exists() and X != false` (Patient.deceased: a boolean or a dateTime) as a direct accessor:
+   * false when X is absent or the boolean false, true otherwise (as FHIRPath: several values are
+   * `!= false`). It runs for every Patient written.
+   */
+  private compileFlag(part: string, ctx: PathContext, rooted: boolean): Extractor | undefined {
+    const m = /^(.+)\.exists\(\) and (.+) != false$/.exec(part.trim());
+    if (!m || m[1] !== m[2]) return undefined;
+    const path = this.compileDirect(m[1], ctx, rooted);
+    if (!path) return undefined;
+    const fn = ((node: any) => {
+      const values = path(node);
+      return [{ value: values.length > 1 || (values.length === 1 && values[0].value !== false), type: 'boolean' }];
+    }) as Extractor;
+    fn.direct = true;
+    return fn;
   }
 
   /** undefined when the path uses anything but plain navigation and the few filters above. */

@@ -52,9 +52,18 @@ export const INDEX_COLUMNS = [
 
 export type IndexRowFields = Partial<Record<(typeof INDEX_COLUMNS)[number]['name'], unknown>>;
 
+const AT = Object.fromEntries(INDEX_COLUMNS.map((c, i) => [c.name, i])) as Record<(typeof INDEX_COLUMNS)[number]['name'], number>;
+const EMPTY_ROW: unknown[] = INDEX_COLUMNS.map(() => null);
+
 /** A row of the index table in column order (value columns; `withLookupKeys` appends the keys). */
 export function indexRow(fields: IndexRowFields): unknown[] {
-  return INDEX_COLUMNS.map((c) => fields[c.name] ?? null);
+  // only the fields given (3 to 6 of 14): reading every column name off objects of many shapes cost more
+  const row: unknown[] = EMPTY_ROW.slice();
+  for (const name in fields) {
+    const v = fields[name as keyof IndexRowFields];
+    if (v !== undefined) row[AT[name as keyof typeof AT]] = v;
+  }
+  return row;
 }
 
 /** Lookup keys, after the value columns; what every search lookup starts from. */
@@ -69,7 +78,6 @@ export const KEY_COLUMNS = [
   { name: 'span', type: 'smallint' },
 ] as const;
 
-const AT = Object.fromEntries(INDEX_COLUMNS.map((c, i) => [c.name, i])) as Record<(typeof INDEX_COLUMNS)[number]['name'], number>;
 const DAY_MS = 86_400_000;
 
 /**
@@ -83,13 +91,64 @@ export function withLookupKeys(resourceType: string, row: unknown[]): unknown[] 
   const value = (row[AT.value] as string | null) ?? '';
   const system = row[AT.system] as string | null;
   const token = kind === KIND.token;
+  const keys = keysOf(resourceType, param);
   row.push(
-    token || kind === KIND.reference ? searchHash(`${resourceType}|${param}|${value}`) : null,
-    token && system !== null ? searchHash(`${resourceType}|${param}|${system}|${value}`) : null,
-    kind === KIND.string || kind === KIND.date || kind === KIND.number ? searchHash(`${resourceType}|${param}`) : null,
+    token || kind === KIND.reference ? keys.hash(value) : null,
+    token && system !== null ? keys.hash(value, system) : null,
+    kind === KIND.string || kind === KIND.date || kind === KIND.number ? keys.phash : null,
     kind === KIND.date ? spanClass(row[AT.low], row[AT.high]) : null,
   );
   return row;
+}
+
+/**
+ * The keys of one parameter of one type, memoized by value: every write looks them up for each
+ * of its rows, and a lookup in maps by the strings it already holds costs far less than building
+ * `type|param|value` and hashing that text (which `searchHash` would memoize in turn).
+ */
+class ParamKeys {
+  readonly phash: string;
+  private readonly byValue = new Map<string, string>();
+  private readonly bySystem = new Map<string, Map<string, string>>();
+
+  constructor(private readonly prefix: string) {
+    this.phash = searchHash(prefix);
+  }
+
+  hash(value: string, system?: string): string {
+    const memo = system === undefined ? this.byValue : (this.bySystem.get(system) ?? newMap(this.bySystem, system));
+    let h = memo.get(value);
+    if (h === undefined) {
+      h = searchHash(system === undefined ? `${this.prefix}|${value}` : `${this.prefix}|${system}|${value}`);
+      if (value.length <= 200 && memoized++ < MAX_MEMOIZED) memo.set(value, h);
+    }
+    return h;
+  }
+}
+
+const MAX_MEMOIZED = 200_000;
+let memoized = 0;
+let paramKeys = new Map<string, Map<string, ParamKeys>>();
+
+function newMap<V>(parent: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  const m = new Map<string, V>();
+  parent.set(key, m);
+  return m;
+}
+
+function keysOf(resourceType: string, param: string): ParamKeys {
+  if (memoized >= MAX_MEMOIZED) {
+    // bounded: start over (values of one busy parameter refill it quickly)
+    paramKeys = new Map();
+    memoized = 0;
+  }
+  const byParam = paramKeys.get(resourceType) ?? newMap(paramKeys, resourceType);
+  let keys = byParam.get(param);
+  if (!keys) {
+    keys = new ParamKeys(`${resourceType}|${param}`);
+    byParam.set(param, keys);
+  }
+  return keys;
 }
 
 function spanClass(low: unknown, high: unknown): number {

@@ -39,17 +39,28 @@ interface TypePlan {
   composites: CompositePlan[];
 }
 
-/** Collects the rows of one resource, dropping duplicates (one param, same value). */
+/**
+ * Collects the rows of one resource, dropping duplicates (one param, same value): compared with
+ * the rows of the same param only, column by column (a param has a few rows; joining every row
+ * into a text key cost more).
+ */
 class RowSink {
   readonly rows: unknown[][] = [];
-  private readonly seen = new Set<string>();
+  private readonly byParam = new Map<unknown, unknown[][]>();
 
   add(row: unknown[]): void {
-    const key = row.join('\u0000');
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
+    const param = row[0];
+    const same = this.byParam.get(param);
+    if (!same) this.byParam.set(param, [row]);
+    else if (same.some((r) => sameRow(r, row))) return;
+    else same.push(row);
     this.rows.push(row);
   }
+}
+
+function sameRow(a: unknown[], b: unknown[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
