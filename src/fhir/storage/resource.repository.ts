@@ -1,4 +1,5 @@
 import { Queryable, queryPrepared } from '../../database/database';
+import { rowKey } from './row-key';
 import { SqlParams } from './sql-params';
 import type { IndexTable, StoredVersion, VersionWrite, WriteExtra } from './storage.types';
 
@@ -134,6 +135,13 @@ export class ResourceRepository {
     return `SELECT * FROM unnest(${arrays.join(', ')}) AS t(${columns.map(([name]) => name).join(', ')})`;
   }
 
+  /**
+   * History rows, and the index rows of the versions written. An update (`replaceIndex`) keeps the
+   * rows its new version produces again and replaces only the others: each row carries its
+   * `row_key` (row-key.ts), the old rows whose key is not among the new ones are deleted and the
+   * new rows whose key is not among the old ones inserted (an update changing a few values
+   * rewrites a few rows, not all; rows written without a key, by reindex, are always replaced).
+   */
   private historyAndIndexCtes(p: SqlParams, writes: VersionWrite[], replaceIndex: boolean): string[] {
     const ctes = [
       `hist AS (
@@ -143,30 +151,38 @@ export class ResourceRepository {
     ];
     this.indexTables.forEach((t, i) => {
       const [keyType, keyId] = t.key ?? ['resource_type', 'resource_id'];
-      if (replaceIndex) {
-        ctes.push(`del_${i} AS (
-          DELETE FROM ${t.table} x USING written
-           WHERE x.${keyType} = written.resource_type AND x.${keyId} = written.id)`);
-      }
       const types: string[] = [];
       const ids: string[] = [];
+      const keys: number[] = [];
       const columns: unknown[][] = t.columns.map(() => []);
       for (const wr of writes) {
         for (const row of wr.index?.get(t.table) ?? []) {
           types.push(wr.resourceType);
           ids.push(wr.id);
-          row.forEach((v, c) => columns[c].push(v ?? null));
+          keys.push(rowKey(wr.resourceType, wr.id, row));
+          for (let c = 0; c < row.length; c++) columns[c].push(row[c] ?? null);
         }
       }
+      if (!replaceIndex && types.length === 0) return;
+      const keyArray = p.bind(keys, 'bigint[]');
+      if (replaceIndex) {
+        ctes.push(`del_${i} AS (
+          DELETE FROM ${t.table} x USING written
+           WHERE x.${keyType} = written.resource_type AND x.${keyId} = written.id
+             AND (x.row_key IS NULL OR x.row_key <> ALL(${keyArray})))`);
+      }
       if (types.length === 0) return;
-      const arrays = [p.bind(types, 'text[]'), p.bind(ids, 'text[]')].concat(
-        t.columns.map((c, ci) => p.bind(columns[ci], `${c.type}[]`)),
-      );
-      const names = [keyType, keyId, ...t.columns.map((c) => c.name)];
+      const arrays = [p.bind(types, 'text[]'), p.bind(ids, 'text[]'), keyArray].concat(t.columns.map((c, ci) => p.bind(columns[ci], `${c.type}[]`)));
+      const names = [keyType, keyId, 'row_key', ...t.columns.map((c) => c.name)];
+      const kept = replaceIndex
+        ? `
+         WHERE x.row_key NOT IN (SELECT o.row_key FROM ${t.table} o JOIN written ON o.${keyType} = written.resource_type AND o.${keyId} = written.id
+                                  WHERE o.row_key IS NOT NULL)`
+        : '';
       ctes.push(`ins_${i} AS (
         INSERT INTO ${t.table} (${names.join(', ')})
         SELECT x.* FROM unnest(${arrays.join(', ')}) AS x(${names.join(', ')})
-          JOIN written ON written.resource_type = x.${keyType} AND written.id = x.${keyId})`);
+          JOIN written ON written.resource_type = x.${keyType} AND written.id = x.${keyId}${kept})`);
     });
     return ctes;
   }
