@@ -1,3 +1,4 @@
+import * as os from 'os';
 import * as path from 'path';
 import { projectRoot } from './project-root';
 
@@ -123,7 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     bulkExportPageSize: int(env, 'BULK_EXPORT_PAGE_SIZE', 1000),
     subscriptionMaxAttempts: int(env, 'SUBSCRIPTION_MAX_ATTEMPTS', 6),
     workers: int(env, 'WORKERS', 1),
-    dbPoolSize: int(env, 'DB_POOL_SIZE', 20),
+    dbPoolSize: int(env, 'DB_POOL_SIZE', defaultPoolSize()),
     dbPreparedStatements: bool(env, 'DB_PREPARED_STATEMENTS', true),
     analyzeIntervalMs: int(env, 'ANALYZE_INTERVAL_MS', 5000, 0),
     databaseSchema: env.DATABASE_SCHEMA || undefined,
@@ -142,3 +143,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 
 /** Nest injection token for AppConfig. */
 export const APP_CONFIG = Symbol('APP_CONFIG');
+
+/**
+ * Database connections per process: 4 per core, between 4 and 20. More connections than the
+ * database machine runs at once only queue in its scheduler instead of in the pool: on the team's
+ * 2-core machine 8 connections gave 15–30% more reads, creates and updates than 20, with shorter
+ * tails (see README "Performance notes").
+ */
+export function defaultPoolSize(cores = os.availableParallelism?.() ?? os.cpus().length): number {
+  return Math.min(20, Math.max(4, 4 * cores));
+}
