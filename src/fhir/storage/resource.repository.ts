@@ -164,12 +164,13 @@ export class ResourceRepository {
         }
       }
       if (!replaceIndex && types.length === 0) return;
+      // NOT IN a subquery: hashed on every PostgreSQL version (a Bundle of updates holds thousands of keys)
       const keyArray = p.bind(keys, 'bigint[]');
       if (replaceIndex) {
         ctes.push(`del_${i} AS (
           DELETE FROM ${t.table} x USING written
            WHERE x.${keyType} = written.resource_type AND x.${keyId} = written.id
-             AND (x.row_key IS NULL OR x.row_key <> ALL(${keyArray})))`);
+             AND (x.row_key IS NULL OR x.row_key NOT IN (SELECT unnest(${keyArray}))))`);
       }
       if (types.length === 0) return;
       const arrays = [p.bind(types, 'text[]'), p.bind(ids, 'text[]'), keyArray].concat(t.columns.map((c, ci) => p.bind(columns[ci], `${c.type}[]`)));

@@ -68,6 +68,35 @@ describe('index rows kept across updates', () => {
     expect(await ids(`given=Legacygiven&_id=${id}`)).toEqual([id]);
   });
 
+  it('a transaction of many updates keeps and replaces the rows of each resource (one statement, set-based)', async () => {
+    const n = 200;
+    const tag = `rk${Date.now()}`;
+    const bundle = (value: number) => ({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: Array.from({ length: n }, (_, i) => ({
+        resource: {
+          resourceType: 'Observation',
+          id: `${tag}-${i}`,
+          status: 'final',
+          code: { coding: [{ system: 'urn:row-key', code: tag }] },
+          valueQuantity: { value: value + i, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' },
+        },
+        request: { method: 'PUT', url: `Observation/${tag}-${i}` },
+      })),
+    });
+    const count = async (query: string) => (await t.http.get(`/fhir/Observation?code=urn:row-key|${tag}&${query}&_summary=count`)).body.total;
+    expect((await t.http.post('/fhir').send(bundle(1000))).status).toBe(200);
+    expect((await t.http.post('/fhir').send(bundle(5000))).status).toBe(200);
+    expect(await count('value-quantity=ge5000')).toBe(n);
+    expect(await count('value-quantity=lt5000')).toBe(0);
+    const rows = await t.db.query(
+      `SELECT count(*)::int AS n, count(DISTINCT (resource_id, param, value, nlow))::int AS d FROM search_index WHERE resource_type = 'Observation' AND resource_id LIKE $1`,
+      [`${tag}-%`],
+    );
+    expect(rows.rows[0].n).toBe(rows.rows[0].d);
+  });
+
   it('a delete removes every row; a re-create writes them again', async () => {
     const id = (await t.http.post('/fhir/Patient').send(patient(undefined, 'Gonegiven', 'female'))).body.id;
     expect((await t.http.delete(`/fhir/Patient/${id}`)).status).toBe(204);
