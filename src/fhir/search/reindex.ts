@@ -1,6 +1,7 @@
 import type { Resource } from 'fhir/r4';
 import type { Database, Queryable } from '../../database/database';
 import { logger } from '../../logger';
+import { rowKey } from '../storage/row-key';
 import { SqlParams } from '../storage/sql-params';
 import { gatherCustomParameters, CustomParameterState } from './custom-params';
 import type { IndexTable } from '../storage/storage.types';
@@ -125,17 +126,25 @@ export class Reindexer {
 
   private async insert(tx: Queryable, t: IndexTable, resourceType: string, resources: { id: string; rows: Map<string, unknown[][]> }[]): Promise<void> {
     const ids: string[] = [];
+    const keys: number[] = [];
     const columns: unknown[][] = t.columns.map(() => []);
     for (const { id, rows } of resources) {
       for (const row of rows.get(t.table) ?? []) {
         ids.push(id);
+        // the key storage gives the row (row-key.ts): the next update keeps it if unchanged
+        keys.push(rowKey(resourceType, id, row));
         row.forEach((v, c) => columns[c].push(v ?? null));
       }
     }
     if (!ids.length) return;
     const p = new SqlParams();
-    const arrays = [p.bind(ids.map(() => resourceType), 'text[]'), p.bind(ids, 'text[]'), ...t.columns.map((c, i) => p.bind(columns[i], `${c.type}[]`))];
-    const names = [...keyOf(t), ...t.columns.map((c) => c.name)];
+    const arrays = [
+      p.bind(ids.map(() => resourceType), 'text[]'),
+      p.bind(ids, 'text[]'),
+      p.bind(keys, 'bigint[]'),
+      ...t.columns.map((c, i) => p.bind(columns[i], `${c.type}[]`)),
+    ];
+    const names = [...keyOf(t), 'row_key', ...t.columns.map((c) => c.name)];
     await tx.query(`INSERT INTO ${t.table} (${names.join(', ')}) SELECT * FROM unnest(${arrays.join(', ')})`, p.values);
   }
 }

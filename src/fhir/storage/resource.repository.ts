@@ -140,7 +140,8 @@ export class ResourceRepository {
    * rows its new version produces again and replaces only the others: each row carries its
    * `row_key` (row-key.ts), the old rows whose key is not among the new ones are deleted and the
    * new rows whose key is not among the old ones inserted (an update changing a few values
-   * rewrites a few rows, not all; rows written without a key, by reindex, are always replaced).
+   * rewrites a few rows, not all; rows written without a key, before the SearchIndexRowKey migration, are
+   * always replaced).
    */
   private historyAndIndexCtes(p: SqlParams, writes: VersionWrite[], replaceIndex: boolean): string[] {
     const ctes = [

@@ -58,7 +58,7 @@ describe('index rows kept across updates', () => {
     expect(await ids(`gender=male&_id=${id}`)).toEqual([id]);
   });
 
-  it('rows written without a key (reindex, older versions) are all replaced at the next update', async () => {
+  it('rows written without a key (before the migration) are all replaced at the next update', async () => {
     const id = (await t.http.post('/fhir/Patient').send(patient(undefined, 'Legacygiven', 'female'))).body.id;
     await t.db.query(`UPDATE search_index SET row_key = NULL WHERE resource_type = 'Patient' AND resource_id = $1`, [id]);
     expect((await t.http.put(`/fhir/Patient/${id}`).send(patient(id, 'Legacygiven', 'female'))).status).toBe(200);
@@ -95,6 +95,24 @@ describe('index rows kept across updates', () => {
       [`${tag}-%`],
     );
     expect(rows.rows[0].n).toBe(rows.rows[0].d);
+  });
+
+  it('$reindex writes the keys too: the next update keeps the unchanged rows', async () => {
+    const id = (await t.http.post('/fhir/Patient').send(patient(undefined, 'Reindexgiven', 'female'))).body.id;
+    const r = await t.http
+      .post('/fhir/$reindex')
+      .set('Content-Type', 'application/fhir+json')
+      .send({ resourceType: 'Parameters', parameter: [{ name: 'type', valueString: 'Patient' }] });
+    expect(r.status).toBe(200);
+    const reindexed = await rows(id);
+    expect(reindexed.length).toBeGreaterThan(3);
+    expect(reindexed.every((x: any) => x.row_key !== null)).toBe(true);
+    expect((await t.http.put(`/fhir/Patient/${id}`).send(patient(id, 'Reindexgiven', 'male'))).status).toBe(200);
+    const after = await rows(id);
+    const ctid = (rs: any[], param: string, value: string) => rs.find((x) => x.param === param && x.value === value)?.ctid;
+    expect(ctid(after, 'given', 'reindexgiven')).toBe(ctid(reindexed, 'given', 'reindexgiven'));
+    expect(ctid(after, 'gender', 'male')).toBeDefined();
+    expect(ctid(after, 'gender', 'female')).toBeUndefined();
   });
 
   it('a delete removes every row; a re-create writes them again', async () => {
