@@ -148,7 +148,7 @@ export const APP_CONFIG = Symbol('APP_CONFIG');
  * Database connections per process: 4 per core, between 4 and 20. More connections than the
  * database machine runs at once only queue in its scheduler instead of in the pool: on the team's
  * 2-core machine 8 connections gave 15–30% more reads, creates and updates than 20, with shorter
- * tails (see README "Performance notes").
+ * tails (README, Storage design: Connection pool).
  */
 export function defaultPoolSize(cores = os.availableParallelism?.() ?? os.cpus().length): number {
   return Math.min(20, Math.max(4, 4 * cores));

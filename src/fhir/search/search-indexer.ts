@@ -41,22 +41,30 @@ interface TypePlan {
 
 /**
  * Collects the rows of one resource, dropping duplicates (one param, same value): compared with
- * the rows of the same param only, column by column (a param has a few rows; joining every row
- * into a text key cost more).
+ * the rows of the same param, column by column, while a param has a few rows (joining every row
+ * into a text key cost more); past SMALL rows (a CodeSystem's thousands of codes) by text key, so
+ * that a big resource stays linear.
  */
 class RowSink {
   readonly rows: unknown[][] = [];
-  private readonly byParam = new Map<unknown, unknown[][]>();
+  private readonly byParam = new Map<unknown, unknown[][] | Set<string>>();
 
   add(row: unknown[]): void {
     const param = row[0];
     const same = this.byParam.get(param);
     if (!same) this.byParam.set(param, [row]);
-    else if (same.some((r) => sameRow(r, row))) return;
-    else same.push(row);
+    else if (same instanceof Set) {
+      const key = row.join('\u0000');
+      if (same.has(key)) return;
+      same.add(key);
+    } else if (same.some((r) => sameRow(r, row))) return;
+    else if (same.length < SMALL) same.push(row);
+    else this.byParam.set(param, new Set([...same, row].map((r) => r.join('\u0000'))));
     this.rows.push(row);
   }
 }
+
+const SMALL = 16;
 
 function sameRow(a: unknown[], b: unknown[]): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
