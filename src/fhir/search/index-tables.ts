@@ -167,12 +167,14 @@ const instantMs = (v: unknown): number => (typeof v === 'string' ? Date.parse(v)
  */
 export const CONTAINED_TABLE = 'search_index_contained';
 
+const ROW_COLUMNS = [...INDEX_COLUMNS.map((c) => ({ ...c })), ...KEY_COLUMNS.map((c) => ({ ...c, derived: true }))];
+
 export const INDEX_TABLES: IndexTable[] = [
-  { table: INDEX_TABLE, columns: [...INDEX_COLUMNS, ...KEY_COLUMNS].map((c) => ({ ...c })) },
+  { table: INDEX_TABLE, columns: ROW_COLUMNS },
   {
     table: CONTAINED_TABLE,
     key: ['container_type', 'container_id'],
-    columns: [{ name: 'resource_type', type: 'text' }, { name: 'resource_id', type: 'text' }, ...[...INDEX_COLUMNS, ...KEY_COLUMNS].map((c) => ({ ...c }))],
+    columns: [{ name: 'resource_type', type: 'text' }, { name: 'resource_id', type: 'text' }, ...ROW_COLUMNS],
   },
 ];
 

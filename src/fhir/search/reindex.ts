@@ -1,7 +1,7 @@
 import type { Resource } from 'fhir/r4';
 import type { Database, Queryable } from '../../database/database';
 import { logger } from '../../logger';
-import { rowKey } from '../storage/row-key';
+import { hashedColumns, RowKeys } from '../storage/row-key';
 import { SqlParams } from '../storage/sql-params';
 import { gatherCustomParameters, CustomParameterState } from './custom-params';
 import type { IndexTable } from '../storage/storage.types';
@@ -128,11 +128,13 @@ export class Reindexer {
     const ids: string[] = [];
     const keys: number[] = [];
     const columns: unknown[][] = t.columns.map(() => []);
+    const hashed = hashedColumns(t.columns);
     for (const { id, rows } of resources) {
+      // the keys storage gives the rows (row-key.ts): the next update keeps those unchanged
+      const rowKeys = new RowKeys(resourceType, id, hashed);
       for (const row of rows.get(t.table) ?? []) {
         ids.push(id);
-        // the key storage gives the row (row-key.ts): the next update keeps it if unchanged
-        keys.push(rowKey(resourceType, id, row));
+        keys.push(rowKeys.key(row));
         row.forEach((v, c) => columns[c].push(v ?? null));
       }
     }

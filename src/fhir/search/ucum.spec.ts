@@ -1,3 +1,4 @@
+import { UcumLhcUtils } from '@lhncbc/ucum-lhc';
 import { canonicalEntry, canonicalSearchValue, canonicalUnit, UCUM } from './ucum';
 import { parseQuantity } from './value-parsers';
 
@@ -36,5 +37,17 @@ describe('UCUM canonical units', () => {
     expect(t.approx!.low).toBeCloseTo(306.45, 6); // 37 - 3.7 Cel
     expect(t.approx!.high).toBeCloseTo(313.85, 6);
     expect(canonicalSearchValue(parseQuantity('5.4||mg', 'value-quantity'))).toBeUndefined();
+  });
+});
+
+/** Special units with an offset are computed as a·v + b (checked at three points); others through UCUM each time. */
+describe('UCUM special units', () => {
+  const ucum = UcumLhcUtils.getInstance();
+  it.each(['Cel', '[degF]', '[pH]'])('%s converts as UCUM does (to 12 significant digits)', (code) => {
+    for (const v of [-40, 0, 7.4, 36.6, 98.6, 120]) {
+      const expected = ucum.convertToBaseUnits(code, v).magnitude!;
+      const got = canonicalUnit(code)!.convert(v);
+      expect(Math.abs(got - expected) / Math.max(1, Math.abs(expected))).toBeLessThan(1e-12);
+    }
   });
 });

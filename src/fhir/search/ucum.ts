@@ -36,13 +36,28 @@ export function canonicalUnit(code: string): Canonical | undefined {
       const unit = Object.keys(one.unitToExp).sort().map((u) => (one.unitToExp![u] === 1 ? u : `${u}${one.unitToExp![u]}`)).join('.') || '1';
       const factor = one.magnitude;
       c = one.fromUnitIsSpecial
-        ? { unit, convert: (v) => round(utils.convertToBaseUnits(code, v).magnitude ?? NaN) }
+        ? { unit, convert: specialConversion(code) }
         : { unit, convert: (v) => round(v * factor) };
     }
     if (memo.size >= 5000) memo.clear();
     memo.set(code, c);
   }
   return c ?? undefined;
+}
+
+/**
+ * A special unit's conversion (Cel, [degF]: an offset; [pH], B: logarithmic). An affine one (the
+ * same as `a·v + b` at three points) is computed so, without parsing the unit at every value (a
+ * Bundle of vital signs converted every body temperature); any other through UCUM each time.
+ */
+function specialConversion(code: string): (v: number) => number {
+  const at = (v: number) => utils.convertToBaseUnits(code, v).magnitude ?? NaN;
+  const [f0, f1, f100] = [at(0), at(1), at(100)];
+  const a = (f100 - f0) / 100;
+  if ([f0, f1, f100].every(Number.isFinite) && Math.abs(f0 + a - f1) <= 1e-9 * Math.max(1, Math.abs(f1))) {
+    return (v) => round(a * v + f0);
+  }
+  return (v) => round(at(v));
 }
 
 /** A stored UCUM quantity (or Range) in canonical units; undefined when not UCUM or not convertible. */

@@ -1,5 +1,5 @@
 import { Queryable, queryPrepared } from '../../database/database';
-import { rowKey } from './row-key';
+import { hashedColumns, RowKeys } from './row-key';
 import { SqlParams } from './sql-params';
 import type { IndexTable, StoredVersion, VersionWrite, WriteExtra } from './storage.types';
 
@@ -156,11 +156,15 @@ export class ResourceRepository {
       const ids: string[] = [];
       const keys: number[] = [];
       const columns: unknown[][] = t.columns.map(() => []);
+      const hashed = hashedColumns(t.columns);
       for (const wr of writes) {
-        for (const row of wr.index?.get(t.table) ?? []) {
+        const rows = wr.index?.get(t.table);
+        if (!rows?.length) continue;
+        const rowKeys = new RowKeys(wr.resourceType, wr.id, hashed);
+        for (const row of rows) {
           types.push(wr.resourceType);
           ids.push(wr.id);
-          keys.push(rowKey(wr.resourceType, wr.id, row));
+          keys.push(rowKeys.key(row));
           for (let c = 0; c < row.length; c++) columns[c].push(row[c] ?? null);
         }
       }

@@ -5,6 +5,8 @@ export interface IndexColumn {
   name: string;
   /** PostgreSQL type used to cast the bound array: text, timestamptz, numeric, boolean, integer */
   type: string;
+  /** computed from the other columns (lookup keys): not part of the row's identity (row-key.ts) */
+  derived?: boolean;
 }
 
 /** A search index table: rows keyed by (resource_type, resource_id), written with the resource. */
