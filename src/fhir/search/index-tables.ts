@@ -120,7 +120,10 @@ class ParamKeys {
     let h = memo.get(value);
     if (h === undefined) {
       h = searchHash(system === undefined ? `${this.prefix}|${value}` : `${this.prefix}|${system}|${value}`);
-      if (value.length <= 200 && memoized++ < MAX_MEMOIZED) memo.set(value, h);
+      if (value.length <= 200) {
+        memo.set(value, h);
+        memoized++;
+      }
     }
     return h;
   }

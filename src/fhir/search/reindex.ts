@@ -1,7 +1,7 @@
 import type { Resource } from 'fhir/r4';
 import type { Database, Queryable } from '../../database/database';
 import { logger } from '../../logger';
-import { hashedColumns, RowKeys } from '../storage/row-key';
+import { bindIndexRowColumns, indexRowColumns, ownerColumns } from '../storage/row-key';
 import { SqlParams } from '../storage/sql-params';
 import { gatherCustomParameters, CustomParameterState } from './custom-params';
 import type { IndexTable } from '../storage/storage.types';
@@ -74,7 +74,7 @@ export class Reindexer {
         opts.onProgress?.({ resourceType, done, total: Math.max(total, done), overall });
       }
       for (const t of INDEX_TABLES) {
-        const [kt, ki] = keyOf(t);
+        const [kt, ki] = ownerColumns(t);
         await this.db.query(`DELETE FROM ${t.table} x USING resource r WHERE x.${kt} = $1 AND r.resource_type = x.${kt} AND r.id = x.${ki} AND r.deleted`, [resourceType]);
       }
     }
@@ -116,7 +116,7 @@ export class Reindexer {
       const ids = rows.rows.map((r) => r.id);
       const resources = rows.rows.map((r) => ({ id: r.id, rows: this.indexer.extract(JSON.parse(r.content) as Resource) }));
       for (const t of INDEX_TABLES) {
-        const [kt, ki] = keyOf(t);
+        const [kt, ki] = ownerColumns(t);
         await tx.query(`DELETE FROM ${t.table} WHERE ${kt} = $1 AND ${ki} = ANY($2::text[])`, [resourceType, ids]);
         await this.insert(tx, t, resourceType, resources);
       }
@@ -125,31 +125,12 @@ export class Reindexer {
   }
 
   private async insert(tx: Queryable, t: IndexTable, resourceType: string, resources: { id: string; rows: Map<string, unknown[][]> }[]): Promise<void> {
-    const ids: string[] = [];
-    const keys: number[] = [];
-    const columns: unknown[][] = t.columns.map(() => []);
-    const hashed = hashedColumns(t.columns);
-    for (const { id, rows } of resources) {
-      // the keys storage gives the rows (row-key.ts): the next update keeps those unchanged
-      const rowKeys = new RowKeys(resourceType, id, hashed);
-      for (const row of rows.get(t.table) ?? []) {
-        ids.push(id);
-        keys.push(rowKeys.key(row));
-        row.forEach((v, c) => columns[c].push(v ?? null));
-      }
-    }
-    if (!ids.length) return;
+    // with the keys storage gives the rows (row-key.ts): the next update keeps those unchanged
+    const rows = indexRowColumns(t, resources.map((r) => ({ resourceType, id: r.id, rows: r.rows.get(t.table) })));
+    if (!rows.ids.length) return;
     const p = new SqlParams();
-    const arrays = [
-      p.bind(ids.map(() => resourceType), 'text[]'),
-      p.bind(ids, 'text[]'),
-      p.bind(keys, 'bigint[]'),
-      ...t.columns.map((c, i) => p.bind(columns[i], `${c.type}[]`)),
-    ];
-    const names = [...keyOf(t), 'row_key', ...t.columns.map((c) => c.name)];
+    const { names, arrays } = bindIndexRowColumns(p, t, rows);
     await tx.query(`INSERT INTO ${t.table} (${names.join(', ')}) SELECT * FROM unnest(${arrays.join(', ')})`, p.values);
   }
 }
 
-/** The columns holding the indexed resource's type and id (the container's, for contained resources). */
-const keyOf = (t: IndexTable): [string, string] => t.key ?? ['resource_type', 'resource_id'];

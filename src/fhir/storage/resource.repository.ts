@@ -1,5 +1,5 @@
 import { Queryable, queryPrepared } from '../../database/database';
-import { hashedColumns, RowKeys } from './row-key';
+import { bindIndexRowColumns, indexRowColumns, ownerColumns } from './row-key';
 import { SqlParams } from './sql-params';
 import type { IndexTable, StoredVersion, VersionWrite, WriteExtra } from './storage.types';
 
@@ -140,8 +140,8 @@ export class ResourceRepository {
    * rows its new version produces again and replaces only the others: each row carries its
    * `row_key` (row-key.ts), the old rows whose key is not among the new ones are deleted and the
    * new rows whose key is not among the old ones inserted (an update changing a few values
-   * rewrites a few rows, not all; rows written without a key, before the SearchIndexRowKey migration, are
-   * always replaced).
+   * rewrites a few rows, not all; rows without a key, from before the SearchIndexRowKey
+   * migration, are always replaced).
    */
   private historyAndIndexCtes(p: SqlParams, writes: VersionWrite[], replaceIndex: boolean): string[] {
     const ctes = [
@@ -151,35 +151,22 @@ export class ResourceRepository {
           FROM w JOIN written USING (resource_type, id))`,
     ];
     this.indexTables.forEach((t, i) => {
-      const [keyType, keyId] = t.key ?? ['resource_type', 'resource_id'];
-      const types: string[] = [];
-      const ids: string[] = [];
-      const keys: number[] = [];
-      const columns: unknown[][] = t.columns.map(() => []);
-      const hashed = hashedColumns(t.columns);
-      for (const wr of writes) {
-        const rows = wr.index?.get(t.table);
-        if (!rows?.length) continue;
-        const rowKeys = new RowKeys(wr.resourceType, wr.id, hashed);
-        for (const row of rows) {
-          types.push(wr.resourceType);
-          ids.push(wr.id);
-          keys.push(rowKeys.key(row));
-          for (let c = 0; c < row.length; c++) columns[c].push(row[c] ?? null);
-        }
-      }
-      if (!replaceIndex && types.length === 0) return;
+      const [keyType, keyId] = ownerColumns(t);
+      const rows = indexRowColumns(
+        t,
+        writes.map((w) => ({ resourceType: w.resourceType, id: w.id, rows: w.index?.get(t.table) })),
+      );
+      if (!replaceIndex && rows.types.length === 0) return;
       // NOT IN a subquery: hashed on every PostgreSQL version (a Bundle of updates holds thousands of keys)
-      const keyArray = p.bind(keys, 'bigint[]');
+      const keyArray = p.bind(rows.keys, 'bigint[]');
       if (replaceIndex) {
         ctes.push(`del_${i} AS (
           DELETE FROM ${t.table} x USING written
            WHERE x.${keyType} = written.resource_type AND x.${keyId} = written.id
              AND (x.row_key IS NULL OR x.row_key NOT IN (SELECT unnest(${keyArray}))))`);
       }
-      if (types.length === 0) return;
-      const arrays = [p.bind(types, 'text[]'), p.bind(ids, 'text[]'), keyArray].concat(t.columns.map((c, ci) => p.bind(columns[ci], `${c.type}[]`)));
-      const names = [keyType, keyId, 'row_key', ...t.columns.map((c) => c.name)];
+      if (rows.types.length === 0) return;
+      const { names, arrays } = bindIndexRowColumns(p, t, rows, keyArray);
       const kept = replaceIndex
         ? `
          WHERE x.row_key NOT IN (SELECT o.row_key FROM ${t.table} o JOIN written ON o.${keyType} = written.resource_type AND o.${keyId} = written.id
