@@ -57,7 +57,11 @@ export class ExportWorker implements OnApplicationBootstrap {
       logger.info({ exportId: id, attempt }, 'bulk export completed');
     } catch (err: any) {
       await fs.promises.rm(dir, { recursive: true, force: true });
-      if (err instanceof Cancelled) return;
+      if (err instanceof Cancelled) {
+        // cancelled (the job is gone, not taken over): the export's folder too, which this run re-created
+        if (!(await this.exports.jobs.find(this.db, id))) await fs.promises.rm(this.exports.directory(id), { recursive: true, force: true });
+        return;
+      }
       if (signal.aborted) throw err; // shutdown: the queue retries it later
       const now = await this.exports.jobs.find(this.db, id);
       if (now?.attempt !== attempt) return; // cancelled, or another run took it over meanwhile
