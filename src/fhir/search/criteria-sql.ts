@@ -57,7 +57,7 @@ export class CriteriaSql extends ValueSql {
    * read: PostgreSQL keeps a semi-join beside the relation it correlates to,
    * so criteria correlated to the resource row would each cost a heap read.
    */
-  private anchorOf(criteria: Criterion[]): ParamCriterion | undefined {
+  anchorOf(criteria: Criterion[]): ParamCriterion | undefined {
     const rank = (c: ParamCriterion) => (c.type === 'reference' ? 0 : c.type === 'token' || c.type === 'uri' ? 1 : c.type === 'date' ? 2 : 3);
     const candidates = criteria.filter((c): c is ParamCriterion => c.kind === 'param' && keyable(c));
     return candidates.sort((x, y) => rank(x) - rank(y))[0];

@@ -2,7 +2,7 @@ import { badRequest } from '../errors';
 import { SqlParams } from '../storage/sql-params';
 import type { CriteriaSql } from './criteria-sql';
 import { INDEX_TABLE } from './index-tables';
-import type { Criterion, Cursor, SearchQuery, SortKey } from './search-query';
+import type { Criterion, Cursor, ParamCriterion, SearchQuery, SortKey } from './search-query';
 import { kindOf } from './search-params';
 
 /** A matching row as the page query returns it. */
@@ -54,14 +54,21 @@ export class SearchSql {
   ) {
     const criteria = [...q.criteria, ...extra];
     this.probedParamsOnly = !crit.restricted && criteria.every((c) => c.kind === 'id' || (c.kind === 'param' && c.type !== 'composite'));
-    const indexSource = () => crit.indexSource(criteria, q.types);
-    this.indexSource =
-      contained || q.allTypes || q.sort.some((k) => k.type === '_lastUpdated')
-        ? undefined
-        : this.probedParamsOnly
-          ? crit.withOpaqueHashes(indexSource)
-          : indexSource();
+    const fromIndex = !contained && !q.allTypes && !q.sort.some((k) => k.type === '_lastUpdated');
+    const merged = fromIndex ? this.mergeableDateCriteria(criteria) : new Map<number, ParamCriterion[]>();
+    const rest = criteria.filter((c) => ![...merged.values()].some((m) => m.includes(c as ParamCriterion)));
+    const indexSource = () => {
+      const ids = crit.indexSource(rest, q.types);
+      // bound right after the source's own values, as every statement of this builder uses them
+      this.mergedKeys = [...merged].map(([i, cs]) => this.sortLateral(q.sort[i], i, cs));
+      return ids;
+    };
+    this.indexSource = !fromIndex ? undefined : this.probedParamsOnly ? crit.withOpaqueHashes(indexSource) : indexSource();
+    if (!this.indexSource) this.mergedKeys = []; // no index source: the criteria stay in the WHERE clause
   }
+
+  /** Sort keys joined as part of the source (they also filter): JOIN LATERAL … HAVING, by sort key index. */
+  private mergedKeys: { index: number; join: string }[] = [];
 
   /** no auth restriction, and only `_id` and plain (non-composite) parameters: see planFitsAllValues */
   private readonly probedParamsOnly: boolean;
@@ -83,8 +90,27 @@ export class SearchSql {
   /** `FROM` and `WHERE` of the matching ids: the index source, else the resource table with the criteria. */
   private source(): { from: string; where: string[] } {
     if (this.contained) return { from: `(${this.contained.sql}) a`, where: [] };
-    if (this.indexSource) return { from: `(${this.indexSource}) a`, where: [] };
+    if (this.indexSource) return { from: `(${this.indexSource}) a${this.mergedKeys.map((k) => `\n  ${k.join}`).join('')}`, where: [] };
     return { from: 'resource a', where: [this.where()] };
+  }
+
+  /**
+   * Date criteria on the parameter a sort key sorts by (`date=ge2020&_sort=-date`), by sort key index:
+   * the key's per-resource read of the parameter's rows also decides them (`HAVING bool_or(…)`), one
+   * index-only probe where a probe for the criterion and another for the key each read the same rows.
+   * Not the anchor, which drives the source.
+   */
+  private mergeableDateCriteria(criteria: Criterion[]): Map<number, ParamCriterion[]> {
+    const out = new Map<number, ParamCriterion[]>();
+    const anchor = this.crit.anchorOf(criteria);
+    this.q.sort.forEach((k, i) => {
+      if (k.type !== 'date') return;
+      const same = criteria.filter(
+        (c): c is ParamCriterion => c.kind === 'param' && c.type === 'date' && c.code === k.code && c !== anchor && c.modifier === undefined && c.missing === undefined,
+      );
+      if (same.length) out.set(i, same);
+    });
+    return out;
   }
 
   /** The matching (resource_type, id) rows, unordered (a branch of a `_contained=both` search). */
@@ -148,7 +174,7 @@ ORDER BY ${outerOrder.join(', ')}`;
     const { from, where } = this.source();
     const conds = [...where, ...extra];
     const ids =
-      this.indexSource && joins.length === 0
+      this.indexSource && joins.length === 0 && this.mergedKeys.length === 0
         ? `${this.indexSource}${conds.map((c) => `\n      AND ${c}`).join('')}`
         : `SELECT ${columns.join(', ')}
   FROM ${from}${joins.map((j) => `\n  ${j}`).join('')}
@@ -191,17 +217,35 @@ ORDER BY ${outerOrder.join(', ')}`;
    * highest for descending (search.html §3.1.1.5.5 _sort).
    */
   private keyJoin(s: SortKey, i: number): string | undefined {
-    if (s.type === '_id' || s.type === '_lastUpdated') return undefined;
-    const kind = kindOf(s.type)!;
-    const agg = s.descending ? 'max' : 'min';
-    const column = kind === 'date' ? (s.descending ? 'high' : 'low') : kind === 'number' ? (s.descending ? 'nhigh' : 'nlow') : 'value';
+    if (s.type === '_id' || s.type === '_lastUpdated' || this.mergedKeys.some((k) => k.index === i)) return undefined;
     const x = `sx${i}`;
-    const types = this.q.types;
     const tables = this.contained?.sortTables ?? [INDEX_TABLE];
-    const rows = (table: string) => `FROM ${table} ${x} WHERE ${x}.resource_type = a.resource_type AND ${x}.resource_id = a.id AND ${this.crit.paramRows(x, types, s.code)}`;
-    if (tables.length === 1) return `LEFT JOIN LATERAL (SELECT ${agg}(${x}.${column}) AS v ${rows(tables[0])}) s${i} ON TRUE`;
-    const union = tables.map((t) => `SELECT ${x}.${column} AS c ${rows(t)}`).join(' UNION ALL ');
-    return `LEFT JOIN LATERAL (SELECT ${agg}(u.c) AS v FROM (${union}) u) s${i} ON TRUE`;
+    const value = this.keyValue(s, x);
+    const rows = (table: string) => `FROM ${table} ${x} WHERE ${this.keyRows(s, x)}`;
+    if (tables.length === 1) return `LEFT JOIN LATERAL (SELECT ${value.agg}(${value.column}) AS v ${rows(tables[0])}) s${i} ON TRUE`;
+    const union = tables.map((t) => `SELECT ${value.column} AS c ${rows(t)}`).join(' UNION ALL ');
+    return `LEFT JOIN LATERAL (SELECT ${value.agg}(u.c) AS v FROM (${union}) u) s${i} ON TRUE`;
+  }
+
+  /** A date sort key that also decides date criteria on its parameter (mergeableDateCriteria): an inner join. */
+  private sortLateral(s: SortKey, i: number, criteria: ParamCriterion[]): { index: number; join: string } {
+    const x = `sx${i}`;
+    const value = this.keyValue(s, x);
+    const having = criteria.map((c) => `bool_or(${this.crit.dateRowCondition(c, x, this.q.types)})`).join(' AND ');
+    return { index: i, join: `JOIN LATERAL (SELECT ${value.agg}(${value.column}) AS v FROM ${INDEX_TABLE} ${x} WHERE ${this.keyRows(s, x)} HAVING ${having}) s${i} ON TRUE` };
+  }
+
+  /** The aggregate and column of a sort key's rows `x`. */
+  private keyValue(s: SortKey, x: string): { agg: string; column: string } {
+    const kind = kindOf(s.type)!;
+    const column = kind === 'date' ? (s.descending ? 'high' : 'low') : kind === 'number' ? (s.descending ? 'nhigh' : 'nlow') : 'value';
+    return { agg: s.descending ? 'max' : 'min', column: `${x}.${column}` };
+  }
+
+  /** The rows `x` of resource `a` holding a sort key's parameter (dates by kind and phash: index-only). */
+  private keyRows(s: SortKey, x: string): string {
+    const rows = s.type === 'date' ? this.crit.dateRows(x, this.q.types, s.code) : this.crit.paramRows(x, this.q.types, s.code);
+    return `${x}.resource_type = a.resource_type AND ${x}.resource_id = a.id AND ${rows}`;
   }
 
   /** The final, unique keys: (resource_type, id), or just id when one type is searched. */

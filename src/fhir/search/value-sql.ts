@@ -98,11 +98,29 @@ export abstract class ValueSql {
     return hashes.length === 1 ? `${x}.${column} = ${bind(hashes[0], 'bigint')}` : `${x}.${column} = ANY(${bind(hashes, 'bigint[]')})`;
   }
 
-  /** `x.phash` = the hash of `type|param` (rows of one kind: the partial index of that kind applies). */
+  /**
+   * `x.phash` = the hash of `type|param` (rows of one kind: the partial index of that kind applies).
+   * Date rows keep their kind when probing too: (resource_id, phash) WHERE kind = 'd' seeks by id.
+   */
   private phashIn(x: string, s: Stored, kind: RowKind): string {
     const hashes = [...new Set(s.map((k) => searchHash(`${k.type}|${k.param}`)))];
     const ph = hashes.length === 1 ? `${x}.phash = ${this.p.bind(hashes[0], 'bigint')}` : `${x}.phash = ANY(${this.p.bind(hashes, 'bigint[]')})`;
-    return this.scope.probing ? ph : `${x}.kind = '${kind}' AND ${ph}`;
+    return this.scope.probing && kind !== KIND.date ? ph : `${x}.kind = '${kind}' AND ${ph}`;
+  }
+
+  /** A date parameter's rows of a resource, by (kind, phash): the index-only per-resource date index applies. */
+  dateRows(x: string, types: string[], code: string): string {
+    return this.phashIn(x, this.stored(types, code), KIND.date);
+  }
+
+  /**
+   * A plain date criterion as a condition on one of its parameter's rows `x`
+   * (any of its values): what a sort key's rows aggregate with `bool_or` when
+   * the criterion and the sort are on the same parameter (SearchSql).
+   */
+  dateRowCondition(c: ParamCriterion, x: string, types: string[]): string {
+    const s = this.stored(types, c.code);
+    return `(${this.probes(() => c.values.map((v) => this.value(x, s, 'date', undefined, v).sql)).join(' OR ')})`;
   }
 
   /**
@@ -270,8 +288,9 @@ interface RenderScope {
    * Rendering the criteria checked per id of an anchor: range conditions then
    * leave out the row kind, so the partial range indexes (which cannot seek
    * by id) are not offered; each check is a probe by (resource_type,
-   * resource_id) or by (hash, resource_id). An underestimated anchor cannot
-   * turn into a range scan per candidate.
+   * resource_id), by (hash, resource_id), or for dates by (resource_id, phash)
+   * in the date rows' own index. An underestimated anchor cannot turn into a
+   * range scan per candidate.
    */
   probing: boolean;
   /**

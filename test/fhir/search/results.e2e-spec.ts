@@ -163,3 +163,51 @@ describe('query shapes agree (search.html#combining, deleted resources)', () => 
     expect((await search(t, 'Observation?code=8867-4&_total=accurate&_count=1')).total).toBe(all.length);
   });
 });
+
+// search.html#sort (the highest value of a repeating element sorts descending, the lowest ascending) with date
+// criteria on the sorted parameter itself (search.html#date; repeated parameters AND, each matched by any value).
+// With an anchor (subject) the sort key's rows also decide those criteria (SearchSql.mergeableDateCriteria);
+// without one the date criterion drives: both shapes must give the oracle's answer.
+describe('date criteria on the _sort parameter (search.html#sort, #date)', () => {
+  let t: TestApp;
+  const goals: { id: string; due: string[] }[] = [];
+  beforeAll(async () => {
+    t = await startTestApp();
+    for (const due of [['2019-03-01', '2025-05-01'], ['2020-06-01', '2022-01-01'], ['2023-02-01'], [], ['2018-01-01']]) {
+      const id = await create(t, {
+        resourceType: 'Goal',
+        lifecycleStatus: 'active',
+        description: { text: 'walk' },
+        subject: { reference: 'Patient/goals' },
+        ...(due.length ? { target: due.map((d) => ({ dueDate: d })) } : {}),
+      });
+      goals.push({ id, due });
+    }
+  });
+  afterAll(async () => t.close());
+
+  /** AND of criteria, each an OR of [prefix, date] (dates far from every value: no precision edge). */
+  const oracle = (criteria: ['lt' | 'gt', string][][], descending: boolean) =>
+    goals
+      .filter((g) => criteria.every((alts) => alts.some(([op, d]) => g.due.some((v) => (op === 'lt' ? v < d : v > d)))))
+      .map((g) => ({ id: g.id, key: descending ? [...g.due].sort().pop()! : [...g.due].sort()[0] }))
+      .sort((a, b) => (descending ? b.key.localeCompare(a.key) : a.key.localeCompare(b.key)) || a.id.localeCompare(b.id))
+      .map((g) => g.id);
+
+  it('matches and orders as the spec says, anchored or not, on every page', async () => {
+    const cases: [string, ['lt' | 'gt', string][][], boolean][] = [
+      ['target-date=lt2021-01-01&_sort=-target-date', [[['lt', '2021-01-01']]], true],
+      ['target-date=lt2021-01-01&target-date=gt2024-01-01&_sort=target-date', [[['lt', '2021-01-01']], [['gt', '2024-01-01']]], false],
+      ['target-date=lt2019-01-01,gt2024-01-01&_sort=target-date', [[['lt', '2019-01-01'], ['gt', '2024-01-01']]], false],
+      ['target-date=gt2021-06-01&_sort=-target-date', [[['gt', '2021-06-01']]], true],
+    ];
+    for (const [query, criteria, descending] of cases) {
+      const want = oracle(criteria, descending);
+      expect(want.length).toBeGreaterThan(0);
+      expect(matchIds(await search(t, `Goal?subject=Patient/goals&${query}`))).toEqual(want);
+      expect(matchIds(await search(t, `Goal?${query}`))).toEqual(want);
+      expect(await allPages(t, `Goal?subject=Patient/goals&${query}&_count=1`)).toEqual(want);
+      expect((await search(t, `Goal?subject=Patient/goals&${query}&_total=accurate&_count=1`)).total).toBe(want.length);
+    }
+  });
+});
