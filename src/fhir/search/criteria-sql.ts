@@ -40,8 +40,6 @@ export class CriteriaSql extends ValueSql {
     return this.restriction !== undefined;
   }
 
-
-
   all(criteria: Criterion[], a: string, types: string[]): string {
     if (criteria.length > 1) {
       const anchor = this.anchorOf(criteria);
@@ -95,10 +93,6 @@ export class CriteriaSql extends ValueSql {
     return `SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM ${this.scope.table} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${type} AS resource_type) ${ids}
     WHERE (${conds.map((c) => c.sql).join(' OR ')})${rest.map((r) => `\n      AND ${r}`).join('')}`;
   }
-
-
-
-
 
   /**
    * A chain as the anchor (`subject:Patient.identifier=…`), when its own criteria can anchor: first the
@@ -271,12 +265,6 @@ export class CriteriaSql extends ValueSql {
     return r;
   }
 
-
-
-
-
-
-
   private param(c: ParamCriterion, a: string, types: string[]): string {
     const x = this.alias('x');
     if (c.type === 'composite') {
@@ -293,16 +281,6 @@ export class CriteriaSql extends ValueSql {
     const conds = c.values.map((v) => (derived ? this.token(x, s, v.token!) : this.value(x, s, c.type, c.modifier, v)));
     return this.exists(a, x, s, conds, c.modifier === 'not' || c.modifier === 'not-in');
   }
-
-
-
-
-
-
-
-
-
-
 }
 
 /** Can the criterion's matches be read from the hash indexes alone (every value a keyed condition, see value())? */
