@@ -129,7 +129,11 @@ export class Database implements Queryable {
     const client = new Client({ connectionString: this.url });
     await client.connect();
     try {
-      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      // polled, not awaited in pg_advisory_lock: a backend blocked in a statement holds a snapshot, and a
+      // CREATE INDEX CONCURRENTLY in the migrating process waits for every older snapshot to end
+      while (!(await client.query('SELECT pg_try_advisory_lock($1) AS got', [MIGRATION_LOCK])).rows[0].got) {
+        await new Promise((r) => setTimeout(r, 250));
+      }
       const ran = await this.dataSource.runMigrations({ transaction: 'each' });
       return ran.map((m) => m.name);
     } finally {
