@@ -1,6 +1,6 @@
 import { loadDefinitions } from '../definitions/definitions';
 import { INDEX_TABLE } from './index-tables';
-import { SearchIndexer } from './search-indexer';
+import { rowText, SearchIndexer } from './search-indexer';
 import { SearchParameterRegistry } from './search-params';
 
 /** One index row per (param, value) of a resource (search.html: a value matches once), small or big. */
@@ -19,5 +19,11 @@ describe('SearchIndexer rows', () => {
     const values = codeRows(cs).map((r) => r[3] as string);
     expect(values.length).toBe(3000);
     expect(new Set(values).size).toBe(3000);
+  });
+
+  it('compares big params by a text that keeps null and empty, and value boundaries, apart', () => {
+    expect(rowText(['code', null, 'x'])).not.toBe(rowText(['code', '', 'x']));
+    expect(rowText(['code', 'ab', 'c'])).not.toBe(rowText(['code', 'a', 'bc']));
+    expect(rowText(['code', 'a', 1])).toBe(rowText(['code', 'a', 1]));
   });
 });

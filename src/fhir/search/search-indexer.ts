@@ -54,17 +54,24 @@ class RowSink {
     const same = this.byParam.get(param);
     if (!same) this.byParam.set(param, [row]);
     else if (same instanceof Set) {
-      const key = row.join('\u0000');
+      const key = rowText(row);
       if (same.has(key)) return;
       same.add(key);
     } else if (same.some((r) => sameRow(r, row))) return;
     else if (same.length < SMALL) same.push(row);
-    else this.byParam.set(param, new Set([...same, row].map((r) => r.join('\u0000'))));
+    else this.byParam.set(param, new Set([...same, row].map(rowText)));
     this.rows.push(row);
   }
 }
 
 const SMALL = 16;
+
+/** A row as one text: values apart by a separator no value holds, null apart from '' (join would merge them). */
+export function rowText(row: unknown[]): string {
+  let text = '';
+  for (const v of row) text += `${v === null || v === undefined ? '\uffff' : String(v)}\u0000`;
+  return text;
+}
 
 function sameRow(a: unknown[], b: unknown[]): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

@@ -57,18 +57,14 @@ export class SearchSql {
     const fromIndex = !contained && !q.allTypes && !q.sort.some((k) => k.type === '_lastUpdated');
     const merged = fromIndex ? this.mergeableDateCriteria(criteria) : new Map<number, ParamCriterion[]>();
     const rest = criteria.filter((c) => ![...merged.values()].some((m) => m.includes(c as ParamCriterion)));
-    const indexSource = () => {
-      const ids = crit.indexSource(rest, q.types);
-      // bound right after the source's own values, as every statement of this builder uses them
-      this.mergedKeys = [...merged].map(([i, cs]) => this.sortLateral(q.sort[i], i, cs));
-      return ids;
-    };
+    const indexSource = () => crit.indexSource(rest, q.types);
     this.indexSource = !fromIndex ? undefined : this.probedParamsOnly ? crit.withOpaqueHashes(indexSource) : indexSource();
-    if (!this.indexSource) this.mergedKeys = []; // no index source: the criteria stay in the WHERE clause
+    // without an index source every criterion stays in the WHERE clause (where())
+    this.mergedKeys = this.indexSource ? [...merged].map(([i, cs]) => this.sortLateral(q.sort[i], i, cs)) : [];
   }
 
   /** Sort keys joined as part of the source (they also filter): JOIN LATERAL … HAVING, by sort key index. */
-  private mergedKeys: { index: number; join: string }[] = [];
+  private readonly mergedKeys: { index: number; join: string }[];
 
   /** no auth restriction, and only `_id` and plain (non-composite) parameters: see planFitsAllValues */
   private readonly probedParamsOnly: boolean;
