@@ -24,6 +24,8 @@ export interface AppConfig {
   maxBundleEntries: number;
   /** most resources one conditional delete may remove; 1 = single only (more matches: 412) */
   conditionalDeleteMax: number;
+  /** new resources per write statement of a large transaction (see WriteRun.writeAll) */
+  bundleWriteChunk: number;
   /** Bulk Data: seconds an export's files and status stay available after it completes */
   bulkExportExpirySeconds: number;
   /** Bulk Data: resources read per database round trip while exporting (memory stays ~ this × resource size) */
@@ -120,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxBinaryBytes: int(env, 'MAX_BINARY_BYTES', 100 * 1024 * 1024),
     maxBundleEntries: int(env, 'MAX_BUNDLE_ENTRIES', 10000),
     conditionalDeleteMax: int(env, 'CONDITIONAL_DELETE_MAX', 1),
+    bundleWriteChunk: int(env, 'BUNDLE_WRITE_CHUNK', 100),
     bulkExportExpirySeconds: int(env, 'BULK_EXPORT_EXPIRY_SECONDS', 24 * 3600),
     bulkExportPageSize: int(env, 'BULK_EXPORT_PAGE_SIZE', 1000),
     subscriptionMaxAttempts: int(env, 'SUBSCRIPTION_MAX_ATTEMPTS', 6),

@@ -12,7 +12,7 @@ import { EntryOutcome, EntryRequest, statusLine } from './bundle.types';
 import { EntryAccess, EntryAccessHook } from './entry-access';
 import { EntryReader } from './entry-reader';
 import { TransactionEngine } from './transaction-engine';
-import type { WriteMode } from './write-run';
+import type { CallerWriteMode } from './write-run';
 
 const isRead = (e: EntryRequest) => e.method === 'GET' || e.method === 'HEAD';
 
@@ -93,7 +93,7 @@ export class BundleService {
     return allowed;
   }
 
-  private async batchWrites(writes: EntryRequest[], outcomes: Map<number, EntryOutcome>, mode: Omit<WriteMode, 'deleteMax'>): Promise<void> {
+  private async batchWrites(writes: EntryRequest[], outcomes: Map<number, EntryOutcome>, mode: CallerWriteMode): Promise<void> {
     try {
       const results = await this.engine.write(writes, mode);
       writes.forEach((e, i) => outcomes.set(e.index, results[i]));

@@ -7,7 +7,7 @@ import { SearchService } from '../search/search.service';
 import { StorageService } from '../storage/storage.service';
 import { BundleRepository } from './bundle.repository';
 import type { EntryOutcome, EntryRequest } from './bundle.types';
-import { RetryableConflict, WriteMode, WriteRun } from './write-run';
+import { CallerWriteMode, RetryableConflict, WriteMode, WriteRun } from './write-run';
 
 const MAX_ATTEMPTS = 4;
 /** deadlock_detected, serialization_failure, unique_violation (a concurrent insert of the same id) */
@@ -15,9 +15,9 @@ const RETRYABLE_SQLSTATES = new Set(['40P01', '40001', '23505']);
 
 /**
  * Writes a set of entries all or nothing, in ONE database transaction. A
- * run of plain creates (no condition, no update) is a single multi-row
- * statement, which PostgreSQL makes atomic by itself, so it needs no
- * BEGIN/COMMIT round trips. A run that lost a race (deadlock, an id created
+ * run of plain creates (no condition, no update) that fits one chunk is a
+ * single multi-row statement, which PostgreSQL makes atomic by itself, so it
+ * needs no BEGIN/COMMIT round trips. A run that lost a race (deadlock, an id created
  * concurrently) is retried from scratch: nothing of it was committed.
  */
 @Injectable()
@@ -36,10 +36,11 @@ export class TransactionEngine {
   }
 
   /** `mode.extras` (audit rows) go into the same statements as the versions they describe. */
-  async write(entries: EntryRequest[], mode: Omit<WriteMode, 'deleteMax'>): Promise<EntryOutcome[]> {
+  async write(entries: EntryRequest[], mode: CallerWriteMode): Promise<EntryOutcome[]> {
     if (!entries.length) return [];
-    const full: WriteMode = { ...mode, deleteMax: this.config.conditionalDeleteMax };
-    const plainCreates = entries.every((e) => e.method === 'POST' && !e.ifNoneExist);
+    const full: WriteMode = { ...mode, deleteMax: this.config.conditionalDeleteMax, chunk: this.config.bundleWriteChunk };
+    // more than a chunk: a transaction, whose statements are written while the next chunk is prepared
+    const plainCreates = entries.length <= full.chunk && entries.every((e) => e.method === 'POST' && !e.ifNoneExist);
     for (let attempt = 1; ; attempt++) {
       const run = () => new WriteRun(this.storage, this.search, this.repo, entries, full);
       try {

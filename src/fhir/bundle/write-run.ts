@@ -21,11 +21,20 @@ export interface WriteMode {
   nameEntries: boolean;
   /** most resources one conditional delete may remove (1: single only) */
   deleteMax: number;
+  /**
+   * new resources per write statement in a transaction (BUNDLE_WRITE_CHUNK): small enough that
+   * PostgreSQL writes one chunk while Node prepares the next, large enough that a statement's
+   * planning stays a small part of it
+   */
+  chunk: number;
   /** rows written in the same statements as the versions (the AuditEvent of each write) */
   extras?: WriteExtra[];
   /** the caller's authorization: bounds condition searches and checks the content written; undefined: unrestricted */
   access?: EntryAccess;
 }
+
+/** What a caller says about a run; the engine adds the server's limits (deleteMax, chunk). */
+export type CallerWriteMode = Omit<WriteMode, 'deleteMax' | 'chunk'>;
 
 /** Signals a write that lost a race (a concurrent insert of the same id): the whole run is retried. */
 export class RetryableConflict extends Error {}
@@ -96,8 +105,7 @@ export class WriteRun {
     for (const s of this.steps) this.step(s, () => this.buildResource(s));
     await this.resolveReferences(q, inTx);
     for (const s of this.steps) await this.checkAccess(s);
-    for (const s of this.steps) this.step(s, () => this.prepare(s));
-    await this.writeAll(q);
+    await this.writeAll(q, inTx);
     return this.steps.map((s) => this.outcome(s));
   }
 
@@ -352,21 +360,48 @@ export class WriteRun {
 
   // ---- writing ----------------------------------------------------------------
 
-  private async writeAll(q: Queryable): Promise<void> {
-    const inserts: VersionWrite[] = [];
-    const updates: VersionWrite[] = [...this.deletes];
-    for (const s of this.steps) {
-      if (!s.write || s.kind === 'delete') continue;
-      (s.write.expectedVersion === undefined ? inserts : updates).push(s.write);
+  /**
+   * Prepares every version (validated, stamped, indexed) and writes them: new resources in
+   * statements of up to `mode.chunk` versions, versions of existing resources in one statement with
+   * its rows in key order (two runs lock them in the same order). In a transaction a statement is
+   * sent as soon as its versions are ready, and the next chunk is prepared while PostgreSQL writes
+   * it (one statement at a time on the connection: the next is sent once the previous is done).
+   * Outside one (`q` is the pool: a run of plain creates no larger than a chunk) it is all one statement.
+   */
+  private async writeAll(q: Queryable, inTx: boolean): Promise<void> {
+    let writing: Promise<void> | undefined;
+    let failure: unknown;
+    const send = async (writes: VersionWrite[], existing: boolean) => {
+      await writing;
+      if (failure) return;
+      const repo = this.storage.resources;
+      const statement = existing ? repo.updateVersions(q, writes, this.mode.extras) : repo.insertVersions(q, writes, this.mode.extras);
+      writing = statement.then(
+        // a row we locked cannot change; an id we insert may have been created concurrently since we looked
+        (written) => void (written.size !== writes.length && (failure ??= new RetryableConflict('concurrent write'))),
+        (err) => void (failure ??= err),
+      );
+    };
+    try {
+      const inserts: VersionWrite[] = [];
+      const updates: VersionWrite[] = [];
+      for (const s of this.steps) {
+        if (failure) break;
+        this.step(s, () => this.prepare(s));
+        if (!s.write || s.kind === 'delete') continue;
+        if (s.write.expectedVersion !== undefined) updates.push(s.write);
+        else if (inserts.push(s.write) === this.mode.chunk && inTx) await send(inserts.splice(0), false);
+      }
+      const byKey = (a: VersionWrite, b: VersionWrite) => (a.resourceType + '/' + a.id < b.resourceType + '/' + b.id ? -1 : 1);
+      // deletes: prepared above, with their steps
+      updates.push(...this.deletes);
+      if (updates.length && !failure) await send(updates.sort(byKey), true);
+      if (inserts.length && !failure) await send(inserts, false);
+    } finally {
+      // a failed preparation too waits for the statement it sent: nothing is left running unobserved
+      await writing;
     }
-    const byKey = (a: VersionWrite, b: VersionWrite) => (a.resourceType + '/' + a.id < b.resourceType + '/' + b.id ? -1 : 1);
-    updates.sort(byKey);
-    const [u, i] = [
-      updates.length ? await this.storage.resources.updateVersions(q, updates, this.mode.extras) : new Set(),
-      inserts.length ? await this.storage.resources.insertVersions(q, inserts, this.mode.extras) : new Set(),
-    ];
-    // a row we locked cannot change; an id we insert may have been created concurrently since we looked
-    if (u.size !== updates.length || i.size !== inserts.length) throw new RetryableConflict('concurrent write');
+    if (failure) throw failure;
   }
 
   private outcome(s: Step): EntryOutcome {
