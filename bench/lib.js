@@ -18,15 +18,12 @@ async function freshDatabase(name, adminUrl = process.env.BENCH_ADMIN_URL || 'po
   return adminUrl.replace(/\/[^/]*$/, `/${name}`);
 }
 
-/** Node's flags as `npm start` passes them (package.json), so that benchmarks run the server as users do. */
-const NODE_FLAGS = require('../package.json').scripts.start.split(/\s+/).filter((a) => a.startsWith('--'));
-
 /** Starts `node <dist>/src/main.js` with env (dist: this checkout's `dist/` unless given); resolves when /readyz answers. */
 async function startServer(env, dist) {
   const main = path.join(dist ?? path.join(root, 'dist'), 'src/main.js');
   if (!dist && !fs.existsSync(main)) execSync('npm run build', { cwd: root, stdio: 'inherit' });
   const port = env.PORT || String(30000 + Math.floor(Math.random() * 10000));
-  const child = spawn(process.execPath, [...NODE_FLAGS, main], {
+  const child = spawn(process.execPath, [main], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: port, PUBLIC_URL: `http://127.0.0.1:${port}` },
     stdio: ['ignore', 'ignore', 'inherit'],
