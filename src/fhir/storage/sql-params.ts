@@ -20,6 +20,31 @@ const ESCAPED = /["\\]/g;
  * as sub-arrays, Dates as ISO instants, Buffers as bytea hex, objects as JSON, as `pg` sends them.
  */
 export function arrayLiteral(values: unknown[]): string {
+  return plainLiteral(values) ?? builtLiteral(values);
+}
+
+/** JSON escapes that an array literal would read differently (\n, \t, \uXXXX…): only \" and \\ mean the same in both. */
+const OTHER_JSON_ESCAPE = /\\[^"\\]/;
+
+/**
+ * The literal of an array of strings, finite numbers, booleans and nulls, made by `JSON.stringify`:
+ * `["a","b \"c\"",null,1]` is `{"a","b \"c\"",null,1}` to PostgreSQL (elements quoted the same way,
+ * unquoted `null` is NULL), as long as no string needed any other JSON escape (control characters,
+ * lone surrogates). Native and flat: the literals of a Bundle's index rows are megabytes, and
+ * concatenated element by element they were built, then flattened, then collected as garbage.
+ * Undefined when the array does not qualify.
+ */
+function plainLiteral(values: unknown[]): string | undefined {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    const t = typeof v;
+    if (!(t === 'string' || v === null || v === undefined || t === 'boolean' || (t === 'number' && Number.isFinite(v)))) return undefined;
+  }
+  const json = JSON.stringify(values);
+  return OTHER_JSON_ESCAPE.test(json) ? undefined : `{${json.slice(1, -1)}}`;
+}
+
+function builtLiteral(values: unknown[]): string {
   let out = '{';
   for (let i = 0; i < values.length; i++) {
     if (i > 0) out += ',';
