@@ -376,6 +376,9 @@ export class WriteRun {
       if (failure) return;
       const repo = this.storage.resources;
       const statement = existing ? repo.updateVersions(q, writes, this.mode.extras) : repo.insertVersions(q, writes, this.mode.extras);
+      // the statement's parameters hold the index rows now: let them go while young (kept until the
+      // Bundle's last chunk, they outlived two scavenges and were copied into the old generation)
+      for (const w of writes) w.index = undefined;
       writing = statement.then(
         // a row we locked cannot change; an id we insert may have been created concurrently since we looked
         (written) => void (written.size !== writes.length && (failure ??= new RetryableConflict('concurrent write'))),
