@@ -304,24 +304,34 @@ export class ExpressionCompiler {
   }
 }
 
+/** What a path selects in a resource that has none of it (most parameters of most resources): shared, never written. */
+const NONE: PathValue[] = Object.freeze([]) as unknown as PathValue[];
+
+/**
+ * The values a compiled path selects. It runs for every parameter of every resource written, and
+ * most find nothing: no array is made until a value is found.
+ */
 function run(steps: Step[], node: any): PathValue[] {
-  let current: PathValue[] = [{ value: node }];
-  for (const step of steps) {
-    const next: PathValue[] = [];
-    for (const { value } of current) {
-      if (value === null || typeof value !== 'object') continue;
-      for (const { key, type } of step.keys) {
-        const v = value[key];
-        if (v === undefined || v === null) continue;
-        if (Array.isArray(v)) {
-          for (const item of v) if (item !== null && (!step.filter || step.filter(item))) next.push({ value: item, type });
-        } else if (!step.filter || step.filter(v)) next.push({ value: v, type });
-      }
-    }
+  if (node === null || typeof node !== 'object') return NONE;
+  let current = select(steps[0], node, undefined);
+  for (let i = 1; current && i < steps.length; i++) {
+    let next: PathValue[] | undefined;
+    for (const { value } of current) if (value !== null && typeof value === 'object') next = select(steps[i], value, next);
     current = next;
-    if (current.length === 0) break;
   }
-  return current;
+  return current ?? NONE;
+}
+
+/** The values one step selects in an object, appended to `into` (made on the first value found). */
+function select(step: Step, value: any, into: PathValue[] | undefined): PathValue[] | undefined {
+  for (const { key, type } of step.keys) {
+    const v = value[key];
+    if (v === undefined || v === null) continue;
+    if (Array.isArray(v)) {
+      for (const item of v) if (item !== null && (!step.filter || step.filter(item))) (into ??= []).push({ value: item, type });
+    } else if (!step.filter || step.filter(v)) (into ??= []).push({ value: v, type });
+  }
+  return into;
 }
 
 /** `resolve() is Patient` and `system='email'` filters; undefined for anything else. */
