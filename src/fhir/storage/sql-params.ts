@@ -11,14 +11,7 @@ export class SqlParams {
   };
 }
 
-const NEEDS_ESCAPE = /["\\]/;
-const ESCAPED = /["\\]/g;
-
-/**
- * The PostgreSQL array literal of an array (`{"a",NULL,"b \"c\""}`): every element quoted (so
- * `NULL` text, commas, braces and blanks stay data), backslash and quote escaped; nested arrays
- * as sub-arrays, Dates as ISO instants, Buffers as bytea hex, objects as JSON, as `pg` sends them.
- */
+/** The PostgreSQL array literal of an array: made by `JSON.stringify` where it can be, else element by element. */
 export function arrayLiteral(values: unknown[]): string {
   return plainLiteral(values) ?? builtLiteral(values);
 }
@@ -44,6 +37,14 @@ function plainLiteral(values: unknown[]): string | undefined {
   return OTHER_JSON_ESCAPE.test(json) ? undefined : `{${json.slice(1, -1)}}`;
 }
 
+const NEEDS_ESCAPE = /["\\]/;
+const ESCAPED = /["\\]/g;
+
+/**
+ * The literal built element by element (`{"a",NULL,"b \"c\""}`): every element quoted (so `NULL`
+ * text, commas, braces and blanks stay data), backslash and quote escaped; nested arrays as
+ * sub-arrays, Dates as ISO instants, Buffers as bytea hex, objects as JSON, as `pg` sends them.
+ */
 function builtLiteral(values: unknown[]): string {
   let out = '{';
   for (let i = 0; i < values.length; i++) {
