@@ -59,6 +59,11 @@ maybe('logs carry no secrets, tokens or resource content', () => {
     server.kill('SIGTERM'); // flushes the buffered log
     await exited;
     expect(out).toContain('"msg":"request"'); // the access log was written at all
+    // structured: one JSON object per line; every access line carries its request id
+    const lines = out.split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l));
+    const access = lines.filter((l) => l.msg === 'request');
+    expect(access.length).toBeGreaterThanOrEqual(5);
+    for (const l of access) expect(l.reqId).toMatch(/^[0-9a-f-]{36}$/);
     for (const leak of [secret, password, token.access_token, token.access_token.split('.')[2], 'Xylophonista', 'not.a.valid-token']) {
       expect(out.includes(leak)).toBe(false);
     }
