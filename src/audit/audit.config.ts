@@ -8,7 +8,7 @@ export interface AuditConfig {
   enabled: boolean;
   /** how often the sealer chains new rows (ms) */
   sealIntervalMs: number;
-  /** least time between two group-commit INSERTs under load (ms) */
+  /** longest a read's audit row waits for the requests in progress to share its INSERT (ms) */
   groupCommitMs: number;
   /** rows older than this many days are exported and removed; undefined: kept forever */
   retentionDays?: number;
@@ -36,7 +36,7 @@ export function loadAuditConfig(env: NodeJS.ProcessEnv, dataDir: string): AuditC
   return {
     enabled: enabled === 'true' || enabled === '1',
     sealIntervalMs: int(env, 'AUDIT_SEAL_INTERVAL_MS', 1000, 10)!,
-    groupCommitMs: int(env, 'AUDIT_GROUP_COMMIT_MS', 2, 0)!,
+    groupCommitMs: int(env, 'AUDIT_GROUP_COMMIT_MS', 4, 0)!,
     retentionDays: int(env, 'AUDIT_RETENTION_DAYS', undefined, 1),
     retentionIntervalMs: int(env, 'AUDIT_RETENTION_INTERVAL_HOURS', 24, 1)! * 3_600_000,
     exportDir: env.AUDIT_EXPORT_DIR ? path.resolve(env.AUDIT_EXPORT_DIR) : path.join(base, 'audit-export'),

@@ -23,7 +23,10 @@ export function auditMiddleware(audit: AuditService) {
     if (!audit.enabled || req.method === 'OPTIONS' || req.path.startsWith('/.well-known/')) return next();
     const scope = attachAuditScope(req);
     const url = req.originalUrl;
+    const arrived = audit.expectRecord();
+    res.once('close', arrived);
     holdResponse(req, res, (body) => {
+      arrived();
       if (scope.skip || (scope.recordedInStatement && res.statusCode < 400)) return undefined;
       const events = requestEvents(req, res, url, body);
       return events.length === 1 ? audit.record(events[0]) : Promise.all(events.map((e) => audit.record(e)));

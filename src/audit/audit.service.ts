@@ -13,6 +13,7 @@ import type { AuditRecord, SecurityEvent } from './audit.types';
 import { GroupCommit } from './group-commit';
 
 const DONE = Promise.resolve();
+const NOTHING = () => undefined;
 
 /** Who is acting, from the SMART authorization (undefined: internal or anonymous). */
 export function agentOf(auth: AuthContext | undefined): Pick<AuditRecord, 'clientId' | 'userRef' | 'userName' | 'tokenId'> {
@@ -43,13 +44,12 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
   ) {
     this.sealer = new AuditSealer(db);
     const prepared = !db.isEmbedded && !app.databaseUrlIsEmbedded;
-    // everything arriving while an INSERT is in flight shares the next one; a statement (its commit)
-    // costs far more than a row, so statements start at most every groupCommitMs; a second one may
-    // start while the first waits for its commit, so a slow disk does not double the wait
+    // everything arriving while an INSERT is in flight shares the next one; requests being processed
+    // are announced (`expectRecord`) so that a statement waits, up to groupCommitMs, for those about to join
     this.commits = new GroupCommit((records) => this.repository.insertMany(this.db.pool, records, prepared), {
       maxBatch: 1000,
       maxInFlight: 2,
-      minIntervalMs: config.groupCommitMs,
+      maxWaitMs: config.groupCommitMs,
     });
   }
 
@@ -75,6 +75,20 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
   record(event: AuditRecord): Promise<void> {
     if (!this.enabled) return DONE;
     return this.commits.add(event);
+  }
+
+  /**
+   * A request that will `record` its event is being processed: returns the
+   * function to call when it records it, or when it will not (group commit
+   * sizing, see `GroupCommit.announce`).
+   */
+  expectRecord(): () => void {
+    return this.enabled ? this.commits.announce() : NOTHING;
+  }
+
+  /** Requests announced by `expectRecord` and not settled yet. */
+  get recordsInProgress(): number {
+    return this.commits.announced;
   }
 
   /**

@@ -39,16 +39,73 @@ describe('GroupCommit', () => {
     expect(written.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
-  it('keeps a minimum interval between statements under load; a lone item goes at once', async () => {
+  it('a lone item goes at once; a statement waits for announced items, at most maxWaitMs', async () => {
+    const batches: string[][] = [];
     const starts: number[] = [];
-    const gc = new GroupCommit<number>(async () => {
+    const gc = new GroupCommit<string>(async (items) => {
+      batches.push(items);
       starts.push(Date.now());
-    }, { maxBatch: 100, maxInFlight: 1, minIntervalMs: 20 });
-    const t0 = Date.now();
-    await gc.add(1);
-    expect(starts[0] - t0).toBeLessThan(15);
-    await Promise.all([gc.add(2), gc.add(3)]);
-    expect(starts).toHaveLength(2);
-    expect(starts[1] - starts[0]).toBeGreaterThanOrEqual(19);
+    }, { maxBatch: 100, maxInFlight: 2, maxWaitMs: 200 });
+    let t0 = Date.now();
+    await gc.add('lone');
+    expect(starts[0] - t0).toBeLessThan(100);
+
+    // three requests in progress: the first to finish waits while fewer than half have arrived
+    const arrived = [gc.announce(), gc.announce(), gc.announce()];
+    arrived[0]();
+    const a = gc.add('a');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(batches).toHaveLength(1);
+    arrived[1]();
+    const b = gc.add('b');
+    await Promise.all([a, b]);
+    expect(batches[1]).toEqual(['a', 'b']);
+
+    // requests that never record (their clients went away): cancelling the announcements releases the wait
+    const more = [gc.announce(), gc.announce()];
+    const c = gc.add('c');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(batches).toHaveLength(2);
+    arrived[2]();
+    arrived[2](); // idempotent
+    await new Promise((r) => setTimeout(r, 20));
+    expect(batches).toHaveLength(2);
+    more[0]();
+    await c;
+    expect(batches[2]).toEqual(['c']);
+    more[1]();
+
+    // announcements never settled: the item waits maxWaitMs, then goes
+    const stuck = [gc.announce(), gc.announce()];
+    t0 = Date.now();
+    await gc.add('d');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+    expect(batches[3]).toEqual(['d']);
+    stuck.forEach((f) => f());
+  });
+
+  it('while a statement is in flight, the next one waits until every announced item has arrived', async () => {
+    const batches: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const gc = new GroupCommit<number>(async (items) => {
+      batches.push(items);
+      if (batches.length === 1) await gate;
+    }, { maxBatch: 100, maxInFlight: 2, maxWaitMs: 1000 });
+    const first = gc.add(0);
+    await new Promise((r) => setImmediate(r));
+    const arrived = Array.from({ length: 4 }, () => gc.announce());
+    const rest: Promise<void>[] = [];
+    for (let i = 0; i < 4; i++) {
+      arrived[i]();
+      rest.push(gc.add(i + 1));
+      await new Promise((r) => setTimeout(r, 5));
+      // a second statement could start (two may be in flight), but items are still on their way
+      expect(batches).toHaveLength(i < 3 ? 1 : 2);
+    }
+    await Promise.all(rest);
+    expect(batches[1]).toEqual([1, 2, 3, 4]);
+    release();
+    await first;
   });
 });

@@ -10,11 +10,11 @@ export interface GroupCommitOptions {
   /** statements in flight at once; items arriving meanwhile wait and share the next one */
   maxInFlight: number;
   /**
-   * least time between the starts of two statements (ms): under sustained
-   * load the commit rate stays bounded (each commit costs far more than a
-   * row) while a lone item still goes at once
+   * longest an item waits for announced items to join its statement (ms);
+   * without announcements (`announce`) items are written as soon as a
+   * statement slot is free
    */
-  minIntervalMs?: number;
+  maxWaitMs?: number;
 }
 
 /**
@@ -24,12 +24,23 @@ export interface GroupCommitOptions {
  * commit, while a lone request is written at once. A failed statement
  * rejects every item it carried (the caller fails the request: nothing
  * leaves unaudited).
+ *
+ * A durable commit costs far more than a row (its WAL flush), so the fewer
+ * statements the better, but waiting for more items costs latency and, at a
+ * fixed number of clients, idle CPU. Callers therefore `announce` the items
+ * that are on their way (requests being processed): while a statement is in
+ * flight, the next one waits until every announced item has arrived (the
+ * CPU has nothing else to do then) or `maxWaitMs` passed; with none in
+ * flight, one starts once at least half of what is expected has arrived, so
+ * the commit overlaps with the rest of the work. Under a steady load the
+ * requests settle into two alternating cohorts, each sharing one commit.
  */
 export class GroupCommit<T> {
   private queue: Pending<T>[] = [];
+  private firstQueuedAt = 0;
   private inFlight = 0;
+  private expected = 0;
   private scheduled = false;
-  private lastStart = 0;
   private timer?: NodeJS.Timeout;
   private idle: (() => void)[] = [];
 
@@ -38,17 +49,26 @@ export class GroupCommit<T> {
     private readonly opts: GroupCommitOptions,
   ) {}
 
+  /**
+   * An item is on its way: call the returned function when it is added, or
+   * when it will not come (idempotent).
+   */
+  announce(): () => void {
+    this.expected++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.expected--;
+      if (this.queue.length > 0) this.schedule();
+    };
+  }
+
   add(item: T): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      if (this.queue.length === 0) this.firstQueuedAt = Date.now();
       this.queue.push({ item, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // let the other responses finishing in this turn of the event loop join the batch
-        setImmediate(() => {
-          this.scheduled = false;
-          this.pump();
-        });
-      }
+      this.schedule();
     });
   }
 
@@ -57,34 +77,59 @@ export class GroupCommit<T> {
     return this.queue.length + this.inFlight;
   }
 
+  /** Announced items that have neither arrived nor been cancelled. */
+  get announced(): number {
+    return this.expected;
+  }
+
   /** Resolves when everything added so far is written (or failed). */
   drain(): Promise<void> {
     if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.idle.push(resolve);
-      this.pump();
+      this.pump(true);
     });
   }
 
-  private pump(): void {
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // let the other responses finishing in this turn of the event loop join the batch
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump(false);
+    });
+  }
+
+  /** Whether the queue should wait for announced items (and how long at most). */
+  private waitFor(): number {
+    const maxWait = this.opts.maxWaitMs ?? 0;
+    const waited = Date.now() - this.firstQueuedAt;
+    if (waited >= maxWait || this.queue.length >= this.opts.maxBatch) return 0;
+    const coming = this.expected;
+    const enough = this.inFlight === 0 ? this.queue.length >= coming : coming === 0;
+    return enough ? 0 : maxWait - waited;
+  }
+
+  private pump(force: boolean): void {
     while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
-      const wait = this.lastStart + (this.opts.minIntervalMs ?? 0) - Date.now();
+      const wait = force ? 0 : this.waitFor();
       if (wait > 0) {
         this.timer ??= setTimeout(() => {
           this.timer = undefined;
-          this.pump();
+          this.pump(false);
         }, wait);
         return;
       }
-      this.lastStart = Date.now();
       const batch = this.queue.splice(0, this.opts.maxBatch);
+      this.firstQueuedAt = Date.now();
       this.inFlight++;
       this.write(batch.map((p) => p.item)).then(
         () => batch.forEach((p) => p.resolve()),
         (err) => batch.forEach((p) => p.reject(err)),
       ).finally(() => {
         this.inFlight--;
-        this.pump();
+        this.pump(this.idle.length > 0);
         if (this.queue.length === 0 && this.inFlight === 0) this.idle.splice(0).forEach((f) => f());
       });
     }

@@ -1,5 +1,5 @@
 import { Agent } from 'http';
-import type { AddressInfo } from 'net';
+import { AddressInfo, connect } from 'net';
 import request from 'supertest';
 import { verifyAuditChain } from '../../src/audit/audit-verify';
 import { AuditService } from '../../src/audit/audit.service';
@@ -50,6 +50,8 @@ describe('audit durability', () => {
     keepAlive.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     expect(statuses.filter((s) => s === 503)).toEqual([]);
+    // every request announced to the group commit settled (none would hold later statements back)
+    expect(t.app.get(AuditService).recordsInProgress).toBe(0);
     const r = await t.db.query(
       `SELECT count(*)::int AS n, count(DISTINCT request_id)::int AS d FROM audit_event WHERE request_id LIKE 'load-%'`,
     );
@@ -59,6 +61,25 @@ describe('audit durability', () => {
     const report = await verifyAuditChain(t.db);
     expect(report.ok).toBe(true);
     expect(report.pending).toBe(0);
+  });
+
+  it('a request whose client goes away mid-body settles its group-commit announcement', async () => {
+    const server = t.app.getHttpServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const audit = t.app.get(AuditService);
+    try {
+      const socket = connect(port, '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write('POST /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nContent-Length: 1000\r\n\r\n{"resou');
+      for (let i = 0; i < 100 && audit.recordsInProgress === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(audit.recordsInProgress).toBe(1); // the request is in progress, waiting for its body
+      socket.destroy();
+      for (let i = 0; i < 100 && audit.recordsInProgress > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(audit.recordsInProgress).toBe(0);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('when the audit row cannot be written the request fails (503) and discloses nothing; writes roll back', async () => {
