@@ -14,13 +14,6 @@ export interface ChainHead {
   anchoredAt?: Date;
 }
 
-/** What the sealer needs of an event. */
-export interface SealInput {
-  tx: string;
-  id: string;
-  row_hash: Buffer | null;
-}
-
 export interface ChainLink {
   seq: number;
   eventId: string;
@@ -53,21 +46,16 @@ export class AuditChainRepository {
   }
 
   /**
-   * Events after the cursor written by transactions that have all ended
-   * (xid below the oldest running transaction): no row can commit later
-   * with a smaller (tx, id), so the chain order never has to change.
-   * Only keys and row hashes: the row itself is not read back.
+   * Appends the links of up to `limit` sealable events (`audit_seal`, in the
+   * caller's transaction): events after the cursor written by transactions
+   * that have all ended (xid below the oldest running transaction), so no row
+   * can commit later with a smaller (tx, id) and the chain order never has to
+   * change. `sealed` -1: another sealer holds the head. `unhashed`: the walk
+   * stopped at this event, whose writer left its row hash to the sealer.
    */
-  async unsealed(q: Queryable, head: ChainHead, limit: number): Promise<SealInput[]> {
-    const r = await q.query(
-      `SELECT e.tx::text AS tx, e.id::text AS id, e.row_hash FROM audit_event e
-        WHERE e.tx < pg_snapshot_xmin(pg_current_snapshot())
-          AND (e.tx, e.id) > ($1::xid8, $2::uuid)
-        ORDER BY e.tx, e.id
-        LIMIT $3::int`,
-      [head.cursorTx, head.cursorId, limit],
-    );
-    return r.rows;
+  async seal(q: Queryable, limit: number): Promise<{ sealed: number; unhashed?: string }> {
+    const r = await q.query(`SELECT sealed, unhashed::text AS unhashed FROM audit_seal($1::int)`, [limit]);
+    return { sealed: r.rows[0].sealed, unhashed: r.rows[0].unhashed ?? undefined };
   }
 
   /** Whole rows (for those whose writer left the row hash to the sealer). */
@@ -76,28 +64,8 @@ export class AuditChainRepository {
     return r.rows;
   }
 
-  /** Appends links (and row hashes the sealer computed), and moves the head, in the caller's transaction. */
-  async append(q: Queryable, links: { seq: number; eventId: string; hash: Buffer }[], last: SealInput, computed: Map<string, Buffer>): Promise<void> {
-    // ids and hashes travel as one string each: far cheaper to bind than arrays of uuid and bytea
-    await q.query(
-      `INSERT INTO audit_chain (seq, event_id, hash)
-       SELECT $1::bigint + i, (ids[i])::uuid, substring(hs FROM (i - 1) * 32 + 1 FOR 32)
-         FROM (SELECT string_to_array($2::text, ',') AS ids, decode($3::text, 'hex') AS hs) x, generate_series(1, $4::int) AS i`,
-      [links[0].seq - 1, links.map((l) => l.eventId).join(','), Buffer.concat(links.map((l) => l.hash)).toString('hex'), links.length],
-    );
-    if (computed.size) {
-      await q.query(
-        `UPDATE audit_event e SET row_hash = decode(u.h, 'hex') FROM unnest($1::uuid[], $2::text[]) AS u(id, h) WHERE e.id = u.id`,
-        [[...computed.keys()], [...computed.values()].map((h) => h.toString('hex'))],
-      );
-    }
-    const end = links[links.length - 1];
-    await q.query(`UPDATE audit_head SET seq = $1, hash = $2, cursor_tx = $3::xid8, cursor_id = $4::uuid WHERE id = 1`, [
-      end.seq,
-      end.hash,
-      last.tx,
-      last.id,
-    ]);
+  async setRowHash(q: Queryable, id: string, hash: Buffer): Promise<void> {
+    await q.query(`UPDATE audit_event SET row_hash = $2 WHERE id = $1::uuid`, [id, hash]);
   }
 
   /** Links from `fromSeq` on, with their event rows (LEFT JOIN: a deleted event shows as no row). */

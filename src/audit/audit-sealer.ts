@@ -1,6 +1,6 @@
 import type { Database } from '../database/database';
 import { logger } from '../logger';
-import { linkHash, rowHash } from './audit-chain';
+import { rowHash } from './audit-chain';
 import { AuditChainRepository } from './audit-chain.repository';
 
 const BATCH = 2000;
@@ -64,35 +64,30 @@ export class AuditSealer {
   private async sealAvailable(): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.sealBatch();
-      total += n;
-      if (n < BATCH) break;
+      const { sealed, more } = await this.sealBatch();
+      total += sealed;
+      if (!more) break;
     }
     return total;
   }
 
-  private async sealBatch(): Promise<number> {
-    const n = await this.db.transaction(async (tx) => {
-      const head = await this.chain.head(tx, 'skip');
-      if (!head) return 0; // another process is sealing
-      const events = await this.chain.unsealed(tx, head, BATCH);
-      if (events.length === 0) return 0;
-      // rows whose writer could not hash them (deletes written by bundles, older rows): hash them here
-      const missing = events.filter((e) => !e.row_hash).map((e) => e.id);
-      const computed = new Map<string, Buffer>();
-      if (missing.length) for (const row of await this.chain.rows(tx, missing)) computed.set(row.id, rowHash(row));
-      let hash = head.hash;
-      let seq = head.seq;
-      const links = events.map((e) => {
-        seq += 1;
-        hash = linkHash(hash, seq, e.tx, e.row_hash ?? computed.get(e.id)!);
-        return { seq, eventId: e.id, hash };
-      });
-      await this.chain.append(tx, links, events[events.length - 1], computed);
-      return events.length;
+  /** One batch, chained by the database (`audit_seal`); `more`: sealable rows may remain. */
+  private async sealBatch(): Promise<{ sealed: number; more: boolean }> {
+    const r = await this.db.transaction(async (tx) => {
+      let sealed = 0;
+      for (;;) {
+        const step = await this.chain.seal(tx, BATCH - sealed);
+        if (step.sealed < 0) return { sealed, more: false }; // another process is sealing
+        sealed += step.sealed;
+        // a row its writer could not hash (a delete written by a bundle): hash it here, go on
+        if (!step.unhashed) return { sealed, more: sealed === BATCH };
+        const [row] = await this.chain.rows(tx, [step.unhashed]);
+        await this.chain.setRowHash(tx, row.id, rowHash(row));
+        if (sealed === BATCH) return { sealed, more: true };
+      }
     });
-    if (n > 0) this.logHead();
-    return n;
+    if (r.sealed > 0) this.logHead();
+    return r;
   }
 
   /** The head hash goes to the log too: an anchor outside the database to check it against. */

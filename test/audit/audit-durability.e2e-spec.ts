@@ -14,7 +14,10 @@ describe('audit durability', () => {
   beforeAll(async () => {
     t = await startTestApp();
   });
-  afterAll(async () => t.close());
+  let closed = false;
+  afterAll(async () => {
+    if (!closed) await t.close();
+  });
 
   it('1,000 mixed requests in parallel: exactly one AuditEvent per request', async () => {
     // all 1,000 in flight at once, over 100 keep-alive sockets of one listening server
@@ -104,6 +107,10 @@ describe('audit durability', () => {
   });
 
   it('SIGTERM-style shutdown: every answered request has its row, and the chain is sealed', async () => {
+    // the shared app goes first: the embedded database is one session, two apps on it would
+    // interleave their connections' search_path (this is the file's last test)
+    await t.close();
+    closed = true;
     const app = await startTestApp();
     const schema = app.db.schema!;
     const p = await app.http.post('/fhir/Patient').send({ resourceType: 'Patient' });
