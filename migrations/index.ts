@@ -17,6 +17,7 @@ import { SearchIndexKeysFromWriter1795637000000 } from './1795637000000-SearchIn
 import { SearchIndexRowKey1795638000000 } from './1795638000000-SearchIndexRowKey';
 import { SearchIndexDateByResource1795639000000 } from './1795639000000-SearchIndexDateByResource';
 import { AuditSealInDatabase1795640000000 } from './1795640000000-AuditSealInDatabase';
+import { ResourceContentLz41795641000000 } from './1795641000000-ResourceContentLz4';
 
 /** Every migration, in order. New migrations are appended here. */
-export const migrations = [ResourceStorage1764086400000, Auth1795623990665, BinaryStorage1795624178708, SearchIndex1795624215182, Audit1795624483573, ChangeFeed1795624990187, BulkExport1795625656312, Subscriptions1795626424606, AuditRowHash1795627405005, SearchParameterState1795627562964, SubscriptionSnapshots1795628187334, BulkExportHeartbeat1795630078559, SubscriptionOwner1795634000000, SearchIndexContained1795635000000, AuthRateLimit1795636000000, SearchIndexKeysFromWriter1795637000000, SearchIndexRowKey1795638000000, SearchIndexDateByResource1795639000000, AuditSealInDatabase1795640000000];
+export const migrations = [ResourceStorage1764086400000, Auth1795623990665, BinaryStorage1795624178708, SearchIndex1795624215182, Audit1795624483573, ChangeFeed1795624990187, BulkExport1795625656312, Subscriptions1795626424606, AuditRowHash1795627405005, SearchParameterState1795627562964, SubscriptionSnapshots1795628187334, BulkExportHeartbeat1795630078559, SubscriptionOwner1795634000000, SearchIndexContained1795635000000, AuthRateLimit1795636000000, SearchIndexKeysFromWriter1795637000000, SearchIndexRowKey1795638000000, SearchIndexDateByResource1795639000000, AuditSealInDatabase1795640000000, ResourceContentLz41795641000000];
