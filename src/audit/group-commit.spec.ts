@@ -1,14 +1,20 @@
-import { GroupCommit } from './group-commit';
+import { GroupCommit, GroupCommitOptions } from './group-commit';
+
+/** A group commit whose first statement stays in flight until `release()` (a slow commit). */
+function gated(opts: GroupCommitOptions) {
+  const batches: number[][] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const gc = new GroupCommit<number>(async (items) => {
+    batches.push(items);
+    if (batches.length === 1) await gate;
+  }, opts);
+  return { gc, batches, release: () => release() };
+}
 
 describe('GroupCommit', () => {
   it('items arriving while a statement is in flight share the next one', async () => {
-    const batches: number[][] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const gc = new GroupCommit<number>(async (items) => {
-      batches.push(items);
-      if (batches.length === 1) await gate;
-    }, { maxBatch: 100, maxInFlight: 1 });
+    const { gc, batches, release } = gated({ maxBatch: 100, maxInFlight: 1 });
     const first = gc.add(0);
     await new Promise((r) => setImmediate(r));
     const rest = Array.from({ length: 10 }, (_, i) => gc.add(i + 1));
@@ -85,13 +91,7 @@ describe('GroupCommit', () => {
   });
 
   it('while a statement is in flight, the next one waits until every announced item has arrived', async () => {
-    const batches: number[][] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const gc = new GroupCommit<number>(async (items) => {
-      batches.push(items);
-      if (batches.length === 1) await gate;
-    }, { maxBatch: 100, maxInFlight: 2, maxWaitMs: 1000 });
+    const { gc, batches, release } = gated({ maxBatch: 100, maxInFlight: 2, maxWaitMs: 1000 });
     const first = gc.add(0);
     await new Promise((r) => setImmediate(r));
     const arrived = Array.from({ length: 4 }, () => gc.announce());
