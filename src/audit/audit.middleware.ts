@@ -23,7 +23,9 @@ export function auditMiddleware(audit: AuditService) {
     if (!audit.enabled || req.method === 'OPTIONS' || req.path.startsWith('/.well-known/')) return next();
     const scope = attachAuditScope(req);
     const url = req.originalUrl;
-    const arrived = audit.expectRecord();
+    // reads and searches will join the group commit: announced so that statements wait for them;
+    // a write records its event in its own statement (only a failed one joins, unannounced)
+    const arrived = joinsGroupCommit(req) ? audit.expectRecord() : NOT_ANNOUNCED;
     res.once('close', arrived);
     holdResponse(req, res, (body) => {
       arrived();
@@ -33,6 +35,13 @@ export function auditMiddleware(audit: AuditService) {
     });
     next();
   };
+}
+
+const NOT_ANNOUNCED = () => undefined;
+
+/** A read, a search (GET, or POST to `_search`) or an operation answered by a read: audited through the group commit. */
+export function joinsGroupCommit(req: Pick<Request, 'method' | 'path'>): boolean {
+  return req.method === 'GET' || req.method === 'HEAD' || (req.method === 'POST' && req.path.endsWith('/_search'));
 }
 
 /** The AuditEvents of an HTTP request under /fhir: its own, and one per read (or failed) entry of a batch or transaction. */

@@ -1,5 +1,5 @@
 import { Agent } from 'http';
-import { AddressInfo, connect } from 'net';
+import { AddressInfo, connect, Socket } from 'net';
 import request from 'supertest';
 import { verifyAuditChain } from '../../src/audit/audit-verify';
 import { AuditService } from '../../src/audit/audit.service';
@@ -66,21 +66,37 @@ describe('audit durability', () => {
     expect(report.pending).toBe(0);
   });
 
-  it('a request whose client goes away mid-body settles its group-commit announcement', async () => {
+  it('a search whose client goes away mid-body settles its group-commit announcement; writes are not announced', async () => {
     const server = t.app.getHttpServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     const audit = t.app.get(AuditService);
-    try {
+    const sockets: Socket[] = [];
+    const partial = async (head: string) => {
       const socket = connect(port, '127.0.0.1');
+      sockets.push(socket);
       await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-      socket.write('POST /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nContent-Length: 1000\r\n\r\n{"resou');
-      for (let i = 0; i < 100 && audit.recordsInProgress === 0; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(audit.recordsInProgress).toBe(1); // the request is in progress, waiting for its body
-      socket.destroy();
+      socket.write(`${head}\r\nHost: x\r\nContent-Length: 1000\r\n\r\nfamily=`);
+      // the server has the headers (the request is routed) and waits for the rest of the body
+      await new Promise((r) => setTimeout(r, 100));
+      return socket;
+    };
+    const settled = async () => {
       for (let i = 0; i < 100 && audit.recordsInProgress > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    try {
+      // a search (POST _search) will join the group commit: announced while in progress
+      const search = await partial('POST /fhir/Patient/_search HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded');
+      expect(audit.recordsInProgress).toBe(1);
+      search.destroy();
+      await settled();
       expect(audit.recordsInProgress).toBe(0);
+      // a create records its event in its own statement: statements never wait for it
+      const create = await partial('POST /fhir/Patient HTTP/1.1\r\nContent-Type: application/fhir+json');
+      expect(audit.recordsInProgress).toBe(0);
+      create.destroy();
     } finally {
+      sockets.forEach((s) => s.destroy());
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
