@@ -58,14 +58,27 @@ export class AuditChainRepository {
     return { sealed: r.rows[0].sealed, unhashed: r.rows[0].unhashed ?? undefined };
   }
 
-  /** Whole rows (for those whose writer left the row hash to the sealer). */
-  async rows(q: Queryable, ids: string[]): Promise<AuditRow[]> {
-    const r = await q.query<AuditRow>(`SELECT ${AUDIT_ROW_SELECT} FROM audit_event e WHERE e.id = ANY($1::uuid[])`, [ids]);
+  /**
+   * Sealable rows (as `audit_seal` walks them) whose writer left the row hash
+   * to the sealer: a delete written by a Bundle has no content to find its
+   * Patients in, so its row is completed in SQL and hashed here.
+   */
+  async unhashedRows(q: Queryable, limit: number): Promise<AuditRow[]> {
+    const r = await q.query<AuditRow>(
+      `SELECT ${AUDIT_ROW_SELECT} FROM audit_event e, audit_head h
+        WHERE h.id = 1 AND e.tx < pg_snapshot_xmin(pg_current_snapshot())
+          AND (e.tx, e.id) > (h.cursor_tx, h.cursor_id) AND e.row_hash IS NULL
+        ORDER BY e.tx, e.id LIMIT $1::int`,
+      [limit],
+    );
     return r.rows;
   }
 
-  async setRowHash(q: Queryable, id: string, hash: Buffer): Promise<void> {
-    await q.query(`UPDATE audit_event SET row_hash = $2 WHERE id = $1::uuid`, [id, hash]);
+  async setRowHashes(q: Queryable, hashes: Map<string, Buffer>): Promise<void> {
+    await q.query(`UPDATE audit_event e SET row_hash = decode(u.h, 'hex') FROM unnest($1::uuid[], $2::text[]) AS u(id, h) WHERE e.id = u.id`, [
+      [...hashes.keys()],
+      [...hashes.values()].map((h) => h.toString('hex')),
+    ]);
   }
 
   /** Links from `fromSeq` on, with their event rows (LEFT JOIN: a deleted event shows as no row). */

@@ -49,6 +49,31 @@ describe('audit hash chain: sealing, audit:verify, retention', () => {
     expect(del.rows[0].patient).toHaveLength(1);
   });
 
+  it('a transaction Bundle deleting many resources: the sealer hashes their rows at once and the chain verifies', async () => {
+    const made = await Promise.all(
+      Array.from({ length: 40 }, () => t.http.post('/fhir/Basic').send({ resourceType: 'Basic', code: { text: 'bulk' } })),
+    );
+    await audit.sealer.stop(); // no timed seal between the Bundle and the look below
+    try {
+      const del = await t.http.post('/fhir').send({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: made.map((m) => ({ request: { method: 'DELETE', url: `Basic/${m.body.id}` } })),
+      });
+      expect(del.status).toBe(200);
+      const before = await t.db.query(`SELECT count(*)::int AS n FROM audit_event WHERE action = 'D' AND row_hash IS NULL`);
+      expect(before.rows[0].n).toBe(40); // left to the sealer by their writer
+      await audit.sealer.sealAll();
+    } finally {
+      audit.sealer.start(1000);
+    }
+    const after = await t.db.query(`SELECT count(*)::int AS n FROM audit_event WHERE row_hash IS NULL`);
+    expect(after.rows[0].n).toBe(0);
+    const report = await verifyAuditChain(t.db);
+    expect(report.problems).toEqual([]);
+    expect(report.pending).toBe(0);
+  });
+
   it('reports an altered row, and only that row', async () => {
     const [, victim] = await ids();
     await t.db.query(`UPDATE audit_event SET outcome = 12 WHERE id = $1`, [victim.id]);
