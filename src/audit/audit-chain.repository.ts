@@ -60,7 +60,7 @@ export class AuditChainRepository {
 
   /**
    * Sealable rows (as `audit_seal` walks them) whose writer left the row hash
-   * to the sealer: a delete written by a Bundle has no content to find its
+   * to the sealer: a delete has no content to find its
    * Patients in, so its row is completed in SQL and hashed here.
    */
   async unhashedRows(q: Queryable, limit: number): Promise<AuditRow[]> {

@@ -80,7 +80,7 @@ export class AuditSealer {
         if (step.sealed < 0) return { sealed, more: false }; // another process is sealing
         sealed += step.sealed;
         if (!step.unhashed) return { sealed, more: sealed === BATCH };
-        // the walk stopped at a row its writer could not hash (a delete written by a Bundle): hash
+        // the walk stopped at a row its writer could not hash (a delete): hash
         // the sealable rows of that kind here, all at once (a Bundle may delete thousands), go on
         const rows = await this.chain.unhashedRows(tx, BATCH);
         await this.chain.setRowHashes(tx, new Map(rows.map((row) => [row.id, rowHash(row)])));
