@@ -25,10 +25,10 @@ export function auditMiddleware(audit: AuditService) {
     const url = req.originalUrl;
     // reads and searches will join the group commit: announced so that statements wait for them;
     // a write records its event in its own statement (only a failed one joins, unannounced)
-    const arrived = joinsGroupCommit(req) ? audit.expectRecord() : NOT_ANNOUNCED;
-    res.once('close', arrived);
+    const arrived = joinsGroupCommit(req) ? audit.expectRecord() : undefined;
+    if (arrived) res.once('close', arrived);
     holdResponse(req, res, (body) => {
-      arrived();
+      arrived?.();
       if (scope.skip || (scope.recordedInStatement && res.statusCode < 400)) return undefined;
       const events = requestEvents(req, res, url, body);
       return events.length === 1 ? audit.record(events[0]) : Promise.all(events.map((e) => audit.record(e)));
@@ -36,8 +36,6 @@ export function auditMiddleware(audit: AuditService) {
     next();
   };
 }
-
-const NOT_ANNOUNCED = () => undefined;
 
 /** A read, a search (GET, or POST to `_search`) or an operation answered by a read: audited through the group commit. */
 export function joinsGroupCommit(req: Pick<Request, 'method' | 'path'>): boolean {
