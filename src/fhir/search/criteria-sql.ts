@@ -4,13 +4,16 @@ import { containedIdSql, containerIdSql, containerOf, containerTypeSql } from '.
 import { INDEX_TABLE } from './index-tables';
 import { dateCondition } from './range-sql';
 import type { SearchParser } from './search-parser';
-import type { ChainCriterion, Criterion, ParamCriterion } from './search-query';
+import type { ChainCriterion, Criterion, ParamCriterion, SortKey } from './search-query';
 import type { SearchParameterRegistry } from './search-params';
 import type { SearchRestriction } from './search.service';
 import { subsumptionValues } from './subsumption';
 import { ValueSetCodes, ValueSql } from './value-sql';
 
 export type { ValueSetCodes };
+
+/** A local reference to a Patient, as reference criteria store them: what owner date rows are keyed by. */
+const PATIENT_REF = /^Patient\/[A-Za-z0-9\-.]{1,64}$/;
 
 /** The alias of an index source's rows (`a.resource_type`, `a.id`): see CriteriaSql.indexSource. */
 export const SOURCE_ROWS = 'a';
@@ -92,6 +95,36 @@ export class CriteriaSql extends ValueSql {
     if (restriction) rest.push(restriction);
     return `SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM ${this.scope.table} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${type} AS resource_type) ${ids}
     WHERE (${conds.map((c) => c.sql).join(' OR ')})${rest.map((r) => `\n      AND ${r}`).join('')}`;
+  }
+
+  /**
+   * The matches of a search sorted by a date first, from owner date rows (index-tables.ts
+   * `ownerDateRows`), when its anchor is a reference to Patients (`subject=Patient/1`,
+   * `patient=1`): the rows keyed by the anchor's hashes and the date parameter are exactly the
+   * date values of the resources that match the anchor, one index range. Per resource the sort
+   * value (`v`) and the date criteria on the sort parameter (`merged`, `HAVING`); the other
+   * criteria are probed per id after. Only resources with a value of the sort parameter come out:
+   * with no date criterion on it the caller completes a short page otherwise (SearchSql.ownerPage).
+   * Undefined when the criteria do not fit.
+   */
+  ownerSource(criteria: Criterion[], types: string[], key: SortKey, merged: ParamCriterion[]): { from: string; where: string[] } | undefined {
+    if (types.length !== 1 || criteria.some((c) => c.kind === 'lastUpdated')) return undefined;
+    const anchor = this.anchorOf(criteria);
+    if (anchor?.type !== 'reference' || anchor.missing !== undefined || (anchor.modifier !== undefined && anchor.modifier !== 'Patient')) return undefined;
+    const refs = anchor.values.map((v) => v.refs ?? []);
+    if (!refs.length || refs.some((r) => !r.length || !r.every((ref) => PATIENT_REF.test(ref)))) return undefined;
+    const o = this.alias('ow');
+    const column = key.descending ? 'high' : 'low';
+    const having = merged.map((c) => `bool_or(${this.dateRange(c, o)})`);
+    const ids = SOURCE_ROWS;
+    const rest = this.probes(() => criteria.filter((c) => c !== anchor).map((c) => this.render(c, ids, types)));
+    const restriction = this.restrictionSql(ids, types);
+    if (restriction) rest.push(restriction);
+    const from = `(SELECT ${o}.resource_id AS id, ${this.text(types[0])} AS resource_type, ${key.descending ? 'max' : 'min'}(${o}.${column}) AS v
+    FROM ${INDEX_TABLE} ${o}
+    WHERE ${o}.kind = 'o' AND ${this.hashIn(o, this.stored(types, anchor.code), refs.flat(), 'shash')} AND ${this.datePhash(o, types, key.code)}
+    GROUP BY ${o}.resource_id${having.length ? ` HAVING ${having.join(' AND ')}` : ''}) ${ids}`;
+    return { from, where: rest };
   }
 
   /**

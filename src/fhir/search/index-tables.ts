@@ -16,8 +16,8 @@ import type { IndexKind } from './search-params';
  */
 export const INDEX_TABLE = 'search_index';
 
-/** The `kind` of a row. */
-export const KIND = { token: 't', string: 's', reference: 'r', date: 'd', number: 'n', text: 'x' } as const;
+/** The `kind` of a row (`o`: an owner date row, see ownerDateRows). */
+export const KIND = { token: 't', string: 's', reference: 'r', date: 'd', number: 'n', text: 'x', owner: 'o' } as const;
 export type RowKind = (typeof KIND)[keyof typeof KIND];
 
 export const KIND_OF: Record<IndexKind, RowKind> = {
@@ -91,14 +91,35 @@ export function withLookupKeys(resourceType: string, row: unknown[]): unknown[] 
   const value = (row[AT.value] as string | null) ?? '';
   const system = row[AT.system] as string | null;
   const token = kind === KIND.token;
+  const owner = kind === KIND.owner;
   const keys = keysOf(resourceType, param);
   row.push(
     token || kind === KIND.reference ? keys.hash(value) : null,
-    token && system !== null ? keys.hash(value, system) : null,
-    kind === KIND.string || kind === KIND.date || kind === KIND.number ? keys.phash : null,
+    // an owner date row: the hash its reference row has (`system` holds the reference parameter)
+    token && system !== null ? keys.hash(value, system) : owner ? keysOf(resourceType, system!).hash(value) : null,
+    kind === KIND.string || kind === KIND.date || kind === KIND.number || owner ? keys.phash : null,
     kind === KIND.date ? spanClass(row[AT.low], row[AT.high]) : null,
   );
   return row;
+}
+
+/**
+ * Owner date rows of one resource's value rows: each date value again (`param` the date parameter,
+ * `low`/`high` the value) for each reference to a Patient (`system` the reference parameter, `value`
+ * the reference), so that its lookup keys are (shash = the reference row's hash, phash = the date
+ * parameter's). The SearchIndexOwnerDates migration indexes them by those keys: a patient's dates of
+ * one parameter are one index range (SearchSql, owner page). Composite rows (`$` in the name) are
+ * not sort keys; a resource that refers to no Patient gets none.
+ */
+export function ownerDateRows(rows: unknown[][]): unknown[][] {
+  const refs = rows.filter((r) => r[AT.kind] === KIND.reference && r[AT.target_type] === 'Patient');
+  if (!refs.length) return [];
+  const out: unknown[][] = [];
+  for (const d of rows) {
+    if (d[AT.kind] !== KIND.date || (d[AT.param] as string).includes('$')) continue;
+    for (const r of refs) out.push(indexRow({ param: d[AT.param], kind: KIND.owner, system: r[AT.param], value: r[AT.value], low: d[AT.low], high: d[AT.high] }));
+  }
+  return out;
 }
 
 /**

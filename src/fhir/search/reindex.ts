@@ -6,6 +6,7 @@ import { SqlParams } from '../storage/sql-params';
 import { gatherCustomParameters, CustomParameterState } from './custom-params';
 import type { IndexTable } from '../storage/storage.types';
 import { INDEX_TABLES } from './index-tables';
+import { OwnerDatesState } from './owner-dates';
 import type { SearchIndexer } from './search-indexer';
 
 export interface ReindexProgress {
@@ -89,6 +90,8 @@ export class Reindexer {
         await this.batch(t, { ids: chunk.filter((x) => x.resource_type === t).map((x) => x.id) }, () => undefined);
       }
     }
+    // every type rebuilt: every resource has its owner date rows now (owner-dates.ts)
+    if (!opts.types?.length) await OwnerDatesState.markReady(this.db);
     const result = { resources: overall, seconds: Math.round((Date.now() - started) / 100) / 10, customParameters: custom.length };
     logger.info(result, 'reindex finished');
     return result;

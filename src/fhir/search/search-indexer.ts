@@ -2,7 +2,7 @@ import type { Resource } from 'fhir/r4';
 import type { IndexRows, IndexTable, ResourceIndexer } from '../storage/storage.types';
 import { ExpressionCompiler, Extractor, PathValue, splitUnion } from './expression';
 import { containedId } from './contained';
-import { CONTAINED_TABLE, INDEX_TABLE, INDEX_TABLES, indexRow, IndexRowFields, KIND, withLookupKeys } from './index-tables';
+import { CONTAINED_TABLE, INDEX_TABLE, INDEX_TABLES, indexRow, IndexRowFields, KIND, ownerDateRows, withLookupKeys } from './index-tables';
 import {
   dateEntries,
   identifierTypeEntries,
@@ -108,6 +108,8 @@ export class SearchIndexer implements ResourceIndexer {
     const narrative = tsvectorLiteral(narrativeLexemes(resource));
     const content = tsvectorLiteral(contentLexemes(resource));
     if (narrative || content) sink.add(indexRow({ param: '_content', kind: KIND.text, narrative, content }));
+    // (distinct already: built from distinct date and reference rows)
+    sink.rows.push(...ownerDateRows(sink.rows));
     for (const row of sink.rows) withLookupKeys(resource.resourceType, row);
     const rows = new Map([[INDEX_TABLE, sink.rows]]);
     const contained = (resource as { contained?: unknown }).contained;

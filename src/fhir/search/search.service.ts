@@ -1,4 +1,4 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import type { QueryResult, QueryResultRow } from 'pg';
 import type { BundleLink, OperationOutcomeIssue } from 'fhir/r4';
 import { APP_CONFIG, AppConfig } from '../../config/config';
@@ -12,6 +12,7 @@ import { ResourceValidator } from '../validation/resource-validator';
 import { checkContainedQuery, containedSource, isContainedId, materializeContained } from './contained';
 import { CriteriaSql } from './criteria-sql';
 import { COMPARTMENT_PARAM } from './index-tables';
+import { OwnerDatesState } from './owner-dates';
 import { encodeCursor } from './paging';
 import { shapeResource } from './result-shaping';
 import { SearchIncludes } from './search-includes';
@@ -56,11 +57,12 @@ export interface Match {
 
 /** FHIR search (search.html) over the search index tables. */
 @Injectable()
-export class SearchService {
+export class SearchService implements OnModuleInit {
   readonly parser: SearchParser;
   private restrictionProvider?: RestrictionProvider;
   private readonly baseUrl: string;
   private readonly subsumption: Subsumption;
+  private readonly ownerDates: OwnerDatesState;
 
   constructor(
     private readonly db: Database,
@@ -71,6 +73,11 @@ export class SearchService {
     this.baseUrl = config.fhirBaseUrl;
     this.parser = new SearchParser(registry, this.baseUrl);
     this.subsumption = new Subsumption(db, registry, (url) => validator?.profiles.terminology.findCodeSystem(url));
+    this.ownerDates = new OwnerDatesState(db);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.ownerDates.refresh();
   }
 
   /** The auth module's hook: every search of a request gets this restriction. */
@@ -87,9 +94,7 @@ export class SearchService {
       return this.reply(ctx, request, q, [], [], total, undefined);
     }
     const backward = q.cursor?.direction === 'p';
-    const sql = statement();
-    const page = sql.page(q.count + 1);
-    const rows = (await this.run<ResourceRow>(page.sql, page.values, this.db, sql.planFitsAllValues)).rows;
+    const { rows, keyCount } = await this.firstPage(q, statement);
     const more = rows.length > q.count;
     const matches = q.contained === 'false' ? rows.slice(0, q.count) : materializeContained(rows.slice(0, q.count));
     if (backward) matches.reverse();
@@ -106,13 +111,28 @@ export class SearchService {
     else if (q.total === undefined && !q.cursor && !more) total = matches.length;
 
     const links = { next: backward || more ? matches[matches.length - 1] : undefined, previous: (backward ? more : !!q.cursor) ? matches[0] : undefined };
-    return this.reply(ctx, request, q, matches, includes.rows, total, links, page.keyCount);
+    return this.reply(ctx, request, q, matches, includes.rows, total, links, keyCount);
   }
 
-  /** The SQL of a search's first page, as search() runs it (benchmarks EXPLAIN it). */
+  /**
+   * The rows of the page (`count + 1`): from owner date rows where they fit and every resource has
+   * them (owner-dates.ts), unless those leave the page short (SearchSql.ownerPage); else the usual way.
+   */
+  private async firstPage(q: SearchQuery, statement: (ownerRows?: boolean) => SearchSql): Promise<{ rows: ResourceRow[]; keyCount: number }> {
+    const owner = this.ownerDates.usable ? statement(true).ownerPage(q.count + 1) : undefined;
+    if (owner) {
+      const rows = (await this.run<ResourceRow>(owner.sql, owner.values, this.db, owner.prepared)).rows;
+      if (owner.complete(rows.length)) return { rows, keyCount: owner.keyCount };
+    }
+    const sql = statement();
+    const page = sql.page(q.count + 1);
+    return { rows: (await this.run<ResourceRow>(page.sql, page.values, this.db, sql.planFitsAllValues)).rows, keyCount: page.keyCount };
+  }
+
+  /** The SQL of a search's first page, as search() runs it first (benchmarks EXPLAIN it). */
   pageSql(request: SearchRequest): { sql: string; values: unknown[] } {
     const { q, statement } = this.prepare(request, false, request.restriction);
-    return statement().page(q.count + 1);
+    return (this.ownerDates.usable ? statement(true).ownerPage(q.count + 1) : undefined) ?? statement().page(q.count + 1);
   }
 
   /** Parses and checks a search; `statement()` builds a fresh SQL builder (each statement binds its own parameters). */
@@ -126,10 +146,10 @@ export class SearchService {
     if (request.resourceType && !this.criteria(restriction).typeAllowed(request.resourceType)) {
       throw FhirError.of(403, 'forbidden', `searching ${request.resourceType} is not permitted`);
     }
-    const statement = () => {
+    const statement = (ownerRows = false) => {
       const crit = this.criteria(restriction);
       const extra = request.compartment ? this.compartment(request.compartment, types) : [];
-      if (q.contained === 'false') return new SearchSql(crit, q, extra);
+      if (q.contained === 'false') return new SearchSql(crit, q, extra, undefined, ownerRows);
       const ordinary = q.contained === 'both' ? new SearchSql(crit, q, extra) : undefined;
       return new SearchSql(crit, q, extra, containedSource(crit, q, extra, ordinary));
     };

@@ -123,6 +123,17 @@ export abstract class ValueSql {
     return `(${this.probes(() => c.values.map((v) => this.value(x, s, 'date', undefined, v).sql)).join(' OR ')})`;
   }
 
+  /** A plain date criterion's ranges on row `x`'s low/high alone (an owner date row: its phash is selected already). */
+  dateRange(c: ParamCriterion, x: string): string {
+    return `(${c.values.map((v) => `(${(v.all ?? [v]).map((w) => dateCondition(this.p, w.date!, `${x}.low`, `${x}.high`)).join(' AND ')})`).join(' OR ')})`;
+  }
+
+  /** `x.phash` = a date parameter's hash (aliases resolved), without the kind. */
+  protected datePhash(x: string, types: string[], code: string): string {
+    const hashes = [...new Set(this.stored(types, code).map((k) => searchHash(`${k.type}|${k.param}`)))];
+    return hashes.length === 1 ? `${x}.phash = ${this.p.bind(hashes[0], 'bigint')}` : `${x}.phash = ANY(${this.p.bind(hashes, 'bigint[]')})`;
+  }
+
   /**
    * EXISTS over the index rows of resource `a`. Conditions keyed by a hash
    * (which encodes type and parameter) need only the resource id, so the

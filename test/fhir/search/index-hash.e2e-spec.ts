@@ -4,12 +4,15 @@ import { startTestApp, TestApp } from '../../helpers/test-app';
 /**
  * The lookup keys (hash, shash, phash, span) are computed by the writer (`withLookupKeys`) since the
  * SearchIndexKeysFromWriter migration; the oracle is the generated-column SQL they replaced,
- * evaluated by the database over the rows as stored.
+ * evaluated by the database over the rows as stored, plus the keys of owner date rows (kind `o`,
+ * SearchIndexOwnerDates): shash = their reference row's hash (`system` is the reference parameter),
+ * phash = their date parameter's.
  */
 const FORMER_SQL = {
   hash: `CASE WHEN kind IN ('t', 'r') THEN search_hash(resource_type || '|' || param || '|' || coalesce(value, '')) END`,
-  shash: `CASE WHEN kind = 't' AND system IS NOT NULL THEN search_hash(resource_type || '|' || param || '|' || system || '|' || coalesce(value, '')) END`,
-  phash: `CASE WHEN kind IN ('s', 'd', 'n') THEN search_hash(resource_type || '|' || param) END`,
+  shash: `CASE WHEN kind = 't' AND system IS NOT NULL THEN search_hash(resource_type || '|' || param || '|' || system || '|' || coalesce(value, ''))
+    WHEN kind = 'o' THEN search_hash(resource_type || '|' || system || '|' || coalesce(value, '')) END`,
+  phash: `CASE WHEN kind IN ('s', 'd', 'n', 'o') THEN search_hash(resource_type || '|' || param) END`,
   span: `CASE WHEN kind <> 'd' THEN NULL WHEN low = '-infinity' OR high = 'infinity' THEN 2
     WHEN high - low < interval '1 day' THEN 0 WHEN high - low < interval '366 days' THEN 1 ELSE 2 END`,
 };
@@ -68,7 +71,7 @@ describe('search index hashes: SQL and JavaScript agree', () => {
           count(DISTINCT kind)::int AS kinds, count(DISTINCT span)::int AS spans FROM ${table}`);
       expect({ table, differing: rows.rows[0].differing }).toEqual({ table, differing: 0 });
       expect(rows.rows[0].n).toBeGreaterThan(table === 'search_index' ? 20 : 2);
-      if (table === 'search_index') expect(rows.rows[0]).toMatchObject({ kinds: 6, spans: 3 });
+      if (table === 'search_index') expect(rows.rows[0]).toMatchObject({ kinds: 7, spans: 3 });
     }
   });
 });
