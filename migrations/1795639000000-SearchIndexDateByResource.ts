@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { createIndexConcurrently } from './concurrent-index';
 
 const INDEX = 'search_index_date_resource_idx';
 const DEFINITION = `ON search_index (resource_id, phash) INCLUDE (resource_type, low, high) WHERE kind = 'd'`;
@@ -9,23 +10,14 @@ const DEFINITION = `ON search_index (resource_id, phash) INCLUDE (resource_type,
  * parameter. Through the (resource_type, resource_id) index they fetched every index row of the
  * resource from the heap (an Observation has ten or so) to keep one.
  *
- * Built CONCURRENTLY, outside a transaction (`transaction = false`): on a large `search_index` a plain
- * CREATE INDEX would hold writes for minutes while the other server processes serve. A build
- * interrupted before leaves an invalid index of that name: dropped first. A database that cannot
- * build concurrently (the embedded one is a single session) builds it the plain way.
+ * Built CONCURRENTLY, outside a transaction (`transaction = false`; concurrent-index.ts says why).
  */
 export class SearchIndexDateByResource1795639000000 implements MigrationInterface {
   name = 'SearchIndexDateByResource1795639000000';
   transaction = false;
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(`DROP INDEX IF EXISTS ${INDEX}`);
-    try {
-      await q.query(`CREATE INDEX CONCURRENTLY ${INDEX} ${DEFINITION}`);
-    } catch {
-      await q.query(`DROP INDEX IF EXISTS ${INDEX}`);
-      await q.query(`CREATE INDEX ${INDEX} ${DEFINITION}`);
-    }
+    await createIndexConcurrently(q, INDEX, DEFINITION);
   }
 
   async down(q: QueryRunner): Promise<void> {

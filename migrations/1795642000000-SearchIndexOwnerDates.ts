@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { createIndexConcurrently } from './concurrent-index';
 
 const INDEX = 'search_index_owner_date_idx';
 const DEFINITION = `ON search_index (shash, phash) INCLUDE (resource_id, low, high) WHERE kind = 'o'`;
@@ -12,7 +13,7 @@ const DEFINITION = `ON search_index (shash, phash) INCLUDE (resource_id, low, hi
  *
  * Existing data has no such rows until `npm run reindex`: `search_index_feature` records whether
  * every resource has them (true on a database without date rows yet; a full reindex sets it), and
- * searches use them only then. Built CONCURRENTLY as SearchIndexDateByResource explains.
+ * searches use them only then. The index is built CONCURRENTLY (concurrent-index.ts).
  */
 export class SearchIndexOwnerDates1795642000000 implements MigrationInterface {
   name = 'SearchIndexOwnerDates1795642000000';
@@ -24,13 +25,7 @@ export class SearchIndexOwnerDates1795642000000 implements MigrationInterface {
       `INSERT INTO search_index_feature (name, ready)
        SELECT 'owner_dates', NOT EXISTS (SELECT 1 FROM search_index WHERE kind = 'd') ON CONFLICT (name) DO NOTHING`,
     );
-    await q.query(`DROP INDEX IF EXISTS ${INDEX}`);
-    try {
-      await q.query(`CREATE INDEX CONCURRENTLY ${INDEX} ${DEFINITION}`);
-    } catch {
-      await q.query(`DROP INDEX IF EXISTS ${INDEX}`);
-      await q.query(`CREATE INDEX ${INDEX} ${DEFINITION}`);
-    }
+    await createIndexConcurrently(q, INDEX, DEFINITION);
   }
 
   async down(q: QueryRunner): Promise<void> {
