@@ -90,11 +90,11 @@ async function samples(url) {
 /** The query kinds of the issue, each a function of a sample patient. */
 const QUERIES = {
   token: (p) => `Patient?identifier=${p.identifier}`,
-  string_prefix: (p) => `Patient?family=${p.family.slice(0, 4)}`,
+  string_prefix: (p) => `Patient?family=${encodeURIComponent(p.family.slice(0, 4))}`,
   date_range: (p, i) => `Encounter?date=ge20${10 + (i % 10)}-0${1 + (i % 9)}-01&date=lt20${10 + (i % 10)}-0${1 + (i % 9)}-03`,
   reference_token: (p) => `Observation?subject=Patient/${p.id}&code=http://loinc.org|8867-4`,
   chained: (p) => `Observation?subject:Patient.identifier=${p.identifier}&code=http://loinc.org|8302-2`,
-  has: (p, i) => `Patient?_has:Condition:patient:code=http://snomed.info/sct|${['44054006', '59621000', '15777000', '195662009'][i % 4]}&family=${p.family.slice(0, 2)}`,
+  has: (p, i) => `Patient?_has:Condition:patient:code=http://snomed.info/sct|${['44054006', '59621000', '15777000', '195662009'][i % 4]}&family=${encodeURIComponent(p.family.slice(0, 2))}`,
   include: (p) => `Observation?subject=Patient/${p.id}&_include=Observation:encounter&_include=Observation:patient&_count=20`,
   sort_date: (p) => `Observation?subject=Patient/${p.id}&_sort=-date&_count=20`,
   deep_page: null, // built from next links below
