@@ -89,6 +89,24 @@ describe('date sort from owner date rows (search.html#sort)', () => {
     expect(await allPages(t, `Observation?subject:Patient=${p1}&_sort=-date&_count=20`)).toEqual(expected(mine, true));
   });
 
+  it('previous links walk the same pages back (http.html#paging), across resources with and without a value', async () => {
+    const mine = (o: (typeof obs)[number]) => o.subject === p1;
+    const pages: { ids: string[]; previous?: string }[] = [];
+    let url: string | undefined = `/fhir/Observation?subject=Patient/${p1}&_sort=-date&_count=2`;
+    while (url) {
+      const res = await t.http.get(url);
+      expect(res.status).toBe(200);
+      const link = (rel: string) => res.body.link?.find((l: any) => l.relation === rel)?.url?.replace(t.baseUrl, '/fhir');
+      pages.push({ ids: (res.body.entry ?? []).map((e: any) => e.resource.id), previous: link('previous') });
+      url = link('next');
+    }
+    expect(pages.flatMap((p) => p.ids)).toEqual(expected(mine, true));
+    for (let i = pages.length - 1; i > 0; i--) {
+      const back = await t.http.get(pages[i].previous!);
+      expect((back.body.entry ?? []).map((e: any) => e.resource.id)).toEqual(pages[i - 1].ids);
+    }
+  });
+
   it('with a date criterion on the sort parameter, other criteria, several patients, another reference', async () => {
     const since2021 = (o: (typeof obs)[number]) => o.subject === p1 && o.high !== undefined && o.high >= '2021-01-01';
     expect(await allPages(t, `Observation?subject=Patient/${p1}&date=ge2021-01-01&_sort=-date&_count=2`)).toEqual(expected(since2021, true));
