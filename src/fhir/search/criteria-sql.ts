@@ -4,7 +4,7 @@ import { containedIdSql, containerIdSql, containerOf, containerTypeSql } from '.
 import { INDEX_TABLE } from './index-tables';
 import { dateCondition } from './range-sql';
 import type { SearchParser } from './search-parser';
-import type { ChainCriterion, Criterion, ParamCriterion, SortKey } from './search-query';
+import type { ChainCriterion, CompartmentCriterion, Criterion, ParamCriterion, SortKey } from './search-query';
 import type { SearchParameterRegistry } from './search-params';
 import type { SearchRestriction } from './search.service';
 import { subsumptionValues } from './subsumption';
@@ -99,32 +99,56 @@ export class CriteriaSql extends ValueSql {
 
   /**
    * The matches of a search sorted by a date first, from owner date rows (index-tables.ts
-   * `ownerDateRows`), when its anchor is a reference to Patients (`subject=Patient/1`,
-   * `patient=1`): the rows keyed by the anchor's hashes and the date parameter are exactly the
-   * date values of the resources that match the anchor, one index range. Per resource the sort
-   * value (`v`) and the date criteria on the sort parameter (`merged`, `HAVING`); the other
-   * criteria are probed per id after. Only resources with a value of the sort parameter come out:
-   * with no date criterion on it the caller completes a short page otherwise (SearchSql.ownerPage).
-   * Undefined when the criteria do not fit.
+   * `ownerDateRows`), keyed by references to Patients: the anchor's when it is such a reference
+   * (`subject=Patient/1`, `patient=1`), else a Patient compartment's (`Patient/1/Observation`, or a
+   * patient-scoped restriction: the references from the type's compartment parameters). The rows
+   * of those keys and the date parameter are exactly the date values of the resources that match,
+   * one index range. Per resource the sort value (`v`) and the date criteria on the sort parameter
+   * (`merged`, `HAVING`); the other criteria, and the restriction, are probed per id after. Only
+   * resources with a value of the sort parameter come out: with no date criterion on it the caller
+   * completes a short page otherwise (SearchSql.ownerPage). Undefined when the criteria do not fit.
    */
   ownerSource(criteria: Criterion[], types: string[], key: SortKey, merged: ParamCriterion[]): { from: string; where: string[] } | undefined {
     if (types.length !== 1 || criteria.some((c) => c.kind === 'lastUpdated')) return undefined;
-    const anchor = this.anchorOf(criteria);
-    if (anchor?.type !== 'reference' || anchor.missing !== undefined || (anchor.modifier !== undefined && anchor.modifier !== 'Patient')) return undefined;
-    const refs = anchor.values.map((v) => v.refs ?? []);
-    if (!refs.length || refs.some((r) => !r.length || !r.every((ref) => PATIENT_REF.test(ref)))) return undefined;
     const o = this.alias('ow');
+    const owner = this.ownerKeys(criteria, types[0], o);
+    if (!owner) return undefined;
     const column = key.descending ? 'high' : 'low';
     const having = merged.map((c) => `bool_or(${this.dateRange(c, o)})`);
     const ids = SOURCE_ROWS;
-    const rest = this.probes(() => criteria.filter((c) => c !== anchor).map((c) => this.render(c, ids, types)));
+    const rest = this.probes(() => criteria.filter((c) => c !== owner.implied).map((c) => this.render(c, ids, types)));
     const restriction = this.restrictionSql(ids, types);
     if (restriction) rest.push(restriction);
     const from = `(SELECT ${o}.resource_id AS id, ${this.text(types[0])} AS resource_type, ${key.descending ? 'max' : 'min'}(${o}.${column}) AS v
     FROM ${INDEX_TABLE} ${o}
-    WHERE ${o}.kind = 'o' AND ${this.hashIn(o, this.stored(types, anchor.code), refs.flat(), 'shash')} AND ${this.datePhash(o, types, key.code)}
+    WHERE ${o}.kind = 'o' AND ${owner.sql} AND ${this.datePhash(o, types, key.code)}
     GROUP BY ${o}.resource_id${having.length ? ` HAVING ${having.join(' AND ')}` : ''}) ${ids}`;
     return { from, where: rest };
+  }
+
+  /**
+   * The owner date rows' key condition on `o` (shash = hashes of references to Patients) and the
+   * criterion it decides by itself (left out of the probes): a reference anchor to Patients, else a
+   * compartment criterion, else the restriction's compartment when it has one alternative (the
+   * restriction is still probed). Not for Patients themselves (a Patient is in its own compartment
+   * by id, not by a reference).
+   */
+  private ownerKeys(criteria: Criterion[], type: string, o: string): { sql: string; implied?: Criterion } | undefined {
+    const anchor = this.anchorOf(criteria);
+    if (anchor?.type === 'reference' && anchor.missing === undefined && (anchor.modifier === undefined || anchor.modifier === 'Patient')) {
+      const refs = anchor.values.map((v) => v.refs ?? []);
+      if (refs.every((r) => r.length && r.every((ref) => PATIENT_REF.test(ref)))) {
+        return { sql: this.hashIn(o, this.stored([type], anchor.code), refs.flat(), 'shash'), implied: anchor };
+      }
+    }
+    if (type === 'Patient') return undefined;
+    const alts = this.restrictionOf(type);
+    const isCompartment = (c: Criterion): c is CompartmentCriterion => c.kind === 'compartment';
+    const own = criteria.find(isCompartment);
+    const compartment = own ?? (alts && alts.length === 1 ? alts[0].find(isCompartment) : undefined);
+    const stored = this.registry.compartmentParams(type).flatMap((code) => this.stored([type], code));
+    if (!compartment || !stored.length) return undefined;
+    return { sql: this.hashIn(o, stored, compartment.patientIds.map((id) => `Patient/${id}`), 'shash'), implied: own };
   }
 
   /**

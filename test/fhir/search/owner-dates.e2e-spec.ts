@@ -2,7 +2,8 @@ import { Database } from '../../../src/database/database';
 import { OwnerDatesState } from '../../../src/fhir/search/owner-dates';
 import { Reindexer } from '../../../src/fhir/search/reindex';
 import { SearchIndexer } from '../../../src/fhir/search/search-indexer';
-import { SearchService } from '../../../src/fhir/search/search.service';
+import type { RequestContext } from '../../../src/fhir/rest/request-context';
+import { SearchRestriction, SearchService } from '../../../src/fhir/search/search.service';
 import { startTestApp, TestApp } from '../../helpers/test-app';
 import { allPages, create } from './search-helpers';
 
@@ -45,6 +46,7 @@ describe('date sort from owner date rows (search.html#sort)', () => {
     await observation(p1, '8310-5', { effectiveDateTime: '2021-03-01' }, day('2021-03-01'));
     await observation(p1, '8310-5', { effectiveDateTime: '2022-11-11' }, day('2022-11-11'), p2);
     await observation(p2, '8867-4', { effectiveDateTime: '2018-02-02' }, day('2018-02-02'));
+    await observation(p2, '8310-5', { effectiveDateTime: '2019-09-09' }, day('2019-09-09'));
     await observation(p1, '8310-5', {});
     await observation(p1, '8867-4', { effectiveDateTime: '2017-05-05T10:00:00Z' }, ['2017-05-05T10:00:00.000', '2017-05-05T10:00:00.000']);
   });
@@ -115,6 +117,27 @@ describe('date sort from owner date rows (search.html#sort)', () => {
     expect(await allPages(t, `Observation?subject=Patient/${p1},Patient/${p2}&_sort=date&_count=4`)).toEqual(expected(() => true, false));
     expect(await allPages(t, `Observation?performer=Patient/${p2}&_sort=-date`)).toEqual(expected((o) => o.performer === p2, true));
     expect(await allPages(t, `Observation?subject=Patient/nobody&_sort=-date`)).toEqual([]);
+  });
+
+  it('a compartment search and a patient-scoped restriction (CompartmentDefinition-patient: subject, performer)', async () => {
+    const inCompartment = (p: string) => (o: (typeof obs)[number]) => o.subject === p || o.performer === p;
+    expect(await allPages(t, `Patient/${p1}/Observation?_sort=-date&_count=2`)).toEqual(expected(inCompartment(p1), true));
+    expect(await allPages(t, `Patient/${p2}/Observation?_sort=date&_count=1`)).toEqual(expected(inCompartment(p2), false));
+    // p2 has two dated Observations as subject and one as performer: a page of one filled from the owner
+    // rows is complete only if the rows of both compartment parameters were read
+    const dated = (p: string) => (o: (typeof obs)[number]) => inCompartment(p)(o) && o.low !== undefined;
+    expect(await allPages(t, `Patient/${p2}/Observation?date=ge1900-01-01&_sort=-date&_count=1`)).toEqual(expected(dated(p2), true));
+    const service = t.app.get(SearchService);
+    const compartmentPage = service.pageSql({ resourceType: 'Observation', params: [['_sort', '-date']], compartment: { resourceType: 'Patient', id: p1 } });
+    expect(compartmentPage.sql).toContain(`kind = 'o'`);
+    // patient/*.rs for p2 (as the auth module derives it): the same resources, and only those
+    const restriction: SearchRestriction = { criteriaFor: () => [[['_compartment', `Patient/${p2}`]]] };
+    expect(service.pageSql({ resourceType: 'Observation', params: [['_sort', '-date']], restriction }).sql).toContain(`kind = 'o'`);
+    const ctx: RequestContext = { baseUrl: t.baseUrl, requestId: 'test', prefer: {} };
+    const found = async (params: [string, string][]) =>
+      (JSON.parse((await service.search(ctx, { resourceType: 'Observation', params, restriction })).body as string).entry ?? []).map((e: any) => e.resource.id);
+    expect(await found([['_sort', '-date'], ['code', 'http://loinc.org|8867-4,http://loinc.org|8310-5']])).toEqual(expected(inCompartment(p2), true));
+    expect(await found([['_sort', '-date'], ['date', 'ge1900-01-01']])).toEqual(expected(dated(p2), true));
   });
 
   it('an update moves the resource in the order; a delete takes it out', async () => {
