@@ -146,8 +146,9 @@ export class CriteriaSql extends ValueSql {
     const isCompartment = (c: Criterion): c is CompartmentCriterion => c.kind === 'compartment';
     const own = criteria.find(isCompartment);
     const compartment = own ?? (alts && alts.length === 1 ? alts[0].find(isCompartment) : undefined);
+    if (!compartment) return undefined;
     const stored = this.registry.compartmentParams(type).flatMap((code) => this.stored([type], code));
-    if (!compartment || !stored.length) return undefined;
+    if (!stored.length) return undefined;
     return { sql: this.hashIn(o, stored, compartment.patientIds.map((id) => `Patient/${id}`), 'shash'), implied: own };
   }
 
