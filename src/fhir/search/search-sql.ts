@@ -77,7 +77,7 @@ export class SearchSql {
   private readonly owner?: { from: string; where: string[] };
 
   /** A date criterion on the first sort parameter: a resource without a value of it does not match. */
-  private ownerCoversAll = false;
+  private readonly ownerCoversAll: boolean = false;
 
   /** Sort keys joined as part of the source (they also filter): JOIN LATERAL … HAVING, by sort key index. */
   private readonly mergedKeys: { index: number; join: string }[];

@@ -119,7 +119,7 @@ export class SearchService implements OnModuleInit {
    * them (owner-dates.ts), unless those leave the page short (SearchSql.ownerPage); else the usual way.
    */
   private async firstPage(q: SearchQuery, statement: (ownerRows?: boolean) => SearchSql): Promise<{ rows: ResourceRow[]; keyCount: number }> {
-    const owner = this.ownerDates.usable ? statement(true).ownerPage(q.count + 1) : undefined;
+    const owner = this.ownerPage(q, statement);
     if (owner) {
       const rows = (await this.run<ResourceRow>(owner.sql, owner.values, this.db, owner.prepared)).rows;
       if (owner.complete(rows.length)) return { rows, keyCount: owner.keyCount };
@@ -132,7 +132,12 @@ export class SearchService implements OnModuleInit {
   /** The SQL of a search's first page, as search() runs it first (benchmarks EXPLAIN it). */
   pageSql(request: SearchRequest): { sql: string; values: unknown[] } {
     const { q, statement } = this.prepare(request, false, request.restriction);
-    return (this.ownerDates.usable ? statement(true).ownerPage(q.count + 1) : undefined) ?? statement().page(q.count + 1);
+    return this.ownerPage(q, statement) ?? statement().page(q.count + 1);
+  }
+
+  /** The owner date rows' page (SearchSql.ownerPage), built only for a date sort once the rows are ready. */
+  private ownerPage(q: SearchQuery, statement: (ownerRows?: boolean) => SearchSql): ReturnType<SearchSql['ownerPage']> {
+    return q.sort[0]?.type === 'date' && this.ownerDates.usable ? statement(true).ownerPage(q.count + 1) : undefined;
   }
 
   /** Parses and checks a search; `statement()` builds a fresh SQL builder (each statement binds its own parameters). */

@@ -103,9 +103,14 @@ export abstract class ValueSql {
    * Date rows keep their kind when probing too: (resource_id, phash) WHERE kind = 'd' seeks by id.
    */
   private phashIn(x: string, s: Stored, kind: RowKind): string {
-    const hashes = [...new Set(s.map((k) => searchHash(`${k.type}|${k.param}`)))];
-    const ph = hashes.length === 1 ? `${x}.phash = ${this.p.bind(hashes[0], 'bigint')}` : `${x}.phash = ANY(${this.p.bind(hashes, 'bigint[]')})`;
+    const ph = this.phashEquals(x, s);
     return this.scope.probing && kind !== KIND.date ? ph : `${x}.kind = '${kind}' AND ${ph}`;
+  }
+
+  /** `x.phash` = the hash of `type|param` of one of the stored parameters, without the kind. */
+  private phashEquals(x: string, s: Stored): string {
+    const hashes = [...new Set(s.map((k) => searchHash(`${k.type}|${k.param}`)))];
+    return hashes.length === 1 ? `${x}.phash = ${this.p.bind(hashes[0], 'bigint')}` : `${x}.phash = ANY(${this.p.bind(hashes, 'bigint[]')})`;
   }
 
   /** A date parameter's rows of a resource, by (kind, phash): the index-only per-resource date index applies. */
@@ -130,8 +135,7 @@ export abstract class ValueSql {
 
   /** `x.phash` = a date parameter's hash (aliases resolved), without the kind. */
   protected datePhash(x: string, types: string[], code: string): string {
-    const hashes = [...new Set(this.stored(types, code).map((k) => searchHash(`${k.type}|${k.param}`)))];
-    return hashes.length === 1 ? `${x}.phash = ${this.p.bind(hashes[0], 'bigint')}` : `${x}.phash = ANY(${this.p.bind(hashes, 'bigint[]')})`;
+    return this.phashEquals(x, this.stored(types, code));
   }
 
   /**
