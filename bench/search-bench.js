@@ -6,12 +6,17 @@
 //     straight into the database through the server's storage + indexer (kept in database
 //     SEARCH_BENCH_DB, default fhir_search_bench, and reused when it already holds that many: REUSE=0 reloads);
 //  3. searches: p50/p99/req/s per query kind at concurrency 16 (autocannon), with EXPLAIN ANALYZE of
-//     the SQL of any kind over its target; then the team's fhir-load search scenarios.
-// Env: DURATION (s per scenario, default 10), SKIP_WRITE=1, SKIP_YARDSTICK=1, BENCH_ADMIN_URL.
+//     the SQL of any kind over its target; then the team's fhir-load search scenarios;
+//  4. growth: the same kinds against a tenth of the data (database `<SEARCH_BENCH_DB>_tenth`, kept too)
+//     and the full set in alternating slices, so that both sizes see the same machine: p50 and mean
+//     latency (concurrency / req/s) at each size, their ratio, and the entries a response returns.
+// Env: DURATION (s per scenario, default 10), SKIP_WRITE=1, SKIP_SEARCHES=1, SKIP_YARDSTICK=1, SKIP_GROWTH=1,
+// GROWTH_SLICES (per size and kind, default 4), GROWTH_SLICE (s, default 3), BENCH_ADMIN_URL.
 const path = require('path');
 const fs = require('fs');
 const { execSync, spawnSync } = require('child_process');
 const { Client } = require('pg');
+const autocannon = require('autocannon');
 const { root, shared, freshDatabase, startServer: startBuilt, load } = require('./lib');
 
 // SEARCH_BENCH_DIST: a build elsewhere (e.g. `tsc -p tsconfig.build.json --outDir /tmp/x`), else ./dist
@@ -50,26 +55,26 @@ async function writeCost() {
   out({ scenario: 'create_throughput_ratio', indexed_vs_unindexed: Math.round((results.on.rps / results.off.rps) * 100) / 100, target: 0.7 });
 }
 
-async function dataset() {
-  const url = ADMIN.replace(/\/[^/]*$/, `/${DB}`);
+async function dataset(db = DB, n = N) {
+  const url = ADMIN.replace(/\/[^/]*$/, `/${db}`);
   if (process.env.REUSE !== '0') {
     const c = new Client({ connectionString: ADMIN });
     await c.connect();
-    const exists = (await c.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [DB])).rowCount;
+    const exists = (await c.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [db])).rowCount;
     await c.end();
     if (exists) {
       const d = new Client({ connectionString: url });
       await d.connect();
-      const n = await d.query(`SELECT count(*)::int AS n FROM resource`).catch(() => ({ rows: [{ n: 0 }] }));
+      const held = await d.query(`SELECT count(*)::int AS n FROM resource`).catch(() => ({ rows: [{ n: 0 }] }));
       await d.end();
-      if (n.rows[0].n >= N) {
-        out({ scenario: 'dataset', resources: N, reused: true });
+      if (held.rows[0].n >= n) {
+        out({ scenario: 'dataset', database: db, resources: n, reused: true });
         return url;
       }
     }
   }
-  await freshDatabase(DB, ADMIN);
-  out({ scenario: 'dataset', ...(await loadDataset(url, N)) });
+  await freshDatabase(db, ADMIN);
+  out({ scenario: 'dataset', database: db, ...(await loadDataset(url, n)) });
   return url;
 }
 
@@ -113,13 +118,19 @@ async function deepPages(base, n) {
   return links.slice(-n);
 }
 
+/** The request paths of a query kind on a server's data (`patients`: its samples). */
+async function pathsFor(kind, patients, server) {
+  const make = QUERIES[kind];
+  return make ? patients.map((p, i) => make(p, i)) : deepPages(server.fhir, 50);
+}
+
 async function searches(url) {
   const patients = await samples(url);
   const server = await startServer({ DATABASE_URL: url, ...SERVER_ENV });
   const slow = [];
   try {
-    for (const [kind, make] of Object.entries(QUERIES)) {
-      const paths = make ? patients.map((p, i) => make(p, i)) : await deepPages(server.fhir, 50);
+    for (const kind of Object.keys(QUERIES)) {
+      const paths = await pathsFor(kind, patients, server);
       const first = await fetch(`${server.fhir}/${paths[0]}`);
       const bundle = await first.json();
       let i = 0;
@@ -175,11 +186,67 @@ async function yardstick(url) {
   }
 }
 
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Matches per response of a kind (the first 20 paths): a fuller page costs more whatever the data size. */
+async function meanEntries(server, paths) {
+  let n = 0;
+  const some = paths.slice(0, 20);
+  for (const p of some) n += ((await (await fetch(`${server.fhir}/${p}`)).json()).entry ?? []).filter((e) => e.search?.mode === 'match').length;
+  return Math.round((n / some.length) * 10) / 10;
+}
+
+/**
+ * Search p50 at a tenth of the data and at all of it (the issue: at most 1.5× for 10× the data),
+ * measured in alternating slices (small, big, big, small, …) so both sizes see the same machine:
+ * on this shared machine two runs minutes apart differ by up to 2×. Mean latency is concurrency /
+ * req/s (autocannon's p50 is in whole milliseconds).
+ */
+async function growth(bigUrl) {
+  const slices = Number(process.env.GROWTH_SLICES || 4);
+  const duration = Number(process.env.GROWTH_SLICE || 3);
+  const smallUrl = await dataset(`${DB}_tenth`, Math.round(N / 10));
+  const sizes = [];
+  try {
+    for (const [name, url] of [['tenth', smallUrl], ['full', bigUrl]]) {
+      sizes.push({ name, patients: await samples(url), server: await startServer({ DATABASE_URL: url, ...SERVER_ENV }) });
+    }
+    for (const kind of Object.keys(QUERIES)) {
+      for (const s of sizes) {
+        s.paths = await pathsFor(kind, s.patients, s.server);
+        s.entries = await meanEntries(s.server, s.paths);
+        s.runs = [];
+      }
+      for (let k = 0; k < slices; k++) {
+        for (const s of k % 2 ? [...sizes].reverse() : sizes) {
+          let i = 0;
+          const r = await autocannon({ url: s.server.fhir, connections: 16, duration, requests: [{ setupRequest: (req) => ({ ...req, path: `/fhir/${s.paths[i++ % s.paths.length]}` }) }] });
+          s.runs.push({ rps: r.requests.total / r.duration, p50: r.latency.p50 });
+        }
+      }
+      const [tenth, full] = sizes.map((s) => ({ rps: median(s.runs.map((x) => x.rps)), p50: median(s.runs.map((x) => x.p50)), entries: s.entries }));
+      out({
+        scenario: `growth_${kind}`,
+        p50_ms: [tenth.p50, full.p50],
+        mean_ms: [16 / tenth.rps, 16 / full.rps].map((x) => Math.round(x * 10000) / 10),
+        rps: [Math.round(tenth.rps), Math.round(full.rps)],
+        entries: [tenth.entries, full.entries],
+        growth_p50: Math.round((full.p50 / tenth.p50) * 100) / 100,
+        growth_mean: Math.round((tenth.rps / full.rps) * 100) / 100,
+        target: 1.5,
+      });
+    }
+  } finally {
+    for (const s of sizes) await s.server.stop();
+  }
+}
+
 async function main() {
   if (!process.env.SKIP_WRITE) await writeCost();
   const url = await dataset();
-  await searches(url);
+  if (!process.env.SKIP_SEARCHES) await searches(url);
   if (!process.env.SKIP_YARDSTICK) await yardstick(url);
+  if (!process.env.SKIP_GROWTH) await growth(url);
 }
 
 main().catch((err) => {
