@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { projectRoot } from '../../config/project-root';
 import { definitionsSourceVersion } from '../definitions/build-definitions';
+import { topLevelMembers } from '../json-members';
 import type { Summary } from './search-query';
 
 /** Top-level elements per resource type: those in the summary, and the mandatory ones. */
@@ -62,30 +63,34 @@ function keep(key: string, names: Set<string>): boolean {
 /**
  * `_summary` and `_elements` (search.html §3.1.1.5.9–10) at the level of
  * top-level elements; a subsetted resource carries the SUBSETTED tag.
- * Returns the stored text unchanged when nothing is removed.
+ * Returns the stored text unchanged when nothing is removed. Works on the
+ * stored text's top-level members (json-members.ts): kept elements are
+ * copied as text, only `meta` is parsed to add the tag.
  */
 export function shapeResource(content: string, summary: Summary | undefined, elements: string[] | undefined): string {
   if ((!summary || summary === 'false') && !elements) return content;
-  const r = JSON.parse(content);
+  const members = topLevelMembers(content) ?? topLevelMembers(JSON.stringify(JSON.parse(content)))!;
+  const typeMember = members.find((m) => m.key === 'resourceType');
+  const resourceType = typeMember ? (JSON.parse(typeMember.value) as string) : '';
   let names: Set<string> | undefined;
   let drop: string[] = [];
   if (elements) {
-    names = new Set(elements.map((e) => e.split('.')[0]).concat(summaryIndex().mandatory[r.resourceType] ?? []));
+    names = new Set(elements.map((e) => e.split('.')[0]).concat(summaryIndex().mandatory[resourceType] ?? []));
   } else if (summary === 'true') {
-    names = new Set(summaryIndex().summary[r.resourceType] ?? []);
+    names = new Set(summaryIndex().summary[resourceType] ?? []);
   } else if (summary === 'text') {
-    names = new Set(['text', ...(summaryIndex().mandatory[r.resourceType] ?? [])]);
+    names = new Set(['text', ...(summaryIndex().mandatory[resourceType] ?? [])]);
   } else if (summary === 'data') {
     drop = ['text'];
   }
-  const out: Record<string, unknown> = {};
-  let removed = false;
-  for (const [k, v] of Object.entries(r)) {
-    if (k === 'resourceType' || k === 'id' || k === 'meta' || (names ? keep(k, names) : !drop.includes(k))) out[k] = v;
-    else removed = true;
-  }
-  if (!removed) return content;
-  const meta = (out.meta ?? {}) as { tag?: unknown[] };
-  out.meta = { ...meta, tag: [...(meta.tag ?? []), SUBSETTED] };
-  return JSON.stringify(out);
+  const kept = members.filter(({ key: k }) => k === 'resourceType' || k === 'id' || k === 'meta' || (names ? keep(k, names) : !drop.includes(k)));
+  if (kept.length === members.length) return content;
+  const parts = kept.map((m) => (m.key === 'meta' ? `"meta":${subsetted(JSON.parse(m.value))}` : `${JSON.stringify(m.key)}:${m.value}`));
+  if (!kept.some((m) => m.key === 'meta')) parts.push(`"meta":${subsetted({})}`);
+  return `{${parts.join(',')}}`;
+}
+
+/** `meta` with the SUBSETTED tag added. */
+function subsetted(meta: { tag?: unknown[] }): string {
+  return JSON.stringify({ ...meta, tag: [...(meta.tag ?? []), SUBSETTED] });
 }
