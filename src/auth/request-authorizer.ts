@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Resource } from 'fhir/r4';
-import { applyPatch, deepClone, Operation } from 'fast-json-patch';
+import { applyResourcePatch, readPatch } from '../fhir/patch/resource-patch';
 import { FhirDefinitions } from '../fhir/definitions/definitions.module';
 import { FhirError, notFound } from '../fhir/errors';
 import { OperationLevel, OperationRegistry } from '../fhir/operations/operation-registry';
@@ -171,14 +171,13 @@ export class RequestAuthorizer {
     const c = this.criteria(auth, type, 'u');
     if (!c.length) return;
     await this.visible(type, id, c);
-    if (!Array.isArray(body)) throw forbidden('only JSON Patch can be checked against the token scopes');
     const current = await this.storage.readCurrent(type, id);
     if (!current?.content) return;
     let patched: Resource;
     try {
-      patched = applyPatch(deepClone(JSON.parse(current.content)), body as Operation[], true, false).newDocument;
+      patched = applyResourcePatch(JSON.parse(current.content), readPatch(body));
     } catch {
-      return; // the patch does not apply: the interaction answers 422 and writes nothing
+      return; // a malformed patch or one that does not apply: the interaction answers 400 or 422 and writes nothing
     }
     if (!bodyAllowed(auth, patched, 'u', this.compartments)) {
       throw forbidden(`the token's scopes do not allow this change to ${type}/${id}`);

@@ -153,4 +153,19 @@ describe('SMART scopes on batch and transaction entries', () => {
     expect(hidden).toHaveLength(1);
     expect(hidden[0]).toMatchObject({ type: 'rest', outcome: 4, entity_id: 'obs-b-vital' });
   });
+  it('a FHIRPath Patch (REST or entry) is checked on its result, as a JSON Patch is (fhirpatch.html)', async () => {
+    const replace = (path: string, value: object) => ({
+      resourceType: 'Parameters',
+      parameter: [{ name: 'operation', part: [{ name: 'type', valueCode: 'replace' }, { name: 'path', valueString: path }, { name: 'value', ...value }] }],
+    });
+    const patch = (body: object) =>
+      s.http.patch('/fhir/Observation/obs-a-patch').set('Authorization', `Bearer ${alice}`).set('Content-Type', FHIR_JSON).send(body);
+    expect((await patch(replace('Observation.subject.reference', { valueString: 'Patient/bob' }))).status).toBe(403);
+    const ok = await patch(replace('Observation.status', { valueCode: 'corrected' }));
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ status: 'corrected', subject: { reference: 'Patient/alice' } });
+    const res = await post(alice, bundle('batch', [{ resource: replace('Observation.subject.reference', { valueString: 'Patient/bob' }), request: { method: 'PATCH', url: 'Observation/obs-a-patch' } }]));
+    expect(status(res, 0)).toBe(403);
+    expect((await s.http.get('/fhir/Observation/obs-a-patch').set('Authorization', `Bearer ${admin}`)).body.subject.reference).toBe('Patient/alice');
+  });
 });

@@ -1,5 +1,6 @@
 import { FhirError } from '../errors';
-import { parseBundle, patchOperations } from './bundle-parser';
+import { readPatch } from '../patch/resource-patch';
+import { parseBundle } from './bundle-parser';
 
 // R4 http.html §3.1.0.11: Bundle.entry.request (method, url, ifNoneExist, ifMatch, ...) of batch/transaction
 describe('parseBundle', () => {
@@ -46,11 +47,14 @@ describe('parseBundle', () => {
     fails(() => parseBundle(bundle('document', []), opts), 400, /transaction or batch/);
   });
 
-  it('reads a JSON Patch from a Binary (http.html §3.1.0.5.1)', () => {
+  it('reads a JSON Patch from a Binary (http.html §3.1.0.5.1) and a FHIRPath Patch from Parameters', () => {
     const ops = [{ op: 'replace', path: '/active', value: true }];
     const data = Buffer.from(JSON.stringify(ops)).toString('base64');
-    expect(patchOperations({ resourceType: 'Binary', contentType: 'application/json-patch+json', data })).toEqual(ops);
-    fails(() => patchOperations({ resourceType: 'Parameters' }), 422, /FHIRPath Patch/);
-    fails(() => patchOperations([{ op: 'nope' }]), 400, /invalid JSON Patch/);
+    expect(readPatch({ resourceType: 'Binary', contentType: 'application/json-patch+json', data })).toEqual({ format: 'json-patch', operations: ops });
+    const parameters = { resourceType: 'Parameters', parameter: [{ name: 'operation', part: [{ name: 'type', valueCode: 'delete' }, { name: 'path', valueString: 'Patient.active' }] }] };
+    expect(readPatch(parameters)).toEqual({ format: 'fhirpath-patch', parameters });
+    fails(() => readPatch({ resourceType: 'Patient' }), 422, /not a Patient/);
+    fails(() => readPatch({ resourceType: 'Binary', contentType: 'text/plain', data }), 422, /not supported/);
+    fails(() => readPatch([{ op: 'nope' }]), 400, /invalid JSON Patch/);
   });
 });

@@ -1,13 +1,12 @@
-import type { Binary, Bundle, BundleEntry, Resource } from 'fhir/r4';
-import { Operation, validate as validatePatch } from 'fast-json-patch';
+import type { Bundle, BundleEntry, Resource } from 'fhir/r4';
 import { badRequest, FhirError, notFound } from '../errors';
 import { parseETagVersion } from '../rest/request-context';
 import type { EntryMethod, EntryRequest, Params } from './bundle.types';
 import { parseQuery } from './conditions';
+import { readPatch } from '../patch/resource-patch';
 
 const METHODS = new Set<EntryMethod>(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
 const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
-const JSON_PATCH = 'application/json-patch+json';
 
 export interface ParsedBundle {
   type: 'transaction' | 'batch';
@@ -110,7 +109,7 @@ function parseEntry(e: BundleEntry | undefined, index: number, opts: ParseOption
       ]);
     }
   } else if (method === 'PATCH') {
-    entry.patch = patchOperations(e.resource);
+    entry.patch = readPatch(e.resource);
   }
   return entry;
 }
@@ -156,32 +155,6 @@ function checkResource(r: unknown, resourceType: string): Resource {
     ]);
   }
   return res;
-}
-
-/**
- * A PATCH entry carries its JSON Patch as a Binary (http.html §3.1.0.5.1);
- * a bare array is taken too. FHIRPath Patch (Parameters) is not supported.
- */
-export function patchOperations(body: unknown): Operation[] {
-  let ops: unknown = body;
-  const bin = body as Binary | undefined;
-  if (bin && typeof bin === 'object' && !Array.isArray(bin)) {
-    if (bin.resourceType !== 'Binary') {
-      throw FhirError.of(422, 'not-supported', 'a PATCH entry must carry a JSON Patch as a Binary (FHIRPath Patch is not supported)');
-    }
-    if (bin.contentType && !bin.contentType.startsWith(JSON_PATCH)) {
-      throw FhirError.of(422, 'not-supported', `patch content type ${bin.contentType} is not supported; use ${JSON_PATCH}`);
-    }
-    try {
-      ops = JSON.parse(Buffer.from(bin.data ?? '', 'base64').toString('utf8'));
-    } catch {
-      throw badRequest('the Binary of a PATCH entry does not hold JSON');
-    }
-  }
-  if (!Array.isArray(ops)) throw badRequest('a JSON Patch must be an array of operations');
-  const error = validatePatch(ops as Operation[]);
-  if (error) throw badRequest(`invalid JSON Patch: ${error.name} at operation ${error.index}`);
-  return ops as Operation[];
 }
 
 export type { Params };

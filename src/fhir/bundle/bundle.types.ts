@@ -1,5 +1,5 @@
 import type { Resource } from 'fhir/r4';
-import type { Operation } from 'fast-json-patch';
+import type { ResourcePatch } from '../patch/resource-patch';
 import type { FhirError } from '../errors';
 import type { FhirResponse } from '../rest/fhir-response';
 import type { StoredVersion } from '../storage/storage.types';
@@ -27,8 +27,8 @@ export interface EntryRequest {
   fullUrl?: string;
   /** POST/PUT body */
   resource?: Resource;
-  /** PATCH: JSON Patch operations */
-  patch?: Operation[];
+  /** PATCH: a JSON Patch or a FHIRPath Patch */
+  patch?: ResourcePatch;
   ifNoneExist?: Params;
   ifMatch?: number;
   ifNoneMatch?: number;

@@ -4,7 +4,7 @@ import { badRequest, issue, operationOutcome } from '../errors';
 import type { FhirResponse } from '../rest/fhir-response';
 import { InteractionsService } from '../rest/interactions.service';
 import type { RequestContext } from '../rest/request-context';
-import { patchOperations } from './bundle-parser';
+import { readPatch } from '../patch/resource-patch';
 import type { EntryOutcome, EntryRequest, Params } from './bundle.types';
 import { parseQuery } from './conditions';
 import { EntryAccessHook } from './entry-access';
@@ -48,7 +48,7 @@ export class ConditionalService {
   /** Conditional patch: exactly one match is patched; none 404, several 412. */
   async patch(ctx: RequestContext, resourceType: string, params: Params, body: unknown, ifMatch?: number): Promise<FhirResponse> {
     this.interactions.assertType(resourceType);
-    return this.write(ctx, { ...this.entry('PATCH', resourceType, params), patch: patchOperations(body), ifMatch });
+    return this.write(ctx, { ...this.entry('PATCH', resourceType, params), patch: readPatch(body), ifMatch });
   }
 
   /**

@@ -1,6 +1,5 @@
 import { randomUUID } from 'crypto';
 import type { Resource } from 'fhir/r4';
-import { applyPatch } from 'fast-json-patch';
 import type { Queryable } from '../../database/database';
 import { badRequest, conflict, FhirError, gone, notFound, preconditionFailed } from '../errors';
 import type { Match, SearchRestriction, SearchService } from '../search/search.service';
@@ -8,6 +7,7 @@ import type { StorageService } from '../storage/storage.service';
 import { toStored } from '../storage/storage.service';
 import type { StoredVersion, VersionWrite, WriteExtra } from '../storage/storage.types';
 import { entryError } from './bundle-parser';
+import { applyResourcePatch } from '../patch/resource-patch';
 import type { BundleRepository } from './bundle.repository';
 import type { EntryOutcome, EntryRequest, Params } from './bundle.types';
 import { conditionKey, conditionParams, parseConditionalReference } from './conditions';
@@ -255,12 +255,7 @@ export class WriteRun {
     }
     if (!cur) throw notFound(`${key(t)} is not known`);
     if (cur.deleted) throw gone(`${key(t)} was deleted`);
-    let next: Resource;
-    try {
-      next = applyPatch(JSON.parse(cur.content!), e.patch!, true, false).newDocument as Resource;
-    } catch (err: any) {
-      throw FhirError.of(422, 'processing', `JSON Patch failed: ${err.name ?? 'error'} at operation ${err.index ?? '?'}`);
-    }
+    const next = applyResourcePatch(JSON.parse(cur.content!), e.patch!);
     if (next.resourceType !== t.resourceType || next.id !== t.id) {
       throw FhirError.of(422, 'invalid', 'a patch may not change resourceType or id');
     }

@@ -70,7 +70,7 @@ export class CapabilityService {
       implementation: { description: 'FHIR R4 server', url: this.baseUrl },
       fhirVersion: '4.0.1',
       format: ['application/fhir+json', 'json'],
-      patchFormat: ['application/json-patch+json'],
+      patchFormat: ['application/json-patch+json', 'application/fhir+json'],
       rest: [
         {
           mode: 'server',

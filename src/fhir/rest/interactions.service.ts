@@ -1,12 +1,12 @@
 import { Injectable, Optional } from '@nestjs/common';
 import type { Resource } from 'fhir/r4';
 import { AuditService } from '../../audit/audit.service';
-import { applyPatch, Operation, validate as validatePatch } from 'fast-json-patch';
 import { FhirDefinitions } from '../definitions/definitions.module';
 import { badRequest, FhirError, issue, notFound, operationOutcome } from '../errors';
 import { StorageService, WriteOptions, WriteResult } from '../storage/storage.service';
 import type { StoredVersion } from '../storage/storage.types';
 import { FhirResponse, versionHeaders } from './fhir-response';
+import { applyResourcePatch, readPatch } from '../patch/resource-patch';
 import type { RequestContext } from './request-context';
 
 export interface ReadConditions {
@@ -85,20 +85,8 @@ export class InteractionsService {
     ifMatch?: number,
   ): Promise<FhirResponse> {
     this.assertType(resourceType);
-    const ops = this.checkJsonPatch(body);
-    const result = await this.storage.modify(
-      resourceType,
-      id,
-      (current) => {
-        try {
-          return applyPatch(current, ops, true, false).newDocument as Resource;
-        } catch (err: any) {
-          // a failing `test` op or a path that does not exist: the patch cannot apply (422)
-          throw FhirError.of(422, 'processing', `JSON Patch failed: ${err.name ?? 'error'} at operation ${err.index ?? '?'}`);
-        }
-      },
-      this.audited(ctx, ifMatch),
-    );
+    const patch = readPatch(body);
+    const result = await this.storage.modify(resourceType, id, (current) => applyResourcePatch(current, patch), this.audited(ctx, ifMatch));
     this.stored(ctx, result);
     return this.writeResponse(ctx, result);
   }
@@ -155,12 +143,5 @@ export class InteractionsService {
       ]);
     }
     return r;
-  }
-
-  private checkJsonPatch(body: unknown): Operation[] {
-    if (!Array.isArray(body)) throw badRequest('a JSON Patch body must be an array of operations');
-    const error = validatePatch(body as Operation[]);
-    if (error) throw badRequest(`invalid JSON Patch: ${error.name} at operation ${error.index}`);
-    return body as Operation[];
   }
 }

@@ -109,6 +109,32 @@ describe('transaction Bundles (http.html §3.1.0.11)', () => {
     expect((await t.http.get('/fhir/Patient/tx-put-new')).body.name[0].family).toBe('Put');
   });
 
+  it('a PATCH entry may carry a FHIRPath Patch (Parameters) as well as a JSON Patch Binary (§3.1.0.11)', async () => {
+    const id = (await t.http.post('/fhir/Patient').send(patient('Before'))).body.id;
+    const parameters = {
+      resourceType: 'Parameters',
+      parameter: [{ name: 'operation', part: [{ name: 'type', valueCode: 'replace' }, { name: 'path', valueString: 'Patient.name[0].family' }, { name: 'value', valueString: 'After' }] }],
+    };
+    const res = await post(tx([{ resource: parameters, request: { method: 'PATCH', url: `Patient/${id}` } }]));
+    expect(res.status).toBe(200);
+    expect(res.body.entry[0].response.status).toBe('200 OK');
+    expect((await t.http.get(`/fhir/Patient/${id}`)).body.name[0].family).toBe('After');
+    // one that cannot apply fails the whole transaction (422), naming the entry
+    const noGender = {
+      resourceType: 'Parameters',
+      parameter: [{ name: 'operation', part: [{ name: 'type', valueCode: 'replace' }, { name: 'path', valueString: 'Patient.gender' }, { name: 'value', valueCode: 'male' }] }],
+    };
+    const two = await post(
+      tx([
+        { fullUrl: 'urn:uuid:lost', resource: patient('Lost'), request: { method: 'POST', url: 'Patient' } },
+        { resource: noGender, request: { method: 'PATCH', url: `Patient/${id}` } },
+      ]),
+    );
+    expect(two.status).toBe(422);
+    expect(two.body.issue[0].diagnostics).toMatch(/^Bundle\.entry\[1\].*FHIRPath Patch/);
+    expect((await t.http.get('/fhir/Patient?family=Lost')).body.entry ?? []).toHaveLength(0);
+  });
+
   it('a failing entry rolls everything back and the OperationOutcome names its index', async () => {
     const existing = (await t.http.post('/fhir/Patient').send(patient('Stays'))).body;
     const before = await t.http.get('/fhir/Patient/_history?_count=1000');

@@ -90,6 +90,46 @@ describe('RESTful interactions (http.html)', () => {
     expect(changeId.status).toBe(422);
   });
 
+  it('patch with FHIRPath Patch: a Parameters body as application/fhir+json (§3.1.0.5, fhirpatch.html)', async () => {
+    const c = await t.http.post('/fhir/Patient').send({ ...patient, identifier: [{ system: 'http://a', value: '1' }, { system: 'http://b', value: '2' }] });
+    const op = (type: string, path: string, more: object[] = []) => ({
+      name: 'operation',
+      part: [{ name: 'type', valueCode: type }, { name: 'path', valueString: path }, ...more],
+    });
+    const parameters = {
+      resourceType: 'Parameters',
+      parameter: [
+        op('replace', 'Patient.gender', [{ name: 'value', valueCode: 'female' }]),
+        op('add', 'Patient', [{ name: 'name', valueString: 'birthDate' }, { name: 'value', valueDate: '1974-12-25' }]),
+        op('delete', "Patient.identifier.where(system = 'http://a')"),
+        op('insert', 'Patient.name[0].given', [{ name: 'index', valueInteger: 0 }, { name: 'value', valueString: 'Jim' }]),
+      ],
+    };
+    const res = await t.http.patch(`/fhir/Patient/${c.body.id}`).set('Content-Type', FHIR_JSON).send(parameters);
+    expect(res.status).toBe(200);
+    expect(res.body.gender).toBe('female');
+    expect(res.body.birthDate).toBe('1974-12-25');
+    expect(res.body.identifier).toEqual([{ system: 'http://b', value: '2' }]);
+    expect(res.body.name[0].given).toEqual(['Jim', 'Peter']);
+    expect(res.body.meta.versionId).toBe('2');
+    // a path selecting nothing to replace: 422, nothing written
+    const failing = await t.http
+      .patch(`/fhir/Patient/${c.body.id}`)
+      .set('Content-Type', FHIR_JSON)
+      .send({ resourceType: 'Parameters', parameter: [op('replace', 'Patient.deceasedBoolean', [{ name: 'value', valueBoolean: true }])] });
+    expect(failing.status).toBe(422);
+    expect(failing.body.issue[0].diagnostics).toMatch(/FHIRPath Patch operation 0/);
+    // a result that is not a valid Patient (a code where a date belongs) is refused by validation
+    const invalid = await t.http
+      .patch(`/fhir/Patient/${c.body.id}`)
+      .set('Content-Type', FHIR_JSON)
+      .send({ resourceType: 'Parameters', parameter: [op('replace', 'Patient.birthDate', [{ name: 'value', valueString: 'not a date' }])] });
+    expect(invalid.status).toBeGreaterThanOrEqual(400);
+    expect((await t.http.get(`/fhir/Patient/${c.body.id}`)).body.meta.versionId).toBe('2');
+    const cs = await t.http.get('/fhir/metadata');
+    expect(cs.body.patchFormat).toEqual(expect.arrayContaining(['application/json-patch+json', 'application/fhir+json']));
+  });
+
   it('If-Match: stale version 412, current version succeeds (§3.1.0.4.2 managing contention)', async () => {
     const c = await t.http.post('/fhir/Patient').send(patient);
     const id = c.body.id;
