@@ -117,6 +117,10 @@ describe('FHIRPath Patch', () => {
     const q = run(obs, { type: 'replace', path: 'Observation.value', value: { valueQuantity: { value: 7 } } });
     expect(q.valueQuantity).toEqual({ value: 7 });
     expect(q.valueString).toBeUndefined();
+    // a choice inside a datatype: an extension's value
+    const ext = { ...patient(), extension: [{ url: 'http://x', valueString: 'a' }] };
+    const e = run(ext, { type: 'replace', path: "Patient.extension.where(url = 'http://x').value", value: { valueInteger: 3 } });
+    expect(e.extension).toEqual([{ url: 'http://x', valueInteger: 3 }]);
     fails(() => run(patient(), { type: 'replace', path: 'Patient.gender', value: { valueCode: 'male' } }), 422, /exactly one element, it selects 0/);
   });
 

@@ -134,7 +134,7 @@ class PatchOperation {
   private replace(): void {
     const found = this.single(this.path);
     const slot = this.slotOf(this.path, found);
-    const choice = this.choiceBase(slot.key);
+    const choice = this.choiceBase(slot.holder, slot.key);
     const { key, value } = this.value(slot.holder, choice ?? slot.key);
     if (slot.index !== undefined) {
       if (key !== slot.key) throw unprocessable(`the value's type does not fit ${this.path}`);
@@ -247,12 +247,17 @@ class PatchOperation {
     return ctx ? this.navigate(ctx, key)?.array === true : false;
   }
 
-  /** `valueString` → `value` when it is a choice element of the resource type's definitions. */
-  private choiceBase(key: string): string | undefined {
+  /** `valueString` → `value` when the key is a choice element's in its object (extensions included). */
+  private choiceBase(holder: Record<string, any>, key: string): string | undefined {
     const m = /^([a-z][A-Za-z0-9]*?)([A-Z][A-Za-z0-9]*)$/.exec(key);
-    return m && this.isChoice(m[1]) ? m[1] : undefined;
+    if (!m) return undefined;
+    const ctx = this.contextOf(holder);
+    if (!ctx) return this.isChoice(m[1]) ? m[1] : undefined;
+    const elements = this.defs.types[ctx.type]?.elements ?? {};
+    return elements[ctx.prefix ? `${ctx.prefix}.${m[1]}[x]` : `${m[1]}[x]`] ? m[1] : undefined;
   }
 
+  /** Whether some element of the resource type named `name` is a choice (`value[x]`): when the context is unknown. */
   private isChoice(name: string): boolean {
     const elements = this.defs.types[this.doc.resourceType]?.elements ?? {};
     return Object.keys(elements).some((k) => k === `${name}[x]` || k.endsWith(`.${name}[x]`));
