@@ -10,6 +10,7 @@ import { OperationLevel, OperationRegistry } from '../operations/operation-regis
 import { SearchService } from '../search/search.service';
 import { CapabilityService } from './capability.service';
 import { queryPairs } from './content-negotiation';
+import { readShaping } from '../search/result-shaping';
 import { FhirResponse, reply } from './fhir-response';
 import { HistoryService } from './history.service';
 import { InteractionsService } from './interactions.service';
@@ -118,7 +119,7 @@ export class FhirController {
   @Get(':type/:id/_history/:vid')
   vread(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
     return this.run(req, res, (ctx) =>
-      p.type === 'Binary' ? this.binary.read(ctx, req, res, p.id, p.vid) : this.interactions.vread(p.type, p.id, p.vid),
+      p.type === 'Binary' ? this.binary.read(ctx, req, res, p.id, p.vid) : this.interactions.vread(p.type, p.id, p.vid, readShaping(req.query)),
     );
   }
 
@@ -132,10 +133,12 @@ export class FhirController {
     return this.run(req, res, (ctx) => {
       if (p.id.startsWith('$')) return this.operation(ctx, req, res, 'type', p.id, p.type);
       if (p.type === 'Binary') return this.binary.read(ctx, req, res, p.id);
-      return this.interactions.read(p.type, p.id, {
-        ifNoneMatch: parseETagVersion(header(req, 'if-none-match'), 'If-None-Match'),
-        ifModifiedSince: httpDate(header(req, 'if-modified-since')),
-      });
+      return this.interactions.read(
+        p.type,
+        p.id,
+        { ifNoneMatch: parseETagVersion(header(req, 'if-none-match'), 'If-None-Match'), ifModifiedSince: httpDate(header(req, 'if-modified-since')) },
+        readShaping(req.query),
+      );
     });
   }
 

@@ -7,6 +7,7 @@ import { StorageService, WriteOptions, WriteResult } from '../storage/storage.se
 import type { StoredVersion } from '../storage/storage.types';
 import { FhirResponse, versionHeaders } from './fhir-response';
 import { applyResourcePatch, readPatch } from '../patch/resource-patch';
+import { readShaping, shapeResource } from '../search/result-shaping';
 import type { RequestContext } from './request-context';
 
 export interface ReadConditions {
@@ -44,7 +45,7 @@ export class InteractionsService {
     }
   }
 
-  async read(resourceType: string, id: string, cond: ReadConditions = {}): Promise<FhirResponse> {
+  async read(resourceType: string, id: string, cond: ReadConditions = {}, shaping?: ReadShaping): Promise<FhirResponse> {
     this.assertType(resourceType);
     const v = await this.storage.read(resourceType, id);
     const headers = versionHeaders(v);
@@ -52,14 +53,14 @@ export class InteractionsService {
     if (cond.ifModifiedSince && Math.floor(v.lastUpdated.getTime() / 1000) * 1000 <= cond.ifModifiedSince.getTime()) {
       return { status: 304, headers };
     }
-    return { status: 200, body: v.content!, headers };
+    return { status: 200, body: shaped(v.content!, shaping), headers };
   }
 
-  async vread(resourceType: string, id: string, versionId: string): Promise<FhirResponse> {
+  async vread(resourceType: string, id: string, versionId: string, shaping?: ReadShaping): Promise<FhirResponse> {
     this.assertType(resourceType);
     if (!/^[0-9]+$/.test(versionId)) throw notFound(`version "${versionId}" is not known`);
     const v = await this.storage.vread(resourceType, id, Number(versionId));
-    return { status: 200, body: v.content!, headers: versionHeaders(v) };
+    return { status: 200, body: shaped(v.content!, shaping), headers: versionHeaders(v) };
   }
 
   async create(ctx: RequestContext, resourceType: string, body: unknown): Promise<FhirResponse> {
@@ -144,4 +145,11 @@ export class InteractionsService {
     }
     return r;
   }
+}
+
+type ReadShaping = ReturnType<typeof readShaping>;
+
+/** The stored text, subsetted by `_summary` / `_elements` when a read asked for it. */
+function shaped(content: string, shaping: ReadShaping): string {
+  return shaping ? shapeResource(content, shaping.summary, shaping.elements) : content;
 }

@@ -1,6 +1,7 @@
 import { badRequest } from '../errors';
 import { decodeCursor } from './paging';
-import type { IncludeSpec, SearchQuery, Summary } from './search-query';
+import { parseElements, parseSummary } from './result-shaping';
+import type { IncludeSpec, SearchQuery } from './search-query';
 import type { SearchParameterRegistry } from './search-params';
 
 export const DEFAULT_COUNT = 20;
@@ -61,12 +62,10 @@ export function parseResultParam(registry: SearchParameterRegistry, q: SearchQue
       q.total = value;
       return;
     case '_summary':
-      if (!['true', 'text', 'data', 'count', 'false'].includes(value)) throw badRequest('_summary must be true, text, data, count or false');
-      q.summary = value as Summary;
+      q.summary = parseSummary(value, true);
       return;
     case '_elements':
-      q.elements = value.split(',').map((e) => e.trim()).filter(Boolean);
-      if (q.elements.some((e) => !/^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$/.test(e))) throw badRequest('_elements must list element names');
+      q.elements = parseElements(value);
       return;
     case '_contained':
       if (value !== 'true' && value !== 'false' && value !== 'both') throw badRequest('_contained must be true, false or both');

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { projectRoot } from '../../config/project-root';
 import { definitionsSourceVersion } from '../definitions/build-definitions';
+import { badRequest } from '../errors';
 import { topLevelMembers } from '../json-members';
 import type { Summary } from './search-query';
 
@@ -47,6 +48,37 @@ function summaryIndex(): SummaryIndex {
     /* read-only install */
   }
   return (cached = index);
+}
+
+/** `_summary` (search.html §3.1.1.5.9): `count` only for a search. */
+export function parseSummary(value: string, search: boolean): Summary {
+  const allowed = search ? ['true', 'text', 'data', 'count', 'false'] : ['true', 'text', 'data', 'false'];
+  if (!allowed.includes(value)) throw badRequest(`_summary must be ${allowed.slice(0, -1).join(', ')} or false`);
+  return value as Summary;
+}
+
+/** `_elements` (search.html §3.1.1.5.10): a comma-separated list of element names. */
+export function parseElements(value: string): string[] {
+  const elements = value.split(',').map((e) => e.trim()).filter(Boolean);
+  if (elements.some((e) => !/^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$/.test(e))) throw badRequest('_elements must list element names');
+  return elements;
+}
+
+/**
+ * `_summary` / `_elements` of a read or vread (http.html §3.1.0.2: "the search parameter _summary
+ * can be used when reading a resource"); undefined when neither is given.
+ */
+export function readShaping(query: Record<string, unknown>): { summary?: Summary; elements?: string[] } | undefined {
+  const one = (name: string): string | undefined => {
+    const v = query[name];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') throw badRequest(`${name} may be given once`);
+    return v;
+  };
+  const summary = one('_summary');
+  const elements = one('_elements');
+  if (summary === undefined && elements === undefined) return undefined;
+  return { summary: summary === undefined ? undefined : parseSummary(summary, false), elements: elements === undefined ? undefined : parseElements(elements) };
 }
 
 const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };

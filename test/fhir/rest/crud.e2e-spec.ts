@@ -68,6 +68,29 @@ describe('RESTful interactions (http.html)', () => {
     expect(back.body.meta.versionId).toBe('3');
   });
 
+  it('read and vread take _summary and _elements (§3.1.0.2; search.html §3.1.1.5.9–10)', async () => {
+    const text = { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">Peter Chalmers</div>' };
+    const c = await t.http.post('/fhir/Patient').send({ ...patient, text, birthDate: '1974-12-25' });
+    const subsetted = (r: any) => r.meta.tag?.some((x: any) => x.code === 'SUBSETTED');
+    const elements = await t.http.get(`/fhir/Patient/${c.body.id}?_elements=gender`);
+    expect(elements.status).toBe(200);
+    expect(Object.keys(elements.body).sort()).toEqual(['gender', 'id', 'meta', 'resourceType']);
+    expect(subsetted(elements.body)).toBe(true);
+    expect(elements.headers.etag).toBe('W/"1"');
+    const textOnly = await t.http.get(`/fhir/Patient/${c.body.id}?_summary=text`);
+    expect(Object.keys(textOnly.body).sort()).toEqual(['id', 'meta', 'resourceType', 'text']);
+    // Patient.text is not a summary element; name, gender and birthDate are
+    const summary = await t.http.get(`/fhir/Patient/${c.body.id}/_history/1?_summary=true`);
+    expect(summary.body.text).toBeUndefined();
+    expect(summary.body).toMatchObject({ name: patient.name, gender: 'male', birthDate: '1974-12-25' });
+    expect(subsetted(summary.body)).toBe(true);
+    const full = await t.http.get(`/fhir/Patient/${c.body.id}`);
+    expect(full.body.text).toEqual(text);
+    expect(subsetted(full.body)).toBeFalsy();
+    expect((await t.http.get(`/fhir/Patient/${c.body.id}?_summary=count`)).status).toBe(400);
+    expect((await t.http.get(`/fhir/Patient/${c.body.id}?_elements=no-such!`)).status).toBe(400);
+  });
+
   it('patch with JSON Patch (§3.1.0.5)', async () => {
     const c = await t.http.post('/fhir/Patient').send(patient);
     const res = await t.http
