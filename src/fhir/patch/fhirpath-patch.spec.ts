@@ -141,6 +141,9 @@ describe('FHIRPath Patch', () => {
     expect(p).toEqual(patient());
     fails(() => run(p, { type: 'replace', path: 'Patient.generalPractitioner.resolve().name', value: { valueString: 'x' } }), 400, /resolve/);
     fails(() => run(p, { type: 'upsert', path: 'Patient' }), 400, /unknown operation type/);
+    fails(() => run(p, { type: 'add', path: 'Patient', name: 'contact', value: [{ name: '__proto__', valueString: 'x' }] }), 400, /not an element name/);
+    fails(() => run(p, { type: 'replace', path: '1 + 1', value: { valueInteger: 3 } }), 400, /ending in its element name/);
+    fails(() => run(p, { type: 'replace', path: "Patient.name.first().combine(Patient.name.first())", value: { valueString: 'x' } }), 422, /exactly one/);
     fails(() => run(p, { type: 'replace', path: 'Patient.(', value: { valueString: 'x' } }), 400, /invalid FHIRPath/);
     fails(() => applyFhirPathPatch(p as Resource, { resourceType: 'Parameters', parameter: [{ name: 'x' }] }, defs), 400, /"operation" parameters/);
   });

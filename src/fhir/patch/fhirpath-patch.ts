@@ -44,6 +44,8 @@ interface Context {
 }
 
 const BACKBONE = new Set(['BackboneElement', 'Element']);
+/** A FHIR element name (never `__proto__` and the like: names become JSON keys of the resource). */
+const ELEMENT_NAME = /^[a-z][A-Za-z0-9]*$/;
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 const unprocessable = (message: string) => FhirError.of(422, 'processing', message);
 
@@ -92,7 +94,7 @@ class PatchOperation {
   /** add: the element `name` appended to the single element at `path` (a non-repeating one only if absent). */
   private add(): void {
     const name = this.parts.get('name')?.valueString;
-    if (!name || !/^[a-z][A-Za-z0-9]*$/.test(name)) throw badRequest('add needs the "name" of an element');
+    if (!name || !ELEMENT_NAME.test(name)) throw badRequest('add needs the "name" of an element');
     const target = this.single(this.path);
     if (!isObject(target)) throw unprocessable(`${this.path} is not an element that can hold "${name}"`);
     const { key, value } = this.value(target, name);
@@ -229,6 +231,7 @@ class PatchOperation {
   private fromParts(parts: ParametersParameter[], ctx: Context | undefined): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const p of parts) {
+      if (!ELEMENT_NAME.test(p.name)) throw badRequest(`"${p.name}" is not an element name`);
       const childCtx = ctx ? this.navigate(ctx, p.name) : undefined;
       const typed = typedValue(p);
       const value = typed ? typed.value : p.part?.length ? this.fromParts(p.part, childCtx?.next) : undefined;
