@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Resource } from 'fhir/r4';
-import { applyResourcePatch, readPatch } from '../fhir/patch/resource-patch';
 import { FhirDefinitions } from '../fhir/definitions/definitions.module';
 import { FhirError, notFound } from '../fhir/errors';
+import { applyResourcePatch, readPatch } from '../fhir/patch/resource-patch';
 import { OperationLevel, OperationRegistry } from '../fhir/operations/operation-registry';
 import { BASE_URL } from '../fhir/rest/rest.tokens';
 import { SearchRestriction, SearchService } from '../fhir/search/search.service';

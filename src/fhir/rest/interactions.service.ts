@@ -3,11 +3,11 @@ import type { Resource } from 'fhir/r4';
 import { AuditService } from '../../audit/audit.service';
 import { FhirDefinitions } from '../definitions/definitions.module';
 import { badRequest, FhirError, issue, notFound, operationOutcome } from '../errors';
+import { applyResourcePatch, readPatch } from '../patch/resource-patch';
+import { readShaping, shapeResource } from '../search/result-shaping';
 import { StorageService, WriteOptions, WriteResult } from '../storage/storage.service';
 import type { StoredVersion } from '../storage/storage.types';
 import { FhirResponse, versionHeaders } from './fhir-response';
-import { applyResourcePatch, readPatch } from '../patch/resource-patch';
-import { readShaping, shapeResource } from '../search/result-shaping';
 import type { RequestContext } from './request-context';
 
 export interface ReadConditions {
