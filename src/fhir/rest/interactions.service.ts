@@ -2,7 +2,7 @@ import { Injectable, Optional } from '@nestjs/common';
 import type { Resource } from 'fhir/r4';
 import { AuditService } from '../../audit/audit.service';
 import { FhirDefinitions } from '../definitions/definitions.module';
-import { badRequest, FhirError, issue, notFound, operationOutcome } from '../errors';
+import { badRequest, issue, notFound, operationOutcome } from '../errors';
 import { applyResourcePatch, readPatch } from '../patch/resource-patch';
 import { readShaping, shapeResource } from '../search/result-shaping';
 import { StorageService, WriteOptions, WriteResult } from '../storage/storage.service';
