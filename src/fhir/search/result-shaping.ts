@@ -65,8 +65,8 @@ export function parseElements(value: string): string[] {
 }
 
 /**
- * `_summary` / `_elements` of a read or vread (http.html §3.1.0.2: "the search parameter _summary
- * can be used when reading a resource"); undefined when neither is given.
+ * `_summary` / `_elements` of a read or vread (http.html §3.1.0.2 allows `_summary` on a read;
+ * `_elements` is taken the same way); undefined when neither is given.
  */
 export function readShaping(query: Record<string, unknown>): { summary?: Summary; elements?: string[] } | undefined {
   const one = (name: string): string | undefined => {
