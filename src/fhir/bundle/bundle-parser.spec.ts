@@ -1,4 +1,4 @@
-import { FhirError } from '../errors';
+import { expectFhirError } from '../../../test/helpers/fhir-error';
 import { readPatch } from '../patch/resource-patch';
 import { parseBundle } from './bundle-parser';
 
@@ -7,17 +7,7 @@ describe('parseBundle', () => {
   const opts = { baseUrl: 'http://h/fhir', maxEntries: 5, isResourceType: (t: string) => ['Patient', 'Observation'].includes(t) };
   const bundle = (type: string, entry: unknown[]) => ({ resourceType: 'Bundle', type, entry });
   const one = (request: object, resource?: object) => parseBundle(bundle('transaction', [{ request, resource }]), opts).entries[0];
-  const fails = (fn: () => unknown, status: number, text: RegExp) => {
-    try {
-      fn();
-    } catch (err) {
-      expect(err).toBeInstanceOf(FhirError);
-      expect((err as FhirError).status).toBe(status);
-      expect((err as FhirError).message).toMatch(text);
-      return;
-    }
-    throw new Error('expected an error');
-  };
+  const fails = expectFhirError;
 
   it('splits request urls into type, id, rest and parameters (relative or on this base)', () => {
     expect(one({ method: 'GET', url: 'Patient/1/_history/2' })).toMatchObject({ resourceType: 'Patient', id: '1', rest: ['_history', '2'] });

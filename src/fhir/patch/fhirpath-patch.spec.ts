@@ -1,6 +1,6 @@
 import type { Parameters, ParametersParameter, Resource } from 'fhir/r4';
 import { loadDefinitions } from '../definitions/definitions';
-import { FhirError } from '../errors';
+import { expectFhirError } from '../../../test/helpers/fhir-error';
 import { applyFhirPathPatch } from './fhirpath-patch';
 
 /** R4 fhirpatch.html: the operation table (add, insert, delete, replace, move) and its base rules. */
@@ -27,17 +27,7 @@ function patch(...ops: Op[]): Parameters {
 
 const run = (r: unknown, ...ops: Op[]) => applyFhirPathPatch(r as Resource, patch(...ops), defs) as any;
 
-function fails(fn: () => unknown, status: number, message: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(FhirError);
-    expect((err as FhirError).status).toBe(status);
-    expect((err as FhirError).message).toMatch(message);
-    return;
-  }
-  throw new Error('expected a FhirError');
-}
+const fails = expectFhirError;
 
 const patient = () => ({
   resourceType: 'Patient',
