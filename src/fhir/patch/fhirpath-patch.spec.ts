@@ -1,10 +1,11 @@
 import type { Parameters, ParametersParameter, Resource } from 'fhir/r4';
 import { loadDefinitions } from '../definitions/definitions';
+import { SchemaCompiler } from '../validation/structure-schema';
 import { expectFhirError } from '../../../test/helpers/fhir-error';
 import { applyFhirPathPatch } from './fhirpath-patch';
 
 /** R4 fhirpatch.html: the operation table (add, insert, delete, replace, move) and its base rules. */
-const defs = loadDefinitions();
+const schemas = new SchemaCompiler(loadDefinitions());
 
 type Op = { type: string; path: string; name?: string; value?: Record<string, unknown> | ParametersParameter[]; index?: number; source?: number; destination?: number };
 
@@ -25,7 +26,7 @@ function patch(...ops: Op[]): Parameters {
   };
 }
 
-const run = (r: unknown, ...ops: Op[]) => applyFhirPathPatch(r as Resource, patch(...ops), defs) as any;
+const run = (r: unknown, ...ops: Op[]) => applyFhirPathPatch(r as Resource, patch(...ops), schemas) as any;
 
 const fails = expectFhirError;
 
@@ -135,6 +136,6 @@ describe('FHIRPath Patch', () => {
     fails(() => run(p, { type: 'replace', path: '1 + 1', value: { valueInteger: 3 } }), 400, /ending in its element name/);
     fails(() => run(p, { type: 'replace', path: "Patient.name.first().combine(Patient.name.first())", value: { valueString: 'x' } }), 422, /exactly one/);
     fails(() => run(p, { type: 'replace', path: 'Patient.(', value: { valueString: 'x' } }), 400, /invalid FHIRPath/);
-    fails(() => applyFhirPathPatch(p as Resource, { resourceType: 'Parameters', parameter: [{ name: 'x' }] }, defs), 400, /"operation" parameters/);
+    fails(() => applyFhirPathPatch(p as Resource, { resourceType: 'Parameters', parameter: [{ name: 'x' }] }, schemas), 400, /"operation" parameters/);
   });
 });

@@ -1,8 +1,8 @@
 import * as fhirpath from 'fhirpath';
 import * as r4Model from 'fhirpath/fhir-context/r4';
 import type { Parameters, ParametersParameter, Resource } from 'fhir/r4';
-import type { CompactDefinitions } from '../definitions/definitions';
 import { badRequest, FhirError } from '../errors';
+import type { SchemaCompiler, TypeSchema } from '../validation/structure-schema';
 
 /**
  * FHIRPath Patch (R4 fhirpatch.html): a Parameters resource of `operation`s, each with a `type`
@@ -10,10 +10,11 @@ import { badRequest, FhirError } from '../errors';
  * `source`, `destination`. Paths are evaluated by the `fhirpath` engine on the resource; its
  * results are the resource's own objects, so a complex element is found where it sits by
  * identity, and a primitive (or a list to insert into or move within) through its parent: the
- * path up to its last `.name` (with an optional `[n]`). Every operation applies to what the
- * previous ones left; any failure rejects the whole patch (422), nothing is half applied.
+ * path up to its last `.name` (with an optional `[n]`). What an element is (a list? a choice? its
+ * parts?) comes from the validator's schemas of the definitions. Every operation applies to what
+ * the previous ones left; any failure rejects the whole patch (422), nothing is half applied.
  */
-export function applyFhirPathPatch(resource: Resource, parameters: Parameters, defs: CompactDefinitions): Resource {
+export function applyFhirPathPatch(resource: Resource, parameters: Parameters, schemas: SchemaCompiler): Resource {
   const doc = JSON.parse(JSON.stringify(resource)) as Record<string, any>;
   const ops = (parameters.parameter ?? []).filter((p) => p.name === 'operation');
   if (ops.length === 0 || ops.length !== (parameters.parameter ?? []).length) {
@@ -21,7 +22,7 @@ export function applyFhirPathPatch(resource: Resource, parameters: Parameters, d
   }
   ops.forEach((op, i) => {
     try {
-      new PatchOperation(doc, op, defs).apply();
+      new PatchOperation(doc, op, schemas).apply();
     } catch (err) {
       if (err instanceof FhirError) throw FhirError.of(err.status, err.issues[0].code, `FHIRPath Patch operation ${i}: ${err.message}`);
       throw FhirError.of(422, 'processing', `FHIRPath Patch operation ${i}: ${(err as Error).message}`);
@@ -37,16 +38,8 @@ interface Slot {
   index?: number;
 }
 
-/** The FHIR type context of an object in the resource: a type, and a path inside it for backbone elements. */
-interface Context {
-  type: string;
-  prefix: string;
-}
-
-const BACKBONE = new Set(['BackboneElement', 'Element']);
 /** A FHIR element name (never `__proto__` and the like: names become JSON keys of the resource). */
 const ELEMENT_NAME = /^[a-z][A-Za-z0-9]*$/;
-const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 const unprocessable = (message: string) => FhirError.of(422, 'processing', message);
 
 class PatchOperation {
@@ -55,7 +48,7 @@ class PatchOperation {
   constructor(
     private readonly doc: Record<string, any>,
     op: ParametersParameter,
-    private readonly defs: CompactDefinitions,
+    private readonly schemas: SchemaCompiler,
   ) {
     for (const p of op.part ?? []) this.parts.set(p.name, p);
   }
@@ -220,91 +213,61 @@ class PatchOperation {
   private value(holder: Record<string, any>, name: string): { key: string; value: unknown } {
     const part = this.parts.get('value');
     if (!part) throw badRequest('the operation needs a value');
-    const ctx = this.contextOf(holder);
-    const nav = ctx ? this.navigate(ctx, name) : undefined;
-    const typed = typedValue(part);
-    if (typed) return { key: (nav ? nav.choice : this.isChoice(name)) ? `${name}${typed.type}` : name, value: typed.value };
-    if (part.part?.length) return { key: name, value: this.fromParts(part.part, nav?.next) };
-    throw badRequest('the value has neither a value[x] nor parts');
-  }
-
-  private fromParts(parts: ParametersParameter[], ctx: Context | undefined): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const p of parts) {
-      if (!ELEMENT_NAME.test(p.name)) throw badRequest(`"${p.name}" is not an element name`);
-      const childCtx = ctx ? this.navigate(ctx, p.name) : undefined;
-      const typed = typedValue(p);
-      const value = typed ? typed.value : p.part?.length ? this.fromParts(p.part, childCtx?.next) : undefined;
-      if (value === undefined) throw badRequest(`part "${p.name}" has no value`);
-      const key = typed && childCtx?.choice ? `${p.name}${typed.type}` : p.name;
-      if (childCtx?.array || Array.isArray(out[key])) out[key] = [...((out[key] as unknown[]) ?? []), value];
-      else if (out[key] !== undefined) out[key] = [out[key], value];
-      else out[key] = value;
-    }
-    return out;
+    return built(part, name, this.schemaOf(holder), 'the value');
   }
 
   /** Whether `key` of this object is a repeating element (unknown elements: no). */
   private repeats(holder: Record<string, any>, key: string): boolean {
-    const ctx = this.contextOf(holder);
-    return ctx ? this.navigate(ctx, key)?.array === true : false;
+    return this.schemaOf(holder)?.props.get(key)?.array === true;
   }
 
   /** `valueString` → `value` when the key is a choice element's in its object (extensions included). */
   private choiceBase(holder: Record<string, any>, key: string): string | undefined {
-    const m = /^([a-z][A-Za-z0-9]*?)([A-Z][A-Za-z0-9]*)$/.exec(key);
-    if (!m) return undefined;
-    const ctx = this.contextOf(holder);
-    if (!ctx) return this.isChoice(m[1]) ? m[1] : undefined;
-    const elements = this.defs.types[ctx.type]?.elements ?? {};
-    return elements[ctx.prefix ? `${ctx.prefix}.${m[1]}[x]` : `${m[1]}[x]`] ? m[1] : undefined;
+    return this.schemaOf(holder)?.props.get(key)?.choice?.slice(0, -'[x]'.length);
   }
 
-  /** Whether some element of the resource type named `name` is a choice (`value[x]`): when the context is unknown. */
-  private isChoice(name: string): boolean {
-    const elements = this.defs.types[this.doc.resourceType]?.elements ?? {};
-    return Object.keys(elements).some((k) => k === `${name}[x]` || k.endsWith(`.${name}[x]`));
-  }
-
-  /** The FHIR type context of an object of the resource, from its chain of keys up to the root. */
-  private contextOf(target: Record<string, any>): Context | undefined {
-    const keys: string[] = [];
+  /** The schema of an object of the resource, from the JSON keys on its way from the root. */
+  private schemaOf(target: Record<string, any>): TypeSchema | undefined {
+    const slots: Slot[] = [];
     for (let node = target; node !== this.doc; ) {
       const slot = locate(this.doc, node);
       if (!slot) return undefined;
-      keys.unshift(slot.key);
+      slots.unshift(slot);
       node = slot.holder;
     }
-    let ctx: Context | undefined = { type: this.doc.resourceType, prefix: '' };
-    for (const key of keys) {
-      ctx = this.navigate(ctx, key)?.next;
-      if (!ctx) return undefined;
+    let schema = this.schemas.resource(this.doc.resourceType);
+    for (const { holder, key, index } of slots) {
+      const rule = schema?.props.get(key);
+      const child = index === undefined ? holder[key] : holder[key][index];
+      // a contained resource (or Bundle.entry.resource) has its own type's schema
+      schema = rule?.kind === 'resource' ? this.schemas.resource(child.resourceType) : rule?.schema;
     }
-    return ctx;
+    return schema;
   }
+}
 
-  /** One step in the definitions: the element `key` (a JSON key; choice keys by their type) of `ctx`. */
-  private navigate(ctx: Context, key: string): { next?: Context; array: boolean; choice: boolean } | undefined {
-    const elements = this.defs.types[ctx.type]?.elements;
-    if (!elements) return undefined;
-    const rel = (name: string) => (ctx.prefix ? `${ctx.prefix}.${name}` : name);
-    let el = elements[rel(key)];
-    let type: string | undefined = el?.types[0];
-    let choice = false;
-    if (!el) {
-      el = elements[`${rel(key)}[x]`];
-      choice = !!el;
-      const m = !el ? /^([a-z][A-Za-z0-9]*?)([A-Z][A-Za-z0-9]*)$/.exec(key) : undefined;
-      if (m && elements[`${rel(m[1])}[x]`]) {
-        el = elements[`${rel(m[1])}[x]`];
-        type = el.types.find((t) => cap(t) === m[2]);
-      }
-    }
-    if (!el) return undefined;
-    if (el.contentReference) return { next: { type: ctx.type, prefix: el.contentReference.replace(/^#[A-Za-z]+\.?/, '') }, array: el.array, choice };
-    const next = type === undefined ? undefined : BACKBONE.has(type) ? { type: ctx.type, prefix: rel(key) } : { type, prefix: '' };
-    return { next, array: el.array, choice };
+/**
+ * An element `name` built from a parameter: its `value[x]` (a choice element's key is `name` +
+ * the value's type), else its `part`s as the element's children, lists where `schema` (of the
+ * object that will hold it) says the element repeats.
+ */
+function built(p: ParametersParameter, name: string, schema: TypeSchema | undefined, what: string): { key: string; value: unknown } {
+  const typed = typedValue(p);
+  if (typed) {
+    const choice = schema !== undefined && !schema.props.has(name) && schema.props.get(name + typed.type)?.choice !== undefined;
+    return { key: choice ? name + typed.type : name, value: typed.value };
   }
+  if (!p.part?.length) throw badRequest(`${what} has neither a value[x] nor parts`);
+  const childSchema = schema?.props.get(name)?.schema;
+  const out: Record<string, unknown> = {};
+  for (const child of p.part) {
+    if (!ELEMENT_NAME.test(child.name)) throw badRequest(`"${child.name}" is not an element name`);
+    const { key, value } = built(child, child.name, childSchema, `part "${child.name}"`);
+    if (childSchema?.props.get(key)?.array || Array.isArray(out[key])) out[key] = [...((out[key] as unknown[]) ?? []), value];
+    else if (out[key] !== undefined) out[key] = [out[key], value];
+    else out[key] = value;
+  }
+  return { key: name, value: out };
 }
 
 function isObject(v: unknown): v is Record<string, any> {

@@ -2,9 +2,13 @@ import { applyPatch, Operation, validate } from 'fast-json-patch';
 import type { Binary, Parameters, Resource } from 'fhir/r4';
 import { loadDefinitions } from '../definitions/definitions';
 import { badRequest, FhirError } from '../errors';
+import { SchemaCompiler } from '../validation/structure-schema';
 import { applyFhirPathPatch } from './fhirpath-patch';
 
 export const JSON_PATCH = 'application/json-patch+json';
+
+/** The element schemas FHIRPath Patch builds values by (made on the first such patch, then kept). */
+let schemas: SchemaCompiler | undefined;
 
 /** A patch in either format the server takes (http.html §3.1.0.5 patch). */
 export type ResourcePatch = { format: 'json-patch'; operations: Operation[] } | { format: 'fhirpath-patch'; parameters: Parameters };
@@ -38,7 +42,7 @@ export function readPatch(body: unknown): ResourcePatch {
 
 /** The resource with the patch applied (a new object); 422 when the patch cannot apply. */
 export function applyResourcePatch(resource: Resource, patch: ResourcePatch): Resource {
-  if (patch.format === 'fhirpath-patch') return applyFhirPathPatch(resource, patch.parameters, loadDefinitions());
+  if (patch.format === 'fhirpath-patch') return applyFhirPathPatch(resource, patch.parameters, (schemas ??= new SchemaCompiler(loadDefinitions())));
   try {
     return applyPatch(resource, patch.operations, true, false).newDocument as Resource;
   } catch (err: any) {
