@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=$(mktemp -d)
-port=$((20000 + RANDOM % 10000))
+# a port the kernel reports free (a random one once hit a port another service on the machine held)
+port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 # every FHIR route needs a SMART token: a backend client from the seed file gets one (client_credentials)
 cat > "$dir/seed.json" <<'JSON'
 { "clients": [ { "client_id": "smoke", "client_secret": "smoke-secret", "grant_types": ["client_credentials"],
@@ -13,7 +14,11 @@ JSON
 start() {
   (unset DATABASE_URL; DATA_DIR="$dir" PORT=$port SEED_FILE="$dir/seed.json" LOG_LEVEL=warn exec node dist/src/main.js) &
   pid=$!
-  for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return 0; sleep 1; done
+  for _ in $(seq 1 60); do
+    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return 0
+    kill -0 $pid 2>/dev/null || { echo "server exited before it was ready"; exit 1; }
+    sleep 1
+  done
   echo "server did not become ready"; kill $pid || true; exit 1
 }
 token() {
