@@ -6,6 +6,7 @@ import { APP_CONFIG, AppConfig } from '../../config/config';
 import { Database } from '../../database/database';
 import { logger } from '../../logger';
 import { badRequest, FhirError, notFound } from '../errors';
+import { assertFhirId } from '../fhir-id';
 import { FHIR_JSON, FhirResponse, versionHeaders } from '../rest/fhir-response';
 import { header, parseETagVersion, RequestContext } from '../rest/request-context';
 import { StorageService, WriteResult } from '../storage/storage.service';
@@ -60,7 +61,7 @@ export class BinaryService implements OnModuleInit, OnModuleDestroy {
 
   /** PUT [base]/Binary/{id} */
   update(ctx: RequestContext, req: Request, id: string, ifMatch?: number): Promise<WriteResult> {
-    if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw badRequest(`"${id}" is not a valid FHIR id`, ['id']);
+    assertFhirId(id);
     return this.write(ctx, req, id, ifMatch);
   }
 

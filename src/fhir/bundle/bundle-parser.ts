@@ -1,12 +1,12 @@
 import type { Bundle, BundleEntry, Resource } from 'fhir/r4';
 import { badRequest, FhirError, notFound } from '../errors';
+import { assertFhirId } from '../fhir-id';
 import { parseETagVersion } from '../rest/request-context';
 import type { EntryMethod, EntryRequest, Params } from './bundle.types';
 import { parseQuery } from './conditions';
 import { readPatch } from '../patch/resource-patch';
 
 const METHODS = new Set<EntryMethod>(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
-const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
 
 export interface ParsedBundle {
   type: 'transaction' | 'batch';
@@ -136,7 +136,7 @@ function parseUrl(entry: EntryRequest, url: string, opts: ParseOptions): void {
     if (path.length && !path[0].startsWith('_') && !path[0].startsWith('$')) entry.id = path.shift();
   }
   entry.rest = path;
-  if (entry.id !== undefined && !ID_RE.test(entry.id)) throw badRequest(`"${entry.id}" is not a valid FHIR id`);
+  if (entry.id !== undefined) assertFhirId(entry.id);
 }
 
 function requireTarget(entry: EntryRequest): void {

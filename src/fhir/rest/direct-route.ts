@@ -2,6 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'http';
 import { parse as parseQuery } from 'querystring';
 import type { NextFunction, Request, Response } from 'express';
 import type { FhirController } from './fhir.controller';
+import { FHIR_ID } from '../fhir-id';
 
 type Middleware = (req: Request, res: Response, next: NextFunction) => void;
 
@@ -48,7 +49,6 @@ export interface DirectRouteSteps {
 
 /** A type segment, and an id or version id as FHIR defines them (so no percent-decoding is needed). */
 const TYPE = /^[A-Z][A-Za-z]{1,63}$/;
-const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 /** Served by controllers of their own (AuditEvent) or streamed in their own media type (Binary). */
 const OWN_ROUTES = new Set(['AuditEvent', 'Binary']);
 const type = (s: string) => TYPE.test(s) && !OWN_ROUTES.has(s);
@@ -91,7 +91,7 @@ export function directRouteOf(req: Pick<IncomingMessage, 'method' | 'url' | 'hea
   // create; update, patch and delete of one instance (conditional ones, with a search at type level, go to Express)
   if (id === undefined) return req.method === 'POST' ? { route: 'create', params: { type: t } } : undefined;
   const instance = INSTANCE_WRITES[req.method ?? ''];
-  return instance && ID.test(id) ? { route: instance, params: { type: t, id } } : undefined;
+  return instance && FHIR_ID.test(id) ? { route: instance, params: { type: t, id } } : undefined;
 }
 
 const INSTANCE_WRITES: Record<string, DirectRoute['route']> = { PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
@@ -104,11 +104,11 @@ function getRoute(path: string): DirectRoute | undefined {
   if (!type(t)) return undefined;
   if (id === undefined) return { route: 'typeSearch', params: { type: t } };
   if (id === '_history') return third === undefined ? { route: 'typeHistory', params: { type: t } } : undefined;
-  if (!ID.test(id)) return undefined;
+  if (!FHIR_ID.test(id)) return undefined;
   if (third === undefined) return { route: 'read', params: { type: t, id } };
   if (third === '_history') {
     if (vid === undefined) return { route: 'instanceHistory', params: { type: t, id } };
-    return ID.test(vid) ? { route: 'vread', params: { type: t, id, vid } } : undefined;
+    return FHIR_ID.test(vid) ? { route: 'vread', params: { type: t, id, vid } } : undefined;
   }
   // compartment search: Patient/123/Observation
   return vid === undefined && type(third) ? { route: 'instanceGet', params: { type: t, id, op: third } } : undefined;

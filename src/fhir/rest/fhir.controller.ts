@@ -6,6 +6,7 @@ import { BundleService } from '../bundle/bundle.service';
 import { ConditionalService } from '../bundle/conditional.service';
 import type { Request, Response } from 'express';
 import { FhirError, notFound, notSupported } from '../errors';
+import { assertFhirId } from '../fhir-id';
 import { OperationLevel, OperationRegistry } from '../operations/operation-registry';
 import { SearchService } from '../search/search.service';
 import { CapabilityService } from './capability.service';
@@ -49,6 +50,14 @@ export class FhirController {
   private async run(req: Request, res: Response, work: (ctx: RequestContext) => Promise<FhirResponse | undefined>) {
     const r = await work(this.ctx(req));
     if (r) reply(req, res, r);
+  }
+
+  /** An interaction on `[type]/[id]`: a malformed id is a 400, never a database query. */
+  private instance(req: Request, res: Response, p: Record<string, string>, work: (ctx: RequestContext) => Promise<FhirResponse | undefined>) {
+    return this.run(req, res, (ctx) => {
+      assertFhirId(p.id);
+      return work(ctx);
+    });
   }
 
   // ---- system level --------------------------------------------------------
@@ -118,20 +127,21 @@ export class FhirController {
 
   @Get(':type/:id/_history/:vid')
   vread(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
-    return this.run(req, res, (ctx) =>
+    return this.instance(req, res, p, (ctx) =>
       p.type === 'Binary' ? this.binary.read(ctx, req, res, p.id, p.vid) : this.interactions.vread(p.type, p.id, p.vid, readShaping(req.query)),
     );
   }
 
   @Get(':type/:id/_history')
   instanceHistory(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
-    return this.run(req, res, (ctx) => this.historyService.history(ctx, queryPairs(req), p.type, p.id));
+    return this.instance(req, res, p, (ctx) => this.historyService.history(ctx, queryPairs(req), p.type, p.id));
   }
 
   @Get(':type/:id')
   read(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
     return this.run(req, res, (ctx) => {
       if (p.id.startsWith('$')) return this.operation(ctx, req, res, 'type', p.id, p.type);
+      assertFhirId(p.id);
       if (p.type === 'Binary') return this.binary.read(ctx, req, res, p.id);
       return this.interactions.read(
         p.type,
@@ -152,7 +162,7 @@ export class FhirController {
 
   @Get(':type/:id/:op')
   instanceGet(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
-    return this.run(req, res, (ctx) => {
+    return this.instance(req, res, p, (ctx) => {
       if (p.op.startsWith('$')) return this.operation(ctx, req, res, 'instance', p.op, p.type, p.id);
       // compartment search: Patient/123/Observation
       this.interactions.assertType(p.type);
@@ -167,7 +177,7 @@ export class FhirController {
 
   @Post(':type/:id/:op')
   instancePost(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
-    return this.run(req, res, (ctx) => {
+    return this.instance(req, res, p, (ctx) => {
       if (p.op.startsWith('$')) return this.operation(ctx, req, res, 'instance', p.op, p.type, p.id);
       throw notFound(`no route for POST ${req.path}`);
     });
@@ -184,7 +194,7 @@ export class FhirController {
 
   @Patch(':type/:id')
   patch(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
-    return this.run(req, res, (ctx) =>
+    return this.instance(req, res, p, (ctx) =>
       this.interactions.patch(ctx, p.type, p.id, req.body, parseETagVersion(header(req, 'if-match'), 'If-Match')),
     );
   }
@@ -216,7 +226,7 @@ export class FhirController {
 
   @Delete(':type/:id')
   delete(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
-    return this.run(req, res, (ctx) =>
+    return this.instance(req, res, p, (ctx) =>
       this.interactions.delete(ctx, p.type, p.id, parseETagVersion(header(req, 'if-match'), 'If-Match')),
     );
   }

@@ -111,7 +111,8 @@ export class HistoryService {
         case '_type': {
           if (resourceType) throw badRequest('_type is only allowed on system history');
           q.types = value.split(',').map((t) => t.trim());
-          q.types.forEach((t) => this.interactions.assertType(t));
+          // a parameter value, not a URL path: an unknown type is the request's error (400), not a missing resource
+          for (const t of q.types) if (!this.interactions.isResourceType(t)) throw badRequest(`_type: unknown resource type "${t}"`);
           break;
         }
         case '_cursor':

@@ -3,6 +3,7 @@ import type { Resource } from 'fhir/r4';
 import { AuditService } from '../../audit/audit.service';
 import { FhirDefinitions } from '../definitions/definitions.module';
 import { badRequest, issue, notFound, operationOutcome } from '../errors';
+import { assertFhirId } from '../fhir-id';
 import { applyResourcePatch, readPatch } from '../patch/resource-patch';
 import { readShaping, shapeResource } from '../search/result-shaping';
 import { StorageService, WriteOptions, WriteResult } from '../storage/storage.service';
@@ -39,8 +40,12 @@ export class InteractionsService {
   }
 
   /** 404 for a type that R4 does not define. */
+  isResourceType(resourceType: string): boolean {
+    return this.definitions.isResourceType(resourceType);
+  }
+
   assertType(resourceType: string): void {
-    if (!this.definitions.isResourceType(resourceType)) {
+    if (!this.isResourceType(resourceType)) {
       throw notFound(`unknown resource type "${resourceType}"`);
     }
   }
@@ -73,7 +78,7 @@ export class InteractionsService {
     const resource = this.checkBody(resourceType, body);
     if (resource.id === undefined) throw badRequest('the resource must carry the id of the URL', ['id']);
     if (resource.id !== id) throw badRequest(`body id "${resource.id}" does not match URL id "${id}"`, ['id']);
-    if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw badRequest(`"${id}" is not a valid FHIR id`, ['id']);
+    assertFhirId(id);
     const result = this.stored(ctx, await this.storage.update(resource, this.audited(ctx, ifMatch)));
     return this.writeResponse(ctx, result);
   }

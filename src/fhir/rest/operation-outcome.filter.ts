@@ -12,6 +12,13 @@ const BODY_PARSER_ERRORS: Record<string, [number, IssueCode, string]> = {
   'request.aborted': [400, 'incomplete', 'request aborted'],
 };
 
+/**
+ * SQLSTATEs that only a client's value can cause (pg driver errors carry `code`): a character the
+ * database cannot store (U+0000 in text). Validation refuses such resources first; this answers
+ * the rest (a value in a search, a header) as the client's error rather than the server's.
+ */
+const CLIENT_SQLSTATES = new Set(['22021', '22P05']);
+
 const STATUS_CODES: Record<number, IssueCode> = {
   400: 'invalid',
   401: 'login',
@@ -61,6 +68,14 @@ export function toOutcome(err: any, req?: Request): { status: number; body: obje
     const status = err.getStatus();
     const msg = status === 404 ? `no route for ${req?.method} ${req?.path}` : err.message;
     return { status, body: operationOutcome([issue(STATUS_CODES[status] ?? 'exception', msg)]), headers: {} };
+  }
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    // input nested beyond what a recursive walk can take (the validator refuses deep resources first)
+    logger.warn({ reqId: (req as any)?.id }, 'request nested too deeply: refused');
+    return { status: 400, body: operationOutcome([issue('structure', 'the request is nested too deeply to process')]), headers: {} };
+  }
+  if (typeof err?.code === 'string' && CLIENT_SQLSTATES.has(err.code)) {
+    return { status: 400, body: operationOutcome([issue('invalid', 'a value in the request holds a character that cannot be stored or searched (such as U+0000)')]), headers: {} };
   }
   logger.error({ reqId: (req as any)?.id, err: err?.message, code: err?.code }, 'unhandled error');
   return {

@@ -2,6 +2,7 @@ import type { CriteriaSql } from './criteria-sql';
 import { CONTAINED_TABLE, INDEX_TABLE } from './index-tables';
 import type { Criterion, SearchQuery } from './search-query';
 import type { ContainedSource, ResourceRow, SearchSql } from './search-sql';
+import { FHIR_ID } from '../fhir-id';
 
 /**
  * Contained resources in search (search.html#contained): `_contained`
@@ -15,11 +16,10 @@ import type { ContainedSource, ResourceRow, SearchSql } from './search-sql';
  * applied to the container row).
  */
 
-const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /** `ContainerType/containerId#containedId`, or undefined when an id is not a valid FHIR id. */
 export function containedId(containerType: string, containerId: string | undefined, id: unknown): string | undefined {
-  return typeof id === 'string' && ID.test(id) && containerId && ID.test(containerId) ? `${containerType}/${containerId}#${id}` : undefined;
+  return typeof id === 'string' && FHIR_ID.test(id) && containerId && FHIR_ID.test(containerId) ? `${containerType}/${containerId}#${id}` : undefined;
 }
 
 export const isContainedId = (id: string): boolean => id.includes('#');

@@ -7,10 +7,10 @@ import { RequestAuthorizer } from '../../auth/request-authorizer';
 import { Tokens } from '../../auth/tokens.service';
 import { APP_CONFIG, AppConfig } from '../../config/config';
 import { FhirError } from '../errors';
+import { FHIR_ID } from '../fhir-id';
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
-const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /** A socket's verified bearer token. */
 export interface SocketAuth {
@@ -86,7 +86,7 @@ export class WebSocketAuth {
    * otherwise the token must be able to read the Subscription.
    */
   async checkBind(s: SocketAuth | undefined, id: string, address: string | undefined): Promise<void> {
-    if (!ID.test(id)) throw new Refused('not a Subscription id');
+    if (!FHIR_ID.test(id)) throw new Refused('not a Subscription id');
     if (!s) {
       if (this.required) throw new Refused('authentication required: connect with a bearer token (Authorization header or access_token) or send "auth <token>" first');
       return;

@@ -57,10 +57,18 @@ function calendarDateOk(s: string): boolean {
   return true;
 }
 
+/** Characters below U+0020 other than tab, LF and CR: datatypes.html#string says strings SHALL NOT hold them. */
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/;
+
 function stringCheck(type: string, test?: (s: string) => boolean, extra?: (s: string) => boolean): PrimitiveCheck {
   return (value) => {
     if (typeof value !== 'string') return `expected a JSON string for ${type}, got ${jsonType(value)}`;
     if (value.length === 0) return `an empty string is not a valid ${type}`;
+    const control = CONTROL_CHARACTER.exec(value);
+    if (control) {
+      const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+      return `a ${type} must not contain the control character U+${code} (only tab, CR and LF are allowed below U+0020)`;
+    }
     if (test && !test(value)) return `"${clip(value)}" is not a valid ${type}`;
     if (extra && !extra(value)) return `"${clip(value)}" is not a valid ${type}`;
     return undefined;

@@ -1,7 +1,7 @@
 import { loadDefinitions } from '../definitions/definitions';
 import { compilePrimitiveChecks, xsdRegex } from './primitives';
 import { SchemaCompiler } from './structure-schema';
-import { referencedType, StructureValidator } from './structure-validator';
+import { MAX_ELEMENT_DEPTH, referencedType, StructureValidator } from './structure-validator';
 import { checkXhtml } from './xhtml';
 
 const defs = loadDefinitions();
@@ -27,6 +27,7 @@ describe('primitive types', () => {
     ['uuid', 'urn:uuid:c757873d-ec9a-4326-a141-556f43239520'],
     ['base64Binary', 'aGVs\nbG8g d29y bGQ='],
     ['string', 'non\u00a0breaking space and tab\t'],
+    ['string', 'line\r\nbreaks'],
     ['markdown', '# title'],
     ['integer', -2147483648],
     ['unsignedInt', 0],
@@ -63,8 +64,18 @@ describe('primitive types', () => {
     ['positiveInt', 0],
     ['decimal', '1.0'],
     ['boolean', 'true'],
+    // datatypes.html#string: no character points below 32 except tab, CR and LF (PostgreSQL text cannot hold U+0000 either)
+    ['string', 'a\u0000b'],
+    ['string', 'bell\u0007'],
+    ['markdown', 'form\u000cfeed'],
+    ['code', 'x\u001f'],
+    ['uri', 'urn:x\u0000'],
   ])('%s rejects %j', (type, value) => {
     expect(check(type, value)).toEqual(expect.any(String));
+  });
+
+  it('names the control character it refuses', () => {
+    expect(check('string', 'a\u0000b')).toMatch(/U\+0000/);
   });
 
   it('reads the XML Schema regexes with XML whitespace semantics', () => {
@@ -135,6 +146,20 @@ describe('StructureValidator', () => {
       ['code-invalid', 'Patient.gender'],
       ['structure', 'Patient.deceased.ofType(dateTime)'],
     ]);
+  });
+
+  it(`refuses elements nested more than ${MAX_ELEMENT_DEPTH} levels deep, and only those`, () => {
+    const parameters = (levels: number) => {
+      let part: any = { name: 'leaf', valueString: 'x' };
+      for (let i = 0; i < levels; i++) part = { name: 'p', part: [part] };
+      return { resourceType: 'Parameters', parameter: [part] };
+    };
+    // the resource is one level, each parameter or part one more
+    expect(validator.validate(parameters(MAX_ELEMENT_DEPTH - 2))).toEqual([]);
+    const deep = validator.validate(parameters(MAX_ELEMENT_DEPTH - 1));
+    expect(deep.map((i) => [i.code, i.diagnostics])).toEqual([['structure', `elements are nested more than ${MAX_ELEMENT_DEPTH} levels deep`]]);
+    // the walk stops there: far deeper input costs no deeper recursion
+    expect(validator.validate(parameters(20_000))).toHaveLength(1);
   });
 
   it('validates resources nested in Bundle entries and reports them to the caller', () => {

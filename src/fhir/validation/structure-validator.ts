@@ -21,8 +21,17 @@ export interface NestedResource {
   path: string;
 }
 
+/**
+ * How deep elements may nest. FHIR sets no limit; real resources stay far below (nested
+ * QuestionnaireResponse items, Parameters parts: tens). Deeper input is refused before its
+ * recursion could exhaust the stack of every walk after validation (indexing, FHIRPath, serialization).
+ */
+export const MAX_ELEMENT_DEPTH = 128;
+
 export class StructureValidator {
   private readonly element: TypeSchema;
+  /** element nesting of the object being checked, during one validate() */
+  private depth = 0;
   /** collects the nested resources during one (synchronous) validate() */
   private nested?: NestedResource[];
   /** the resource whose `contained` list local references (`#id`) resolve against */
@@ -36,6 +45,7 @@ export class StructureValidator {
   validate(resource: unknown, nested?: NestedResource[]): OperationOutcomeIssue[] {
     const issues: OperationOutcomeIssue[] = [];
     this.nested = nested;
+    this.depth = 0;
     try {
       this.resource(resource, '', issues, 'root');
     } finally {
@@ -82,6 +92,19 @@ export class StructureValidator {
   }
 
   private object(schema: TypeSchema, obj: Record<string, unknown>, path: string, issues: OperationOutcomeIssue[]): void {
+    if (this.depth >= MAX_ELEMENT_DEPTH) {
+      issues.push(issue('structure', `elements are nested more than ${MAX_ELEMENT_DEPTH} levels deep`, [path]));
+      return;
+    }
+    this.depth++;
+    try {
+      this.members(schema, obj, path, issues);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private members(schema: TypeSchema, obj: Record<string, unknown>, path: string, issues: OperationOutcomeIssue[]): void {
     let choices: string[] | undefined;
     let empty = true;
     for (const key in obj) {

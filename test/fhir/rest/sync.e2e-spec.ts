@@ -56,7 +56,8 @@ describe('sync: history and the change feed (http.html §3.1.0.11)', () => {
     expect(del.request.url).toBe(`Device/${d.id}`);
     expect(del.resource).toBeUndefined();
     expect(del.response.etag).toBe('W/"2"');
-    expect((await t.http.get('/fhir/_history?_type=NoSuchType')).status).toBe(404);
+    // an unknown type in a parameter is a bad request (as in search's _type), not a missing resource
+    expect((await t.http.get('/fhir/_history?_type=NoSuchType')).status).toBe(400);
     expect((await t.http.get('/fhir/Patient/_history?_type=Device')).status).toBe(400);
   });
 
