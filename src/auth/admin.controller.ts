@@ -1,6 +1,7 @@
 import { Controller, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { randomUUID } from 'crypto';
+import { isUnstorableText } from '../database/sql-errors';
 import { logger } from '../logger';
 import type { AuthContext } from './auth-context';
 import { AuthEvents } from './auth-events';
@@ -104,6 +105,10 @@ export class AdminController {
           res.setHeader('WWW-Authenticate', `Bearer error="${err.error}"`);
         }
         res.status(err.status).json(err.body());
+        return;
+      }
+      if (isUnstorableText(err)) {
+        res.status(400).json({ error: 'invalid_request', error_description: 'a value holds a character that cannot be stored (such as U+0000)' });
         return;
       }
       if (err?.status === 403) {

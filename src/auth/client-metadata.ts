@@ -29,6 +29,7 @@ const bad = (description: string, error = 'invalid_client_metadata') => new OAut
  */
 export function clientFromMetadata(m: ClientMetadata, defaults: { authMethod: TokenEndpointAuthMethod }): Omit<OAuthClient, 'source'> {
   if (!m || typeof m !== 'object') throw bad('client metadata must be a JSON object');
+  if (holdsControlCharacter(m, 0)) throw bad('client metadata must not hold control characters');
   if (typeof m.client_id !== 'string' || !/^[A-Za-z0-9._~-]{1,128}$/.test(m.client_id)) {
     throw bad('client_id must be 1-128 characters of A-Z a-z 0-9 . _ ~ -');
   }
@@ -64,6 +65,13 @@ export function clientFromMetadata(m: ClientMetadata, defaults: { authMethod: To
     jwks: m.jwks,
     jwksUri: m.jwks_uri,
   };
+}
+
+/** Whether a string anywhere in the metadata (a few levels: jwks keys) holds a character below U+0020 or DEL. */
+function holdsControlCharacter(v: unknown, depth: number): boolean {
+  if (typeof v === 'string') return /[\u0000-\u001f\u007f]/.test(v);
+  if (depth > 4 || v === null || typeof v !== 'object') return false;
+  return Object.values(v as object).some((x) => holdsControlCharacter(x, depth + 1));
 }
 
 function validRedirect(u: unknown): boolean {

@@ -117,8 +117,11 @@ export class OAuthController {
     try {
       r = await run();
     } catch (err: any) {
-      logger.error({ reqId: (req as any).id, err: err?.message }, 'authorization page failed');
-      r = { status: 500, html: errorPage('Something went wrong. Start again from the app.') };
+      if (err instanceof OAuthError) r = { status: err.status, html: errorPage(err.description) };
+      else {
+        logger.error({ reqId: (req as any).id, err: err?.message }, 'authorization page failed');
+        r = { status: 500, html: errorPage('Something went wrong. Start again from the app.') };
+      }
     }
     if ('redirect' in r) {
       res.set(NO_STORE).redirect(req.method === 'POST' ? 303 : 302, r.redirect);
@@ -154,9 +157,15 @@ function params(source: unknown): Params {
   const out: Params = {};
   if (!source || typeof source !== 'object') return out;
   for (const [k, v] of Object.entries(source as Record<string, unknown>)) {
-    if (typeof v === 'string') out[k] = v;
+    if (typeof v === 'string') out[k] = checked(k, v);
   }
   return out;
+}
+
+/** No OAuth parameter holds control characters (RFC 6749 Appendix A: VSCHAR and space); such a value is refused before any lookup. */
+function checked(name: string, value: string): string {
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new OAuthError('invalid_request', `parameter ${JSON.stringify(name.slice(0, 40))} holds a control character`);
+  return value;
 }
 
 function query(req: Request): Params {
@@ -164,7 +173,7 @@ function query(req: Request): Params {
   const out: Params = {};
   if (i < 0) return out;
   // OAuth parameters must not repeat (RFC 6749 §3.1): the first one counts
-  for (const [k, v] of new URLSearchParams(req.originalUrl.slice(i + 1))) out[k] ??= v;
+  for (const [k, v] of new URLSearchParams(req.originalUrl.slice(i + 1))) out[k] ??= checked(k, v);
   return out;
 }
 

@@ -118,6 +118,19 @@ describe('discovery, registration, launch, seed', () => {
     expect(bad.body.error).toBe('invalid_redirect_uri');
     const noKeys = await s.http.post('/auth/register').set('Authorization', `Bearer ${admin}`).send({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt' });
     expect(noKeys.body.error).toBe('invalid_client_metadata');
+    // a NUL (which the database cannot store) or another control character is the client's error, not a 500
+    const nul = await s.http.post('/auth/register').set('Authorization', `Bearer ${admin}`).send({ ...metadata, client_name: 'a\u0000b' });
+    expect([nul.status, nul.body.error]).toEqual([400, 'invalid_client_metadata']);
+  });
+
+  it('OAuth parameters holding control characters are invalid_request before any lookup (RFC 6749 Appendix A)', async () => {
+    const token = await s.http.post('/auth/token').type('form').send({ grant_type: 'client_credentials', client_id: 'a\u0000' });
+    expect([token.status, token.body.error]).toEqual([400, 'invalid_request']);
+    const introspect = await s.http.post('/auth/introspect').type('form').send({ token: 'x\u0001' });
+    expect([introspect.status, introspect.body.error]).toEqual([400, 'invalid_request']);
+    const page = await s.http.get('/auth/authorize?response_type=code&client_id=%00&state=1');
+    expect(page.status).toBe(400);
+    expect(page.text).toContain('holds a control character');
   });
 
   it('EHR launch contexts need a token that may read every patient, and an existing patient', async () => {
@@ -128,6 +141,7 @@ describe('discovery, registration, launch, seed', () => {
     const patientToken = (await userToken(s, { username: 'alice', password: 'alice pw', scope: 'patient/*.rs' })).body.access_token;
     expect((await s.http.post('/auth/launch').set('Authorization', `Bearer ${patientToken}`).send({ patient: 'p1' })).status).toBe(403);
     expect((await s.http.post('/auth/launch').set('Authorization', `Bearer ${system}`).send({ patient: 'nope' })).status).toBe(400);
+    expect((await s.http.post('/auth/launch').set('Authorization', `Bearer ${system}`).send({ patient: 'p\u0000' })).status).toBe(400);
     const ok = await s.http.post('/auth/launch').set('Authorization', `Bearer ${system}`).send({ patient: 'p1' });
     expect(ok.status).toBe(201);
     expect(ok.body.expires_in).toBeGreaterThan(0);

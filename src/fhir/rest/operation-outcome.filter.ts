@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { isUnstorableText } from '../../database/sql-errors';
 import { logger } from '../../logger';
 import { FhirError, issue, operationOutcome, IssueCode } from '../errors';
 import { reply } from './fhir-response';
@@ -11,13 +12,6 @@ const BODY_PARSER_ERRORS: Record<string, [number, IssueCode, string]> = {
   'encoding.unsupported': [415, 'not-supported', 'unsupported content encoding'],
   'request.aborted': [400, 'incomplete', 'request aborted'],
 };
-
-/**
- * SQLSTATEs that only a client's value can cause (pg driver errors carry `code`): a character the
- * database cannot store (U+0000 in text). Validation refuses such resources first; this answers
- * the rest (a value in a search, a header) as the client's error rather than the server's.
- */
-const CLIENT_SQLSTATES = new Set(['22021', '22P05']);
 
 const STATUS_CODES: Record<number, IssueCode> = {
   400: 'invalid',
@@ -74,7 +68,7 @@ export function toOutcome(err: any, req?: Request): { status: number; body: obje
     logger.warn({ reqId: (req as any)?.id }, 'request nested too deeply: refused');
     return { status: 400, body: operationOutcome([issue('structure', 'the request is nested too deeply to process')]), headers: {} };
   }
-  if (typeof err?.code === 'string' && CLIENT_SQLSTATES.has(err.code)) {
+  if (isUnstorableText(err)) {
     return { status: 400, body: operationOutcome([issue('invalid', 'a value in the request holds a character that cannot be stored or searched (such as U+0000)')]), headers: {} };
   }
   logger.error({ reqId: (req as any)?.id, err: err?.message, code: err?.code }, 'unhandled error');
