@@ -15,3 +15,12 @@ export async function createIndexConcurrently(q: QueryRunner, name: string, defi
     await q.query(`CREATE INDEX ${name} ${definition}`);
   }
 }
+
+/** Drops an index CONCURRENTLY (not holding writes), or the plain way where the database cannot (the embedded one). */
+export async function dropIndexConcurrently(q: QueryRunner, name: string): Promise<void> {
+  try {
+    await q.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
+  } catch {
+    await q.query(`DROP INDEX IF EXISTS ${name}`);
+  }
+}
