@@ -4,7 +4,8 @@ import type { IndexKind } from './search-params';
 
 /**
  * The search index: ONE table (created by migrations/*-SearchIndex.ts), one
- * row per indexed value, keyed by (resource_type, resource_id) — storage
+ * row per indexed value, keyed by (resource_type, resource_id) and found by
+ * resource through a hash index on resource_id — storage
  * writes and deletes the rows in the same statement as the resource. One
  * table rather than one per parameter type because the per-statement cost
  * of a write grows with the number of tables written (measured: five tables
