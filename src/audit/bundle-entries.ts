@@ -2,6 +2,7 @@ import type { AuditRecord } from './audit.types';
 import { classifyRequest, patientsInBody } from './http-interaction';
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
  * AuditEvents for the entries of a batch or transaction (http.html
@@ -28,11 +29,14 @@ export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown
   const statusOf = (i: number) => Number.parseInt(String(response?.entry?.[i]?.response?.status ?? ''), 10) || 200;
   const audited = entries.flatMap((e: any, i) => (READ_METHODS.has(methodOf(e)) || statusOf(i) >= 400 ? [i] : []));
   return audited.map((i) => {
-    const request = (entries[i] as any).request;
+    const request = (entries[i] as any)?.request;
     const method = methodOf(entries[i]);
     const answer = response?.entry?.[i];
     const [path, query = ''] = localUrl(String(request?.url ?? '').trim()).split('?', 2);
-    const what = classifyRequest(READ_METHODS.has(method) ? 'GET' : method, path, query, undefined);
+    // an entry with no interaction to name (not an object, no known request.method) is recorded as a failed entry of its Bundle
+    const what = KNOWN_METHODS.has(method)
+      ? classifyRequest(READ_METHODS.has(method) ? 'GET' : method, path, query, undefined)
+      : { subtype: bundleEvent.subtype, action: bundleEvent.action, patient: [] as string[] };
     const status = statusOf(i);
     const event: AuditRecord = Object.assign({}, bundleEvent, {
       subtype: what.subtype,

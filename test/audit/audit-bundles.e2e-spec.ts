@@ -89,6 +89,17 @@ describe('AuditEvents of bundles, conditional interactions and Bulk Data export'
     expect((await eventsOf(t, id)).map(subtypes).sort()).toEqual([['batch'], ['create'], ['search-type']]);
   });
 
+  it('a batch whose entries are not objects still answers (each entry a 400) and is audited: the audit trail is not the one to fail', async () => {
+    const id = rid();
+    const res = await post({ resourceType: 'Bundle', type: 'batch', entry: [null, 'x', { request: { method: 'GET', url: 'Patient?family=None' } }] }, id);
+    expect(res.status).toBe(200);
+    expect(res.body.entry.map((e: any) => e.response.status.slice(0, 3))).toEqual(['400', '400', '200']);
+    // the two malformed entries are failed entries of the batch (no interaction to name), outcome 4
+    const events = await eventsOf(t, id);
+    expect(events.map(subtypes).sort()).toEqual([['batch'], ['batch'], ['batch'], ['search-type']]);
+    expect(events.filter((e) => e.outcome === '4')).toHaveLength(2);
+  });
+
   it('an AuditEvent cannot be written through a Bundle either (405 for the entry)', async () => {
     const res = await post(
       { resourceType: 'Bundle', type: 'batch', entry: [{ resource: { resourceType: 'AuditEvent' }, request: { method: 'POST', url: 'AuditEvent' } }] },
