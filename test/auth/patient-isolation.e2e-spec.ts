@@ -79,6 +79,16 @@ describe('patient isolation across every route', () => {
     }
   });
 
+  it('a malformed instance id under a patient token is refused (404 from the scope check, which finds no such resource in her compartment, or 400), never a 500', async () => {
+    for (const url of ['/fhir/Patient/%00', '/fhir/Observation/a%00b/_history', '/fhir/Binary/%00']) {
+      const res = await s.http.get(url).set('Authorization', `Bearer ${alice}`);
+      expect([url, [400, 404].includes(res.status), res.body.resourceType]).toEqual([url, true, 'OperationOutcome']);
+    }
+    const put = await s.http.put('/fhir/Observation/a%00').set('Authorization', `Bearer ${alice}`).send({ resourceType: 'Observation', id: 'a\u0000' });
+    // her token may not write at all: the scope refusal comes first
+    expect([put.status, put.body.resourceType]).toEqual([403, 'OperationOutcome']);
+  });
+
   it('POST _search (form body) is bounded like GET', async () => {
     for (const url of ['/fhir/Observation/_search', '/fhir/_search']) {
       const res = await s.http
