@@ -16,6 +16,8 @@ export interface ParseOptions {
   internal?: boolean;
   /** only criteria (findMatches, restrictions): result parameters are refused */
   criteriaOnly?: boolean;
+  /** a search of one type (`[type]?…`, a compartment): `_type`, a system-level parameter, is not one of its parameters */
+  typeLevel?: boolean;
 }
 
 /** Modifiers each parameter type supports (search.html §2.1.1.5 and the type sections). */
@@ -68,6 +70,7 @@ export class SearchParser {
     for (const [name, value] of params) {
       try {
         if (RESULT_PARAMS.has(name.split(':')[0])) {
+          if (opts.typeLevel && name === '_type') throw new Unsupported('_type applies to system-level search only');
           if (opts.criteriaOnly) {
             if (name === '_format' || name === '_pretty') continue;
             throw new Unsupported(`${name} is not allowed here`);

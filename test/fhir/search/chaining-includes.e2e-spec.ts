@@ -84,6 +84,16 @@ describe('chaining, reverse chaining, includes, compartments (search.html)', () 
     expect((await t.http.get('/fhir?_type=Patient,Nonsense')).status).toBe(400);
     const any = await search(t, `?_id=${r.org}`);
     expect(any.entry.map((e: any) => e.resource.resourceType)).toEqual(['Organization']);
+    // _type is a system-level parameter: at type level it is not applied, so it is refused (search.html
+    // "unknown parameters"), or under lenient handling ignored, reported and left out of the self link
+    expect((await t.http.get(`/fhir/Patient?_type=Practitioner&_id=${r.dr}`)).status).toBe(400);
+    expect((await t.http.get(`/fhir/Patient/${r.peter}/Observation?_type=Condition`)).status).toBe(400);
+    const lenient = await t.http.get(`/fhir/Patient?_type=Practitioner&_id=${r.peter}`).set('Prefer', 'handling=lenient');
+    expect(lenient.status).toBe(200);
+    const matched = lenient.body.entry.filter((e: any) => e.search.mode === 'match');
+    expect(matched.map((e: any) => `${e.resource.resourceType}/${e.resource.id}`)).toEqual([`Patient/${r.peter}`]);
+    expect(lenient.body.link[0].url).toBe(`${t.baseUrl}/Patient?_id=${r.peter}`);
+    expect(JSON.stringify(lenient.body.entry.find((e: any) => e.search.mode === 'outcome'))).toContain('_type applies to system-level search only');
   });
 
   // a chain whose own criterion can drive the search (an identifier) is answered from its targets first
