@@ -39,11 +39,11 @@ export class InteractionsService {
     return result;
   }
 
-  /** 404 for a type that R4 does not define. */
   isResourceType(resourceType: string): boolean {
     return this.definitions.isResourceType(resourceType);
   }
 
+  /** 404 for a type that R4 does not define. */
   assertType(resourceType: string): void {
     if (!this.isResourceType(resourceType)) {
       throw notFound(`unknown resource type "${resourceType}"`);
