@@ -9,6 +9,7 @@ import { AppConfig } from './config/config';
 import { isRawBinaryUpload } from './fhir/binary/binary-http';
 import { contentNegotiation } from './fhir/rest/content-negotiation';
 import { OperationOutcomeFilter, sendOutcome } from './fhir/rest/operation-outcome.filter';
+import { answerClientErrors } from './fhir/rest/client-errors';
 import { installDirectRoute } from './fhir/rest/direct-route';
 import { FhirController } from './fhir/rest/fhir.controller';
 import { FhirAuthGuard } from './auth/fhir-auth.guard';
@@ -84,6 +85,8 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     controller: app.get(FhirController),
     fail: sendOutcome,
   });
+  // what Node's HTTP parser refuses (a URL past 16 KB, malformed HTTP) leaves as an OperationOutcome too
+  answerClientErrors(app.getHttpServer());
   app.enableShutdownHooks();
   return app;
 }

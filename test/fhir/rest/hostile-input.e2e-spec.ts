@@ -1,3 +1,4 @@
+import { AddressInfo, connect } from 'net';
 import { FHIR_JSON, startTestApp, TestApp } from '../../helpers/test-app';
 
 /**
@@ -96,4 +97,44 @@ describe('hostile input (datatypes.html#string, datatypes.html#id)', () => {
     }
     expect((await t.http.get('/fhir/_history?_type=%00')).status).toBe(400);
   });
+  it('what the HTTP parser refuses (a URL past 16 KB, malformed HTTP) is answered with an OperationOutcome, and the server goes on', async () => {
+    const server = t.app.getHttpServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      // a search with a long _id list: Node's limit for the request line and headers is 16 KB
+      const ids = Array.from({ length: 800 }, (_, i) => `id-${i}-${'x'.repeat(20)}`).join(',');
+      const long = await rawHttp(port, `GET /fhir/Patient?_id=${ids} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+      expect(long.status).toBe(431);
+      expect(long.headers['content-type']).toMatch(/^application\/fhir\+json/);
+      expect(long.body.resourceType).toBe('OperationOutcome');
+      expect(long.body.issue[0].diagnostics).toMatch(/_search/);
+      const malformed = await rawHttp(port, 'GET /fhir/metadata HTTP/1.1\r\nHost localhost\r\n\r\n');
+      expect(malformed.status).toBe(400);
+      expect(malformed.body.issue[0].code).toBe('structure');
+      // the same search sent as POST _search with a form body is answered
+      const posted = await t.http.post('/fhir/Patient/_search').type('form').send(`_id=${ids}`);
+      expect(posted.status).toBe(200);
+      expect(posted.body.resourceType).toBe('Bundle');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 });
+
+/** Sends raw bytes and reads the whole answer (the server closes the connection after a refusal). */
+function rawHttp(port: number, request: string): Promise<{ status: number; headers: Record<string, string>; body: any }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    const chunks: Buffer[] = [];
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const [head, body] = text.split('\r\n\r\n');
+      const [statusLine, ...lines] = head.split('\r\n');
+      const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) });
+    });
+  });
+}
