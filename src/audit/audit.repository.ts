@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { Queryable } from '../database/database';
 import type { WriteExtra } from '../fhir/storage/storage.types';
+import { onlyWritten } from '../fhir/storage/resource.repository';
 import { AUDIT_ROW_SELECT, AuditRow, rowHash, toRow } from './audit-chain';
 import type { AuditRecord } from './audit.types';
 import { patientsInBody } from './http-interaction';
@@ -110,6 +111,7 @@ export class AuditRepository {
         });
         // planning the look-up of a deleted version's Patients costs more than the insert: only for deletes
         const deletes = writes.some((w) => w.content === null);
+        const written = onlyWritten(writes, 'x', 'entity_type', 'entity_id');
         const column = (n: string) =>
           n === 'row_hash' ? `decode(x.row_hash, 'hex')` : n === 'patient' && deletes ? PATIENT_OR_PREVIOUS : `x.${n}`;
         return [
@@ -117,7 +119,7 @@ export class AuditRepository {
           INSERT INTO audit_event (${NAMES.join(', ')})
           SELECT ${NAMES.map(column).join(', ')}
             FROM json_to_recordset(${bind(JSON.stringify(rows), 'json')}) AS x(${COLUMNS})
-            JOIN written ON written.resource_type = x.entity_type AND written.id = x.entity_id)`,
+            ${written.join}${written.where.length ? ` WHERE ${written.where.join(' AND ')}` : ''})`,
         ];
       },
     };
