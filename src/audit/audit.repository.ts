@@ -111,7 +111,6 @@ export class AuditRepository {
         });
         // planning the look-up of a deleted version's Patients costs more than the insert: only for deletes
         const deletes = writes.some((w) => w.content === null);
-        const written = onlyWritten(writes, 'x', 'entity_type', 'entity_id');
         const column = (n: string) =>
           n === 'row_hash' ? `decode(x.row_hash, 'hex')` : n === 'patient' && deletes ? PATIENT_OR_PREVIOUS : `x.${n}`;
         return [
@@ -119,7 +118,7 @@ export class AuditRepository {
           INSERT INTO audit_event (${NAMES.join(', ')})
           SELECT ${NAMES.map(column).join(', ')}
             FROM json_to_recordset(${bind(JSON.stringify(rows), 'json')}) AS x(${COLUMNS})
-            ${written.join}${written.where.length ? ` WHERE ${written.where.join(' AND ')}` : ''})`,
+            ${onlyWritten(writes, 'x', 'entity_type', 'entity_id')})`,
         ];
       },
     };
