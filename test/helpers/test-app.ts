@@ -46,9 +46,10 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     config,
     baseUrl: config.fhirBaseUrl,
     close: async () => {
-      // stop the app (and its background jobs) first, then drop its schema on a fresh connection
+      // stop the app (and its background jobs) first, then drop its schema on a fresh connection:
+      // the one it ran in (a restart test passes the first app's DATABASE_SCHEMA to the second)
       await app.close();
-      await dropSchema(url, schema).catch(() => undefined);
+      await dropSchema(url, config.databaseSchema ?? schema).catch(() => undefined);
     },
   };
 }
