@@ -11,6 +11,10 @@ const dist = (p) => require(path.join(process.env.SEARCH_BENCH_DIST ?? path.join
 const SET = path.join(shared, 'fixtures', 'synthea', 'blaze');
 const UUID = /urn:uuid:([0-9a-f-]{36})/g;
 
+/** A new id as the server makes one (a time-ordered UUID, src/uuidv7.ts); with a build from before it, a random one. */
+let maker;
+const newId = () => (maker ??= (() => { try { return dist('src/uuidv7.js').uuidv7; } catch { return randomUUID; } })())();
+
 function readBundle(file) {
   return JSON.parse(zlib.gunzipSync(fs.readFileSync(file)).toString('utf8'));
 }
@@ -22,7 +26,7 @@ function infrastructure() {
   for (const f of fs.readdirSync(SET).filter((x) => /Information/.test(x))) {
     for (const e of readBundle(path.join(SET, f)).entry) {
       const r = e.resource;
-      r.id = randomUUID();
+      r.id = newId();
       resources.push(r);
       for (const i of r.identifier ?? []) conditional.set(`${r.resourceType}?identifier=${i.system}|${i.value}`, `${r.resourceType}/${r.id}`);
     }
@@ -33,7 +37,7 @@ function infrastructure() {
 /** One copy of a patient bundle: every uuid replaced by a fresh one, references as `Type/id`. */
 function copyOf(text, types, conditional) {
   const fresh = new Map();
-  const idOf = (u) => fresh.get(u) ?? (fresh.set(u, randomUUID()), fresh.get(u));
+  const idOf = (u) => fresh.get(u) ?? (fresh.set(u, newId()), fresh.get(u));
   const rewritten = text
     .replace(/"reference":"urn:uuid:([0-9a-f-]{36})"/g, (m, u) => (types.has(u) ? `"reference":"${types.get(u)}/${idOf(u)}"` : m))
     .replace(/"reference":"([A-Za-z]+\?identifier=[^"]+)"/g, (m, c) => (conditional.has(c) ? `"reference":"${conditional.get(c)}"` : m))

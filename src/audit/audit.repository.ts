@@ -5,7 +5,7 @@ import { onlyWritten } from '../fhir/storage/resource.repository';
 import { AUDIT_ROW_SELECT, AuditRow, rowHash, toRow } from './audit-chain';
 import type { AuditRecord } from './audit.types';
 import { patientsInBody } from './http-interaction';
-import { uuidv7 } from './uuidv7';
+import { uuidv7 } from '../uuidv7';
 
 /** Who did a write, bound into the audit CTE of the write statement. */
 export interface WriteAgent {

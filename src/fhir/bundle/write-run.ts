@@ -1,5 +1,5 @@
-import { randomUUID } from 'crypto';
 import type { Resource } from 'fhir/r4';
+import { uuidv7 } from '../../uuidv7';
 import type { Queryable } from '../../database/database';
 import { badRequest, conflict, FhirError, gone, notFound, preconditionFailed } from '../errors';
 import { applyResourcePatch } from '../patch/resource-patch';
@@ -168,7 +168,7 @@ export class WriteRun {
       const type = e.resourceType!;
       if (e.method === 'POST') {
         if (!e.ifNoneExist) {
-          s.targets = [{ resourceType: type, id: randomUUID() }];
+          s.targets = [{ resourceType: type, id: this.newId() }];
           continue;
         }
         const k = this.condKey(e);
@@ -183,7 +183,7 @@ export class WriteRun {
           s.sameAs = earlier;
           s.targets = earlier.targets;
         } else {
-          s.targets = [{ resourceType: type, id: randomUUID() }];
+          s.targets = [{ resourceType: type, id: this.newId() }];
           createdFor.set(k, s);
         }
       } else if (e.method === 'PUT' || e.method === 'PATCH') {
@@ -201,7 +201,7 @@ export class WriteRun {
         } else if (e.method === 'PATCH') {
           this.step(s, () => { throw notFound(`no ${type} matches ${e.url}`); });
         } else {
-          s.targets = [{ resourceType: type, id: e.resource?.id ?? randomUUID() }];
+          s.targets = [{ resourceType: type, id: e.resource?.id ?? this.newId() }];
           s.kind = e.resource?.id === undefined ? 'create' : 'update';
         }
       }
@@ -420,6 +420,11 @@ export class WriteRun {
   }
 
   // ---- helpers ------------------------------------------------------------------
+
+  /** A new resource's id: a time-ordered UUID (v7) of the run's lastUpdated (see `StorageService.create`). */
+  private newId(): string {
+    return uuidv7(this.now.getTime());
+  }
 
   private find(q: Queryable, type: string, params: Params, limit: number, s: Step, restriction?: SearchRestriction): Promise<Match[]> {
     return this.search.findMatches(type, params, { q, limit, restriction }).catch((err) => this.fail(s, err));

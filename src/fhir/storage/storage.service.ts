@@ -1,4 +1,3 @@
-import { randomUUID } from 'crypto';
 import type { Resource } from 'fhir/r4';
 import type { Database, Queryable } from '../../database/database';
 import { FhirError, gone, notFound, preconditionFailed } from '../errors';
@@ -6,6 +5,7 @@ import { HistoryQuery, HistoryRepository } from './history.repository';
 import { ResourceRepository } from './resource.repository';
 import type { ResourceIndexer, StoredVersion, VersionWrite, WriteExtra, WriteMethod } from './storage.types';
 import { VersionHints } from './version-hints';
+import { uuidv7 } from '../../uuidv7';
 
 /** Options shared by the write interactions. */
 export interface WriteOptions {
@@ -81,9 +81,14 @@ export class StorageService {
 
   // ---- writes ------------------------------------------------------------
 
-  /** create: the server assigns the id (a client id in the body is ignored). */
+  /**
+   * create: the server assigns the id (a client id in the body is ignored), a time-ordered UUID
+   * (v7) of the version's lastUpdated: new ids append to the id indexes instead of landing on
+   * random pages of them.
+   */
   async create(resource: Resource, opts: WriteOptions = {}): Promise<WriteResult> {
-    const write = this.prepare(resource, randomUUID(), 1, 'POST');
+    const now = new Date();
+    const write = this.prepare(resource, uuidv7(now.getTime()), 1, 'POST', now);
     const written = await this.resources.insertVersions(opts.tx ?? this.db, [write], opts.extras);
     if (!written.size) throw new FhirError(500, [{ severity: 'error', code: 'exception', diagnostics: 'id collision' }]);
     const result = { stored: toStored(write), created: true, changed: true };

@@ -26,6 +26,26 @@ describe('RESTful interactions (http.html)', () => {
     expect(read.body.meta.lastUpdated).toBe(res.body.meta.lastUpdated);
   });
 
+  it('new ids are time-ordered UUIDs (RFC 9562 v7): creates, and creates in a transaction, append to the id indexes', async () => {
+    const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    const msOf = (id: string) => parseInt(id.replace(/-/g, '').slice(0, 12), 16);
+    const a = await t.http.post('/fhir/Patient').send(patient);
+    await new Promise((r) => setTimeout(r, 5));
+    const tx = await t.http.post('/fhir').send({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ fullUrl: 'urn:uuid:5c1e3a4e-0000-4000-8000-000000000001', resource: patient, request: { method: 'POST', url: 'Patient' } }],
+    });
+    expect(tx.status).toBe(200);
+    const b = tx.body.entry[0].response.location.split('/')[1];
+    for (const [id, lastUpdated] of [[a.body.id, a.body.meta.lastUpdated], [b, tx.body.entry[0].response.lastModified]]) {
+      expect(id).toMatch(V7);
+      // the id's time is the version's lastUpdated, to the millisecond
+      expect(msOf(id)).toBe(new Date(lastUpdated).getTime());
+    }
+    expect(b > a.body.id).toBe(true);
+  });
+
   it('update makes a new version; vread returns each version (§3.1.0.4, §3.1.0.3)', async () => {
     const c = await t.http.post('/fhir/Patient').send(patient);
     const id = c.body.id;
