@@ -101,6 +101,11 @@ export class Database implements Queryable {
           ? (client: PoolClient) => client.query(`SET search_path TO "${opts.schema}", public`)
           : undefined,
         idleTimeoutMillis: 30_000,
+        // no JIT compilation: every statement here is index-driven and returns a page, and JIT (on by
+        // default) compiled any whose estimated cost passed jit_above_cost, which nested loops over
+        // hash look-ups do (the distinct values of `search_index.hash` are millions, and any sample
+        // underestimates them): ~8 ms of compiling for a search executing in 1 ms (README "JIT")
+        ...(embedded || opts.urlIsEmbedded ? {} : { options: '-c jit=off' }),
       },
     });
     await dataSource.initialize();
