@@ -11,9 +11,19 @@ const dist = (p) => require(path.join(process.env.SEARCH_BENCH_DIST ?? path.join
 const SET = path.join(shared, 'fixtures', 'synthea', 'blaze');
 const UUID = /urn:uuid:([0-9a-f-]{36})/g;
 
+let makeId;
+
 /** A new id as the server makes one (a time-ordered UUID, src/uuidv7.ts); with a build from before it, a random one. */
-let maker;
-const newId = () => (maker ??= (() => { try { return dist('src/uuidv7.js').uuidv7; } catch { return randomUUID; } })())();
+function newId() {
+  if (!makeId) {
+    try {
+      makeId = dist('src/uuidv7.js').uuidv7;
+    } catch {
+      makeId = randomUUID;
+    }
+  }
+  return makeId();
+}
 
 function readBundle(file) {
   return JSON.parse(zlib.gunzipSync(fs.readFileSync(file)).toString('utf8'));
