@@ -8,3 +8,9 @@ export const digest: (algorithm: 'md5' | 'sha256', data: string | Buffer) => Buf
   typeof (crypto as any).hash === 'function'
     ? (algorithm, data) => (crypto as any).hash(algorithm, data, 'buffer')
     : (algorithm, data) => crypto.createHash(algorithm).update(data).digest();
+
+/** `digest` as lowercase hex (no Buffer made). */
+export const digestHex: (algorithm: 'md5' | 'sha256', data: string | Buffer) => string =
+  typeof (crypto as any).hash === 'function'
+    ? (algorithm, data) => (crypto as any).hash(algorithm, data, 'hex')
+    : (algorithm, data) => crypto.createHash(algorithm).update(data).digest('hex');

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { AuditRow, canonicalRow, compareKey, linkHash, rowHash, toRow, ZERO_HASH } from './audit-chain';
+import { AuditRow, CANONICAL_KEYS, canonicalRow, compareKey, linkHash, rowHash, rowHashHex, toRow, ZERO_HASH } from './audit-chain';
 
 const row: AuditRow = {
   id: '01a2138f-d8c6-709e-a1a7-98c24b75fe6d',
@@ -30,6 +30,15 @@ describe('audit chain hashing', () => {
     const seq = Buffer.from([0, 0, 0, 0, 0, 0, 0, 7]);
     const expected = createHash('sha256').update(Buffer.concat([ZERO_HASH, seq, Buffer.from('9186'), rowHash(row)])).digest();
     expect(linkHash(ZERO_HASH, 7, '9186', rowHash(row)).equals(expected)).toBe(true);
+  });
+
+  it('the canonical row is the JSON array of CANONICAL_KEYS in order, missing values null; rowHashHex is rowHash in hex', () => {
+    const sparse = { ...row, outcome_desc: undefined, query: undefined, entity_version: undefined } as unknown as AuditRow;
+    for (const r of [row, sparse]) {
+      expect(canonicalRow(r)).toBe(JSON.stringify(CANONICAL_KEYS.map((k) => r[k] ?? null)));
+      expect(rowHashHex(r)).toBe(rowHash(r).toString('hex'));
+    }
+    expect(canonicalRow(sparse)).toContain(',null,');
   });
 
   it('every column but tx is in the row hash; tx is in the link', () => {

@@ -1,4 +1,4 @@
-import { digest } from '../digest';
+import { digest, digestHex } from '../digest';
 import type { AuditRecord } from './audit.types';
 
 /**
@@ -37,16 +37,23 @@ export const AUDIT_ROW_SELECT = `e.id::text AS id, e.tx::text AS tx,
   e.network, e.request_id, e.entity_type, e.entity_id, e.entity_version, e.query, e.patient, e.row_hash`;
 
 /** The columns a row hash covers, in order: everything but `tx` (assigned by the database, covered by the link). */
-const CANONICAL_KEYS: (keyof AuditRow)[] = [
+export const CANONICAL_KEYS: readonly (keyof AuditRow)[] = [
   'id', 'recorded', 'type', 'subtype', 'action', 'outcome', 'outcome_desc', 'client_id', 'user_ref', 'user_name',
   'token_id', 'network', 'request_id', 'entity_type', 'entity_id', 'entity_version', 'query', 'patient',
 ];
 
 export const ZERO_HASH = Buffer.alloc(32);
 
-/** The canonical form of a row: a JSON array of its columns in fixed order. */
-export function canonicalRow(row: Omit<AuditRow, 'tx'>): string {
-  return JSON.stringify(CANONICAL_KEYS.map((k) => (row as AuditRow)[k] ?? null));
+/**
+ * The canonical form of a row: a JSON array of its CANONICAL_KEYS columns in that order, a
+ * missing value as null (as `JSON.stringify` writes undefined in an array). Written out column by
+ * column: a `map` over the key list reads each property by a computed name, once per audited access.
+ */
+export function canonicalRow(r: Omit<AuditRow, 'tx'>): string {
+  return JSON.stringify([
+    r.id, r.recorded, r.type, r.subtype, r.action, r.outcome, r.outcome_desc, r.client_id, r.user_ref, r.user_name,
+    r.token_id, r.network, r.request_id, r.entity_type, r.entity_id, r.entity_version, r.query, r.patient,
+  ]);
 }
 
 /** The sealer hashes thousands of rows a second: one-shot. */
@@ -55,6 +62,11 @@ const sha256 = (data: string | Buffer): Buffer => digest('sha256', data);
 /** row_hash = SHA-256(canonical row, UTF-8): computed by the writer, or by the sealer when the writer could not. */
 export function rowHash(row: Omit<AuditRow, 'tx'>): Buffer {
   return sha256(canonicalRow(row));
+}
+
+/** rowHash as hex, as the writers bind it. */
+export function rowHashHex(row: Omit<AuditRow, 'tx'>): string {
+  return digestHex('sha256', canonicalRow(row));
 }
 
 const scratch = Buffer.alloc(32 + 8 + 24 + 32);

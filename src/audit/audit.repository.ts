@@ -3,7 +3,7 @@ import type { Queryable } from '../database/database';
 import type { WriteExtra } from '../fhir/storage/storage.types';
 import { onlyWritten } from '../fhir/storage/resource.repository';
 import { arrayLiteral, SqlParams } from '../fhir/storage/sql-params';
-import { AUDIT_ROW_SELECT, AuditRow, rowHash, toRow } from './audit-chain';
+import { AUDIT_ROW_SELECT, AuditRow, rowHashHex, toRow } from './audit-chain';
 import type { AuditRecord } from './audit.types';
 import { patientsInBody } from './http-interaction';
 import { uuidv7 } from '../uuidv7';
@@ -75,7 +75,7 @@ type InsertedRow = Omit<AuditRow, 'tx' | 'row_hash'> & { row_hash: string | null
 
 function inserted(r: AuditRecord, id = uuidv7(r.recorded.getTime())): InsertedRow {
   const row = toRow(id, r);
-  const hash = rowHash(row).toString('hex');
+  const hash = rowHashHex(row);
   (row as unknown as InsertedRow).row_hash = hash;
   return row as unknown as InsertedRow;
 }

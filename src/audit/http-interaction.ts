@@ -156,6 +156,7 @@ export function patientsInBody(text: string, max = 100): string[] {
 }
 
 function safeDecode(s: string): string {
+  if (s.indexOf('%') < 0) return s;
   try {
     return decodeURIComponent(s);
   } catch {
