@@ -36,7 +36,8 @@ function plainLiteral(values: unknown[]): string | undefined {
     if (!(t === 'string' || v === null || v === undefined || t === 'boolean' || (t === 'number' && Number.isFinite(v)))) return undefined;
   }
   const json = JSON.stringify(values);
-  return OTHER_JSON_ESCAPE.test(json) ? undefined : `{${json.slice(1, -1)}}`;
+  // most literals hold no backslash at all: a memchr-fast look before the regex scan
+  return json.indexOf('\\') >= 0 && OTHER_JSON_ESCAPE.test(json) ? undefined : `{${json.slice(1, -1)}}`;
 }
 
 const NEEDS_ESCAPE = /["\\]/;
