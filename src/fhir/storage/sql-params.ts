@@ -11,7 +11,7 @@ export class SqlParams {
   };
 }
 
-/** The PostgreSQL array literal of an array: made by `JSON.stringify` where it can be, else element by element. */
+/** The PostgreSQL array literal of an array: short ones element by element, longer ones by `JSON.stringify` where it can be. */
 export function arrayLiteral(values: unknown[]): string {
   // a few elements (an audit row's subtype or Patients) are cheaper to concatenate than to stringify and check
   if (values.length <= 4) return builtLiteral(values);
