@@ -18,8 +18,11 @@ async function freshDatabase(name, adminUrl = process.env.BENCH_ADMIN_URL || 'po
   return adminUrl.replace(/\/[^/]*$/, `/${name}`);
 }
 
-/** Starts `node <dist>/src/main.js` with env (dist: this checkout's `dist/` unless given); resolves when /readyz answers. */
-async function startServer(env, dist) {
+/**
+ * Starts `node <dist>/src/main.js` with env; resolves when /readyz answers. dist: this checkout's
+ * `dist/` unless given, or BENCH_DIST (another build, for A/B runs of two versions with any bench).
+ */
+async function startServer(env, dist = process.env.BENCH_DIST || undefined) {
   const main = path.join(dist ?? path.join(root, 'dist'), 'src/main.js');
   if (!dist && !fs.existsSync(main)) execSync('npm run build', { cwd: root, stdio: 'inherit' });
   const port = env.PORT || String(30000 + Math.floor(Math.random() * 10000));
