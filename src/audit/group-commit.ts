@@ -32,8 +32,9 @@ export interface GroupCommitOptions {
  * flight, the next one waits until every announced item has arrived (the
  * CPU has nothing else to do then) or `maxWaitMs` passed; with none in
  * flight, one starts once at least half of what is expected has arrived, so
- * the commit overlaps with the rest of the work. Under a steady load the
- * requests settle into two alternating cohorts, each sharing one commit.
+ * the commit overlaps with the rest of the work. With one statement in flight
+ * at most (`AuditService`), a steady load settles into cohorts: the requests
+ * processed while a commit runs share the next one.
  */
 export class GroupCommit<T> {
   private queue: Pending<T>[] = [];
