@@ -121,6 +121,7 @@ async function main() {
     const rows = await on.admin.query('SELECT count(*)::int AS n FROM audit_event');
     summary.audit_rows = rows.rows[0].n;
     process.stdout.write(JSON.stringify(summary) + '\n');
+    return summary;
   } finally {
     for (const s of [off, on]) {
       await s.server.stop();

@@ -94,7 +94,7 @@ async function main() {
     return results;
   });
   // issue #6: read throughput audited vs unaudited, in alternating slices of one run
-  if (!process.env.SKIP_AUDIT) await auditOverhead();
+  const audit = process.env.SKIP_AUDIT ? undefined : await auditOverhead();
   // issue #7: 200 devices each POSTing an Observation every ~2 s, p99 latency (and rest-hook delivery)
   if (!process.env.SKIP_DEVICES) await deviceIngest();
   if (process.env.SKIP_YARDSTICKS) return;
@@ -103,8 +103,8 @@ async function main() {
   const synthea = path.join(shared, 'fixtures', 'synthea');
   const sets = fs.existsSync(synthea) ? fs.readdirSync(synthea, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort() : [];
   for (const set of sets.slice(1)) {
-    await withFreshServer('fhir_bench_load', async (server) =>
-      yardstick('fhir-load.mjs', fhirLoadEnv(server, { SCENARIOS: 'synthea_ingest', SYNTHEA_SET: set })));
+    fhirLoad.push(...(await withFreshServer('fhir_bench_load', async (server) =>
+      yardstick('fhir-load.mjs', fhirLoadEnv(server, { SCENARIOS: 'synthea_ingest', SYNTHEA_SET: set })))));
   }
   const bare = yardstick('bare-limit.mjs', { PGURL: await freshDatabase('fhir_bench_bare'), DURATION: process.env.DURATION || '10' });
   const by = (arr, name) => arr.find((x) => x.scenario === name);
@@ -116,6 +116,35 @@ async function main() {
     own_read: ratio(own.read, by(bare, 'bare_read')),
     own_create: ratio(own.create, by(bare, 'bare_create')),
   }) + '\n');
+  process.stdout.write(JSON.stringify(targets(fhirLoad, audit)) + '\n');
+}
+
+/**
+ * The issues' targets that this run measures, as fhir-load measures them (the core server's, the
+ * bundles issue's, the audit issue's; search at a million is `npm run bench:search`): one line with
+ * each check's value, bound and whether it is met on this machine in this run.
+ */
+function targets(fhirLoad, audit) {
+  const checks = [];
+  const check = (issue, what, value, op, bound) => {
+    if (value === undefined || value === null) return;
+    checks.push({ issue, what, value, target: `${op} ${bound}`, met: op === '>=' ? value >= bound : value <= bound });
+  };
+  const line = (name) => fhirLoad.find((x) => x.scenario === name);
+  for (const [name, c] of [['read', 3500, 25], ['create', 900, 40], ['update', 900, 40]].map(([n, ...r]) => [n, r])) {
+    check('core', `${name} req/s`, line(name)?.rps, '>=', c[0]);
+    check('core', `${name} p99 ms`, line(name)?.p99_ms, '<=', c[1]);
+  }
+  const rss = Math.max(...['read', 'create', 'update'].map((n) => line(n)?.server_rss_peak_mb ?? 0));
+  if (rss > 0) check('core', 'server RSS peak MB', rss, '<=', 300);
+  check('bundles', 'transaction resources/s', line('transaction')?.resources_per_s, '>=', 3000);
+  check('bundles', 'transaction p99 ms', line('transaction')?.p99_ms, '<=', 150);
+  check('bundles', 'seed_obs resources/s', line('seed_obs')?.resources_per_s, '>=', 3000);
+  for (const s of fhirLoad.filter((x) => x.scenario === 'synthea_ingest' && x.resources_per_s !== undefined)) {
+    check('bundles', `synthea_ingest ${s.set} resources/s`, s.resources_per_s, '>=', 3000);
+  }
+  check('audit', 'audited/unaudited reads', audit?.read_ratio, '>=', 0.85);
+  return { scenario: 'targets', met: checks.filter((c) => c.met).length, of: checks.length, checks };
 }
 
 main().catch((err) => {
