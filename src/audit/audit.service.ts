@@ -47,7 +47,7 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
     // everything arriving while an INSERT is in flight shares the next one; requests being processed
     // are announced (`expectRecord`) so that a statement waits, up to groupCommitMs, for those about to join.
     // One statement at a time: two in flight made smaller statements and left the machine idler (reads at
-    // c=32 on a fast host, alternating slices: 10,870 → 11,940/s, c=16 and c=64 +5 %; equal on slow hosts)
+    // c=32 on a fast host, alternating slices: 10,870 → 11,940/s, c=16 and c=64 +5 %; a slower host measured both equal)
     this.commits = new GroupCommit((records) => this.repository.insertMany(this.db.pool, records, prepared), {
       maxBatch: 1000,
       maxInFlight: 1,
