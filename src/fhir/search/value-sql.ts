@@ -18,7 +18,7 @@ export type ValueSetCodes = (url: string) => string[] | undefined;
  */
 export abstract class ValueSql {
   private n = 0;
-  protected readonly scope: RenderScope = { probing: false, table: INDEX_TABLE, opaqueHashes: false };
+  protected readonly scope: RenderScope = { probing: false, table: INDEX_TABLE, opaqueValues: false };
 
   constructor(
     readonly p: SqlParams,
@@ -34,13 +34,18 @@ export abstract class ValueSql {
     return this.p.bind(v, 'text');
   }
 
+  /** A value bound as `(SELECT $n)` in an opaque scope, where the planner must not see it (RenderScope.opaqueValues). */
+  private hidden(v: unknown, type: string): string {
+    return this.scope.opaqueValues ? `(SELECT ${this.p.bind(v, type)})::${type}` : this.p.bind(v, type);
+  }
+
   protected probes<T>(fn: () => T): T {
     return this.scoped('probing', true, fn);
   }
 
-  /** Renders `fn`'s criteria with value hashes the planner does not see (see RenderScope.opaqueHashes). */
-  withOpaqueHashes<T>(fn: () => T): T {
-    return this.scoped('opaqueHashes', true, fn);
+  /** Renders `fn`'s criteria with value hashes and strings the planner does not see (see RenderScope.opaqueValues). */
+  withOpaqueValues<T>(fn: () => T): T {
+    return this.scoped('opaqueValues', true, fn);
   }
 
   /** Renders `fn`'s criteria over rows whose values are in `table` (contained resources: CONTAINED_TABLE). */
@@ -94,8 +99,7 @@ export abstract class ValueSql {
   protected hashIn(x: string, s: Stored, values: string[], column = 'hash', infix = ''): string {
     const hashes = [...new Set(s.flatMap((k) => values.map((v) => searchHash(`${k.type}|${k.param}|${infix}${v}`))))];
     // (a cast keeps `ANY((SELECT …)::bigint[])` an array expression: `ANY((SELECT …))` would be ANY(subquery))
-    const bind = (v: unknown, type: string) => (this.scope.opaqueHashes ? `(SELECT ${this.p.bind(v, type)})::${type}` : this.p.bind(v, type));
-    return hashes.length === 1 ? `${x}.${column} = ${bind(hashes[0], 'bigint')}` : `${x}.${column} = ANY(${bind(hashes, 'bigint[]')})`;
+    return hashes.length === 1 ? `${x}.${column} = ${this.hidden(hashes[0], 'bigint')}` : `${x}.${column} = ANY(${this.hidden(hashes, 'bigint[]')})`;
   }
 
   /**
@@ -240,9 +244,10 @@ export abstract class ValueSql {
   private string(x: string, s: Stored, value: string, modifier?: string): Cond {
     const norm = normalizeString(value).slice(0, MAX_INDEXED_STRING);
     const ph = this.phashIn(x, s, KIND.string);
-    if (modifier === 'exact') return { sql: `(${ph} AND ${x}.value = ${this.text(norm)} AND coalesce(${x}.exact, ${x}.value) = ${this.text(value)})`, keyed: true, ranged: true };
-    if (modifier === 'contains') return { sql: `(${ph} AND ${x}.value LIKE ${this.text('%' + likeEscape(norm) + '%')})`, keyed: true, ranged: true };
-    return { sql: `(${ph} AND ${x}.value >= ${this.text(norm)} AND ${x}.value < ${this.text(prefixUpperBound(norm))})`, keyed: true, ranged: true };
+    const text = (v: string) => this.hidden(v, 'text');
+    if (modifier === 'exact') return { sql: `(${ph} AND ${x}.value = ${text(norm)} AND coalesce(${x}.exact, ${x}.value) = ${text(value)})`, keyed: true, ranged: true };
+    if (modifier === 'contains') return { sql: `(${ph} AND ${x}.value LIKE ${text('%' + likeEscape(norm) + '%')})`, keyed: true, ranged: true };
+    return { sql: `(${ph} AND ${x}.value >= ${text(norm)} AND ${x}.value < ${text(prefixUpperBound(norm))})`, keyed: true, ranged: true };
   }
 
   /**
@@ -316,13 +321,15 @@ interface RenderScope {
    */
   table: string;
   /**
-   * Value hashes bound as `(SELECT $n)`, a value the planner does not see: its estimates are then
-   * the same for every value, so a prepared statement's generic plan costs what each custom plan
-   * does and PostgreSQL keeps it instead of planning every execution anew (it compares the two
-   * costs, and the row estimate of a known rare hash made the custom plan look cheaper). Only for
-   * statements whose plan fits all values (SearchSql.planFitsAllValues).
+   * Value hashes and string values bound as `(SELECT $n)`, a value the planner does not see: its
+   * estimates are then the same for every value, so a prepared statement's generic plan costs what
+   * each custom plan does and PostgreSQL keeps it instead of planning every execution anew (it
+   * compares the two costs, and the row estimate of a known rare hash, or of a narrow string prefix
+   * range, made the custom plan look cheaper: a name search was planned at every execution, ~150 µs
+   * of its ~300 µs of database time). Only for statements whose plan fits all values
+   * (SearchSql.planFitsAllValues).
    */
-  opaqueHashes: boolean;
+  opaqueValues: boolean;
 }
 
 /**
