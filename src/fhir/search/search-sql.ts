@@ -319,7 +319,7 @@ ORDER BY ${outerOrder.join(', ')}`;
 }
 
 /** A page's row limit as SQL text: a non-negative integer (the server's own `_count` + 1, never client text). */
-export function pageLimit(limit: number): string {
+function pageLimit(limit: number): string {
   if (!Number.isSafeInteger(limit) || limit < 0) throw new Error(`page limit must be a non-negative integer, got ${limit}`);
   return String(limit);
 }
