@@ -11,7 +11,7 @@
 const fs = require('fs');
 const { Client } = require('pg');
 const autocannon = require('autocannon');
-const { freshDatabase, startServer, serverPids } = require('./lib');
+const { freshDatabase, startServer, serverPids, median } = require('./lib');
 
 const JSON_HEADERS = { 'content-type': 'application/fhir+json' };
 const SLICE = Number(process.env.SLICE || 4);
@@ -92,7 +92,6 @@ async function slice(s, name, warmup = false) {
   return line;
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
   const off = await start(false);

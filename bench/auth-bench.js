@@ -12,7 +12,7 @@ const path = require('path');
 const { createHash, randomBytes } = require('crypto');
 const autocannon = require('autocannon');
 const { Client } = require('pg');
-const { freshDatabase, startServer } = require('./lib');
+const { freshDatabase, startServer, median } = require('./lib');
 
 const SLICE = Number(process.env.SLICE || 4);
 const SLICES = Number(process.env.SLICES || 3);
@@ -105,7 +105,6 @@ async function slice(s, name) {
   return line;
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
   const off = await start(false);

@@ -99,4 +99,7 @@ function rssMb(pid) {
   return kb ? Math.round(kb / 1024) : undefined;
 }
 
-module.exports = { root, shared, freshDatabase, startServer, load, rssMb, serverPids };
+/** The median of numbers (upper middle for an even count): what alternating-slice comparisons report. */
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+module.exports = { root, shared, freshDatabase, startServer, load, rssMb, serverPids, median };

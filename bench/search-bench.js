@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench:search`: the search benchmark (issue "FHIR search"). Prints JSON lines.
-//  1. write cost: Synthea creates at concurrency 16 with indexing off, then on (fresh database each),
-//     and the ratio;
+//  1. write cost: Synthea creates at concurrency 16 with indexing off and on (a server and a fresh
+//     database each), in alternating slices (WRITE_SLICES per mode, default 4, of WRITE_SLICE s, default
+//     5, after a warm-up slice each), and the ratio of the medians;
 //  2. data set: SEARCH_BENCH_RESOURCES (default 1,000,000) Synthea resources with fresh ids, loaded
 //     straight into the database through the server's storage + indexer (kept in database
 //     SEARCH_BENCH_DB, default fhir_search_bench, and reused when it already holds that many: REUSE=0 reloads);
@@ -17,7 +18,7 @@ const fs = require('fs');
 const { execSync, spawnSync } = require('child_process');
 const { Client } = require('pg');
 const autocannon = require('autocannon');
-const { root, shared, freshDatabase, startServer: startBuilt, load } = require('./lib');
+const { root, shared, freshDatabase, startServer: startBuilt, load, median } = require('./lib');
 
 // SEARCH_BENCH_DIST: a build elsewhere (e.g. `tsc -p tsconfig.build.json --outDir /tmp/x`), else ./dist
 const DIST = process.env.SEARCH_BENCH_DIST;
@@ -34,25 +35,43 @@ const ADMIN = process.env.BENCH_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432
 const SERVER_ENV = { AUTH_REQUIRED: 'false', DB_POOL_SIZE: '16' };
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const JSON_HEADERS = { 'content-type': 'application/fhir+json' };
+const WRITE_SLICES = Number(process.env.WRITE_SLICES || 4);
+const WRITE_SLICE = Number(process.env.WRITE_SLICE || 5);
 
+/**
+ * Indexed and unindexed creates (two servers, a fresh database each) in alternating slices, after one
+ * unmeasured warm-up slice each, compared by their medians: one slice each, minutes apart, differed by
+ * up to 2× on a shared host.
+ */
 async function writeCost() {
   const bodies = createBodies(20000);
-  const results = {};
-  for (const indexing of ['off', 'on']) {
-    const url = await freshDatabase('fhir_search_bench_w', ADMIN);
-    const server = await startServer({ DATABASE_URL: url, SEARCH_INDEXING: indexing, ...SERVER_ENV });
-    let i = 0;
-    try {
-      results[indexing] = await load(`create_indexing_${indexing}`, {
-        url: server.fhir,
-        connections: 16,
-        requests: [{ method: 'POST', headers: JSON_HEADERS, setupRequest: (r) => { const b = bodies[i++ % bodies.length]; return { ...r, path: `/fhir/${b.type}`, body: b.body }; } }],
-      });
-    } finally {
-      await server.stop();
+  const modes = ['off', 'on'];
+  const servers = {};
+  const rps = { off: [], on: [] };
+  let i = 0;
+  const slice = (indexing, n) =>
+    load(`create_indexing_${indexing}`, {
+      url: servers[indexing].fhir,
+      connections: 16,
+      duration: n === 0 ? 3 : WRITE_SLICE,
+      requests: [{ method: 'POST', headers: JSON_HEADERS, setupRequest: (r) => { const b = bodies[i++ % bodies.length]; return { ...r, path: `/fhir/${b.type}`, body: b.body }; } }],
+    }, { slice: n === 0 ? 'warm-up' : n });
+  try {
+    for (const indexing of modes) {
+      const url = await freshDatabase(`fhir_search_bench_w_${indexing}`, ADMIN);
+      servers[indexing] = await startServer({ DATABASE_URL: url, SEARCH_INDEXING: indexing, ...SERVER_ENV });
     }
+    for (let n = 0; n <= WRITE_SLICES; n++) {
+      for (const indexing of modes) {
+        const r = await slice(indexing, n);
+        if (n > 0) rps[indexing].push(r.rps);
+      }
+    }
+  } finally {
+    for (const s of Object.values(servers)) await s.stop();
   }
-  out({ scenario: 'create_throughput_ratio', indexed_vs_unindexed: Math.round((results.on.rps / results.off.rps) * 100) / 100, target: 0.7 });
+  const [off, on] = modes.map((m) => median(rps[m]));
+  out({ scenario: 'create_throughput_ratio', slices: WRITE_SLICES, slice_s: WRITE_SLICE, unindexed_rps: off, indexed_rps: on, indexed_vs_unindexed: Math.round((on / off) * 100) / 100, target: 0.7 });
 }
 
 async function dataset(db = DB, n = N) {
@@ -185,8 +204,6 @@ async function yardstick(url) {
     await server.stop();
   }
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Matches per response of a kind (the first 20 paths): a fuller page costs more whatever the data size. */
 async function meanEntries(server, paths) {
