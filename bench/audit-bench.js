@@ -92,7 +92,6 @@ async function slice(s, name, warmup = false) {
   return line;
 }
 
-
 async function main() {
   const off = await start(false);
   const on = await start(true);

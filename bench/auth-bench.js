@@ -105,7 +105,6 @@ async function slice(s, name) {
   return line;
 }
 
-
 async function main() {
   const off = await start(false);
   const on = await start(true);
