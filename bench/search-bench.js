@@ -47,7 +47,7 @@ async function writeCost() {
   const bodies = createBodies(20000);
   const modes = ['off', 'on'];
   const servers = {};
-  const rps = { off: [], on: [] };
+  const rps = Object.fromEntries(modes.map((m) => [m, []]));
   let i = 0;
   const slice = (indexing, n) =>
     load(`create_indexing_${indexing}`, {

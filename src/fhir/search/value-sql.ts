@@ -36,6 +36,7 @@ export abstract class ValueSql {
 
   /** A value bound as `(SELECT $n)` in an opaque scope, where the planner must not see it (RenderScope.opaqueValues). */
   private hidden(v: unknown, type: string): string {
+    // (the cast keeps `ANY((SELECT …)::bigint[])` an array expression: `ANY((SELECT …))` would be ANY(subquery))
     return this.scope.opaqueValues ? `(SELECT ${this.p.bind(v, type)})::${type}` : this.p.bind(v, type);
   }
 
@@ -98,7 +99,6 @@ export abstract class ValueSql {
   /** `x.hash` = the hash of `type|param|value` for one of the stored parameters (64-bit hashes are trusted, see the migration). */
   protected hashIn(x: string, s: Stored, values: string[], column = 'hash', infix = ''): string {
     const hashes = [...new Set(s.flatMap((k) => values.map((v) => searchHash(`${k.type}|${k.param}|${infix}${v}`))))];
-    // (a cast keeps `ANY((SELECT …)::bigint[])` an array expression: `ANY((SELECT …))` would be ANY(subquery))
     return hashes.length === 1 ? `${x}.${column} = ${this.hidden(hashes[0], 'bigint')}` : `${x}.${column} = ANY(${this.hidden(hashes, 'bigint[]')})`;
   }
 
