@@ -2,7 +2,7 @@
 // `npm run bench:search`: the search benchmark (issue "FHIR search"). Prints JSON lines.
 //  1. write cost: Synthea creates at concurrency 16 with indexing off and on (a server and a fresh
 //     database each), in alternating slices (WRITE_SLICES per mode, default 4, of WRITE_SLICE s, default
-//     5, after a warm-up slice each), and the ratio of the medians;
+//     5, after a warm-up slice of WRITE_WARMUP s each, default 12), and the ratio of the medians;
 //  2. data set: SEARCH_BENCH_RESOURCES (default 1,000,000) Synthea resources with fresh ids, loaded
 //     straight into the database through the server's storage + indexer (kept in database
 //     SEARCH_BENCH_DB, default fhir_search_bench, and reused when it already holds that many: REUSE=0 reloads);
@@ -37,6 +37,9 @@ const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const JSON_HEADERS = { 'content-type': 'application/fhir+json' };
 const WRITE_SLICES = Number(process.env.WRITE_SLICES || 4);
 const WRITE_SLICE = Number(process.env.WRITE_SLICE || 5);
+// V8 is still compiling the indexing code 5-10 s into a fresh server's creates (`--trace-opt`, 5 s slices:
+// 2,350, 700, then 10-100 ms of compiling each), more code than the unindexed server runs
+const WRITE_WARMUP = Number(process.env.WRITE_WARMUP || 12);
 
 /**
  * Indexed and unindexed creates (two servers, a fresh database each) in alternating slices, after one
@@ -53,7 +56,7 @@ async function writeCost() {
     load(`create_indexing_${indexing}`, {
       url: servers[indexing].fhir,
       connections: 16,
-      duration: n === 0 ? 3 : WRITE_SLICE,
+      duration: n === 0 ? WRITE_WARMUP : WRITE_SLICE,
       requests: [{ method: 'POST', headers: JSON_HEADERS, setupRequest: (r) => { const b = bodies[i++ % bodies.length]; return { ...r, path: `/fhir/${b.type}`, body: b.body }; } }],
     }, { slice: n === 0 ? 'warm-up' : n });
   try {
