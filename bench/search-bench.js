@@ -10,7 +10,8 @@
 //     the SQL of any kind over its target; then the team's fhir-load search scenarios;
 //  4. growth: the same kinds against a tenth of the data (database `<SEARCH_BENCH_DB>_tenth`, kept too)
 //     and the full set in alternating slices, so that both sizes see the same machine: p50 and mean
-//     latency (concurrency / req/s) at each size, their ratio, and the entries a response returns.
+//     latency (concurrency / req/s) at each size, their ratio, and the entries a response returns;
+//     string prefix and `_has` also with a full page at both sizes (FULL_PAGE_QUERIES).
 // Env: DURATION (s per scenario, default 10), SKIP_WRITE=1, SKIP_SEARCHES=1, SKIP_YARDSTICK=1, SKIP_GROWTH=1,
 // GROWTH_SLICES (per size and kind, default 4), GROWTH_SLICE (s, default 3), BENCH_ADMIN_URL.
 const path = require('path');
@@ -128,6 +129,18 @@ const QUERIES = {
 };
 const TARGET_MS = { include: 60 };
 
+/**
+ * Growth only: the two kinds whose matches grow with the data (a name prefix or a code matches ten
+ * times as many Patients in the full set) again with a response of the same size at both sizes, a
+ * full page of 5: a one-letter prefix, the `_has` code alone (three codes that 17–44% of Synthea
+ * patients have). What these measure is the index's growth; the kinds above measure that plus
+ * serving ~9× more matches.
+ */
+const FULL_PAGE_QUERIES = {
+  string_prefix_full_page: (p) => `Patient?family=${encodeURIComponent(p.family.slice(0, 1))}&_count=5`,
+  has_full_page: (p, i) => `Patient?_has:Condition:patient:code=http://snomed.info/sct|${['59621000', '15777000', '195662009'][i % 3]}&_count=5`,
+};
+
 /** Page links deep into a long result (following `next` as a client does), to time deep pages. */
 async function deepPages(base, n) {
   const links = [];
@@ -142,7 +155,7 @@ async function deepPages(base, n) {
 
 /** The request paths of a query kind on a server's data (`patients`: its samples). */
 async function pathsFor(kind, patients, server) {
-  const make = QUERIES[kind];
+  const make = QUERIES[kind] ?? FULL_PAGE_QUERIES[kind];
   return make ? patients.map((p, i) => make(p, i)) : deepPages(server.fhir, 50);
 }
 
@@ -231,7 +244,7 @@ async function growth(bigUrl) {
     for (const [name, url] of [['tenth', smallUrl], ['full', bigUrl]]) {
       sizes.push({ name, patients: await samples(url), server: await startServer({ DATABASE_URL: url, ...SERVER_ENV }) });
     }
-    for (const kind of Object.keys(QUERIES)) {
+    for (const kind of [...Object.keys(QUERIES), ...Object.keys(FULL_PAGE_QUERIES)]) {
       for (const s of sizes) {
         s.paths = await pathsFor(kind, s.patients, s.server);
         s.entries = await meanEntries(s.server, s.paths);
