@@ -140,6 +140,7 @@ const FULL_PAGE_QUERIES = {
   string_prefix_full_page: (p) => `Patient?family=${encodeURIComponent(p.family.slice(0, 1))}&_count=5`,
   has_full_page: (p, i) => `Patient?_has:Condition:patient:code=http://snomed.info/sct|${['59621000', '15777000', '195662009'][i % 3]}&_count=5`,
 };
+const GROWTH_QUERIES = { ...QUERIES, ...FULL_PAGE_QUERIES };
 
 /** Page links deep into a long result (following `next` as a client does), to time deep pages. */
 async function deepPages(base, n) {
@@ -155,7 +156,7 @@ async function deepPages(base, n) {
 
 /** The request paths of a query kind on a server's data (`patients`: its samples). */
 async function pathsFor(kind, patients, server) {
-  const make = QUERIES[kind] ?? FULL_PAGE_QUERIES[kind];
+  const make = GROWTH_QUERIES[kind];
   return make ? patients.map((p, i) => make(p, i)) : deepPages(server.fhir, 50);
 }
 
@@ -244,7 +245,7 @@ async function growth(bigUrl) {
     for (const [name, url] of [['tenth', smallUrl], ['full', bigUrl]]) {
       sizes.push({ name, patients: await samples(url), server: await startServer({ DATABASE_URL: url, ...SERVER_ENV }) });
     }
-    for (const kind of [...Object.keys(QUERIES), ...Object.keys(FULL_PAGE_QUERIES)]) {
+    for (const kind of Object.keys(GROWTH_QUERIES)) {
       for (const s of sizes) {
         s.paths = await pathsFor(kind, s.patients, s.server);
         s.entries = await meanEntries(s.server, s.paths);
