@@ -18,7 +18,8 @@ import type { IndexKind } from './search-params';
 export const INDEX_TABLE = 'search_index';
 
 /** The `kind` of a row (`o`: an owner date row, see ownerDateRows). */
-export const KIND = { token: 't', string: 's', reference: 'r', date: 'd', number: 'n', text: 'x', owner: 'o' } as const;
+/** (`g`: a position, `Location.near`: latitude in `nlow`, longitude in `nhigh`; position.ts) */
+export const KIND = { token: 't', string: 's', reference: 'r', date: 'd', number: 'n', text: 'x', owner: 'o', position: 'g' } as const;
 export type RowKind = (typeof KIND)[keyof typeof KIND];
 
 export const KIND_OF: Record<IndexKind, RowKind> = {
@@ -27,6 +28,7 @@ export const KIND_OF: Record<IndexKind, RowKind> = {
   reference: KIND.reference,
   date: KIND.date,
   number: KIND.number,
+  position: KIND.position,
 };
 
 /** Value columns, in the order the indexer fills them. */
@@ -73,7 +75,7 @@ export const KEY_COLUMNS = [
   { name: 'hash', type: 'bigint' },
   /** token with a system: `search_hash(type|param|system|value)` */
   { name: 'shash', type: 'bigint' },
-  /** string, date, number: `search_hash(type|param)` */
+  /** string, date, number, position: `search_hash(type|param)` */
   { name: 'phash', type: 'bigint' },
   /** date: 0 under a day, 1 under 366 days, 2 longer or open (narrows a date window's range scan) */
   { name: 'span', type: 'smallint' },
@@ -98,7 +100,7 @@ export function withLookupKeys(resourceType: string, row: unknown[]): unknown[] 
     token || kind === KIND.reference ? keys.hash(value) : null,
     // an owner date row: the hash its reference row has (`system` holds the reference parameter)
     token && system !== null ? keys.hash(value, system) : owner ? keysOf(resourceType, system!).hash(value) : null,
-    kind === KIND.string || kind === KIND.date || kind === KIND.number || owner ? keys.phash : null,
+    kind === KIND.string || kind === KIND.date || kind === KIND.number || kind === KIND.position || owner ? keys.phash : null,
     kind === KIND.date ? spanClass(row[AT.low], row[AT.high]) : null,
   );
   return row;

@@ -1,6 +1,6 @@
 import type { CapabilityStatement, CapabilityStatementRestResourceSearchParam } from 'fhir/r4';
 import { compositeOf } from './composite';
-import { UNSUPPORTED_PARAMS, SearchParameterRegistry } from './search-params';
+import { kindOf, UNSUPPORTED_PARAMS, SearchParameterRegistry } from './search-params';
 
 /** Parameters for every type, answered by the server itself (search.html#all, #has). */
 const COMMON = [
@@ -38,7 +38,7 @@ export function contributeSearch(cs: CapabilityStatement, registry: SearchParame
       const params: CapabilityStatementRestResourceSearchParam[] = [];
       const includes: string[] = [];
       for (const sp of registry.paramsOf(r.type).values()) {
-        if (UNSUPPORTED_PARAMS.has(sp.code) || sp.type === 'special' || COMMON.some((c) => c.name === sp.code)) continue;
+        if (UNSUPPORTED_PARAMS.has(sp.code) || (sp.type === 'special' && !kindOf(sp.type, sp.url)) || COMMON.some((c) => c.name === sp.code)) continue;
         if (sp.type === 'composite' && !compositeOf(registry, sp)) continue;
         params.push({ name: sp.code, definition: sp.url, type: sp.type as CapabilityStatementRestResourceSearchParam['type'] });
         if (sp.type === 'reference') includes.push(`${r.type}:${sp.code}`);

@@ -13,6 +13,7 @@ import {
   tokenEntries,
 } from './index-values';
 import { contentLexemes, narrativeLexemes } from './full-text';
+import { positionEntries } from './position';
 import { tsvectorLiteral } from './normalize';
 import { IndexKind, kindOf, RESOURCE_COLUMN_PARAMS, SearchParameterInfo, SearchParameterRegistry } from './search-params';
 import { canonicalEntry, UCUM, UCUM_SUFFIX } from './ucum';
@@ -189,6 +190,9 @@ export class SearchIndexer implements ResourceIndexer {
           if (c) sink.add(indexRow({ param: param + UCUM_SUFFIX, kind: KIND.number, nlow: c.low, nhigh: c.high, system: UCUM, value: c.unit, ...extra }));
         }
         return;
+      case 'position':
+        for (const e of positionEntries(pv)) sink.add(indexRow({ param, kind: KIND.position, nlow: e.latitude, nhigh: e.longitude }));
+        return;
       case 'reference':
         for (const e of referenceEntries(pv, this.baseUrl)) {
           sink.add(indexRow({ param, kind: KIND.reference, value: e.ref, target_type: e.targetType, target_id: e.targetId }));
@@ -231,7 +235,7 @@ export class SearchIndexer implements ResourceIndexer {
         if (c) composites.push(c);
         continue;
       }
-      const kind = kindOf(sp.type);
+      const kind = kindOf(sp.type, sp.url);
       if (!kind) continue;
       const extract = this.compiler.compileFor(resourceType, sp.expression);
       if (extract) params.push({ code: sp.code, type: sp.type, kind, extract });

@@ -1,5 +1,6 @@
 import type { CompactDefinitions, SearchParameterInfo } from '../definitions/definitions';
 import { findAliases, StoredParam } from './param-aliases';
+import { NEAR_URL } from './position';
 
 export type { SearchParameterInfo, StoredParam };
 
@@ -7,13 +8,19 @@ export type { SearchParameterInfo, StoredParam };
 export const RESOURCE_COLUMN_PARAMS = new Set(['_id', '_lastUpdated']);
 
 /** Parameters the server does not support (reported as such, 400 unless lenient). */
-export const UNSUPPORTED_PARAMS = new Set(['_query', 'near']);
+export const UNSUPPORTED_PARAMS = new Set(['_query']);
 
 /** The index table kind each search parameter type is stored in. */
-export type IndexKind = 'token' | 'string' | 'reference' | 'date' | 'number';
+export type IndexKind = 'token' | 'string' | 'reference' | 'date' | 'number' | 'position';
 
-export function kindOf(type: string): IndexKind | undefined {
+/**
+ * The kind of a parameter of `type`. A `special` parameter has its own semantics in the spec's
+ * prose, so only the one the server implements has a kind (`url`: its definition's).
+ */
+export function kindOf(type: string, url?: string): IndexKind | undefined {
   switch (type) {
+    case 'special':
+      return url === NEAR_URL ? 'position' : undefined;
     case 'token':
     case 'uri':
       return 'token';

@@ -8,6 +8,7 @@ import { orValues, parseDate, parseNumber, parseQuantity, parseReference, parseT
 import { compositeOf } from './composite';
 import { ExpressionCompiler } from './expression';
 import { words } from './normalize';
+import { parseNear } from './position';
 
 export interface ParseOptions {
   /** `Prefer: handling=lenient`: unknown parameters are reported, not refused */
@@ -30,6 +31,7 @@ const MODIFIERS: Record<string, string[]> = {
   number: ['missing'],
   quantity: ['missing'],
   composite: ['missing'],
+  special: ['missing'],
 };
 
 /** Thrown for a parameter the server does not know or support (400, or ignored when lenient). */
@@ -181,7 +183,7 @@ export class SearchParser {
   private paramCriterion(defs: Map<string, SearchParameterInfo>, code: string, modifier: string | undefined, value: string): ParamCriterion {
     const first = defs.values().next().value as SearchParameterInfo;
     const type = first.type;
-    if (type === 'special' || (type === 'composite' && !compositeOf(this.registry, first))) {
+    if ((type === 'special' && !kindOf(type, first.url)) || (type === 'composite' && !compositeOf(this.registry, first))) {
       throw new Unsupported(`parameter "${code}" is not supported`);
     }
     const c: ParamCriterion = { kind: 'param', code, type, defs, values: [] };
@@ -244,6 +246,9 @@ export class SearchParser {
       }
       case 'composite':
         v.composite = this.composite(sp, raw, name);
+        break;
+      case 'special':
+        v.near = parseNear(unescape(raw), name);
         break;
     }
     return v;

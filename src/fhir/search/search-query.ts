@@ -1,5 +1,6 @@
 import type { OperationOutcomeIssue } from 'fhir/r4';
 import type { DateRange } from '../date-range';
+import type { NearValue } from './position';
 import type { SearchParameterInfo } from './search-params';
 
 /** search.html §2.1.1.4 comparison prefixes. */
@@ -46,6 +47,8 @@ export interface ParamValue {
   codes?: string[];
   /** composite: each component's value, parsed as its own parameter type */
   composite?: ParamValue[];
+  /** `Location.near`: the point and radius */
+  near?: NearValue;
 }
 
 /** A criterion on a standard or custom parameter, for a set of resource types. */

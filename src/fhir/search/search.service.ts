@@ -13,6 +13,7 @@ import { checkContainedQuery, containedSource, isContainedId, materializeContain
 import { CriteriaSql } from './criteria-sql';
 import { COMPARTMENT_PARAM } from './index-tables';
 import { OwnerDatesState } from './owner-dates';
+import { nearEntrySearch, Position } from './position';
 import { encodeCursor } from './paging';
 import { shapeResource } from './result-shaping';
 import { SearchIncludes } from './search-includes';
@@ -253,9 +254,18 @@ export class SearchService implements OnModuleInit {
     const entry: EntryJson[] = [];
     const resourceText = (r: ResourceRow) => shapeResource(r.content, q.summary, q.elements);
     // a contained resource's fullUrl is its container's with `#id` (search.html#contained)
-    for (const r of matches) entry.push({ fullUrl: isContainedId(r.id) ? `${ctx.baseUrl}/${r.id}` : `${ctx.baseUrl}/${r.resource_type}/${r.id}`, resource: resourceText(r), search: { mode: 'match' } });
+    const near = nearPoints(q);
+    for (const r of matches) {
+      const search = near.length && r.resource_type === 'Location' ? nearEntrySearch(r.content, near) : { mode: 'match' as const };
+      entry.push({ fullUrl: isContainedId(r.id) ? `${ctx.baseUrl}/${r.id}` : `${ctx.baseUrl}/${r.resource_type}/${r.id}`, resource: resourceText(r), search });
+    }
     for (const r of included) entry.push({ fullUrl: `${ctx.baseUrl}/${r.resource_type}/${r.id}`, resource: resourceText(r), search: { mode: 'include' } });
     if (q.issues.length) entry.push({ resource: operationOutcome(q.issues as OperationOutcomeIssue[]), search: { mode: 'outcome' } });
     return { status: 200, body: bundleJson({ type: 'searchset', total, link, entry }) };
   }
+}
+
+/** The points of the query's `near` criteria (each match's Bundle.entry.search carries its distance to the closest). */
+function nearPoints(q: SearchQuery): Position[] {
+  return q.criteria.flatMap((c) => (c.kind === 'param' && c.type === 'special' ? c.values.flatMap((v) => (v.near ? [v.near] : [])) : []));
 }

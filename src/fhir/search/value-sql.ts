@@ -2,6 +2,7 @@ import { SqlParams } from '../storage/sql-params';
 import { compositeOf, compositeSuffix, foldedKeys } from './composite';
 import { INDEX_TABLE, KIND, RowKind } from './index-tables';
 import { normalizeString, prefixUpperBound, searchHash, MAX_INDEXED_STRING } from './normalize';
+import { nearCondition } from './position';
 import { dateCondition, numberCondition, spanHint } from './range-sql';
 import type { NumberValue, ParamCriterion, ParamValue, TokenValue } from './search-query';
 import type { SearchParameterRegistry } from './search-params';
@@ -189,6 +190,8 @@ export abstract class ValueSql {
         return this.numbers(x, s, type, [v.number!], false);
       case 'reference':
         return v.refs!.length ? { sql: this.hashIn(x, s, v.refs!), keyed: true } : { sql: 'FALSE', keyed: true };
+      case 'special':
+        return { sql: `(${this.phashIn(x, s, KIND.position)} AND ${nearCondition(this.p, v.near!, x)})`, keyed: true, ranged: true };
     }
     return { sql: 'FALSE', keyed: true };
   }
