@@ -198,6 +198,8 @@ export class CriteriaSql extends ValueSql {
         return c.value ? 'TRUE' : 'FALSE';
       case 'any':
         return `(${c.alternatives.map((alt) => `(${this.all(alt, a, types)})`).join(' OR ')})`;
+      case 'not':
+        return `NOT (${this.render(c.inner, a, types)})`;
       case 'id': {
         const ids = this.p.bind(c.ids, 'text[]');
         const id = this.contained ? containedIdSql(`${a}.id`) : `${a}.id`;

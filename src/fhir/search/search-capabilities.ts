@@ -14,6 +14,7 @@ const COMMON = [
   { name: '_content', type: 'string', definition: 'http://hl7.org/fhir/SearchParameter/Resource-content' },
   { name: '_list', type: 'special', documentation: 'resources referenced by the List with this id (List.entry.item)' },
   { name: '_has', type: 'special', documentation: 'reverse chaining: _has:Type:reference:parameter=value' },
+  { name: '_filter', type: 'special', documentation: 'search_filter.html: tests path op value over these parameters, with and / or / not' },
 ] as const;
 
 /**

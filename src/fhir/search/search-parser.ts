@@ -9,6 +9,7 @@ import { compositeOf } from './composite';
 import { ExpressionCompiler } from './expression';
 import { words } from './normalize';
 import { parseNear } from './position';
+import { filterCriterion, parseFilter, pathType } from './filter';
 
 export interface ParseOptions {
   /** `Prefer: handling=lenient`: unknown parameters are reported, not refused */
@@ -163,7 +164,12 @@ export class SearchParser {
         return { kind: 'compartment', patientIds: ids as string[] };
       }
     }
-    if (UNSUPPORTED_PARAMS.has(code) || code === '_filter') throw new Unsupported(`parameter "${code}" is not supported`);
+    if (code === '_filter') {
+      if (modifier) throw new Unsupported(`modifier :${modifier} on _filter`);
+      const type = (path: string) => pathType(this.registry, types, path);
+      return filterCriterion(parseFilter(value), type, (n, v) => this.criterion(types, n, v, opts));
+    }
+    if (UNSUPPORTED_PARAMS.has(code)) throw new Unsupported(`parameter "${code}" is not supported`);
     return this.paramCriterion(this.defsFor(types, code), code, modifier, value);
   }
 

@@ -49,6 +49,8 @@ export interface ParamValue {
   composite?: ParamValue[];
   /** `Location.near`: the point and radius */
   near?: NearValue;
+  /** string, from `_filter` (`eq`, `ew`): the whole normalized value, or its end, instead of its start */
+  match?: 'equals' | 'suffix';
 }
 
 /** A criterion on a standard or custom parameter, for a set of resource types. */
@@ -114,6 +116,12 @@ export interface AnyCriterion {
   alternatives: Criterion[][];
 }
 
+/** The resources the inner criterion does not match (`_filter`'s `not`, `ne`). */
+export interface NotCriterion {
+  kind: 'not';
+  inner: Criterion;
+}
+
 export interface ConstantCriterion {
   kind: 'const';
   value: boolean;
@@ -128,6 +136,7 @@ export type Criterion =
   | ListCriterion
   | CompartmentCriterion
   | AnyCriterion
+  | NotCriterion
   | ConstantCriterion;
 
 export interface IncludeSpec {

@@ -137,7 +137,7 @@ export class Subsumption {
 export function subsumptionValues(criteria: Criterion[]): { value: ParamValue; direction: 'above' | 'below' }[] {
   const out: { value: ParamValue; direction: 'above' | 'below' }[] = [];
   const walk = (c: Criterion) => {
-    if (c.kind === 'chain' || c.kind === 'has') walk(c.inner);
+    if (c.kind === 'chain' || c.kind === 'has' || c.kind === 'not') walk(c.inner);
     else if (c.kind === 'any') c.alternatives.forEach((alt) => alt.forEach(walk));
     else if (c.kind === 'param' && c.type === 'token' && (c.modifier === 'above' || c.modifier === 'below')) {
       for (const value of c.values) out.push({ value, direction: c.modifier });

@@ -171,7 +171,7 @@ export abstract class ValueSql {
     }
     switch (type) {
       case 'string':
-        return this.string(x, s, v.string!, modifier);
+        return this.string(x, s, v.string!, modifier, v.match);
       case 'uri':
         return this.uri(x, s, v.string!, modifier);
       case 'token':
@@ -243,13 +243,18 @@ export abstract class ValueSql {
     };
   }
 
-  /** search.html#string: prefix, `:exact`, `:contains`, case and accent insensitive. */
-  private string(x: string, s: Stored, value: string, modifier?: string): Cond {
+  /**
+   * search.html#string: prefix, `:exact`, `:contains`, case and accent insensitive; `match` (from
+   * `_filter`): the whole normalized value, or its end.
+   */
+  private string(x: string, s: Stored, value: string, modifier?: string, match?: ParamValue['match']): Cond {
     const norm = normalizeString(value).slice(0, MAX_INDEXED_STRING);
     const ph = this.phashIn(x, s, KIND.string);
     const text = (v: string) => this.hidden(v, 'text');
     if (modifier === 'exact') return { sql: `(${ph} AND ${x}.value = ${text(norm)} AND coalesce(${x}.exact, ${x}.value) = ${text(value)})`, keyed: true, ranged: true };
     if (modifier === 'contains') return { sql: `(${ph} AND ${x}.value LIKE ${text('%' + likeEscape(norm) + '%')})`, keyed: true, ranged: true };
+    if (match === 'equals') return { sql: `(${ph} AND ${x}.value = ${text(norm)})`, keyed: true, ranged: true };
+    if (match === 'suffix') return { sql: `(${ph} AND ${x}.value LIKE ${text('%' + likeEscape(norm))})`, keyed: true, ranged: true };
     return { sql: `(${ph} AND ${x}.value >= ${text(norm)} AND ${x}.value < ${text(prefixUpperBound(norm))})`, keyed: true, ranged: true };
   }
 

@@ -64,7 +64,7 @@ describe('parameters for all resources and error handling (search.html)', () => 
   });
 
   it('an unknown parameter or modifier is 400 by default and with Prefer: handling=strict', async () => {
-    for (const q of ['Device?colour=red', 'Device?status:sounds-like=x', 'Device?_filter=status eq active', 'Device?manufacturer.name=x']) {
+    for (const q of ['Device?colour=red', 'Device?status:sounds-like=x', 'Device?_query=everything', 'Device?_filter=status co active', 'Device?manufacturer.name=x']) {
       const res = await t.http.get(`/fhir/${q}`);
       expect(res.status).toBe(400);
       expect(res.body.resourceType).toBe('OperationOutcome');
