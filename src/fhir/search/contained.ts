@@ -57,7 +57,7 @@ export function checkContainedQuery(q: SearchQuery, reject: (message: string) =>
 export function containedSource(crit: CriteriaSql, q: SearchQuery, extra: Criterion[], ordinary?: SearchSql): ContainedSource {
   const criteria = [...q.criteria, ...extra];
   const units = crit.inScope(CONTAINED_TABLE, () => {
-    const anchored = q.allTypes ? undefined : crit.indexSource(criteria, q.types);
+    const anchored = q.allTypes ? undefined : crit.indexSource(criteria, q.types)?.sql;
     if (anchored) return anchored;
     const types = crit.p.bind(q.types, 'text[]');
     const conds = [criteria.length ? crit.all(criteria, 'a', q.types) : '', crit.restrictionSql('a', q.types) ?? ''].filter(Boolean);

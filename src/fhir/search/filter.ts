@@ -179,6 +179,19 @@ export function standardTest(type: string, path: string, op: string, value: stri
   }
 }
 
+/**
+ * `code eq a or code eq b` is `code=a,b`: one criterion with both values, which the hash index
+ * answers as one (an OR of criteria is checked resource by resource). Undefined unless every item is
+ * a plain criterion on the same parameter with the same modifier.
+ */
+function sameParameter(items: Criterion[]): ParamCriterion | undefined {
+  const [first] = items;
+  if (first.kind !== 'param' || first.missing !== undefined) return undefined;
+  const same = (c: Criterion): c is ParamCriterion =>
+    c.kind === 'param' && c.code === first.code && c.type === first.type && c.modifier === first.modifier && c.missing === undefined;
+  return items.every(same) ? { ...first, values: items.flatMap((c) => (c as ParamCriterion).values) } : undefined;
+}
+
 /** The parameter criterion a criterion ends in (through chains and reverse chains). */
 function innermost(c: Criterion): ParamCriterion | undefined {
   if (c.kind === 'chain' || c.kind === 'has') return innermost(c.inner);
@@ -212,8 +225,10 @@ export function filterCriterion(node: FilterNode, type: (path: string) => string
   switch (node.kind) {
     case 'and':
       return { kind: 'any', alternatives: [node.items.map((n) => filterCriterion(n, type, criterion))] };
-    case 'or':
-      return { kind: 'any', alternatives: node.items.map((n) => [filterCriterion(n, type, criterion)]) };
+    case 'or': {
+      const items = node.items.map((n) => filterCriterion(n, type, criterion));
+      return sameParameter(items) ?? { kind: 'any', alternatives: items.map((c) => [c]) };
+    }
     case 'not':
       return { kind: 'not', inner: filterCriterion(node.inner, type, criterion) };
     case 'test': {

@@ -82,7 +82,10 @@ export class SearchParser {
         } else {
           if (value === '' && !name.endsWith(':missing')) continue; // an empty value is no criterion
           // no stored text contains NUL (PostgreSQL text cannot): such a value matches nothing
-          query.criteria.push(value.includes('\u0000') ? { kind: 'const', value: false } : this.criterion(types, name, value, opts));
+          const c = value.includes('\u0000') ? ({ kind: 'const', value: false } as const) : this.criterion(types, name, value, opts);
+          // an AND-list (a `_filter` of `and`s) joins the query's criteria, where one of them can anchor the search
+          if (c.kind === 'any' && c.alternatives.length === 1) query.criteria.push(...c.alternatives[0]);
+          else query.criteria.push(c);
         }
         if (name !== '_cursor') query.applied.push([name, value]);
       } catch (err) {

@@ -1,6 +1,6 @@
 import { badRequest } from '../errors';
 import { SqlParams } from '../storage/sql-params';
-import type { CriteriaSql } from './criteria-sql';
+import type { CriteriaSql, IndexSource } from './criteria-sql';
 import { INDEX_TABLE } from './index-tables';
 import type { Criterion, Cursor, ParamCriterion, SearchQuery, SortKey } from './search-query';
 import { kindOf } from './search-params';
@@ -86,7 +86,7 @@ export class SearchSql {
   private readonly probedParamsOnly: boolean;
 
   /** the matching ids straight from the index (see CriteriaSql.indexSource), when the criteria allow */
-  private readonly indexSource?: string;
+  private readonly indexSource?: IndexSource;
 
   /**
    * Whether one plan fits every value of this statement, so it may be prepared (planned once per
@@ -102,7 +102,7 @@ export class SearchSql {
   /** `FROM` and `WHERE` of the matching ids: the index source, else the resource table with the criteria. */
   private source(): { from: string; where: string[] } {
     if (this.contained) return { from: `(${this.contained.sql}) a`, where: [] };
-    if (this.indexSource) return { from: `(${this.indexSource}) a${this.mergedKeys.map((k) => `\n  ${k.join}`).join('')}`, where: [] };
+    if (this.indexSource) return { from: `(${this.indexSource.sql}) a${this.mergedKeys.map((k) => `\n  ${k.join}`).join('')}`, where: [] };
     return { from: 'resource a', where: [this.where()] };
   }
 
@@ -201,15 +201,23 @@ ORDER BY ${outerOrder.join(', ')}`;
   private firstIds(columns: string[], joins: string[], extra: string[], order: string[], limit: number, owner?: { from: string; where: string[] }): string {
     const { from, where } = owner ?? this.source();
     const conds = [...where, ...extra];
-    const ids =
-      !owner && this.indexSource && joins.length === 0 && this.mergedKeys.length === 0
-        ? `${this.indexSource}${conds.map((c) => `\n      AND ${c}`).join('')}`
-        : `SELECT ${columns.join(', ')}
-  FROM ${from}${joins.map((j) => `\n  ${j}`).join('')}
-  WHERE ${conds.length ? conds.join('\n  AND ') : 'TRUE'}`;
+    const direct = !owner && this.indexSource && joins.length === 0 && this.mergedKeys.length === 0 ? this.indexSource : undefined;
     // the limit as a literal: bound, the planner of a prepared statement's generic plan does not know how
     // few rows are wanted, costs it above the custom plans and so plans every execution anew (~150 µs)
-    return `${ids}
+    const tail = (source: string) => `${source}${conds.map((c) => `\n      AND ${c}`).join('')}
+  ORDER BY ${order.join(', ')}
+  LIMIT ${pageLimit(limit)}`;
+    // several index scans: the first ids of each (each scan walks its index in id order and stops), then
+    // the first of those (PostgreSQL does not merge the scans in order by itself: it reads every id)
+    if (direct?.branches && columns.length === 2) {
+      return `SELECT DISTINCT a.resource_type, a.id FROM (${direct.branches.map((b) => `(${tail(b)})`).join('\n  UNION ALL ')}) a
+  ORDER BY ${order.join(', ')}
+  LIMIT ${pageLimit(limit)}`;
+    }
+    if (direct) return tail(direct.sql);
+    return `SELECT ${columns.join(', ')}
+  FROM ${from}${joins.map((j) => `\n  ${j}`).join('')}
+  WHERE ${conds.length ? conds.join('\n  AND ') : 'TRUE'}
   ORDER BY ${order.join(', ')}
   LIMIT ${pageLimit(limit)}`;
   }

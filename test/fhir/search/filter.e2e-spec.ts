@@ -1,5 +1,5 @@
 import { startTestApp, TestApp } from '../../helpers/test-app';
-import { create, ids, search, sorted } from './search-helpers';
+import { allPages, create, ids, search, sorted } from './search-helpers';
 
 // R4 search_filter.html (`_filter`, trial use): tests `path op value` over the standard search
 // parameters, combined with and / or / not and parentheses, evaluated left to right; the meaning of
@@ -102,5 +102,32 @@ describe('_filter (search_filter.html)', () => {
     expect(await f('Patient', `family eq "x'); DROP TABLE resource; --"`)).toEqual([]);
     expect(await f('Patient', 'family eq "a,b$c|d\\\\e"')).toEqual([]);
     expect((await f('Patient', 'gender eq male')).length).toBe(2);
+  });
+});
+
+// search.html §3.1.1.3 (OR with commas) read from one index scan per value: a resource holding both
+// values is one match, and following `next` gives every match once (the cursor applies to each scan).
+describe('several values of one parameter, paged (search.html#combining)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => t.close());
+
+  it('every match once, in id order, through the pages', async () => {
+    const coding = (code: string) => ({ system: 'http://loinc.org', code });
+    const made: Record<string, string[]> = { a: [], b: [], both: [], other: [] };
+    for (let i = 0; i < 7; i++) {
+      made.a.push(await create(t, { resourceType: 'Observation', status: 'final', code: { coding: [coding('1111-1')] } }));
+      made.b.push(await create(t, { resourceType: 'Observation', status: 'final', code: { coding: [coding('2222-2')] } }));
+      made.both.push(await create(t, { resourceType: 'Observation', status: 'final', code: { coding: [coding('1111-1'), coding('2222-2')] } }));
+      made.other.push(await create(t, { resourceType: 'Observation', status: 'final', code: { coding: [coding('3333-3')] } }));
+    }
+    const expected = sorted([...made.a, ...made.b, ...made.both]);
+    const pages = await allPages(t, 'Observation?code=http://loinc.org|1111-1,http://loinc.org|2222-2&_count=4');
+    expect(pages).toEqual(expected);
+    expect(await allPages(t, `Observation?_filter=${encodeURIComponent('code eq 1111-1 or code eq 2222-2 or code eq 9999-9')}&_count=5`)).toEqual(expected);
+    // with another criterion probed per id
+    expect(await allPages(t, `Observation?code=1111-1,2222-2&_id=${made.both[0]},${made.a[0]},${made.other[0]}&_count=1`)).toEqual(sorted([made.both[0], made.a[0]]));
   });
 });
