@@ -25,6 +25,9 @@ export interface IndexSource {
   branches?: string[];
 }
 
+/** The most index scans an index source appends (values ORed; see CriteriaSql.indexSource). */
+const MAX_SCANS = 16;
+
 /** The alias of an index source's rows (`a.resource_type`, `a.id`): see CriteriaSql.indexSource. */
 export const SOURCE_ROWS = 'a';
 
@@ -106,13 +109,13 @@ export class CriteriaSql extends ValueSql {
     const restriction = this.restrictionSql(ids, types);
     if (restriction) rest.push(restriction);
     const and = rest.map((r) => `\n      AND ${r}`).join('');
+    const scan = (where: string) => `SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM ${this.scope.table} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${type} AS resource_type) ${ids}
+    WHERE ${where}${and}`;
     // one index scan per value (`code=a,b`) or anchor: one scan with `c1 OR c2` is a bitmap OR, which
-    // reads the table's pages to return the ids (two common LOINC codes at 1M resources: 27,000 pages)
-    const branches = conds.map(
-      (c) => `SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM ${this.scope.table} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${type} AS resource_type) ${ids}
-    WHERE ${c.sql}${and}`,
-    );
-    if (branches.length === 1) return { sql: branches[0] };
+    // reads the table's pages to return the ids (two common LOINC codes at 1M resources: 27,000 pages);
+    // past MAX_SCANS values (a long list of codes) one scan again, rather than a statement of hundreds
+    if (conds.length === 1 || conds.length > MAX_SCANS) return { sql: scan(`(${conds.map((c) => c.sql).join(' OR ')})`) };
+    const branches = conds.map((c) => scan(c.sql));
     return { sql: `SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM (${branches.join('\n    UNION ALL ')}) ${ids}\n    WHERE TRUE`, branches };
   }
 

@@ -45,3 +45,11 @@ describe('_filter grammar', () => {
     expect(() => standardTest('token', 'code', 'co', 'x')).toThrow(/not supported/);
   });
 });
+
+describe('_filter bounds', () => {
+  it('refuses more than 100 tests', () => {
+    const tests = (n: number) => Array.from({ length: n }, (_, i) => `code eq c${i}`).join(' or ');
+    expect(() => parseFilter(tests(100))).not.toThrow();
+    expect(() => parseFilter(tests(101))).toThrow(/more than 100 tests/);
+  });
+});

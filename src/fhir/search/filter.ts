@@ -19,12 +19,14 @@ export type FilterNode =
 
 const OPS = new Set(['eq', 'ne', 'co', 'sw', 'ew', 'gt', 'lt', 'ge', 'le', 'ap', 'sa', 'eb', 'pr', 'po', 'ss', 'sb', 'in', 'ni', 're']);
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$/;
-/** Deepest nesting of parentheses accepted (a recursion bound). */
+/** Deepest nesting of parentheses accepted (a recursion bound), and the most tests in one filter. */
 const MAX_DEPTH = 32;
+const MAX_TESTS = 100;
 
 /** Parses a `_filter` expression; 400 with the position on a syntax error. */
 export function parseFilter(text: string): FilterNode {
   let pos = 0;
+  let tests = 0;
   const fail = (what: string): never => {
     throw badRequest(`_filter: ${what} at position ${pos + 1}`);
   };
@@ -85,6 +87,7 @@ export function parseFilter(text: string): FilterNode {
     if (!NAME.test(path)) fail(`"${path}" is not a parameter name`);
     const op = word(/[()[\]]/);
     if (!OPS.has(op)) fail(`"${op}" is not a filter operator`);
+    if (++tests > MAX_TESTS) fail(`more than ${MAX_TESTS} tests`);
     return { kind: 'test', path, op, value: value() };
   };
 
