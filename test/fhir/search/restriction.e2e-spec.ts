@@ -47,6 +47,15 @@ describe('SearchRestriction and findMatches', () => {
     expect((await run('Patient', [['name', 'ali']], alice())).match).toEqual([`Patient/${r.alice}`]);
   });
 
+  it('bounds _filter and several values like any other criteria (not, or, code=a,b)', async () => {
+    const both = sorted([`Observation/${r.aliceVital}`, `Observation/${r.aliceLab}`]);
+    expect((await run('Observation', [['_filter', 'not (code eq 9999-9)']], alice())).match).toEqual(both);
+    expect((await run('Observation', [['_filter', 'code eq 8867-4 or code eq 2345-7']], alice())).match).toEqual(both);
+    expect((await run('Observation', [['_filter', 'code eq 8867-4 or category eq laboratory']], alice())).match).toEqual(both);
+    expect((await run('Observation', [['code', '8867-4,2345-7']], alice())).match).toEqual(both);
+    expect((await run('Observation', [['_filter', 'subject.name co "bob"']], alice())).match).toEqual([]);
+  });
+
   it('applies to _include and _revinclude targets', async () => {
     const observationsOnly: SearchRestriction = { criteriaFor: (type) => (type === 'Observation' ? [] : false) };
     const inc = await run('Observation', [['code', '8867-4'], ['_include', 'Observation:subject']], observationsOnly);
