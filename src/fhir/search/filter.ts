@@ -1,6 +1,6 @@
 import { badRequest } from '../errors';
 import type { Criterion, ParamCriterion } from './search-query';
-import type { SearchParameterRegistry } from './search-params';
+import type { SearchParameterInfo, SearchParameterRegistry } from './search-params';
 
 /**
  * `_filter` (search_filter.html, R4 trial use): a boolean expression of tests
@@ -210,12 +210,11 @@ export function pathType(registry: SearchParameterRegistry, types: string[], pat
     if (last && code === '_lastUpdated') return 'date';
     if (last && code === '_id') return 'token';
     if (last && (code === '_text' || code === '_content')) return 'text';
-    const defs = current.map((t) => registry.param(t, code)).filter((d) => d !== undefined);
+    const defs = current.map((t) => registry.param(t, code)).filter((d): d is SearchParameterInfo => d !== undefined);
     if (defs.length === 0) throw badRequest(`_filter: unknown parameter "${code}" for ${current.join(', ')}`);
-    if (last) return defs[0]!.type;
-    if (defs[0]!.type !== 'reference') throw badRequest(`_filter: "${code}" is not a reference parameter and cannot be chained`);
-    const next = codes[i + 1];
-    current = [...new Set(defs.flatMap((d) => registry.targetsOf(d!)))].filter((t) => next.startsWith('_') || registry.param(t, next));
+    if (last) return defs[0].type;
+    if (defs[0].type !== 'reference') throw badRequest(`_filter: "${code}" is not a reference parameter and cannot be chained`);
+    current = registry.chainTargets(defs, codes[i + 1]);
   }
   return 'special';
 }

@@ -135,6 +135,11 @@ export class SearchParameterRegistry {
     return t.length ? t : sp.target?.includes('Resource') || !sp.target?.length ? this.definitions.resourceTypes : t;
   }
 
+  /** A chain's next hop: the types the reference parameters `defs` may point to that have a parameter `next` (every one for `_…`). */
+  chainTargets(defs: SearchParameterInfo[], next: string): string[] {
+    return [...new Set(defs.flatMap((d) => this.targetsOf(d)))].filter((t) => next.startsWith('_') || this.param(t, next) !== undefined);
+  }
+
   /** Patient compartment: resource type → parameters linking it to a Patient. */
   compartmentParams(resourceType: string, compartment = 'Patient'): string[] {
     return this.definitions.compartments[compartment]?.[resourceType] ?? [];

@@ -287,7 +287,7 @@ export class SearchParser {
     // without a type modifier: the target types that have the chained parameter
     const chainedCode = rest.split(/[.:]/)[0];
     if (!typeModifier && !chainedCode.startsWith('_has')) {
-      targets = targets.filter((t) => chainedCode.startsWith('_') || this.registry.param(t, chainedCode));
+      targets = this.registry.chainTargets([...defs.values()], chainedCode);
       if (targets.length === 0) throw new Unsupported(`no target of "${code}" has a parameter "${chainedCode}"`);
       if (targets.length > 1) {
         const kinds = new Set(targets.map((t) => this.registry.param(t, chainedCode)?.type ?? 'special'));
