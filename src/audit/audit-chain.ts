@@ -1,5 +1,6 @@
 import { digest, digestHex } from '../digest';
 import type { AuditRecord } from './audit.types';
+import { MAX_VERSION } from './audit-values';
 
 /**
  * An `audit_event` row as read by `AUDIT_ROW_SELECT`: every column in a
@@ -111,7 +112,7 @@ export function toRow(id: string, r: AuditRecord): Omit<AuditRow, 'tx'> {
     request_id: text(r.requestId),
     entity_type: text(r.entityType),
     entity_id: text(r.entityId),
-    entity_version: r.entityVersion ?? null,
+    entity_version: Number.isInteger(r.entityVersion) && r.entityVersion! >= 1 && r.entityVersion! <= MAX_VERSION ? r.entityVersion! : null,
     query: text(r.query),
     patient: r.patient.map(clean),
   };

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { authOf } from '../auth/auth-context';
-import { agentOf, AuditService, truncate } from './audit.service';
+import { agentOf, AuditService } from './audit.service';
+import { auditVersion, failureDescription } from './audit-values';
 import type { AuditRecord } from './audit.types';
 import { attachAuditScope } from './audit-scope';
 import { bundleEntryEvents } from './bundle-entries';
@@ -80,6 +81,11 @@ export function requestEvent(req: Request, res: Response, url: string, text: str
     event.outcomeDesc = describeFailure(status, text);
     return event;
   }
+  if (status === 200 && req.method === 'POST' && i.subtype[0] === 'create') {
+    // a conditional create that matched (http.html#ccreate): nothing was written, the match was disclosed
+    event.action = 'R';
+    event.outcomeDesc = 'conditional create matched an existing resource: nothing written';
+  }
   if (!event.entityVersion) {
     const version = versionOf(res, event);
     if (version !== undefined) event.entityVersion = version;
@@ -100,27 +106,26 @@ function versionOf(res: Response, event: AuditRecord): number | undefined {
     if (m && (!event.entityType || m[1] === event.entityType)) {
       event.entityType = m[1];
       event.entityId = m[2];
-      return Number(m[3]);
+      return auditVersion(m[3]);
     }
   }
   const etag = res.getHeader('ETag');
   if (event.entityId && typeof etag === 'string') {
     const m = /^(?:W\/)?"([0-9]+)"$/.exec(etag);
-    if (m) return Number(m[1]);
+    if (m) return auditVersion(m[1]);
   }
   return undefined;
 }
 
-/** The diagnostics of the OperationOutcome answered, else the status. */
+/** The OperationOutcome answered, described without what the client submitted (`failureDescription`). */
 function describeFailure(status: number, text: string | undefined): string {
+  let issues: unknown;
   if (text && text.length < 65536) {
     try {
-      const oo = JSON.parse(text);
-      const parts = (oo?.issue ?? []).map((x: any) => x?.diagnostics ?? x?.code).filter(Boolean);
-      if (parts.length) return truncate(`${status}: ${parts.join('; ')}`);
+      issues = JSON.parse(text)?.issue;
     } catch {
       /* not JSON */
     }
   }
-  return `HTTP ${status}`;
+  return failureDescription(status, issues);
 }

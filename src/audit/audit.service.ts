@@ -7,6 +7,7 @@ import type { WriteExtra } from '../fhir/storage/storage.types';
 import { logger } from '../logger';
 import { securitySubtypeCode, securityType } from './audit-codes';
 import { AuditSealer } from './audit-sealer';
+import { truncate } from './audit-values';
 import { AUDIT_CONFIG, AuditConfig } from './audit.config';
 import { AuditRepository, WriteAgent } from './audit.repository';
 import type { AuditRecord, SecurityEvent } from './audit.types';
@@ -48,11 +49,28 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
     // are announced (`expectRecord`) so that a statement waits, up to groupCommitMs, for those about to join.
     // One statement at a time: two in flight made smaller statements and left the machine idler (reads at
     // c=32 on a fast host, alternating slices: 10,870 → 11,940/s, c=16 and c=64 +5 %; a slower host measured both equal)
-    this.commits = new GroupCommit((records) => this.repository.insertMany(this.db.pool, records, prepared), {
+    this.commits = new GroupCommit((records) => this.insertRecords(records, prepared), {
       maxBatch: 1000,
       maxInFlight: 1,
       maxWaitMs: config.groupCommitMs,
     });
+  }
+
+  /**
+   * One statement for the batch; if the database refuses a value in it (SQLSTATE classes 22 and 23:
+   * data, constraints), each row again on its own, so that only the request whose row cannot be
+   * stored fails, not every request that shared its statement. Any other failure (the database
+   * unreachable) fails them all: requests fail rather than go unaudited.
+   */
+  private async insertRecords(records: AuditRecord[], prepared: boolean): Promise<void | unknown[]> {
+    try {
+      await this.repository.insertMany(this.db.pool, records, prepared);
+    } catch (err) {
+      const code = String((err as { code?: unknown })?.code ?? '');
+      if (records.length === 1 || !(code.startsWith('22') || code.startsWith('23'))) throw err;
+      logger.warn({ code, rows: records.length }, 'audit batch refused by the database: writing its rows one by one');
+      return Promise.all(records.map((r) => this.repository.insertMany(this.db.pool, [r], prepared).then(() => undefined, (e: unknown) => e ?? new Error('audit row refused'))));
+    }
   }
 
   get enabled(): boolean {
@@ -155,8 +173,4 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
   flush(): Promise<void> {
     return this.commits.drain();
   }
-}
-
-export function truncate(text: string, max = 500): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

@@ -1,4 +1,5 @@
 import type { AuditRecord } from './audit.types';
+import { auditVersion, failureDescription } from './audit-values';
 import { classifyRequest, patientsInBody } from './http-interaction';
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
@@ -55,8 +56,7 @@ export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown
       event.subtype = ['access-denied', ...what.subtype];
     }
     if (status >= 400) {
-      const issues = answer?.response?.outcome?.issue ?? [];
-      event.outcomeDesc = `${status}: ${issues.map((x: any) => x?.diagnostics ?? x?.code).join('; ') || 'failed'}`.slice(0, 500);
+      event.outcomeDesc = failureDescription(status, answer?.response?.outcome?.issue);
     } else if (answer?.resource) {
       event.patient = [...new Set([...event.patient, ...patientsInBody(JSON.stringify(answer.resource))])];
     }
@@ -73,5 +73,5 @@ function localUrl(url: string): string {
 
 function etagVersion(etag: unknown): number | undefined {
   const m = typeof etag === 'string' ? /^(?:W\/)?"([0-9]+)"$/.exec(etag) : null;
-  return m ? Number(m[1]) : undefined;
+  return m ? auditVersion(m[1]) : undefined;
 }

@@ -34,6 +34,12 @@ describe('GroupCommit', () => {
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
   });
 
+  it('a statement reporting failures item by item rejects only those items', async () => {
+    const gc = new GroupCommit<string>(async (items) => items.map((x) => (x === 'bad' ? new Error('refused') : undefined)), { maxBatch: 10, maxInFlight: 1 });
+    const results = await Promise.allSettled(['a', 'bad', 'c'].map((x) => gc.add(x)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  });
+
   it('drain waits for everything added', async () => {
     const written: number[] = [];
     const gc = new GroupCommit<number>(async (items) => {

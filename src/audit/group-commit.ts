@@ -23,7 +23,7 @@ export interface GroupCommitOptions {
  * next statement, so under load many requests share one INSERT and one
  * commit, while a lone request is written at once. A failed statement
  * rejects every item it carried (the caller fails the request: nothing
- * leaves unaudited).
+ * leaves unaudited); `write` may instead report failures item by item.
  *
  * A durable commit costs far more than a row (its WAL flush), so the fewer
  * statements the better, but waiting for more items costs latency and, at a
@@ -46,7 +46,8 @@ export class GroupCommit<T> {
   private idle: (() => void)[] = [];
 
   constructor(
-    private readonly write: (items: T[]) => Promise<void>,
+    /** writes the items; a rejection fails them all, an array fails only the items whose entry is defined */
+    private readonly write: (items: T[]) => Promise<void | readonly unknown[]>,
     private readonly opts: GroupCommitOptions,
   ) {}
 
@@ -126,7 +127,7 @@ export class GroupCommit<T> {
       this.firstQueuedAt = Date.now();
       this.inFlight++;
       this.write(batch.map((p) => p.item)).then(
-        () => batch.forEach((p) => p.resolve()),
+        (errors) => batch.forEach((p, i) => (errors?.[i] === undefined ? p.resolve() : p.reject(errors[i]))),
         (err) => batch.forEach((p) => p.reject(err)),
       ).finally(() => {
         this.inFlight--;

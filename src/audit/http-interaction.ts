@@ -1,4 +1,5 @@
 import type { AuditAction } from './audit.types';
+import { auditVersion } from './audit-values';
 
 /** What a FHIR HTTP request was, as BALP records it. */
 export interface HttpInteraction {
@@ -83,8 +84,10 @@ export function classifyRequest(method: string, pathname: string, rawQuery: stri
         else write();
       } else if (c === '_history') {
         if (d !== undefined && /^[0-9]+$/.test(d)) {
-          out.subtype = ['vread'];
-          out.entityVersion = Number(d);
+          // a version named by the client: recorded only when it can be one (see auditVersion)
+          out.entityVersion = auditVersion(d);
+          if (m === 'GET') out.subtype = ['vread'];
+          else write(); // refused (405), but attempted as what its method is
         } else out.subtype = ['history-instance'];
       } else if (c.startsWith('$')) op(c);
       else {

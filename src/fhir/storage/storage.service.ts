@@ -69,7 +69,8 @@ export class StorageService {
   }
 
   async vread(resourceType: string, id: string, versionId: number, q: Queryable = this.db): Promise<StoredVersion> {
-    const v = Number.isInteger(versionId) ? await this.resources.readVersion(q, resourceType, id, versionId) : undefined;
+    // version_id is an integer column: a larger number is no version (and must not reach SQL, where it fails)
+    const v = Number.isInteger(versionId) && versionId >= 1 && versionId <= 2_147_483_647 ? await this.resources.readVersion(q, resourceType, id, versionId) : undefined;
     if (!v) throw notFound(`${resourceType}/${id}/_history/${versionId} is not known`);
     if (v.deleted) throw gone(`${resourceType}/${id}/_history/${versionId} is a deletion`);
     return v;
