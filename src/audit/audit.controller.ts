@@ -46,6 +46,12 @@ export class AuditController {
     return this.run(req, res, (ctx) => this.events.search(ctx, queryPairs(req), pid));
   }
 
+  /** No history of the trail (type or instance): the routes below would take `_history` for an id. */
+  @Get(['AuditEvent/_history', 'AuditEvent/:id/_history'])
+  noHistory(@Req() req: Request, @Res() res: Response) {
+    return this.readOnly(req, res);
+  }
+
   @Get('AuditEvent/:id/_history/:vid')
   vread(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
     return this.run(req, res, (ctx) => this.events.read(ctx, p.id, p.vid));

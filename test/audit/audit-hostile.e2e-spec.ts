@@ -73,6 +73,21 @@ describe('AuditEvent under hostile or odd requests', () => {
     expect([subtypes(e), e.action, e.outcome]).toEqual([['delete'], 'D', '4']);
   });
 
+  it('AuditEvent is read-only everywhere: write entries of a Bundle and history answer 405 like REST writes', async () => {
+    const [row] = (await t.db.query('SELECT id::text FROM audit_event LIMIT 1')).rows;
+    const bundle = await t.http.post('/fhir').send({
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        { request: { method: 'DELETE', url: `AuditEvent/${row.id}` } },
+        { request: { method: 'PATCH', url: `AuditEvent/${row.id}` }, resource: { resourceType: 'Parameters' } },
+      ],
+    });
+    expect(bundle.body.entry.map((e: any) => e.response.status.slice(0, 3))).toEqual(['405', '405']);
+    for (const path of ['/fhir/AuditEvent/_history', `/fhir/AuditEvent/${row.id}/_history`]) expect((await t.http.get(path)).status).toBe(405);
+    expect((await t.http.get(`/fhir/AuditEvent/${row.id}`)).status).toBe(200);
+  });
+
   it('a conditional create that matches (http.html#ccreate: 200, nothing written) is audited as a disclosure, not a create', async () => {
     const id = rid();
     const res = await t.http.post('/fhir/Patient').set('X-Request-Id', id).set('If-None-Exist', `_id=${patientId}`).send({ resourceType: 'Patient' });

@@ -89,6 +89,8 @@ function parseEntry(e: BundleEntry | undefined, index: number, opts: ParseOption
   }
   if (!entry.resourceType) throw badRequest(`${method} needs a resource type in request.url`);
   if (!opts.isResourceType(entry.resourceType)) throw notFound(`unknown resource type "${entry.resourceType}"`);
+  // the audit trail is written by the server only (src/audit): every write entry on it is refused as over REST
+  if (entry.resourceType === 'AuditEvent') throw FhirError.of(405, 'not-supported', `${method} is not allowed on AuditEvent: the audit trail is read-only`);
   if (entry.rest.length) throw badRequest(`${method} ${req.url} is not a valid interaction`);
   entry.ifMatch = parseETagVersion(req.ifMatch, 'ifMatch');
   if (method === 'POST') {
