@@ -65,23 +65,45 @@ export class TokenEndpoint {
     return this.respond(client, code, { nonce: code.nonce, grantType: 'authorization_code' });
   }
 
+  /**
+   * Refresh (RFC 6749 §6). Everything that can refuse the request is checked
+   * before the token is used: a refused request has no effect on the grant
+   * (RFC 6749 §5.2), so only a request that succeeds rotates the token, and
+   * only a rotated (or revoked) token presented again by its own client is
+   * replay, which ends the grant.
+   */
   private async refresh(client: OAuthClient, form: Form) {
     if (!form.refresh_token) throw invalidRequest('refresh_token is required');
-    const { row, reused } = await this.grants.useRefreshToken(sha256(form.refresh_token));
-    if (!row) {
-      // a rotated (or revoked) refresh token came back: it may be stolen, so the whole grant ends
-      if (reused) await this.revokeGrant(reused);
-      throw invalidGrant('the refresh token is invalid, expired or revoked');
+    const hash = sha256(form.refresh_token);
+    const current = await this.grants.refreshToken(hash);
+    if (!current) throw invalidGrant('the refresh token is invalid, expired or revoked');
+    // another client holding the string may not end (or use) this client's grant
+    if (current.clientId !== client.clientId) throw invalidGrant('the refresh token was issued to another client');
+    if (!current.usedAt && !current.revokedAt && current.expiresAt > new Date()) {
+      const scope = this.refreshScope(current.scope, form.scope);
+      const { row } = await this.grants.useRefreshToken(hash);
+      if (row) return this.respond(client, { ...row, scope }, { refreshGrant: row, grantType: 'refresh_token' });
+      // a concurrent request used it first: this one is a replay
     }
-    if (row.clientId !== client.clientId) throw invalidGrant('the refresh token was issued to another client');
-    let scope = row.scope;
-    if (form.scope) {
-      const granted = row.scope.split(' ');
-      const asked = form.scope.split(/\s+/).filter(Boolean);
-      if (asked.some((s) => !granted.includes(s))) throw invalidScope('a refresh may only narrow the granted scope');
-      scope = asked.join(' ');
-    }
-    return this.respond(client, { ...row, scope }, { refreshGrant: row, grantType: 'refresh_token' });
+    const { reused } = await this.grants.useRefreshToken(hash);
+    // a rotated (or revoked) refresh token came back: it may be stolen, so the whole grant ends
+    if (reused) await this.revokeGrant(reused);
+    throw invalidGrant('the refresh token is invalid, expired or revoked');
+  }
+
+  /**
+   * The scope of a refreshed access token: the granted one, or a narrower
+   * one asked for (SMART App Launch §"Refresh access token": a subset of the
+   * granted scopes). A resource scope is covered by a broader granted one
+   * (`patient/Observation.rs` by `patient/*.rs`); other scopes literally.
+   */
+  private refreshScope(grantedScope: string, asked: string | undefined): string {
+    if (!asked) return grantedScope;
+    const wanted = [...new Set(asked.split(/\s+/).filter(Boolean))];
+    if (!wanted.length) return grantedScope;
+    const covered = allowedScopes(wanted, grantedScope.split(' '), (t) => this.definitions.isResourceType(t));
+    if (covered.length !== wanted.length) throw invalidScope('a refresh may only narrow the granted scope');
+    return wanted.join(' ');
   }
 
   private async clientCredentials(client: OAuthClient, form: Form) {
