@@ -34,11 +34,11 @@ export class AdminController {
     private readonly keys: SigningKeys,
   ) {}
 
-  /** RFC 7591 §3: the initial access token is an admin's access token. */
+  /** RFC 7591 §3: the initial access token is an admin token (`AuthContext.admin`: role and scope). */
   @Post('register')
   register(@Req() req: Request, @Res() res: Response) {
     return this.run(req, res, async (auth) => {
-      if (!auth.admin) throw new OAuthError('insufficient_scope', 'client registration needs the admin role', 403);
+      if (!auth.admin) throw new OAuthError('insufficient_scope', 'client registration needs an admin token (admin role and user/*.cruds granted)', 403);
       const m = (req.body ?? {}) as ClientMetadata;
       const client = clientFromMetadata({ ...m, client_id: randomUUID() }, { authMethod: 'client_secret_basic' });
       const usesSecret = client.authMethod === 'client_secret_basic' || client.authMethod === 'client_secret_post';
@@ -84,7 +84,7 @@ export class AdminController {
   @Post('keys/rotate')
   rotateKey(@Req() req: Request, @Res() res: Response) {
     return this.run(req, res, async (auth) => {
-      if (!auth.admin) throw new OAuthError('insufficient_scope', 'key rotation needs the admin role', 403);
+      if (!auth.admin) throw new OAuthError('insufficient_scope', 'key rotation needs an admin token (admin role and user/*.cruds granted)', 403);
       const kid = await this.keys.rotate();
       return { status: 200, body: { kid } };
     });

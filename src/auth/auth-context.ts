@@ -28,8 +28,15 @@ export interface AuthContext {
   encounter?: string;
   scopes: string[];
   rules: ScopeRule[];
-  /** admin role: may do everything */
+  /**
+   * Admin powers (unrestricted data, AuditEvent, $reindex, client
+   * registration, key rotation): the user has the admin role AND the token
+   * was granted the full wildcard `user/*.cruds` (`adminPowers`). The role
+   * alone never widens a token beyond its scopes.
+   */
   admin: boolean;
+  /** the user has the admin role: their `user/` scopes are not bounded to a compartment (like a practitioner's) */
+  adminRole?: boolean;
   /** token id (jti), for audit and revocation */
   tokenId?: string;
   /** the grant (one consent or client_credentials issuance) the token belongs to */

@@ -298,7 +298,7 @@ export class RequestAuthorizer {
     }
     // system level: the operation bounds what it reads by the token's scopes (searchRestriction, exportScopes);
     // patient-bounded tokens never run one
-    if (changes) throw forbidden(`$${name} needs the admin role`);
+    if (changes) throw forbidden(`$${name} needs an admin token (admin role and user/*.cruds granted)`);
     if (!auth.rules.some((r) => ruleBound(auth, r) === null)) {
       throw forbidden(`$${name} needs system or practitioner user scopes`);
     }

@@ -43,13 +43,29 @@ export const SHARED_TYPES = new Set([
   'Measure',
 ]);
 
+/**
+ * Does a token of a user with the admin role carry admin powers? Only with
+ * the full, unfiltered wildcard scope `user/*.cruds` (v1 `user/*.*`), which
+ * the consent page shows as access to every record: a token granted less
+ * (`openid`, `user/Patient.r`, patient scopes) is bounded by its scopes like
+ * anyone's (SMART App Launch: the scopes delegate a subset of the user's
+ * permissions, and the resource server checks them on every request).
+ */
+export function adminPowers(adminRole: boolean, rules: ScopeRule[]): boolean {
+  return (
+    adminRole &&
+    rules.some((r) => r.context === 'user' && r.resourceType === '*' && r.interactions.size === 5 && !r.filter.length)
+  );
+}
+
 /** Criteria alternatives (OR of ANDs); [] = unrestricted; false = not allowed. */
 export type Criteria = [string, string][][] | false;
 
 /**
  * The patient whose compartment bounds a rule: the launch patient for
  * `patient/` rules, the signed-in patient for `user/` rules of a patient
- * user. `null`: not bounded (system rules, practitioner users). `false`:
+ * user. `null`: not bounded (system rules, practitioner users, users with
+ * the admin role and no fhirUser). `false`:
  * the rule grants nothing (patient rule without patient context, user rule
  * without a user the server can act for).
  */
@@ -59,6 +75,7 @@ export function ruleBound(auth: AuthContext, rule: ScopeRule): string | null | f
   const [type, id] = (auth.fhirUser ?? '').split('/');
   if (type === 'Patient' && id) return id;
   if (type === 'Practitioner' || type === 'PractitionerRole') return null;
+  if (!auth.fhirUser && auth.adminRole) return null;
   return false;
 }
 

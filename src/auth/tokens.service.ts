@@ -5,6 +5,7 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { FhirDefinitions } from '../fhir/definitions/definitions.module';
 import type { AuthContext } from './auth-context';
 import { invalidToken, OAuthError } from './oauth-error';
+import { adminPowers } from './scope-policy';
 import { parseScopes } from './scopes';
 import { Revocations } from './revocations.service';
 import { sha256 } from './secrets';
@@ -165,6 +166,7 @@ export class Tokens {
     if (parsed.rules.some((r) => r.context === 'patient') && !c.patient) {
       throw invalidToken('the access token has patient scopes but no patient context');
     }
+    const adminRole = Array.isArray(c.roles) && c.roles.includes('admin');
     const auth: AuthContext = {
       clientId: c.client_id,
       fhirUser: c.fhirUser,
@@ -173,7 +175,8 @@ export class Tokens {
       encounter: c.encounter,
       scopes: parsed.scopes,
       rules: parsed.rules,
-      admin: Array.isArray(c.roles) && c.roles.includes('admin'),
+      admin: adminPowers(adminRole, parsed.rules),
+      adminRole,
       tokenId: c.jti,
       grantId: c.gid,
       expiresAt: c.exp! * 1000,

@@ -99,12 +99,14 @@ describe('discovery, registration, launch, seed', () => {
     expect(page.headers['access-control-allow-origin']).toBeUndefined();
   });
 
-  it('dynamic client registration (RFC 7591) is for admins; the new client can get tokens', async () => {
-    const admin = (await userToken(s, { username: 'admin', password: 'admin pw', scope: 'user/*.rs' })).body.access_token;
+  it('dynamic client registration (RFC 7591) is for admin tokens (role + user/*.cruds); the new client can get tokens', async () => {
+    const admin = (await userToken(s, { username: 'admin', password: 'admin pw', scope: 'user/*.cruds' })).body.access_token;
+    const adminReadOnly = (await userToken(s, { username: 'admin', password: 'admin pw', scope: 'user/*.rs' })).body.access_token;
     const user = (await userToken(s, { username: 'dr.smith', password: 'correct horse', scope: 'user/*.rs' })).body.access_token;
     const metadata = { client_name: 'Registered', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic', scope: 'system/Patient.rs' };
     expect((await s.http.post('/auth/register').send(metadata)).status).toBe(401);
     expect((await s.http.post('/auth/register').set('Authorization', `Bearer ${user}`).send(metadata)).status).toBe(403);
+    expect((await s.http.post('/auth/register').set('Authorization', `Bearer ${adminReadOnly}`).send(metadata)).status).toBe(403);
     const reg = await s.http.post('/auth/register').set('Authorization', `Bearer ${admin}`).send(metadata);
     expect(reg.status).toBe(201);
     expect(reg.body).toMatchObject({ client_name: 'Registered', token_endpoint_auth_method: 'client_secret_basic', client_secret_expires_at: 0 });

@@ -35,6 +35,7 @@ describe('SMART scope enforcement matrix', () => {
     tok.drUser = await tokenFor(s, 'dr.smith', 'user/*.read');
     tok.drPickedBob = await tokenFor(s, 'dr.smith', 'launch/patient patient/*.rs', 'bob');
     tok.admin = await tokenFor(s, 'admin', 'user/Patient.r');
+    tok.adminAll = await tokenFor(s, 'admin', 'user/*.cruds');
     tok.sysObs = (await backendToken(s, 'system/Observation.rs', 'ec-backend')).body.access_token;
   });
   afterAll(async () => s?.close());
@@ -63,7 +64,10 @@ describe('SMART scope enforcement matrix', () => {
       ['drPickedBob', '/fhir/Condition/cond-a', 404],
       ['sysObs', '/fhir/Observation/obs-b-vital', 200],
       ['sysObs', '/fhir/Condition/cond-a', 403],
-      ['admin', '/fhir/Condition/cond-b', 200],
+      // the admin role does not widen a token (admin-scopes.e2e-spec.ts): user/Patient.r reads every Patient, nothing else
+      ['admin', '/fhir/Patient/bob', 200],
+      ['admin', '/fhir/Condition/cond-b', 403],
+      ['adminAll', '/fhir/Condition/cond-b', 200],
     ];
     for (const [t, url, status] of cases) {
       const res = await get(t, url);

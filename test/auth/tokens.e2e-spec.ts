@@ -151,7 +151,7 @@ describe('access tokens, introspection, revocation, keys', () => {
 
   it('key rotation: new tokens use the new key, older ones stay valid, JWKS publishes both', async () => {
     const before = (await backendToken(s, 'system/*.rs')).body.access_token;
-    const admin = (await userToken(s, { username: 'admin', password: 'admin pw', scope: 'user/*.rs' })).body.access_token;
+    const admin = (await userToken(s, { username: 'admin', password: 'admin pw', scope: 'user/*.cruds' })).body.access_token;
     expect((await s.http.post('/auth/keys/rotate').set('Authorization', `Bearer ${before}`)).status).toBe(403);
     const rotated = await s.http.post('/auth/keys/rotate').set('Authorization', `Bearer ${admin}`);
     expect(rotated.status).toBe(200);
