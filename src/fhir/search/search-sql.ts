@@ -177,14 +177,16 @@ export class SearchSql {
       ...keys.map((k) => `${k.expr} ${k.descending !== backward ? 'DESC' : 'ASC'}${k.notNull ? '' : ` NULLS ${backward ? 'FIRST' : 'LAST'}`}`),
       ...this.tailKeys().map((k) => `${k.expr} ${backward ? 'DESC' : 'ASC'}`),
     ];
-    // the page's ids first (index-only where the criteria allow), then the rows of just those
-    const inner = ['a.resource_type', 'a.id', ...keys.map((k, i) => `${k.expr}::text AS k${i}`)];
+    // the page's ids first (index-only where the criteria allow), then the rows of just those; an `_id`
+    // key is the id column itself (an index source selects only the ids: search.html#sort on `_id`)
+    const column = (k: KeyExpr, i: number) => (k.expr === 'a.id' ? 'p.id' : `p.k${i}`);
+    const inner = ['a.resource_type', 'a.id', ...keys.flatMap((k, i) => (k.expr === 'a.id' ? [] : [`${k.expr}::text AS k${i}`]))];
     const outerOrder = [
-      ...keys.map((k, i) => `p.k${i}::${k.sqlType} ${k.descending !== backward ? 'DESC' : 'ASC'}${k.notNull ? '' : ` NULLS ${backward ? 'FIRST' : 'LAST'}`}`),
+      ...keys.map((k, i) => `${column(k, i)}::${k.sqlType} ${k.descending !== backward ? 'DESC' : 'ASC'}${k.notNull ? '' : ` NULLS ${backward ? 'FIRST' : 'LAST'}`}`),
       ...this.tailKeys().map((k) => `p.${k.expr.slice(2)} ${backward ? 'DESC' : 'ASC'}`),
     ];
     const join = this.contained?.join ?? { columns: '', on: 'r.resource_type = p.resource_type AND r.id = p.id' };
-    const sql = `SELECT r.resource_type, r.id, r.version_id, r.content${keys.map((_, i) => `, p.k${i}`).join('')}${join.columns}
+    const sql = `SELECT r.resource_type, r.id, r.version_id, r.content${keys.map((k, i) => `, ${column(k, i)} AS k${i}`).join('')}${join.columns}
 FROM (${this.firstIds(inner, joins, cursor, order, limit, owner)}) p
 JOIN resource r ON ${join.on}
 ORDER BY ${outerOrder.join(', ')}`;
