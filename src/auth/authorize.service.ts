@@ -64,7 +64,8 @@ export class AuthorizeFlow {
     if (p.code_challenge !== undefined && p.code_challenge_method === undefined) {
       return fail('invalid_request', 'code_challenge_method must be S256');
     }
-    if (client.authMethod === 'none' && !p.code_challenge) return fail('invalid_request', 'PKCE (S256) is required for public clients');
+    // SMART App Launch 2.x §"Considerations for PKCE Support": every app, confidential ones too
+    if (!p.code_challenge) return fail('invalid_request', 'PKCE is required: code_challenge and code_challenge_method=S256');
     const requested = parseScopes(p.scope);
     let launch: { hash: string; patient?: string; encounter?: string; fhirContext?: unknown[] } | undefined;
     if (p.launch && requested.scopes.includes('launch')) {

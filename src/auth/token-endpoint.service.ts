@@ -56,12 +56,10 @@ export class TokenEndpoint {
     }
     if (code.clientId !== client.clientId) throw invalidGrant('the code was issued to another client');
     if (form.redirect_uri !== code.redirectUri) throw invalidGrant('redirect_uri does not match the authorization request');
-    if (code.codeChallenge) {
-      if (!form.code_verifier || !VERIFIER.test(form.code_verifier)) throw invalidGrant('a valid code_verifier is required');
-      if (sha256(form.code_verifier) !== code.codeChallenge) throw invalidGrant('code_verifier does not match the code_challenge');
-    } else if (client.authMethod === 'none') {
-      throw invalidGrant('PKCE is required for public clients');
-    }
+    // SMART App Launch 2.x: "the EHR SHALL ensure that the code_verifier is present and valid" (every client)
+    if (!code.codeChallenge) throw invalidGrant('the code was issued without PKCE');
+    if (!form.code_verifier || !VERIFIER.test(form.code_verifier)) throw invalidGrant('a valid code_verifier is required');
+    if (sha256(form.code_verifier) !== code.codeChallenge) throw invalidGrant('code_verifier does not match the code_challenge');
     return this.respond(client, code, { nonce: code.nonce, grantType: 'authorization_code' });
   }
 

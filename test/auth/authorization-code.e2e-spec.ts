@@ -184,6 +184,21 @@ describe('authorization code flow', () => {
     if (q.state) expect(loc.searchParams.get('state')).toBe('st');
   });
 
+  it('PKCE (S256) is required of confidential clients too (SMART App Launch 2.x §"Considerations for PKCE Support")', async () => {
+    const q = { response_type: 'code', client_id: 'lab-portal', redirect_uri: 'http://localhost:9001/cb', scope: 'user/*.rs', state: 'st', aud: s.baseUrl };
+    const noPkce = await s.http.get('/auth/authorize').query(q);
+    expect(noPkce.status).toBe(302);
+    expect(new URL(noPkce.headers.location).searchParams.get('error')).toBe('invalid_request');
+    expect(new URL(noPkce.headers.location).searchParams.get('state')).toBe('st');
+    // "the EHR SHALL ensure that the code_verifier is present and valid": a confidential client's secret is not enough
+    const r = await authorizeThroughPages(s, { ...DR, clientId: 'lab-portal', redirectUri: 'http://localhost:9001/cb', scope: 'user/*.rs' });
+    const exchange = (extra: Record<string, string>) =>
+      s.http.post('/auth/token').auth('lab-portal', 's3cret').type('form').send({ grant_type: 'authorization_code', code: r.code!, redirect_uri: r.redirectUri, ...extra });
+    expect((await exchange({})).body.error).toBe('invalid_grant');
+    const r2 = await userToken(s, { ...DR, clientId: 'lab-portal', redirectUri: 'http://localhost:9001/cb', scope: 'user/*.rs', secret: 's3cret' });
+    expect([r2.status, r2.body.scope]).toEqual([200, 'user/*.rs']);
+  });
+
   it('authorize by POST (authorize-post) works like GET', async () => {
     const res = await s.http.post('/auth/authorize').type('form').send({
       response_type: 'code',
