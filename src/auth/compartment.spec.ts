@@ -26,6 +26,20 @@ describe('Patient compartment membership (compartmentdefinition-patient)', () =>
     expect(checker.inPatientCompartment(obs('Patient/alice-x'), 'alice')).toBe(false);
   });
 
+  it('a write must stay inside the one compartment: no compartment parameter naming another local Patient', () => {
+    expect(checker.onlyInPatientCompartment(obs('Patient/alice', 'Patient/alice'), 'alice')).toBe(true);
+    expect(checker.onlyInPatientCompartment(obs('Patient/alice', 'Practitioner/p1'), 'alice')).toBe(true);
+    expect(checker.onlyInPatientCompartment(obs('Patient/alice', 'Patient/carol'), 'alice')).toBe(false);
+    expect(checker.onlyInPatientCompartment(obs('Patient/alice', `${base}/Patient/carol`), 'alice')).toBe(false);
+    expect(checker.onlyInPatientCompartment(obs('Patient/carol', 'Patient/alice'), 'alice')).toBe(false);
+    // a Patient on another server puts nothing in a local compartment
+    expect(checker.onlyInPatientCompartment(obs('Patient/alice', 'https://elsewhere.example/fhir/Patient/carol'), 'alice')).toBe(true);
+    const group = { resourceType: 'Group', type: 'person', actual: true, member: [{ entity: { reference: 'Patient/alice' } }, { entity: { reference: 'Patient/carol' } }] } as Resource;
+    expect(checker.onlyInPatientCompartment(group, 'alice')).toBe(false);
+    const linked = { resourceType: 'Patient', id: 'carol', link: [{ other: { reference: 'Patient/alice' }, type: 'seealso' }] } as Resource;
+    expect(checker.onlyInPatientCompartment(linked, 'alice')).toBe(false);
+  });
+
   it('uses parameters whose expressions call resolve() (Task.patient = Task.for)', () => {
     const task = { resourceType: 'Task', status: 'requested', intent: 'order', for: { reference: 'Patient/alice' } } as Resource;
     expect(checker.inPatientCompartment(task, 'alice')).toBe(true);

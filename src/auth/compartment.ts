@@ -36,6 +36,27 @@ export class CompartmentChecker {
   }
 
   /**
+   * May a write by a token bounded to Patient/`patientId` hold this content?
+   * Every Patient compartment the resource would join must be that
+   * patient's: it is in the compartment, and no compartment parameter
+   * (Observation.performer, Group.member, Patient.link, …) nor the id of a
+   * Patient names another local Patient. One matching reference is enough to
+   * read; writing it into another patient's record is not (SMART patient/
+   * scopes: data about the patient in context).
+   */
+  onlyInPatientCompartment(resource: Resource, patientId: string): boolean {
+    if (!this.inPatientCompartment(resource, patientId)) return false;
+    if (resource.resourceType === 'Patient' && resource.id && resource.id !== patientId) return false;
+    for (const code of this.definitions.compartments.Patient?.[resource.resourceType] ?? []) {
+      for (const v of this.values(resource, code) ?? []) {
+        const local = this.localPatientReference(v);
+        if (local !== undefined && !this.refersToPatient(v, patientId)) return false;
+      }
+    }
+    return true;
+  }
+
+  /**
    * Do all filter pairs hold for the resource? Only token parameters can be
    * checked in memory; any other parameter or a modifier answers false
    * (refuse rather than guess).
@@ -48,6 +69,14 @@ export class CompartmentChecker {
       const values = this.values(resource, name) ?? [];
       return value.split(',').some((wanted) => values.some((v) => tokenMatches(v, wanted)));
     });
+  }
+
+  /** The reference text when it names a Patient of this server (`Patient/x`, absolute, or conditional `Patient?…`). */
+  private localPatientReference(value: unknown): string | undefined {
+    const ref = (value as { reference?: unknown })?.reference;
+    if (typeof ref !== 'string') return undefined;
+    const local = ref.startsWith(this.baseUrl + '/') ? ref.slice(this.baseUrl.length + 1) : ref;
+    return /^Patient[/?]/.test(local) ? local : undefined;
   }
 
   private refersToPatient(value: unknown, patientId: string): boolean {

@@ -151,7 +151,12 @@ export function bodyAllowed(
   return rulesFor(auth, resource.resourceType, [interaction]).some((rule) => {
     const patient = ruleBound(auth, rule);
     if (patient === false) return false;
-    if (patient !== null && !compartments.inPatientCompartment(resource, patient)) return false;
+    if (patient !== null) {
+      // reading: one reference into the compartment is enough; writing: no other patient's compartment either
+      const reading = interaction === 'r' || interaction === 's';
+      const inside = reading ? compartments.inPatientCompartment(resource, patient) : compartments.onlyInPatientCompartment(resource, patient);
+      if (!inside) return false;
+    }
     return !rule.filter.length || compartments.matchesFilter(resource, rule.filter);
   });
 }

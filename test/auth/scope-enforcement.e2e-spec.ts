@@ -130,6 +130,23 @@ describe('SMART scope enforcement matrix', () => {
     expect((await send('vital', 'post', '/fhir/Observation', lab)).status).toBe(403);
   });
 
+  it('writes: every Patient compartment the content joins must be the token patient\'s (CompartmentDefinition-patient), not just one', async () => {
+    const sys = (await backendToken(s, 'system/*.cruds', 'ec-backend')).body.access_token;
+    await s.http.put('/fhir/Patient/carol').set('Authorization', `Bearer ${sys}`).set('Content-Type', FHIR_JSON).send({ resourceType: 'Patient', id: 'carol' });
+    const mine = { ...obs('x', 'alice', VITAL), id: undefined };
+    // Observation.performer puts it in carol's compartment too
+    expect((await send('all', 'post', '/fhir/Observation', { ...mine, performer: [{ reference: 'Patient/carol' }] })).status).toBe(403);
+    expect((await send('all', 'post', '/fhir/Observation', { ...mine, performer: [{ reference: `${s.baseUrl}/Patient/carol` }] })).status).toBe(403);
+    expect((await send('all', 'post', '/fhir/Observation', { ...mine, performer: [{ reference: 'Patient/alice' }] })).status).toBe(201);
+    const group = (...members: string[]) => ({ resourceType: 'Group', type: 'person', actual: true, member: members.map((m) => ({ entity: { reference: m } })) });
+    expect((await send('all', 'post', '/fhir/Group', group('Patient/alice', 'Patient/carol'))).status).toBe(403);
+    expect((await send('all', 'post', '/fhir/Group', group('Patient/alice'))).status).toBe(201);
+    await send('all', 'put', '/fhir/Observation/obs-a-perf', obs('obs-a-perf', 'alice', VITAL));
+    const perf = [{ op: 'add', path: '/performer/-', value: { reference: 'Patient/carol' } }];
+    expect((await send('all', 'patch', '/fhir/Observation/obs-a-perf', perf)).status).toBe(403);
+    expect((await get('drUser', '/fhir/Observation?performer=Patient/carol')).body.total ?? 0).toBe(0);
+  });
+
   it('update and patch (u): own resources, and never moved to another patient', async () => {
     const a = obs('obs-a-upd', 'alice', VITAL);
     expect((await send('all', 'put', '/fhir/Observation/obs-a-upd', a)).status).toBe(201);
