@@ -4,7 +4,10 @@ import type { Criteria } from './export.types';
 
 /**
  * Bulk Data is for backend services: the token's `system/` scopes decide
- * which types may be exported (read or search permission), and a granular
+ * which types may be exported. Exporting enumerates every resource of a
+ * type, i.e. a search: it needs search permission (`s`, v1 `.read`) on each
+ * type, as `GET [type]` does (`system/Patient.r` alone reads Patients by id
+ * but neither lists nor exports them; SMART scopes-and-launch-context). A granular
  * scope (`system/Observation.rs?category=laboratory`) narrows its type like a
  * `_typeFilter`. Returns, per allowed type, the criteria alternatives
  * ([] = the whole type); undefined auth (internal, auth off) and admins are
@@ -12,9 +15,9 @@ import type { Criteria } from './export.types';
  */
 export function exportScopes(auth: AuthContext | undefined): ((type: string) => Criteria | false) | undefined {
   if (!auth || auth.admin) return undefined;
-  const rules = auth.rules.filter((r) => r.context === 'system' && (r.interactions.has('r') || r.interactions.has('s')));
+  const rules = auth.rules.filter((r) => r.context === 'system' && r.interactions.has('s'));
   if (!rules.length) {
-    throw FhirError.of(403, 'forbidden', 'Bulk Data export needs a backend-services token with system/ scopes');
+    throw FhirError.of(403, 'forbidden', 'Bulk Data export needs a backend-services token with system/ search scopes');
   }
   return (type) => {
     const own = rules.filter((r) => r.resourceType === '*' || r.resourceType === type);

@@ -69,6 +69,26 @@ describe('clinical operations with SMART tokens', () => {
     expect(r.body.output.map((o: any) => o.type)).toEqual(['Observation']);
   });
 
+  it('$export needs search permission on each type, like GET [type]: system/Patient.r alone exports no Patient', async () => {
+    // SMART v2 scopes: r = read by id, s = search; an export enumerates the type (a search)
+    const ro = (await backendToken(s, 'system/Observation.rs system/Patient.r', 'ec-backend')).body.access_token;
+    const as = (url: string) => s.http.get(url).set('Authorization', `Bearer ${ro}`).set('Prefer', 'respond-async');
+    expect((await s.http.get('/fhir/Patient').set('Authorization', `Bearer ${ro}`)).status).toBe(403);
+    expect((await as('/fhir/$export?_type=Observation,Patient')).status).toBe(403);
+    expect((await as('/fhir/Patient/$export')).status).toBe(403);
+    const kick = await as('/fhir/$export');
+    expect(kick.status).toBe(202);
+    const status = kick.headers['content-location'].slice(s.config.publicUrl.length);
+    let r = await s.http.get(status).set('Authorization', `Bearer ${ro}`);
+    for (let i = 0; i < 200 && r.status === 202; i++) {
+      await sleep(100);
+      r = await s.http.get(status).set('Authorization', `Bearer ${ro}`);
+    }
+    expect(r.body.output.map((o: any) => o.type)).toEqual(['Observation']);
+    const readOnly = (await backendToken(s, 'system/Patient.r', 'ec-backend')).body.access_token;
+    expect((await s.http.get('/fhir/$export').set('Authorization', `Bearer ${readOnly}`).set('Prefer', 'respond-async')).status).toBe(403);
+  });
+
   it('a DocumentReference attachment (Binary with securityContext) downloads with the same patient token, another patient\'s does not', async () => {
     const admin = (url: string) => s.http.put(url).set('Authorization', `Bearer ${tok.admin}`);
     for (const who of ['alice', 'bob']) {
