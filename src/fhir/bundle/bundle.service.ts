@@ -12,6 +12,7 @@ import { EntryOutcome, EntryRequest, statusLine } from './bundle.types';
 import { EntryAccess, EntryAccessHook } from './entry-access';
 import { EntryReader } from './entry-reader';
 import { TransactionEngine } from './transaction-engine';
+import { transactionReads } from './transaction-reads';
 import type { CallerWriteMode } from './write-run';
 
 const isRead = (e: EntryRequest) => e.method === 'GET' || e.method === 'HEAD';
@@ -19,10 +20,11 @@ const isRead = (e: EntryRequest) => e.method === 'GET' || e.method === 'HEAD';
 /**
  * `POST [base]` with a batch or transaction Bundle (http.html §3.1.0.11).
  *
- * transaction: every write entry in one database transaction (the engine
+ * transaction: every entry in one database transaction (the engine
  * applies the spec's order: deletes, creates, updates, with references
- * rewritten), then the GET/HEAD entries; any failing write fails the whole
- * Bundle with the entry named. batch: entries are independent; all writes
+ * rewritten, then the GET/HEAD entries on the same connection before the
+ * commit); any failing entry, a read too, fails the whole Bundle with the
+ * entry named and nothing is committed. batch: entries are independent; all writes
  * are first tried as one set-based run, and if any entry fails they are
  * redone one by one so each gets its own status.
  *
@@ -57,12 +59,13 @@ export class BundleService {
     if (parsed.type === 'transaction') {
       // a GET that cannot be answered fails the transaction before anything is written
       for (const e of reads) this.named(e, () => this.reader.check(e));
-      const results = await this.engine.write(writes, { linkEntries: true, nameEntries: true, extras, access });
+      const mode = { linkEntries: true, nameEntries: true, extras, access };
+      const results = await this.engine.write(writes, mode, reads.length ? transactionReads(this.reader, ctx, reads, outcomes) : undefined);
       writes.forEach((e, i) => outcomes.set(e.index, results[i]));
     } else {
       await this.batchWrites(writes, outcomes, { linkEntries: false, nameEntries: true, extras, access });
+      for (const e of reads) outcomes.set(e.index, await this.readEntry(ctx, e));
     }
-    for (const e of reads) outcomes.set(e.index, await this.readEntry(ctx, e));
     const count = parsed.entries.length + parsed.errors.size;
     const entry: EntryJson[] = [];
     for (let i = 0; i < count; i++) entry.push(this.responseEntry(ctx, outcomes.get(i)!));
@@ -116,7 +119,7 @@ export class BundleService {
       const response = await this.reader.read(ctx, e);
       return { status: response.status, response };
     } catch (err) {
-      // transaction GETs run after the commit: a failing read is reported in its entry
+      // batch entries are independent: a failing read is reported in its entry
       return this.failed(e, err);
     }
   }

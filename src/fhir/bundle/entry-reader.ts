@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { Queryable } from '../../database/database';
 import { badRequest, notSupported } from '../errors';
 import { CapabilityService } from '../rest/capability.service';
 import type { FhirResponse } from '../rest/fhir-response';
@@ -8,10 +9,13 @@ import type { RequestContext } from '../rest/request-context';
 import { SearchService } from '../search/search.service';
 import type { EntryRequest } from './bundle.types';
 
+type Answer = (ctx: RequestContext, q?: Queryable) => Promise<FhirResponse>;
+
 /**
  * GET/HEAD entries of a batch or transaction: read, vread, search
  * (type, system, compartment), history and metadata, answered by the same
- * services as the REST API.
+ * services as the REST API. A transaction's entries run on its connection
+ * (`q`), so they see its own writes.
  */
 @Injectable()
 export class EntryReader {
@@ -27,19 +31,19 @@ export class EntryReader {
     this.route(e);
   }
 
-  async read(ctx: RequestContext, e: EntryRequest): Promise<FhirResponse> {
-    const r = await this.route(e)(ctx);
+  async read(ctx: RequestContext, e: EntryRequest, q?: Queryable): Promise<FhirResponse> {
+    const r = await this.route(e)(ctx, q);
     return e.method === 'HEAD' ? { status: r.status, headers: r.headers } : r;
   }
 
-  private route(e: EntryRequest): (ctx: RequestContext) => Promise<FhirResponse> {
+  private route(e: EntryRequest): Answer {
     const { resourceType: type, id, rest, params } = e;
     if (rest.some((s) => s.startsWith('$')) || (type === undefined && rest[0]?.startsWith('$'))) {
       throw notSupported(400, 'operations are not supported inside a batch or transaction');
     }
     if (type === undefined) {
-      if (rest.length === 0) return (ctx) => this.search.search(ctx, { params });
-      if (rest.length === 1 && rest[0] === '_history') return (ctx) => this.history.history(ctx, params);
+      if (rest.length === 0) return (ctx, q) => this.search.search(ctx, { params, q });
+      if (rest.length === 1 && rest[0] === '_history') return (ctx, q) => this.history.history(ctx, params, undefined, undefined, q);
       if (rest.length === 1 && rest[0] === 'metadata') {
         return async () => ({ status: 200, body: this.capability.capabilityStatement() });
       }
@@ -47,20 +51,20 @@ export class EntryReader {
     }
     this.interactions.assertType(type);
     if (id === undefined) {
-      if (rest.length === 0) return (ctx) => this.search.search(ctx, { resourceType: type, params });
-      if (rest.length === 1 && rest[0] === '_history') return (ctx) => this.history.history(ctx, params, type);
+      if (rest.length === 0) return (ctx, q) => this.search.search(ctx, { resourceType: type, params, q });
+      if (rest.length === 1 && rest[0] === '_history') return (ctx, q) => this.history.history(ctx, params, type, undefined, q);
       throw badRequest(`request.url ${e.url} is not a read interaction`);
     }
     if (rest.length === 0) {
-      return () => this.interactions.read(type, id, { ifNoneMatch: e.ifNoneMatch, ifModifiedSince: e.ifModifiedSince });
+      return (_ctx, q) => this.interactions.read(type, id, { ifNoneMatch: e.ifNoneMatch, ifModifiedSince: e.ifModifiedSince }, undefined, q);
     }
     if (rest[0] === '_history') {
-      if (rest.length === 1) return (ctx) => this.history.history(ctx, params, type, id);
-      if (rest.length === 2) return () => this.interactions.vread(type, id, rest[1]);
+      if (rest.length === 1) return (ctx, q) => this.history.history(ctx, params, type, id, q);
+      if (rest.length === 2) return (_ctx, q) => this.interactions.vread(type, id, rest[1], undefined, q);
     }
     if (rest.length === 1) {
       this.interactions.assertType(rest[0]);
-      return (ctx) => this.search.search(ctx, { resourceType: rest[0], params, compartment: { resourceType: type, id } });
+      return (ctx, q) => this.search.search(ctx, { resourceType: rest[0], params, compartment: { resourceType: type, id }, q });
     }
     throw badRequest(`request.url ${e.url} is not a read interaction`);
   }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../config/config';
-import { Database } from '../../database/database';
+import { Database, Queryable } from '../../database/database';
 import { logger } from '../../logger';
 import { conflict } from '../errors';
 import { SearchService } from '../search/search.service';
@@ -35,17 +35,25 @@ export class TransactionEngine {
     return this.config.conditionalDeleteMax;
   }
 
-  /** `mode.extras` (audit rows) go into the same statements as the versions they describe. */
-  async write(entries: EntryRequest[], mode: CallerWriteMode): Promise<EntryOutcome[]> {
-    if (!entries.length) return [];
+  /**
+   * `mode.extras` (audit rows) go into the same statements as the versions they describe.
+   * `reads` runs in the same transaction after the writes, before the commit (a transaction's
+   * GET entries); if it throws, nothing is committed.
+   */
+  async write(entries: EntryRequest[], mode: CallerWriteMode, reads?: (q: Queryable) => Promise<void>): Promise<EntryOutcome[]> {
+    if (!entries.length && !reads) return [];
     const full: WriteMode = { ...mode, deleteMax: this.config.conditionalDeleteMax, chunk: this.config.bundleWriteChunk };
     // more than a chunk: a transaction, whose statements are written while the next chunk is prepared
-    const plainCreates = entries.length <= full.chunk && entries.every((e) => e.method === 'POST' && !e.ifNoneExist);
+    const plainCreates = !reads && entries.length <= full.chunk && entries.every((e) => e.method === 'POST' && !e.ifNoneExist);
     for (let attempt = 1; ; attempt++) {
       const run = () => new WriteRun(this.storage, this.search, this.repo, entries, full);
       try {
         if (plainCreates) return await run().execute(this.db, false);
-        return await this.db.transaction((tx) => run().execute(tx, true));
+        return await this.db.transaction(async (tx) => {
+          const outcomes = entries.length ? await run().execute(tx, true) : [];
+          await reads?.(tx);
+          return outcomes;
+        });
       } catch (err: any) {
         const retryable = err instanceof RetryableConflict || RETRYABLE_SQLSTATES.has(err?.code);
         if (!retryable) throw err;

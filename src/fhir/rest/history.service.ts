@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { BundleLink } from 'fhir/r4';
+import type { Queryable } from '../../database/database';
 import { bundleJson, EntryJson } from '../bundle-json';
 import { parseDateRange } from '../date-range';
 import { badRequest, notFound } from '../errors';
@@ -36,15 +37,16 @@ export class HistoryService {
     private readonly interactions: InteractionsService,
   ) {}
 
-  async history(ctx: RequestContext, params: QueryParams, resourceType?: string, id?: string): Promise<FhirResponse> {
+  /** `q`: a transaction's connection (its GET entries see its own writes); default the pool. */
+  async history(ctx: RequestContext, params: QueryParams, resourceType?: string, id?: string, q?: Queryable): Promise<FhirResponse> {
     if (resourceType) this.interactions.assertType(resourceType);
     const query = this.parse(params, resourceType, id);
-    if (query.feed) return this.feed(ctx, params, query, resourceType);
+    if (query.feed) return this.feed(ctx, params, query, resourceType, q);
     if (id) {
-      const current = await this.storage.readCurrent(resourceType!, id);
+      const current = await this.storage.readCurrent(resourceType!, id, q);
       if (!current) throw notFound(`${resourceType}/${id} is not known`);
     }
-    const rows = await this.storage.historyPage(query);
+    const rows = await this.storage.historyPage(query, q);
     const page = rows.slice(0, query.count);
     const path = [resourceType, id, '_history'].filter(Boolean).join('/');
     const link: BundleLink[] = [{ relation: 'self', url: this.url(ctx, path, params) }];
@@ -67,8 +69,8 @@ export class HistoryService {
   }
 
   /** The change feed page: rows after the cursor; `next` (the client's bookmark) after the last one. */
-  private async feed(ctx: RequestContext, params: QueryParams, q: ParsedHistory, resourceType?: string): Promise<FhirResponse> {
-    const rows: FeedRow[] = await this.storage.history.feed(this.storage.db, {
+  private async feed(ctx: RequestContext, params: QueryParams, q: ParsedHistory, resourceType?: string, db?: Queryable): Promise<FhirResponse> {
+    const rows: FeedRow[] = await this.storage.history.feed(db ?? this.storage.db, {
       resourceType,
       types: q.types,
       since: q.since,

@@ -1,6 +1,7 @@
 import { Injectable, Optional } from '@nestjs/common';
 import type { Resource } from 'fhir/r4';
 import { AuditService } from '../../audit/audit.service';
+import type { Queryable } from '../../database/database';
 import { FhirDefinitions } from '../definitions/definitions.module';
 import { badRequest, issue, notFound, operationOutcome } from '../errors';
 import { assertFhirId } from '../fhir-id';
@@ -50,9 +51,10 @@ export class InteractionsService {
     }
   }
 
-  async read(resourceType: string, id: string, cond: ReadConditions = {}, shaping?: ReadShaping): Promise<FhirResponse> {
+  /** `q`: a transaction's connection (its GET entries read its own writes); default the pool. */
+  async read(resourceType: string, id: string, cond: ReadConditions = {}, shaping?: ReadShaping, q?: Queryable): Promise<FhirResponse> {
     this.assertType(resourceType);
-    const v = await this.storage.read(resourceType, id);
+    const v = await this.storage.read(resourceType, id, q);
     const headers = versionHeaders(v);
     if (cond.ifNoneMatch !== undefined && cond.ifNoneMatch === v.versionId) return { status: 304, headers };
     if (cond.ifModifiedSince && Math.floor(v.lastUpdated.getTime() / 1000) * 1000 <= cond.ifModifiedSince.getTime()) {
@@ -61,10 +63,10 @@ export class InteractionsService {
     return { status: 200, body: shaped(v.content!, shaping), headers };
   }
 
-  async vread(resourceType: string, id: string, versionId: string, shaping?: ReadShaping): Promise<FhirResponse> {
+  async vread(resourceType: string, id: string, versionId: string, shaping?: ReadShaping, q?: Queryable): Promise<FhirResponse> {
     this.assertType(resourceType);
     if (!/^[0-9]+$/.test(versionId)) throw notFound(`version "${versionId}" is not known`);
-    const v = await this.storage.vread(resourceType, id, Number(versionId));
+    const v = await this.storage.vread(resourceType, id, Number(versionId), q);
     return { status: 200, body: shaped(v.content!, shaping), headers: versionHeaders(v) };
   }
 

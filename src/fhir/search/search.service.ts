@@ -32,6 +32,8 @@ export interface SearchRequest {
   compartment?: { resourceType: string; id: string };
   /** auth-imposed criteria; when absent the registered restriction provider (if any) is asked */
   restriction?: SearchRestriction;
+  /** run on this connection (a transaction's GET entries see its own writes); default: the pool */
+  q?: Queryable;
 }
 
 /**
@@ -89,25 +91,26 @@ export class SearchService implements OnModuleInit {
   async search(ctx: RequestContext, request: SearchRequest): Promise<FhirResponse> {
     const restriction = request.restriction ?? this.restrictionProvider?.(ctx);
     const { q, statement } = this.prepare(request, ctx.prefer.handling === 'lenient', restriction);
-    await this.subsumption.resolve(q.criteria);
+    const db = request.q ?? this.db;
+    await this.subsumption.resolve(q.criteria, request.q);
     if (q.summary === 'count' || q.count === 0) {
-      const total = await this.count(statement());
+      const total = await this.count(statement(), db);
       return this.reply(ctx, request, q, [], [], total, undefined);
     }
     const backward = q.cursor?.direction === 'p';
-    const { rows, keyCount } = await this.firstPage(q, statement);
+    const { rows, keyCount } = await this.firstPage(q, statement, db);
     const more = rows.length > q.count;
     const matches = q.contained === 'false' ? rows.slice(0, q.count) : materializeContained(rows.slice(0, q.count));
     if (backward) matches.reverse();
 
     const includes = q.include.length || q.revinclude.length
-      ? await new SearchIncludes(this.db, this.registry, () => this.criteria(restriction)).resolve(matches, q.include, q.revinclude)
+      ? await new SearchIncludes(db, this.registry, () => this.criteria(restriction)).resolve(matches, q.include, q.revinclude)
       : { rows: [], truncated: false };
     if (includes.truncated) {
       q.issues.push({ severity: 'warning', code: 'too-costly', diagnostics: 'more resources were included than one page returns; the rest were left out' });
     }
     let total: number | undefined;
-    if (q.total === 'accurate') total = await this.count(statement());
+    if (q.total === 'accurate') total = await this.count(statement(), db);
     else if (q.total === 'estimate') total = await this.estimate(statement());
     else if (q.total === undefined && !q.cursor && !more) total = matches.length;
 
@@ -119,15 +122,19 @@ export class SearchService implements OnModuleInit {
    * The rows of the page (`count + 1`): from owner date rows where they fit and every resource has
    * them (owner-dates.ts), unless those leave the page short (SearchSql.ownerPage); else the usual way.
    */
-  private async firstPage(q: SearchQuery, statement: (ownerRows?: boolean) => SearchSql): Promise<{ rows: ResourceRow[]; keyCount: number }> {
+  private async firstPage(
+    q: SearchQuery,
+    statement: (ownerRows?: boolean) => SearchSql,
+    db: Queryable,
+  ): Promise<{ rows: ResourceRow[]; keyCount: number }> {
     const owner = this.ownerPage(q, statement);
     if (owner) {
-      const rows = (await this.run<ResourceRow>(owner.sql, owner.values, this.db, owner.prepared)).rows;
+      const rows = (await this.run<ResourceRow>(owner.sql, owner.values, db, owner.prepared)).rows;
       if (owner.complete(rows.length)) return { rows, keyCount: owner.keyCount };
     }
     const sql = statement();
     const page = sql.page(q.count + 1);
-    return { rows: (await this.run<ResourceRow>(page.sql, page.values, this.db, sql.planFitsAllValues)).rows, keyCount: page.keyCount };
+    return { rows: (await this.run<ResourceRow>(page.sql, page.values, db, sql.planFitsAllValues)).rows, keyCount: page.keyCount };
   }
 
   /** The SQL of a search's first page, as search() runs it first (benchmarks EXPLAIN it). */
@@ -200,9 +207,9 @@ export class SearchService implements OnModuleInit {
     return this.parser.criteria(types, [[COMPARTMENT_PARAM, `Patient/${c.id}`]], true);
   }
 
-  private async count(sql: SearchSql): Promise<number> {
+  private async count(sql: SearchSql, db: Queryable = this.db): Promise<number> {
     const c = sql.count();
-    return (await this.run<{ n: number }>(c.sql, c.values)).rows[0].n;
+    return (await this.run<{ n: number }>(c.sql, c.values, db)).rows[0].n;
   }
 
   /**

@@ -90,7 +90,7 @@ describe('transaction Bundles (http.html §3.1.0.11)', () => {
     const patch = Buffer.from(JSON.stringify([{ op: 'replace', path: '/name/0/family', value: 'Patched' }])).toString('base64');
     const res = await post(
       tx([
-        { request: { method: 'GET', url: `Patient/${a}` } },
+        { request: { method: 'GET', url: `Patient/${a}/_history` } },
         { resource: { resourceType: 'Binary', contentType: 'application/json-patch+json', data: patch }, request: { method: 'PATCH', url: `Patient/${b}` } },
         { resource: { resourceType: 'Patient', id: 'tx-put-new', name: [{ family: 'Put' }] }, request: { method: 'PUT', url: 'Patient/tx-put-new' } },
         { fullUrl: 'urn:uuid:new', resource: patient('Posted'), request: { method: 'POST', url: 'Patient' } },
@@ -100,13 +100,60 @@ describe('transaction Bundles (http.html §3.1.0.11)', () => {
     );
     expect(res.status).toBe(200);
     const status = res.body.entry.map((e: any) => e.response.status);
-    // the GETs run after the writes: the deleted patient is gone, the patched one patched
-    expect(status).toEqual(['410 Gone', '200 OK', '201 Created', '201 Created', '204 No Content', '200 OK']);
+    // the GETs run after the writes, inside the transaction: the delete is in the history, the patched one patched
+    expect(status).toEqual(['200 OK', '200 OK', '201 Created', '201 Created', '204 No Content', '200 OK']);
+    expect(res.body.entry[0].resource.entry.map((e: any) => e.request.method)).toEqual(['DELETE', 'POST']);
     expect(res.body.entry[5].resource.name[0].family).toBe('Patched');
     expect(res.body.entry[5].resource.meta.versionId).toBe('2');
     expect(res.body.entry[1].response.etag).toBe('W/"2"');
     expect(res.body.entry[4].response.etag).toBe('W/"2"');
     expect((await t.http.get('/fhir/Patient/tx-put-new')).body.name[0].family).toBe('Put');
+  });
+
+  // http.html §3.1.0.11.2: the GET entries are processed last, inside the transaction, so they see its writes
+  it('GET entries are answered inside the transaction and see its own writes (§3.1.0.11.2)', async () => {
+    const value = `tx-own-${Date.now()}`;
+    const res = await post(
+      tx([
+        { request: { method: 'GET', url: `Patient?identifier=http://s|${value}` } },
+        { fullUrl: 'urn:uuid:own', resource: { resourceType: 'Patient', identifier: [{ system: 'http://s', value }] }, request: { method: 'POST', url: 'Patient' } },
+      ]),
+    );
+    expect(res.status).toBe(200);
+    const id = idOf(res.body.entry[1].response.location);
+    expect(res.body.entry[0].response.status).toBe('200 OK');
+    expect(res.body.entry[0].resource.total).toBe(1);
+    expect(res.body.entry[0].resource.entry[0].resource.id).toBe(id);
+  });
+
+  // http.html §3.1.0.11.2: "a transaction SHALL either accept all actions and return 200, or reject all resources
+  // and return an HTTP 400 or 500 type response"; a failing GET is a failing action like any other
+  it('a failing GET entry fails the whole transaction and nothing is committed (§3.1.0.11.2)', async () => {
+    const value = `tx-get-fails-${Date.now()}`;
+    const existing = (await t.http.post('/fhir/Patient').send(patient('KeptAlive'))).body;
+    const missing = await post(
+      tx([
+        { resource: { resourceType: 'Patient', identifier: [{ system: 'http://s', value }] }, request: { method: 'POST', url: 'Patient' } },
+        { request: { method: 'GET', url: 'Patient/never-existed' } },
+      ]),
+    );
+    expect(missing.status).toBe(404);
+    expect(missing.body.resourceType).toBe('OperationOutcome');
+    expect(missing.body.issue[0].diagnostics).toMatch(/^Bundle\.entry\[1\]: Patient\/never-existed is not known/);
+    expect((await t.http.get(`/fhir/Patient?identifier=http://s|${value}`)).body.total).toBe(0);
+    // the read sees the transaction's delete (410), so the delete is rolled back with it
+    const gone = await post(
+      tx([
+        { request: { method: 'GET', url: `Patient/${existing.id}` } },
+        { request: { method: 'DELETE', url: `Patient/${existing.id}` } },
+      ]),
+    );
+    expect(gone.status).toBe(410);
+    expect(gone.headers.etag).toBeUndefined();
+    expect(gone.body.issue[0].diagnostics).toMatch(/^Bundle\.entry\[0\]/);
+    const after = await t.http.get(`/fhir/Patient/${existing.id}`);
+    expect(after.status).toBe(200);
+    expect(after.body.meta.versionId).toBe('1');
   });
 
   it('a PATCH entry may carry a FHIRPath Patch (Parameters) as well as a JSON Patch Binary (§3.1.0.11)', async () => {
