@@ -74,6 +74,10 @@ export class AuthorizeFlow {
       if (!ctx) return fail('invalid_request', 'the launch parameter is unknown or expired');
       launch = { hash, ...ctx };
     }
+    // RFC 6749 §3.3: fail the request rather than run the flow for an empty grant (a patient may still be picked)
+    if (!this.grantedScopes(client, { scope: requested.scopes.join(' '), patient: launch?.patient ?? 'to be picked', launchHash: launch?.hash }).length) {
+      return fail('invalid_scope', 'none of the requested scopes can be granted to this client');
+    }
     const newBinding = binding && /^[A-Za-z0-9_-]{43}$/.test(binding) ? undefined : randomToken();
     const handle = randomToken();
     const request: PendingRequest = {
@@ -200,7 +204,13 @@ export class AuthorizeFlow {
 
   private async next(request: PendingRequest, client: OAuthClient, user: AuthUser, state: FormState): Promise<FlowResult> {
     if (needsPicker(request, user)) return page(200, patientPickerPage(state, await this.patients.find(''), ''));
-    const scopes = this.grantedScopes(client, request).map(describeScope);
+    const granted = this.grantedScopes(client, request);
+    if (!granted.length) {
+      // e.g. patient/ scopes for a practitioner who did not ask for launch/patient: no consent page for nothing
+      await this.grants.deleteRequest(request.idHash);
+      return { redirect: errorRedirect(request.redirectUri, 'invalid_scope', 'none of the requested scopes can be granted in this context', request.state) };
+    }
+    const scopes = granted.map(describeScope);
     const label = request.patient ? await this.patients.label(request.patient) : undefined;
     return page(200, consentPage(state, clientName(client), [...new Set(scopes)], label));
   }

@@ -165,6 +165,11 @@ describe('authorization code flow', () => {
     ['response_type token', { response_type: 'token' }, 'unsupported_response_type'],
     ['no state', { state: undefined }, 'invalid_request'],
     ['an unknown launch', { launch: 'nope', scope: 'launch patient/*.rs' }, 'invalid_request'],
+    // RFC 6749 §3.3: no default scope here, so a request with nothing grantable fails with invalid_scope
+    ['an empty scope', { scope: '' }, 'invalid_scope'],
+    ['no scope', { scope: undefined }, 'invalid_scope'],
+    ['only unknown scopes', { scope: 'foo/bar' }, 'invalid_scope'],
+    ['system/ scopes in a user-facing flow', { scope: 'system/*.rs' }, 'invalid_scope'],
   ])('authorize redirects with an error for %s', async (_name, change, error) => {
     const q: Record<string, string | undefined> = {
       response_type: 'code',
@@ -197,6 +202,13 @@ describe('authorization code flow', () => {
     expect((await exchange({})).body.error).toBe('invalid_grant');
     const r2 = await userToken(s, { ...DR, clientId: 'lab-portal', redirectUri: 'http://localhost:9001/cb', scope: 'user/*.rs', secret: 's3cret' });
     expect([r2.status, r2.body.scope]).toEqual([200, 'user/*.rs']);
+  });
+
+  it('nothing grantable once the user is known (patient/ scopes, practitioner, no launch/patient): invalid_scope, no consent page', async () => {
+    const r = await authorizeThroughPages(s, { ...DR, scope: 'patient/*.rs' });
+    expect((r as any).page.status).toBe(303);
+    const loc = new URL((r as any).page.headers.location);
+    expect([loc.searchParams.get('error'), loc.searchParams.get('state')]).toEqual(['invalid_scope', r.state]);
   });
 
   it('authorize by POST (authorize-post) works like GET', async () => {
