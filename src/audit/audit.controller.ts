@@ -2,6 +2,7 @@ import { All, Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/com
 import type { Request, Response } from 'express';
 import { authOf } from '../auth/auth-context';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import type { EntryRequest } from '../fhir/bundle/bundle.types';
 import { FhirError } from '../fhir/errors';
 import { queryPairs } from '../fhir/rest/content-negotiation';
 import { FhirResponse, reply } from '../fhir/rest/fhir-response';
@@ -78,4 +79,18 @@ function formPairs(req: Request): [string, string][] {
     for (const value of Array.isArray(v) ? v : [v]) pairs.push([k, String(value)]);
   }
   return pairs;
+}
+
+/**
+ * A GET entry of a batch or transaction on the trail (`EntryReader.serveOwnType`): the same answers
+ * as the routes above, and 405 for the history they refuse; undefined for what is not AuditEvent's.
+ */
+export function auditEntryReader(events: AuditEventService, e: EntryRequest): ((ctx: RequestContext) => Promise<FhirResponse>) | undefined {
+  const { resourceType: type, id, rest, params } = e;
+  if (type === 'Patient' && id !== undefined && rest.length === 1) return (ctx) => events.search(ctx, params, id);
+  if (type !== 'AuditEvent') return undefined;
+  if (id === undefined && rest.length === 0) return (ctx) => events.search(ctx, params);
+  if (id !== undefined && rest.length === 0) return (ctx) => events.read(ctx, id);
+  if (id !== undefined && rest.length === 2 && rest[0] === '_history') return (ctx) => events.read(ctx, id, rest[1]);
+  throw FhirError.of(405, 'not-supported', `GET ${e.url} is not allowed: the audit trail has no history`);
 }

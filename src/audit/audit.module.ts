@@ -4,13 +4,14 @@ import type { CapabilityStatement } from 'fhir/r4';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Database } from '../database/database';
 import { AuthEvents } from '../auth/auth-events';
+import { EntryReader } from '../fhir/bundle/entry-reader';
 import { CapabilityService } from '../fhir/rest/capability.service';
 import { logger } from '../logger';
 import { AuditEventService } from './audit-event.service';
 import { AuditRetention } from './audit-retention';
 import { AUDIT_SEARCH_PARAMS } from './audit-search';
 import { AUDIT_CONFIG, AuditConfig, loadAuditConfig } from './audit.config';
-import { AuditController } from './audit.controller';
+import { AuditController, auditEntryReader } from './audit.controller';
 import { AuditService } from './audit.service';
 import { authAuditMiddleware, recordAuthEvent } from './security-events';
 
@@ -47,6 +48,8 @@ export class AuditModule implements NestModule, OnApplicationBootstrap, OnApplic
 
   onApplicationBootstrap(): void {
     this.moduleRef.get(CapabilityService, { strict: false }).addContributor({ contribute: (cs) => describeAuditEvent(cs) });
+    // GET entries of a batch or transaction on AuditEvent are answered from the trail, as over REST
+    this.optional(EntryReader)?.serveOwnType('AuditEvent', (e) => auditEntryReader(this.moduleRef.get(AuditEventService), e));
     // security events of the auth module (login, token issued, refresh, revocation, registration…)
     const authEvents = this.optional(AuthEvents);
     authEvents?.subscribe((e) => recordAuthEvent(this.audit, e));

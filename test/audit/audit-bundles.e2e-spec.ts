@@ -122,6 +122,34 @@ describe('AuditEvents of bundles, conditional interactions and Bulk Data export'
     }
   });
 
+  it('GET entries on AuditEvent are answered from the trail, as the same REST requests (http.html#transaction)', async () => {
+    const p = (await t.http.post('/fhir/Patient').send({ resourceType: 'Patient' })).body;
+    await t.http.get(`/fhir/Patient/${p.id}`);
+    const [row] = (await t.db.query(`SELECT id::text FROM audit_event WHERE $1 = ANY(patient) ORDER BY recorded DESC LIMIT 1`, [p.id])).rows;
+    const direct = await t.http.get(`/fhir/AuditEvent?patient=Patient/${p.id}&_total=accurate`);
+    for (const type of ['batch', 'transaction']) {
+      const res = await post(
+        {
+          resourceType: 'Bundle',
+          type,
+          entry: [
+            { request: { method: 'GET', url: `AuditEvent/${row.id}` } },
+            { request: { method: 'GET', url: `AuditEvent?patient=Patient/${p.id}&_total=accurate` } },
+            { request: { method: 'GET', url: `Patient/${p.id}/AuditEvent?_total=accurate` } },
+          ],
+        },
+        rid(),
+      );
+      expect(res.status).toBe(200);
+      const [read, search, compartment] = res.body.entry;
+      expect([read.response.status, read.resource.id]).toEqual(['200 OK', row.id]);
+      // every access adds events about the Patient (the direct search too): at least as many as before, the same in one Bundle
+      expect(search.resource.total).toBeGreaterThanOrEqual(direct.body.total);
+      expect(direct.body.total).toBeGreaterThan(0);
+      expect(compartment.resource.total).toBe(search.resource.total);
+    }
+  });
+
   it('Bulk Data: kick-off, status and file download are audited operations', async () => {
     await t.http.post('/fhir/Patient').send({ resourceType: 'Patient', name: [{ family: 'Exported' }] });
     const kickId = rid();

@@ -11,6 +11,9 @@ import type { EntryRequest } from './bundle.types';
 
 type Answer = (ctx: RequestContext, q?: Queryable) => Promise<FhirResponse>;
 
+/** How a module serving a type from its own store (the audit trail) answers a GET entry on it; undefined: not its entry. */
+export type OwnTypeReader = (e: EntryRequest) => Answer | undefined;
+
 /**
  * GET/HEAD entries of a batch or transaction: read, vread, search
  * (type, system, compartment), history and metadata, answered by the same
@@ -19,6 +22,8 @@ type Answer = (ctx: RequestContext, q?: Queryable) => Promise<FhirResponse>;
  */
 @Injectable()
 export class EntryReader {
+  private readonly ownTypes = new Map<string, OwnTypeReader>();
+
   constructor(
     private readonly interactions: InteractionsService,
     private readonly history: HistoryService,
@@ -36,7 +41,18 @@ export class EntryReader {
     return e.method === 'HEAD' ? { status: r.status, headers: r.headers } : r;
   }
 
+  /**
+   * `type` is served by a module of its own (AuditEvent: src/audit), not from the resource tables:
+   * its GET entries (`Type…`, and `Patient/x/Type` compartment searches) go to `reader`, as the
+   * same requests over REST go to that module's controller.
+   */
+  serveOwnType(type: string, reader: OwnTypeReader): void {
+    this.ownTypes.set(type, reader);
+  }
+
   private route(e: EntryRequest): Answer {
+    const own = this.ownTypes.get((e.id !== undefined && e.rest.length === 1 ? e.rest[0] : e.resourceType) ?? '')?.(e);
+    if (own) return own;
     const { resourceType: type, id, rest, params } = e;
     if (rest.some((s) => s.startsWith('$')) || (type === undefined && rest[0]?.startsWith('$'))) {
       throw notSupported(400, 'operations are not supported inside a batch or transaction');
