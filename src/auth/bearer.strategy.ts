@@ -8,6 +8,8 @@ export interface BearerChallenge {
   /** absent when the request carried no token at all */
   error?: string;
   description?: string;
+  /** 400 for a malformed request (RFC 6750 §3.1 invalid_request), else 401 */
+  status?: 400 | 401;
 }
 
 /**
@@ -24,9 +26,13 @@ export class BearerStrategy extends Strategy {
 
   override authenticate(req: Request): void {
     const header = req.headers.authorization;
-    if (!header) return this.fail({} as BearerChallenge, 401);
+    // no Bearer credentials (none, or another scheme): a challenge without an error code (RFC 6750 §3.1)
+    if (!header || !/^Bearer(\s|$)/i.test(header.trim())) return this.fail({} as BearerChallenge, 401);
     const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
-    if (!m) return this.fail({ error: 'invalid_request', description: 'the Authorization header must be "Bearer <token>"' }, 401);
+    if (!m) {
+      const challenge: BearerChallenge = { error: 'invalid_request', description: 'the Authorization header must be "Bearer <token>"', status: 400 };
+      return this.fail(challenge, 400);
+    }
     this.verify(m[1]).then(
       (auth) => this.success(auth),
       (err) => {

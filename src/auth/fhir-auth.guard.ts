@@ -106,6 +106,8 @@ export class FhirAuthGuard implements CanActivate {
     const params = [`realm="fhir"`];
     if (c.error) params.push(`error="${c.error}"`, `error_description="${(c.description ?? '').replace(/["\\]/g, '')}"`);
     const text = c.error ? (c.description ?? 'invalid token') : 'a bearer access token is required (SMART on FHIR)';
-    return new FhirError(401, [issue('login', text)], { 'WWW-Authenticate': `Bearer ${params.join(', ')}` });
+    // RFC 6750 §3.1: invalid_request answers 400, the others 401; both carry the challenge
+    const status = c.status ?? 401;
+    return new FhirError(status, [issue(status === 400 ? 'invalid' : 'login', text)], { 'WWW-Authenticate': `Bearer ${params.join(', ')}` });
   }
 }

@@ -238,7 +238,7 @@ describe('SMART scope enforcement matrix', () => {
     expect((await get('all', '/fhir/$export')).status).toBe(403);
   });
 
-  it('no token, a malformed token or another scheme: 401 with WWW-Authenticate (RFC 6750 §3)', async () => {
+  it('no token, a malformed token or another scheme: 401 with WWW-Authenticate; a malformed Bearer header 400 (RFC 6750 §3)', async () => {
     const none = await s.http.get('/fhir/Observation/obs-a-vital');
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toMatch(/^Bearer realm="fhir"$/);
@@ -247,5 +247,13 @@ describe('SMART scope enforcement matrix', () => {
     expect(bad.headers['www-authenticate']).toMatch(/error="invalid_token"/);
     const basic = await s.http.get('/fhir/Observation/obs-a-vital').set('Authorization', 'Basic YTpi');
     expect(basic.status).toBe(401);
+    expect(basic.headers['www-authenticate']).toMatch(/^Bearer realm="fhir"$/); // another scheme: no error code (§3.1)
+    // RFC 6750 §3.1 invalid_request: "The resource server SHOULD respond with the HTTP 400 (Bad Request) status code"
+    for (const header of ['Bearer', 'Bearer ', 'Bearer a b', 'Bearer ä']) {
+      const malformed = await s.http.get('/fhir/Observation/obs-a-vital').set('Authorization', header);
+      expect({ header, status: malformed.status }).toEqual({ header, status: 400 });
+      expect(malformed.headers['www-authenticate']).toMatch(/error="invalid_request"/);
+      expect(malformed.body.resourceType).toBe('OperationOutcome');
+    }
   });
 });
