@@ -43,8 +43,13 @@ export class ClientAuthenticator {
 
   async authenticate(req: Request, form: Form): Promise<OAuthClient> {
     const basic = parseBasic(req.headers.authorization);
+    const assertion = form.client_assertion_type !== undefined || form.client_assertion !== undefined;
+    // RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each request"
+    if ([!!basic, assertion, form.client_secret !== undefined].filter(Boolean).length > 1) {
+      throw invalidRequest('the request uses more than one client authentication method');
+    }
     if (basic) return this.withSecret(basic.id, basic.secret, 'client_secret_basic', form.client_id);
-    if (form.client_assertion_type !== undefined || form.client_assertion !== undefined) return this.withAssertion(form);
+    if (assertion) return this.withAssertion(form);
     if (form.client_secret !== undefined) return this.withSecret(form.client_id, form.client_secret, 'client_secret_post');
     if (!form.client_id) throw invalidClient('client authentication is required');
     const client = await this.clients.client(form.client_id);

@@ -118,6 +118,20 @@ describe('backend services (client_credentials)', () => {
     }
   });
 
+  it('one authentication method per request (RFC 6749 §2.3): an assertion plus a client_secret is invalid_request', async () => {
+    const assertion = await clientAssertion(s.keys.rs384.privateKey, { clientId: 'ehr-sync', aud: s.tokenUrl });
+    const both = await s.http.post('/auth/token').type('form').send({
+      grant_type: 'client_credentials', scope: 'system/*.rs', client_assertion_type: JWT_BEARER, client_assertion: assertion, client_id: 'ehr-sync', client_secret: 'x',
+    });
+    expect([both.status, both.body.error]).toEqual([400, 'invalid_request']);
+    const basicAndAssertion = await s.http.post('/auth/token').auth('lab-portal', 's3cret').type('form').send({
+      grant_type: 'client_credentials', client_assertion_type: JWT_BEARER, client_assertion: assertion,
+    });
+    expect([basicAndAssertion.status, basicAndAssertion.body.error]).toEqual([400, 'invalid_request']);
+    // refused before the assertion was looked at: its jti is still unused
+    expect((await withAssertion(assertion)).status).toBe(200);
+  });
+
   it('client_secret_basic and client_secret_post authenticate confidential clients', async () => {
     const basic = await s.http.post('/auth/token').auth('lab-portal', 's3cret').type('form').send({ grant_type: 'client_credentials', scope: 'system/*.rs' });
     expect(basic.status).toBe(200);
