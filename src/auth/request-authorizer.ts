@@ -271,9 +271,18 @@ export class RequestAuthorizer {
   }
 
   private async systemHistory(auth: AuthContext, query: [string, string][]): Promise<void> {
-    const types = listedTypes(query) ?? this.definitions.resourceTypes;
     const what = 'system history (older versions are not indexed by compartment)';
-    for (const t of types) if (this.definitions.isResourceType(t)) this.unrestricted(auth, t, 's', what);
+    const listed = listedTypes(query);
+    if (listed) {
+      for (const t of listed) if (this.definitions.isResourceType(t)) this.unrestricted(auth, t, 's', what);
+      return;
+    }
+    // without _type every type is asked for: name none in particular (not the first one alphabetically)
+    const blocked = this.definitions.resourceTypes.some((t) => {
+      const c = criteriaFor(auth, t, ['s'], this.compartments);
+      return c === false || c.length > 0;
+    });
+    if (blocked) throw forbidden(`${what} without _type needs search scopes on every type, not limited to a patient or a filter`);
   }
 
   private async systemSearch(auth: AuthContext, query: [string, string][]): Promise<void> {
