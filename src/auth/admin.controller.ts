@@ -67,6 +67,10 @@ export class AdminController {
         throw new OAuthError('invalid_request', 'patient must be the id of an existing Patient');
       }
       if (encounter !== undefined && typeof encounter !== 'string') throw new OAuthError('invalid_request', 'encounter must be an id');
+      // the launch context must be coherent: the app will be told this encounter is the patient's
+      if (encounter !== undefined && !(await this.patients.encounterOf(patient, encounter))) {
+        throw new OAuthError('invalid_request', 'encounter must be the id of an existing Encounter of that patient');
+      }
       if (fhirContext !== undefined && !Array.isArray(fhirContext)) throw new OAuthError('invalid_request', 'fhirContext must be an array');
       const launch = randomToken();
       await this.grants.createLaunch(

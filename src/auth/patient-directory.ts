@@ -38,6 +38,17 @@ export class PatientDirectory {
       .sort((a, b) => a.label.localeCompare(b.label));
   }
 
+  /** Is Encounter/`encounter` a current Encounter of Patient/`patient` (Encounter.subject)? */
+  async encounterOf(patient: string, encounter: string): Promise<boolean> {
+    try {
+      const params: [string, string][] = [['_id', encounter], ['patient', `Patient/${patient}`]];
+      return (await this.search.findMatches('Encounter', params, { limit: 1 })).length > 0;
+    } catch (err) {
+      if (err instanceof FhirError && err.status === 400) return false; // a malformed id
+      throw err;
+    }
+  }
+
   async label(id: string): Promise<string | undefined> {
     const { rows } = await this.db.query(
       `SELECT content FROM resource WHERE resource_type = 'Patient' AND id = $1 AND NOT deleted`,

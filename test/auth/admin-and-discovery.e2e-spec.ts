@@ -42,7 +42,8 @@ describe('discovery, registration, launch, seed', () => {
     ]) {
       expect(c.capabilities).toContain(cap);
     }
-    expect(c.scopes_supported).toEqual(expect.arrayContaining(['openid', 'fhirUser', 'launch/patient', 'offline_access']));
+    // context-ehr-encounter is advertised, so its scope is listed too (SMART App Launch §"scopes_supported")
+    expect(c.scopes_supported).toEqual(expect.arrayContaining(['openid', 'fhirUser', 'launch/patient', 'launch/encounter', 'offline_access', 'patient/*.rs']));
   });
 
   it('OIDC discovery and the CapabilityStatement oauth-uris extension agree with it', async () => {

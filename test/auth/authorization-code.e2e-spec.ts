@@ -18,8 +18,10 @@ describe('authorization code flow', () => {
     for (const p of [
       { resourceType: 'Patient', id: 'alice', name: [{ family: 'Alison', given: ['Alice'] }] },
       { resourceType: 'Patient', id: 'bob', name: [{ family: 'Roberts', given: ['Bob'] }] },
+      { resourceType: 'Encounter', id: 'enc-1', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/bob' } },
+      { resourceType: 'Encounter', id: 'enc-a', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/alice' } },
     ]) {
-      await s.http.put(`/fhir/Patient/${p.id}`).set('Authorization', `Bearer ${admin}`).set('Content-Type', FHIR_JSON).send(p);
+      await s.http.put(`/fhir/${p.resourceType}/${p.id}`).set('Authorization', `Bearer ${admin}`).set('Content-Type', FHIR_JSON).send(p);
     }
   });
   afterAll(async () => s?.close());
@@ -281,9 +283,15 @@ describe('authorization code flow', () => {
     expect(new URL((r as any).page.headers.location).searchParams.get('error')).toBe('access_denied');
   });
 
-  it('EHR launch: the launch context gives the patient; no picker', async () => {
+  it('EHR launch: the launch context gives the patient (and an encounter of that patient only); no picker', async () => {
     const sys = (await backendToken(s, 'system/*.rs')).body.access_token;
+    // the launch context must be coherent: an encounter of another patient, or none at all, is refused
+    for (const encounter of ['enc-a', 'no-such-encounter', 'bad id!']) {
+      const bad = await s.http.post('/auth/launch').set('Authorization', `Bearer ${sys}`).send({ patient: 'bob', encounter });
+      expect({ encounter, status: bad.status, error: bad.body.error }).toEqual({ encounter, status: 400, error: 'invalid_request' });
+    }
     const launch = await s.http.post('/auth/launch').set('Authorization', `Bearer ${sys}`).send({ patient: 'bob', encounter: 'enc-1' });
+    expect(launch.status).toBe(201);
     const r = await userToken(s, { ...DR, scope: 'launch openid fhirUser patient/*.rs', launch: launch.body.launch });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ patient: 'bob', encounter: 'enc-1' });
