@@ -46,7 +46,8 @@ export class HistoryService {
       const current = await this.storage.readCurrent(resourceType!, id, q);
       if (!current) throw notFound(`${resourceType}/${id} is not known`);
     }
-    const rows = await this.storage.historyPage(query, q);
+    // _count=0: no entries and no next link (search.html _count: never more than requested)
+    const rows = query.count === 0 ? [] : await this.storage.historyPage(query, q);
     const page = rows.slice(0, query.count);
     const path = [resourceType, id, '_history'].filter(Boolean).join('/');
     const link: BundleLink[] = [{ relation: 'self', url: this.url(ctx, path, params) }];
@@ -70,7 +71,7 @@ export class HistoryService {
 
   /** The change feed page: rows after the cursor; `next` (the client's bookmark) after the last one. */
   private async feed(ctx: RequestContext, params: QueryParams, q: ParsedHistory, resourceType?: string, db?: Queryable): Promise<FhirResponse> {
-    const rows: FeedRow[] = await this.storage.history.feed(db ?? this.storage.db, {
+    const rows: FeedRow[] = q.count === 0 ? [] : await this.storage.history.feed(db ?? this.storage.db, {
       resourceType,
       types: q.types,
       since: q.since,
@@ -95,7 +96,7 @@ export class HistoryService {
       switch (name) {
         case '_count': {
           if (!/^[0-9]+$/.test(value)) throw badRequest('_count must be a non-negative integer');
-          q.count = Math.min(Math.max(Number(value), 1), MAX_COUNT);
+          q.count = Math.min(Number(value), MAX_COUNT);
           break;
         }
         case '_since': {

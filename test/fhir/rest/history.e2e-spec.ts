@@ -60,4 +60,19 @@ describe('history (http.html §3.1.0.11)', () => {
     expect(at.body.entry.map((e: any) => e.resource.name)).toEqual(['A']);
     expect((await t.http.get('/fhir/Location/_history?_since=not-a-date')).status).toBe(400);
   });
+
+  // search.html#count: "Servers SHALL NOT return more resources than requested" (history takes _count like search);
+  // _count=0 asks for no entries: none, and no next link (http.html#history)
+  it('_count=0 returns no entries and no next link, at instance, type and system level and in the change feed', async () => {
+    const id = (await t.http.post('/fhir/Substance').send({ resourceType: 'Substance', code: { text: 'zero' } })).body.id;
+    for (const url of [`/fhir/Substance/${id}/_history`, '/fhir/Substance/_history', '/fhir/_history', '/fhir/_history?_sort=_lastUpdated']) {
+      const res = await t.http.get(`${url}${url.includes('?') ? '&' : '?'}_count=0`);
+      expect(res.status).toBe(200);
+      expect(res.body.type).toBe('history');
+      expect(res.body.entry ?? []).toHaveLength(0);
+      expect(res.body.link.map((l: any) => l.relation)).toEqual(['self']);
+    }
+    // an unknown instance is still 404
+    expect((await t.http.get('/fhir/Substance/not-there/_history?_count=0')).status).toBe(404);
+  });
 });
