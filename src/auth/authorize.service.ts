@@ -7,7 +7,8 @@ import { AuthUser, ClientRepository, OAuthClient } from './client.repository';
 import { GrantRepository, PendingRequest } from './grant.repository';
 import { consentPage, errorPage, FormState, loginPage, patientPickerPage } from './pages';
 import { PatientDirectory } from './patient-directory';
-import { allowedScopes, describeScope, parseScopes } from './scopes';
+import { SearchService } from '../fhir/search/search.service';
+import { allowedScopes, describeScope, filterApplicable, parseScopes } from './scopes';
 import { decoyHash, randomToken, safeEqual, sha256, verifySecret } from './secrets';
 import { SecurityRepository } from './security.repository';
 
@@ -41,6 +42,7 @@ export class AuthorizeFlow {
     private readonly patients: PatientDirectory,
     private readonly definitions: FhirDefinitions,
     private readonly events: AuthEvents,
+    private readonly search: SearchService,
   ) {}
 
   async start(p: Params, binding: string | undefined): Promise<FlowResult> {
@@ -188,6 +190,7 @@ export class AuthorizeFlow {
   /**
    * What the user is asked to grant: the requested scopes the client is
    * registered for, without system/ scopes (backend services only), without
+   * granular scopes naming an unknown search parameter, without
    * patient/ scopes when no patient is in context, and without refresh
    * scopes for a client that may not refresh.
    */
@@ -195,6 +198,7 @@ export class AuthorizeFlow {
     const requested = request.scope.split(' ').filter(Boolean);
     return allowedScopes(requested, client.scope.split(/\s+/), (t) => this.definitions.isResourceType(t)).filter((s) => {
       if (s.startsWith('system/')) return false;
+      if (!filterApplicable(s, (t, code) => !!this.search.registry.param(t, code))) return false;
       if (s.startsWith('patient/') || s === 'launch/patient') return !!request.patient;
       if (s === 'launch') return !!request.launchHash;
       if (s === 'offline_access' || s === 'online_access') return client.grantTypes.includes('refresh_token');

@@ -93,6 +93,17 @@ export function allowedScopes(requested: string[], registered: string[], isResou
   });
 }
 
+/**
+ * Does a granular scope name only search parameters of its type? One that
+ * does not could never be applied (the resource server would hide the type
+ * or refuse every request), so the grant drops it instead.
+ */
+export function filterApplicable(scope: string, hasParam: (type: string, code: string) => boolean): boolean {
+  const rule = parseResourceScope(scope);
+  if (!rule?.filter.length || rule.resourceType === '*') return true;
+  return rule.filter.every(([name]) => hasParam(rule.resourceType, name.split(':')[0]));
+}
+
 const LETTER_WORDS: Record<Interaction, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
 
 /** A scope in plain words, for the consent page. */

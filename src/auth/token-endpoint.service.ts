@@ -8,7 +8,8 @@ import { ClientRepository, OAuthClient } from './client.repository';
 import { GrantContext, GrantRepository, RefreshTokenRow } from './grant.repository';
 import { invalidGrant, invalidRequest, invalidScope, OAuthError, unauthorizedClient } from './oauth-error';
 import { Revocations } from './revocations.service';
-import { allowedScopes } from './scopes';
+import { SearchService } from '../fhir/search/search.service';
+import { allowedScopes, filterApplicable } from './scopes';
 import { randomToken, sha256 } from './secrets';
 import { AccessTokenClaims, Tokens } from './tokens.service';
 
@@ -31,6 +32,7 @@ export class TokenEndpoint {
     private readonly revocations: Revocations,
     private readonly definitions: FhirDefinitions,
     private readonly events: AuthEvents,
+    private readonly search: SearchService,
   ) {}
 
   async token(req: Request, form: Form): Promise<Record<string, unknown>> {
@@ -99,7 +101,9 @@ export class TokenEndpoint {
     if (!asked) return grantedScope;
     const wanted = [...new Set(asked.split(/\s+/).filter(Boolean))];
     if (!wanted.length) return grantedScope;
-    const covered = allowedScopes(wanted, grantedScope.split(' '), (t) => this.definitions.isResourceType(t));
+    const covered = allowedScopes(wanted, grantedScope.split(' '), (t) => this.definitions.isResourceType(t)).filter((s) =>
+      filterApplicable(s, (t, code) => !!this.search.registry.param(t, code)),
+    );
     if (covered.length !== wanted.length) throw invalidScope('a refresh may only narrow the granted scope');
     return wanted.join(' ');
   }
@@ -108,7 +112,9 @@ export class TokenEndpoint {
     if (client.authMethod === 'none') throw unauthorizedClient('public clients may not use client_credentials');
     const registered = client.scope.split(/\s+/).filter(Boolean);
     const requested = form.scope ? form.scope.split(/\s+/).filter(Boolean) : registered;
-    const scope = allowedScopes(requested, registered, (t) => this.definitions.isResourceType(t)).filter((s) => s.startsWith('system/'));
+    const scope = allowedScopes(requested, registered, (t) => this.definitions.isResourceType(t)).filter(
+      (s) => s.startsWith('system/') && filterApplicable(s, (t, code) => !!this.search.registry.param(t, code)),
+    );
     if (!scope.length) throw invalidScope('none of the requested scopes can be granted to this client');
     const at = await this.tokens.issueAccessToken({ clientId: client.clientId, subject: client.clientId, scope: scope.join(' ') });
     this.events.emit({ type: 'token-issued', outcome: 'success', clientId: client.clientId, tokenId: at.jti, grantType: 'client_credentials', scope: scope.join(' ') });

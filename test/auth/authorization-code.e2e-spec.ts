@@ -213,6 +213,14 @@ describe('authorization code flow', () => {
     expect([loc.searchParams.get('error'), loc.searchParams.get('state')]).toEqual(['invalid_scope', r.state]);
   });
 
+  it('a granular scope naming an unknown search parameter is not granted (it could never be applied); known ones are', async () => {
+    const r = await userToken(s, { ...ALICE, scope: 'launch/patient patient/Observation.rs?x=y patient/Condition.rs?clinical-status=active patient/Patient.r' });
+    expect(r.status).toBe(200);
+    expect(r.body.scope.split(' ').sort()).toEqual(['launch/patient', 'patient/Condition.rs?clinical-status=active', 'patient/Patient.r']);
+    const backend = await backendToken(s, 'system/Observation.rs?nope=1 system/Observation.rs?category=laboratory', 'ec-backend');
+    expect(backend.body.scope).toBe('system/Observation.rs?category=laboratory');
+  });
+
   it('authorize by POST (authorize-post) works like GET', async () => {
     const res = await s.http.post('/auth/authorize').type('form').send({
       response_type: 'code',
