@@ -160,7 +160,9 @@ export class RequestAuthorizer {
     if (!c.length) return;
     const current = await this.storage.readCurrent(type, id);
     if (current && !current.deleted) await this.visible(type, id, c);
-    else if (current) throw forbidden(`the token's scopes do not allow re-creating the deleted ${type}/${id}`);
+    // a bounded token does not re-create a deleted resource (it may have been another patient's);
+    // answered like an invisible one, so the answer tells nothing about the id's past
+    else if (current) throw notFound(`${type}/${id} is not known`);
     if (!isResource(body, type)) return;
     if (!bodyAllowed(auth, body, 'u', this.compartments)) {
       throw forbidden(`the token's scopes do not allow this content for ${type}/${id}`);
@@ -330,18 +332,23 @@ export class RequestAuthorizer {
       context = r.securityContext ?? (r.body as { securityContext?: { reference?: string } })?.securityContext?.reference;
     }
     if (seg.length >= 2 && method !== 'POST') {
+      // a Binary the token cannot reach answers exactly like a missing one: 404 naming only the Binary
+      // (not its securityContext, not whether it exists; FHIR security.html)
+      const hidden = notFound(`Binary/${seg[1]} is not known`);
       const stored = await this.storage.readCurrent('Binary', seg[1]);
       if (!stored?.content) {
         if (method === 'PUT' && context) return this.binaryTarget(auth, context, interaction);
-        if (own === false) throw forbidden(`the token's scopes do not allow ${WORDS[interaction]} on Binary`);
+        if (method === 'PUT' && own === false) throw forbidden(`the token's scopes do not allow update on Binary without a securityContext`);
+        if (own === false) throw hidden;
         return; // unknown: the interaction answers 404
       }
       const target = (JSON.parse(stored.content) as { securityContext?: { reference?: string } }).securityContext?.reference;
-      if (!target) {
-        if (own === false) throw forbidden(`the token's scopes do not allow ${WORDS[interaction]} on Binary`);
-        throw notFound(`Binary/${seg[1]} is not known`);
+      if (!target) throw hidden;
+      try {
+        await this.binaryTarget(auth, target, interaction);
+      } catch (err) {
+        throw err instanceof FhirError && (err.status === 403 || err.status === 404) ? hidden : err;
       }
-      await this.binaryTarget(auth, target, interaction);
       // an update may not move the Binary under a resource the token cannot reach
       if (context && context !== target) await this.binaryTarget(auth, context, interaction);
       return;

@@ -164,6 +164,15 @@ describe('SMART scope enforcement matrix', () => {
     expect((await send('all', 'patch', '/fhir/Observation/obs-a-upd', move)).status).toBe(403);
     expect((await send('all', 'patch', '/fhir/Observation/obs-b-vital', ok)).status).toBe(404);
     expect((await get('all', '/fhir/Observation/obs-a-upd')).body.subject.reference).toBe('Patient/alice');
+    // a deleted id (here Bob's) is not re-created by a bounded token, and the answer is the same 404 as for
+    // Bob's live resources: nothing about the id's past leaks (FHIR security.html)
+    const sys = (await backendToken(s, 'system/*.cruds', 'ec-backend')).body.access_token;
+    await s.http.put('/fhir/Observation/obs-b-gone').set('Authorization', `Bearer ${sys}`).set('Content-Type', FHIR_JSON).send(obs('obs-b-gone', 'bob', VITAL));
+    await s.http.delete('/fhir/Observation/obs-b-gone').set('Authorization', `Bearer ${sys}`);
+    const gone = await send('all', 'put', '/fhir/Observation/obs-b-gone', obs('obs-b-gone', 'alice', VITAL));
+    const live = await send('all', 'put', '/fhir/Observation/obs-b-vital', obs('obs-b-vital', 'alice', VITAL));
+    expect([gone.status, live.status]).toEqual([404, 404]);
+    expect(JSON.stringify(gone.body)).not.toMatch(/deleted/);
   });
 
   it('delete (d): own resources only; conditional writes see only the compartment (conditional-scopes.e2e-spec.ts)', async () => {
@@ -216,7 +225,10 @@ describe('SMART scope enforcement matrix', () => {
     const cases: [string, string, number][] = [
       ['all', '/fhir/Binary/bin-a', 200],
       ['all', '/fhir/Binary/bin-b', 404],
-      ['all', '/fhir/Binary/bin-free', 403],
+      // unreachable, no securityContext, or missing: the same 404 (FHIR security.html: no existence oracle)
+      ['all', '/fhir/Binary/bin-free', 404],
+      ['all', '/fhir/Binary/no-such-binary', 404],
+      ['sysObs', '/fhir/Binary/bin-free', 404],
       ['v2rs', '/fhir/Binary/bin-a', 200],
       ['v2rs', '/fhir/Binary/bin-b', 404],
       ['aliceUser', '/fhir/Binary/bin-b', 404],
@@ -226,6 +238,7 @@ describe('SMART scope enforcement matrix', () => {
     for (const [t, url, status] of cases) {
       const res = await get(t, url).set('Accept', FHIR_JSON);
       expect({ t, url, status: res.status }).toEqual({ t, url, status });
+      if (status === 404) expect(JSON.stringify(res.body)).not.toMatch(/Observation/);
     }
     const upload = (t: string, context?: string) => {
       const r = s.http.post('/fhir/Binary').set('Authorization', `Bearer ${tok[t]}`).set('Content-Type', 'text/plain');
