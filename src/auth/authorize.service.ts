@@ -7,6 +7,7 @@ import { AuthUser, ClientRepository, OAuthClient } from './client.repository';
 import { GrantRepository, PendingRequest } from './grant.repository';
 import { consentPage, errorPage, FormState, loginPage, patientPickerPage } from './pages';
 import { PatientDirectory } from './patient-directory';
+import { adminPowers } from './scope-policy';
 import { SearchService } from '../fhir/search/search.service';
 import { allowedScopes, describeScope, filterApplicable, parseScopes } from './scopes';
 import { decoyHash, randomToken, safeEqual, sha256, verifySecret } from './secrets';
@@ -215,6 +216,10 @@ export class AuthorizeFlow {
       return { redirect: errorRedirect(request.redirectUri, 'invalid_scope', 'none of the requested scopes can be granted in this context', request.state) };
     }
     const scopes = granted.map(describeScope);
+    // the admin role acts through this token only with user/*.cruds (scope-policy adminPowers): say so
+    if (adminPowers(user.roles.includes('admin'), parseScopes(granted.join(' ')).rules)) {
+      scopes.push('Act as an administrator: register clients, rotate signing keys, read the audit trail, reindex');
+    }
     const label = request.patient ? await this.patients.label(request.patient) : undefined;
     return page(200, consentPage(state, clientName(client), [...new Set(scopes)], label));
   }

@@ -1,6 +1,6 @@
 import { FHIR_JSON } from '../helpers/test-app';
 import { ids, loadFixtures, tokenFor } from './scope-fixtures';
-import { SmartApp, startSmartApp } from './smart-helpers';
+import { authorizeThroughPages, SmartApp, startSmartApp } from './smart-helpers';
 
 /**
  * The admin role never replaces the token's scopes. SMART App Launch
@@ -63,6 +63,15 @@ describe('admin tokens are bounded by their scopes', () => {
     expect((await s.http.get('/fhir/Observation/obs-a-vital').set(as('patientBob'))).status).toBe(404);
     expect((await s.http.get('/fhir/Condition').set(as('patientBob'))).status).toBe(403);
     expect(ids((await s.http.get('/fhir/Observation').set(as('patientBob'))).body)).toEqual(['Observation/obs-b-vital']);
+  });
+
+  it('the consent page tells an admin when the app would get admin powers, and only then', async () => {
+    const full = await authorizeThroughPages(s, { username: 'admin', password: 'admin pw', scope: 'user/*.cruds' });
+    expect(full.consent!.text).toContain('Act as an administrator');
+    const narrow = await authorizeThroughPages(s, { username: 'admin', password: 'admin pw', scope: 'user/*.rs' });
+    expect(narrow.consent!.text).not.toContain('Act as an administrator');
+    const dr = await authorizeThroughPages(s, { username: 'dr.smith', password: 'correct horse', scope: 'user/*.cruds' });
+    expect(dr.consent!.text).not.toContain('Act as an administrator');
   });
 
   it('the admin role with user/*.cruds (or v1 user/*.*) has admin powers', async () => {
