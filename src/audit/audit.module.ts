@@ -86,7 +86,7 @@ function describeAuditEvent(cs: CapabilityStatement): void {
   entry.interaction = [{ code: 'read' }, { code: 'vread' }, { code: 'search-type' }];
   entry.documentation =
     'The audit trail (IHE BALP): every access is recorded by the server; read-only. ' +
-    'Requires the admin role or system/AuditEvent.rs; patient/AuditEvent.rs shows the events about the patient in context.';
+    'Requires an admin token (the admin role with user/*.cruds granted) or system/AuditEvent.rs; patient/AuditEvent.rs shows the events about the patient in context.';
   entry.updateCreate = false;
   entry.readHistory = false;
   delete entry.conditionalRead;
