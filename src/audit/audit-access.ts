@@ -6,9 +6,10 @@ import { parseAuditSearch } from './audit-search';
 /**
  * Who may see which AuditEvents, as one SQL predicate over `audit_event e`
  * (applied before the query runs, never by filtering results):
- * - no authorization (internal call) or the admin role: everything;
+ * - no authorization (internal call) or an admin token (`AuthContext.admin`): everything;
  * - `system/AuditEvent.rs`: everything;
- * - `user/AuditEvent.rs`: the events where the user is the agent;
+ * - `user/AuditEvent.rs`: the events where the user is the agent (a user with
+ *   the admin role and no fhirUser: everything);
  * - `patient/AuditEvent.rs`: the events about the Patient in context (who
  *   accessed my record: the accounting of disclosures).
  * Wildcard scopes (`system/*.rs`) do not reach the audit trail: it must be
@@ -24,10 +25,10 @@ export function auditAccess(auth: AuthContext | undefined, interaction: 'r' | 's
     if (rule.context === 'patient') {
       if (!auth.patient) continue;
       parts.push(`(e.patient @> ${p.bind([auth.patient], 'text[]')} OR e.user_ref = ${p.bind(`Patient/${auth.patient}`, 'text')})`);
-    } else if (rule.context === 'user') {
+    } else if (rule.context === 'user' && !(auth.adminRole && !auth.fhirUser)) {
       if (!auth.fhirUser) continue;
       parts.push(`e.user_ref = ${p.bind(auth.fhirUser, 'text')}`);
-    }
+    } // (a user with the admin role and no fhirUser: `user/AuditEvent.rs` is the whole trail, as the admin's user/ scopes are unbounded)
     if (rule.filter.length) parts.push(...parseAuditSearch(rule.filter, p).where);
     if (parts.length === 0) return undefined;
     alternatives.push(`(${parts.join(' AND ')})`);

@@ -25,6 +25,7 @@ describe('admin tokens are bounded by their scopes', () => {
     tok.readAll = await tokenFor(s, 'admin', 'user/*.rs');
     tok.full = await tokenFor(s, 'admin', 'user/*.cruds');
     tok.fullV1 = await tokenFor(s, 'admin', 'user/*.*');
+    tok.audit = await tokenFor(s, 'admin', 'user/AuditEvent.rs');
   });
   afterAll(async () => s?.close());
 
@@ -56,6 +57,17 @@ describe('admin tokens are bounded by their scopes', () => {
     expect((await register('readAll')).status).toBe(403);
     expect((await s.http.post('/auth/keys/rotate').set(as('readAll'))).status).toBe(403);
     expect((await reindex('readAll')).status).toBe(403);
+  });
+
+  it('user/AuditEvent.rs of an admin (no fhirUser) is the whole trail, as its other user/ scopes are unbounded', async () => {
+    await s.http.get('/fhir/Condition/cond-b').set(as('readAll'));
+    const before = new Date(Date.now() - 1).toISOString();
+    const count = async (t: string) => s.http.get(`/fhir/AuditEvent?date=lt${encodeURIComponent(before)}&_summary=count`).set(as(t));
+    const [audit, full] = [await count('audit'), await count('full')];
+    expect([audit.status, full.status]).toEqual([200, 200]);
+    expect(full.body.total).toBeGreaterThan(0);
+    expect(audit.body.total).toBe(full.body.total);
+    expect((await s.http.get('/fhir/Condition/cond-b').set(as('audit'))).status).toBe(403);
   });
 
   it('patient/ scopes of an admin are bounded to the patient in context', async () => {
