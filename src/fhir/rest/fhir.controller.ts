@@ -252,7 +252,11 @@ export class FhirController {
     const name = segment.slice(1);
     const op = this.operations.find(name, level, resourceType);
     if (!op) throw notSupported(404, `operation $${name} is not supported at ${level} level${resourceType ? ` on ${resourceType}` : ''}`);
-    if (req.method === 'GET' && op.affectsState) throw FhirError.of(405, 'not-supported', `$${name} changes data: use POST`);
+    if (req.method === 'GET' && op.affectsState) {
+      const err = FhirError.of(405, 'not-supported', `$${name} changes data: use POST`);
+      err.headers.Allow = 'POST';
+      throw err;
+    }
     return op.invoke({ ctx, level, resourceType, id, params: queryPairs(req), body: req.body, req, res });
   }
 }

@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { isUnstorableText } from '../../database/sql-errors';
 import { logger } from '../../logger';
 import { FhirError, issue, operationOutcome, IssueCode } from '../errors';
+import { allowedMethods } from './allowed-methods';
 import { reply } from './fhir-response';
 
 const BODY_PARSER_ERRORS: Record<string, [number, IssueCode, string]> = {
@@ -52,7 +53,7 @@ export function sendOutcome(err: unknown, req: Request, res: Response): void {
 
 export function toOutcome(err: any, req?: Request): { status: number; body: object; headers: Record<string, string> } {
   if (err instanceof FhirError) {
-    return { status: err.status, body: err.toOperationOutcome(), headers: err.headers };
+    return { status: err.status, body: err.toOperationOutcome(), headers: err.status === 405 ? withAllow(err.headers, req) : err.headers };
   }
   if (err?.type && BODY_PARSER_ERRORS[err.type]) {
     const [status, code, text] = BODY_PARSER_ERRORS[err.type];
@@ -77,4 +78,11 @@ export function toOutcome(err: any, req?: Request): { status: number; body: obje
     body: operationOutcome([issue('exception', 'internal server error')]),
     headers: {},
   };
+}
+
+/** A 405 MUST list the target's supported methods in `Allow` (RFC 9110 §15.5.6); a thrower may have set it already. */
+function withAllow(headers: Record<string, string>, req?: Request): Record<string, string> {
+  if (headers.Allow !== undefined || !req) return headers;
+  const allowed = allowedMethods(req.originalUrl ?? req.url ?? '');
+  return allowed ? { ...headers, Allow: allowed.join(', ') } : headers;
 }
