@@ -7,7 +7,7 @@ import type { SearchParser } from './search-parser';
 import type { ChainCriterion, CompartmentCriterion, Criterion, ParamCriterion, SortKey } from './search-query';
 import type { SearchParameterRegistry } from './search-params';
 import type { SearchRestriction } from './search.service';
-import { subsumptionValues } from './subsumption';
+import { terminologyValues } from './subsumption';
 import { ValueSetCodes, ValueSql } from './value-sql';
 
 export type { ValueSetCodes };
@@ -345,8 +345,8 @@ export class CriteriaSql extends ValueSql {
       const alts = this.restriction.criteriaFor(t);
       try {
         r = alts === false ? false : alts.map((pairs) => this.parser.criteria([t], pairs, true));
-        // token :above/:below need CodeSystems read before the SQL (subsumption.ts): not in a restriction
-        if (r && r.some((alt) => subsumptionValues(alt).length)) throw new Error(':above/:below cannot be used in a restriction');
+        // token :above/:below/:in need terminology read before the SQL (subsumption.ts): not in a restriction
+        if (r && r.some((alt) => terminologyValues(alt).length)) throw new Error(':above/:below/:in cannot be used in a restriction');
       } catch (err) {
         // fail closed: a restriction the server cannot apply hides the type
         logger.warn({ resourceType: t, err: (err as Error).message }, 'search restriction could not be applied');

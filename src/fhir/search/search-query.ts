@@ -45,6 +45,8 @@ export interface ParamValue {
   all?: ParamValue[];
   /** token `:above`/`:below`: the codes of the value's system it subsumes or is subsumed by (resolved before the SQL, see subsumption.ts) */
   codes?: string[];
+  /** token `:in`/`:not-in`: the ValueSet's members as `system|code` (resolved before the SQL, see value-sets.ts) */
+  members?: string[];
   /** composite: each component's value, parsed as its own parameter type */
   composite?: ParamValue[];
   /** `Location.near`: the point and radius */

@@ -4,6 +4,7 @@ import { badRequest, FhirError } from '../errors';
 import { searchHash } from './normalize';
 import type { Criterion, ParamValue } from './search-query';
 import type { SearchParameterRegistry } from './search-params';
+import { ValueSetExpansion } from './value-sets';
 
 /** Most codes one `:above`/`:below` value may stand for (each is an index probe). */
 export const MAX_SUBSUMED_CODES = 10_000;
@@ -37,6 +38,11 @@ export class Hierarchy {
 
   has(code: string): boolean {
     return this.parents.has(code);
+  }
+
+  /** Every code of the CodeSystem. */
+  codes(): string[] {
+    return [...this.parents.keys()];
   }
 
   /** The code and every code it subsumes (`:below`), or every code that subsumes it (`:above`). */
@@ -86,16 +92,28 @@ function unknownHierarchy(cs: CodeSystem): string | undefined {
  */
 export class Subsumption {
   private readonly cache = new Map<string, Hierarchy>();
+  private readonly valueSets: ValueSetExpansion;
 
   constructor(
     private readonly db: Queryable,
     private readonly registry: SearchParameterRegistry,
     /** CodeSystems of fhir-profiles/ and the core ones */
     private readonly known: (url: string) => CodeSystem | undefined,
-  ) {}
+  ) {
+    this.valueSets = new ValueSetExpansion(registry, (system, q) => this.hierarchy(system, q));
+  }
 
-  /** Fills `codes` of every token `:above`/`:below` value among the criteria (chains and `_has` included). */
+  /**
+   * Fills `codes` of every token `:above`/`:below` value among the criteria (chains and `_has` included),
+   * and `codes` and `members` (`system|code`) of every `:in`/`:not-in` value (value-sets.ts).
+   */
   async resolve(criteria: Criterion[], q: Queryable = this.db): Promise<void> {
+    for (const { value, modifier } of terminologyValues(criteria)) {
+      if (modifier !== 'in' && modifier !== 'not-in') continue;
+      const members = [...(await this.valueSets.members(value.string!, q))];
+      value.members = members;
+      value.codes = [...new Set(members.map((m) => m.slice(m.lastIndexOf('|') + 1)))];
+    }
     const values = subsumptionValues(criteria);
     for (const { value, direction } of values) {
       const { system, code } = value.token!;
@@ -107,7 +125,7 @@ export class Subsumption {
     }
   }
 
-  private async hierarchy(system: string, q: Queryable): Promise<Hierarchy> {
+  async hierarchy(system: string, q: Queryable): Promise<Hierarchy> {
     // CodeSystem.url is indexed once for `url` and its alias `system` (param-aliases.ts)
     const hashes = this.registry.storedAs('CodeSystem', 'url').map((k) => searchHash(`CodeSystem|${k.param}|${system}`));
     const stored = await q.query<{ id: string; version_id: number }>(
@@ -123,7 +141,7 @@ export class Subsumption {
     const cs = stored.rows.length
       ? (JSON.parse((await q.query<{ content: string }>(`SELECT content FROM resource WHERE resource_type = 'CodeSystem' AND id = $1`, [stored.rows[0].id])).rows[0].content) as CodeSystem)
       : this.known(system);
-    if (!cs) throw FhirError.of(400, 'not-supported', `the hierarchy of ${system} is not known to this server (no CodeSystem with that url): :above/:below cannot be answered`);
+    if (!cs) throw FhirError.of(400, 'not-supported', `the hierarchy of ${system} is not known to this server (no CodeSystem with that url): :above/:below/:in cannot be answered`);
     const why = unknownHierarchy(cs);
     if (why) throw FhirError.of(400, 'not-supported', `the hierarchy of ${system} is not known: ${why}`);
     const h = new Hierarchy(cs);
@@ -133,16 +151,23 @@ export class Subsumption {
   }
 }
 
-/** The token `:above`/`:below` values among criteria, nested ones included. */
-export function subsumptionValues(criteria: Criterion[]): { value: ParamValue; direction: 'above' | 'below' }[] {
-  const out: { value: ParamValue; direction: 'above' | 'below' }[] = [];
+const TERMINOLOGY = new Set(['above', 'below', 'in', 'not-in']);
+
+/** The token values among criteria (nested ones included) that need terminology read before the SQL. */
+export function terminologyValues(criteria: Criterion[]): { value: ParamValue; modifier: string }[] {
+  const out: { value: ParamValue; modifier: string }[] = [];
   const walk = (c: Criterion) => {
     if (c.kind === 'chain' || c.kind === 'has' || c.kind === 'not') walk(c.inner);
     else if (c.kind === 'any') c.alternatives.forEach((alt) => alt.forEach(walk));
-    else if (c.kind === 'param' && c.type === 'token' && (c.modifier === 'above' || c.modifier === 'below')) {
-      for (const value of c.values) out.push({ value, direction: c.modifier });
+    else if (c.kind === 'param' && c.type === 'token' && c.modifier && TERMINOLOGY.has(c.modifier)) {
+      for (const value of c.values) out.push({ value, modifier: c.modifier });
     }
   };
   criteria.forEach(walk);
   return out;
+}
+
+/** The token `:above`/`:below` values among criteria, nested ones included. */
+export function subsumptionValues(criteria: Criterion[]): { value: ParamValue; direction: 'above' | 'below' }[] {
+  return terminologyValues(criteria).flatMap(({ value, modifier }) => (modifier === 'above' || modifier === 'below' ? [{ value, direction: modifier }] : []));
 }

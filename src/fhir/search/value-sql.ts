@@ -176,7 +176,7 @@ export abstract class ValueSql {
         return this.uri(x, s, v.string!, modifier);
       case 'token':
         if (modifier === 'text') return this.tokenText(x, v.string!);
-        if (modifier === 'in' || modifier === 'not-in') return this.valueSet(x, s, v.string!);
+        if (modifier === 'in' || modifier === 'not-in') return this.valueSet(x, s, v);
         if (modifier === 'above' || modifier === 'below') return this.subsumed(x, s, v);
         return this.token(x, s, v.token!);
       case 'date':
@@ -230,17 +230,11 @@ export abstract class ValueSql {
     return { sql: `(${x}.text LIKE ${this.text(q + '%')} OR ${x}.text LIKE ${this.text('% ' + q + '%')})`, keyed: false };
   }
 
-  /** `:in` / `:not-in`: codes of a known required ValueSet, or of a stored ValueSet (its `code` index). */
-  private valueSet(x: string, s: Stored, url: string): Cond {
-    const known = this.valueSets(url);
-    if (known) return { sql: this.hashIn(x, s, known), keyed: true };
-    const u = this.alias('vu');
-    const k = this.alias('vc');
-    return {
-      sql: `${x}.value IN (SELECT ${k}.value FROM ${INDEX_TABLE} ${u} JOIN ${INDEX_TABLE} ${k} ON ${k}.resource_type = 'ValueSet' AND ${k}.resource_id = ${u}.resource_id AND ${k}.param = 'code'
-      WHERE ${u}.hash = ${this.p.bind(searchHash(`ValueSet|url|${url}`), 'bigint')})`,
-      keyed: false,
-    };
+  /** `:in` / `:not-in`: a Coding whose system and code are a member of the ValueSet (resolved by value-sets.ts). */
+  private valueSet(x: string, s: Stored, v: ParamValue): Cond {
+    if (!v.members || !v.codes) throw new Error('token :in/:not-in value not resolved (Subsumption.resolve)');
+    if (!v.members.length) return { sql: 'FALSE', keyed: true };
+    return { sql: `(${this.hashIn(x, s, v.codes)} AND ${this.hashIn(x, s, v.members, 'shash')})`, keyed: true };
   }
 
   /**

@@ -1,0 +1,106 @@
+import * as fs from 'fs';
+import type { ValueSet, ValueSetComposeInclude } from 'fhir/r4';
+import type { Queryable } from '../../database/database';
+import { FhirError } from '../errors';
+import { coreTerminologyFile } from '../validation/terminology';
+import { searchHash } from './normalize';
+import type { SearchParameterRegistry } from './search-params';
+import type { Hierarchy } from './subsumption';
+
+/** Most `system|code` members one `:in`/`:not-in` ValueSet may have (each is a bound hash). */
+export const MAX_VALUE_SET_MEMBERS = 10_000;
+
+const notSupported = (url: string, why: string) => FhirError.of(400, 'not-supported', `ValueSet ${url} cannot be expanded by this server: ${why}`);
+
+/** The core R4 ValueSets by url, read once (the first `:in` on a ValueSet that is not stored). */
+let core: Map<string, ValueSet> | undefined;
+function coreValueSet(url: string): ValueSet | undefined {
+  if (!core) {
+    core = new Map();
+    const file = coreTerminologyFile();
+    for (const e of file ? JSON.parse(fs.readFileSync(file, 'utf8')).entry ?? [] : []) {
+      if (e.resource?.resourceType === 'ValueSet' && e.resource.url) core.set(e.resource.url, e.resource);
+    }
+  }
+  return core.get(url);
+}
+
+/**
+ * Token `:in` / `:not-in` (search.html#token): the members of a ValueSet as `system|code`, a Coding
+ * matching when both its system and code are those of a member. The ValueSet is a stored one with that
+ * url (the most recently updated), else a core R4 one; it is expanded here from its `compose` (listed
+ * concepts, a whole CodeSystem, `is-a` / `descendent-of` / `=` filters on `concept`, included ValueSets,
+ * excludes) over the CodeSystems `:below` reads (subsumption.ts), else its stored `expansion`. Anything
+ * else (an unknown url, other filters, a CodeSystem not known in full) is a 400: never a silent answer.
+ */
+export class ValueSetExpansion {
+  constructor(
+    private readonly registry: SearchParameterRegistry,
+    private readonly hierarchy: (system: string, q: Queryable) => Promise<Hierarchy>,
+  ) {}
+
+  async members(url: string, q: Queryable, visiting = new Set<string>()): Promise<Set<string>> {
+    const canonical = url.split('|')[0];
+    if (visiting.has(canonical)) throw notSupported(url, 'it includes itself');
+    visiting.add(canonical);
+    const vs = (await this.stored(canonical, q)) ?? coreValueSet(canonical);
+    if (!vs) throw FhirError.of(400, 'not-found', `ValueSet ${url} is not known to this server (no ValueSet with that url): :in/:not-in cannot be answered`);
+    let out: Set<string>;
+    if (vs.compose?.include?.length) {
+      out = new Set();
+      for (const inc of vs.compose.include) for (const m of await this.include(url, inc, q, visiting)) out.add(m);
+      for (const exc of vs.compose.exclude ?? []) for (const m of await this.include(url, exc, q, visiting)) out.delete(m);
+    } else if (vs.expansion?.contains?.length) {
+      out = new Set();
+      const walk = (list: NonNullable<ValueSet['expansion']>['contains']) => {
+        for (const c of list ?? []) {
+          if (c.system && c.code) out.add(`${c.system}|${c.code}`);
+          walk(c.contains);
+        }
+      };
+      walk(vs.expansion.contains);
+    } else throw notSupported(url, 'it has neither compose.include nor an expansion');
+    if (out.size > MAX_VALUE_SET_MEMBERS) throw FhirError.of(400, 'too-costly', `ValueSet ${url} has more than ${MAX_VALUE_SET_MEMBERS} codes`);
+    visiting.delete(canonical);
+    return out;
+  }
+
+  /** One include (or exclude): its codes of one system, intersected with the ValueSets it names. */
+  private async include(url: string, inc: ValueSetComposeInclude, q: Queryable, visiting: Set<string>): Promise<Set<string>> {
+    let out: Set<string> | undefined;
+    if (inc.system) {
+      const system = inc.system;
+      let codes: string[];
+      if (inc.concept?.length) codes = inc.concept.map((c) => c.code);
+      else {
+        const h = await this.hierarchy(system, q);
+        codes = h.codes();
+        for (const f of inc.filter ?? []) {
+          if (f.property !== 'concept' || !['is-a', 'descendent-of', '='].includes(f.op)) throw notSupported(url, `filter ${f.property} ${f.op} is not supported`);
+          if (!h.has(f.value)) throw notSupported(url, `code "${f.value}" is not defined in CodeSystem ${system}`);
+          const keep = new Set(f.op === '=' ? [f.value] : h.closure(f.value, 'below').filter((c) => f.op === 'is-a' || c !== f.value));
+          codes = codes.filter((c) => keep.has(c));
+        }
+      }
+      out = new Set(codes.map((c) => `${system}|${c}`));
+    }
+    for (const ref of inc.valueSet ?? []) {
+      const nested = await this.members(ref, q, visiting);
+      out = out ? new Set([...out].filter((m) => nested.has(m))) : nested;
+    }
+    if (!out) throw notSupported(url, 'an include without a system or a valueSet');
+    return out;
+  }
+
+  private async stored(url: string, q: Queryable): Promise<ValueSet | undefined> {
+    const hashes = this.registry.storedAs('ValueSet', 'url').map((k) => searchHash(`ValueSet|${k.param}|${url}`));
+    const r = await q.query<{ content: string }>(
+      `SELECT r.content FROM resource r
+        WHERE r.resource_type = 'ValueSet' AND NOT r.deleted
+          AND r.id IN (SELECT x.resource_id FROM search_index x WHERE x.hash = ANY($1::bigint[]))
+        ORDER BY r.last_updated DESC LIMIT 1`,
+      [hashes],
+    );
+    return r.rows.length ? (JSON.parse(r.rows[0].content) as ValueSet) : undefined;
+  }
+}
