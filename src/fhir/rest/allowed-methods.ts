@@ -6,8 +6,11 @@
 
 const READ = ['GET', 'HEAD'];
 const OPERATION = ['GET', 'HEAD', 'POST'];
-/** Types served read-only from their own store (src/audit): no create, update, patch, delete, history. */
-const READ_ONLY_TYPES = new Set(['AuditEvent']);
+/**
+ * Types served read-only from their own store (src/audit routes every `AuditEvent…` URL): no create,
+ * update, patch, delete, history or operations, no `_include`, and `_revinclude` cannot reach them.
+ */
+export const READ_ONLY_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
 
 /** `path` is the request path (query allowed); undefined when it is not under /fhir. */
 export function allowedMethods(path: string): string[] | undefined {

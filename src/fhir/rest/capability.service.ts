@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4';
 import { FhirDefinitions } from '../definitions/definitions.module';
 import { OperationRegistry } from '../operations/operation-registry';
+import { READ_ONLY_TYPES } from './allowed-methods';
 import { BASE_URL } from './rest.tokens';
 
 /** Contributes search parameters, security and extra interactions to the CapabilityStatement. */
@@ -53,7 +54,8 @@ export class CapabilityService {
       readHistory: true,
       updateCreate: true,
       conditionalCreate: false,
-      conditionalRead: 'modified-since',
+      // If-None-Match and If-Modified-Since both answer 304 (R4 ConditionalReadStatus)
+      conditionalRead: 'full-support',
       conditionalUpdate: false,
       conditionalDelete: 'not-supported',
       operation: ops
@@ -75,6 +77,8 @@ export class CapabilityService {
         {
           mode: 'server',
           resource,
+          // Patient/[id]/[type] searches the R4 Patient compartment
+          compartment: ['http://hl7.org/fhir/CompartmentDefinition/patient'],
           interaction: [{ code: 'history-system' }],
           operation: ops
             .filter((o) => o.levels.includes('system'))
@@ -83,6 +87,27 @@ export class CapabilityService {
       ],
     };
     for (const c of this.contributors) c.contribute(cs);
+    for (const rest of cs.rest ?? []) claimOnlyWhatIsServed(rest.resource ?? []);
     return cs;
+  }
+}
+
+/**
+ * After every contributor: a type claims no conditional write it does not serve, and the read-only
+ * types (the audit trail, its own store) claim no operation or `_include`, nor appear in other types'
+ * `_revinclude` (their rows are not in the resource tables those statements read).
+ */
+function claimOnlyWhatIsServed(resources: CapabilityStatementRestResource[]): void {
+  for (const r of resources) {
+    const codes = new Set((r.interaction ?? []).map((i) => i.code));
+    if (!codes.has('create')) r.conditionalCreate = false;
+    if (!codes.has('update')) r.conditionalUpdate = false;
+    if (!codes.has('delete')) r.conditionalDelete = 'not-supported';
+    if (READ_ONLY_TYPES.has(r.type)) {
+      delete r.operation;
+      delete r.searchInclude;
+      delete r.searchRevInclude;
+    }
+    if (r.searchRevInclude) r.searchRevInclude = r.searchRevInclude.filter((x) => !READ_ONLY_TYPES.has(x.split(':')[0]));
   }
 }
