@@ -1,4 +1,5 @@
 import { Queryable, queryPrepared } from '../../database/database';
+import { FhirError } from '../errors';
 import { CriteriaSql } from './criteria-sql';
 import { isContainedId } from './contained';
 import { CONTAINED_TABLE, INDEX_TABLE } from './index-tables';
@@ -9,6 +10,8 @@ import type { ResourceRow } from './search-sql';
 
 /** Most resources one page may pull in through _include/_revinclude (bounded fan-out). */
 export const MAX_INCLUDES = 1000;
+/** Most reference hashes one `_revinclude` statement looks up (`*`: every reference parameter × the page). */
+export const MAX_REVINCLUDE_KEYS = 100_000;
 /** Rounds of `:iterate`. */
 const MAX_ITERATIONS = 4;
 
@@ -100,27 +103,39 @@ export class SearchIncludes {
     return this.rows(crit, sql, p.values);
   }
 
-  /** Resources of the spec's source type whose parameters refer to the frontier. */
+  /**
+   * Resources of the spec's source type whose parameters refer to the frontier; for `*` (search.html#revinclude:
+   * "any search parameter of type=reference"), of every type through each reference parameter that can point
+   * at a frontier resource's type.
+   */
   private async reverse(frontier: ResourceRow[], spec: IncludeSpec, limit: number): Promise<ResourceRow[]> {
-    const src = spec.sourceType;
     const crit = this.newCriteria();
-    if (src === '*' || !crit.typeAllowed(src)) return [];
+    const all = spec.sourceType === '*';
+    const sources = (all ? this.registry.resourceTypes : [spec.sourceType]).filter((t) => crit.typeAllowed(t));
     const p = crit.p;
     const refs = frontier.map((r) => `${r.resource_type}/${r.id}`);
+    const frontierTypes = new Set(frontier.map((r) => r.resource_type));
     // hashes of `src|param|Type/id` for the stored rows of each parameter (aliases resolved, target types honoured)
-    const hashes = spec.params.flatMap((code) =>
-      this.registry.storedAs(src, code).flatMap((k) =>
-        refs.filter((ref) => !k.targetType || ref.startsWith(`${k.targetType}/`)).map((ref) => searchHash(`${src}|${k.param}|${ref}`)),
-      ),
-    );
-    if (!hashes.length) return [];
+    const hashes = new Set<string>();
+    for (const src of sources) {
+      const params = all ? [...this.registry.paramsOf(src).values()].filter((sp) => sp.type === 'reference' && this.registry.targetsOf(sp).some((t) => frontierTypes.has(t))).map((sp) => sp.code) : spec.params;
+      for (const code of params) {
+        for (const k of this.registry.storedAs(src, code)) {
+          for (const ref of refs) if (!k.targetType || ref.startsWith(`${k.targetType}/`)) hashes.add(String(searchHash(`${src}|${k.param}|${ref}`)));
+        }
+      }
+    }
+    if (!hashes.size) return [];
+    if (hashes.size > MAX_REVINCLUDE_KEYS) {
+      throw FhirError.of(400, 'too-costly', `_revinclude=${spec.sourceType}:… would look up more than ${MAX_REVINCLUDE_KEYS} references for this page: name the type (_revinclude=[type]:*) or use a smaller _count`);
+    }
     const conds = [
-      `x.hash = ANY(${p.bind(hashes, 'bigint[]')})`,
-      `x.resource_type = ${p.bind(src, 'text')}`,
+      `x.hash = ANY(${p.bind([...hashes], 'bigint[]')})`,
+      sources.length === 1 ? `x.resource_type = ${p.bind(sources[0], 'text')}` : 'TRUE',
       `x.value = ANY(${p.bind(refs, 'text[]')})`,
       'NOT r.deleted',
     ];
-    const r = crit.restrictionSql('r', [src]);
+    const r = crit.restrictionSql('r', sources);
     if (r) conds.push(r);
     const sql = `SELECT DISTINCT r.resource_type, r.id, r.version_id, r.content
       FROM ${INDEX_TABLE} x JOIN resource r ON r.resource_type = x.resource_type AND r.id = x.resource_id

@@ -69,6 +69,19 @@ describe('chaining, reverse chaining, includes, compartments (search.html)', () 
     expect(revIter.entry.filter((e: any) => e.search.mode === 'include').map((e: any) => e.resource.id).sort()).toEqual(sorted([r.peter, r.peterHr, r.peterBw]));
   });
 
+  // search.html#revinclude: "_include and _revinclude use the wild card "*" for the search parameter name,
+  // indicating that any search parameter of type=reference be included"
+  it('_revinclude=* and *:* include every resource of any type referring to a match', async () => {
+    const included = (b: any) => b.entry.filter((e: any) => e.search.mode === 'include').map((e: any) => `${e.resource.resourceType}/${e.resource.id}`).sort();
+    const peter = sorted([`Observation/${r.peterHr}`, `Observation/${r.peterBw}`, `Encounter/${r.enc}`, `Condition/${r.peterCond}`]);
+    expect(included(await search(t, `Patient?_id=${r.peter}&_revinclude=*`))).toEqual(peter);
+    expect(included(await search(t, `Patient?_id=${r.peter}&_revinclude=*:*`))).toEqual(peter);
+    // several types matched (a practitioner: performer and Provenance.agent), and :iterate
+    expect(included(await search(t, `Practitioner?_id=${r.dr}&_revinclude=*`))).toEqual(sorted([`Observation/${r.peterHr}`, `Provenance/${r.prov}`]));
+    const iter = await search(t, `Organization?_id=${r.org}&_revinclude=*&_revinclude:iterate=*`);
+    expect(included(iter)).toEqual(sorted([`Patient/${r.peter}`, ...peter, `Provenance/${r.prov}`]));
+  });
+
   it('compartment search returns the compartment members of a type, with further criteria', async () => {
     expect(await ids(t, `Patient/${r.peter}/Observation`)).toEqual(sorted([r.peterHr, r.peterBw]));
     expect(await ids(t, `Patient/${r.peter}/Observation?code=29463-7`)).toEqual([r.peterBw]);
