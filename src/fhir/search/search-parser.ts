@@ -87,7 +87,9 @@ export class SearchParser {
           if (c.kind === 'any' && c.alternatives.length === 1) query.criteria.push(...c.alternatives[0]);
           else query.criteria.push(c);
         }
-        if (name !== '_cursor') query.applied.push([name, value]);
+        // the self link shows what was applied (search.html#selflink): a capped `_count` as the cap
+        if (name === '_count') query.applied.push([name, String(query.count)]);
+        else if (name !== '_cursor') query.applied.push([name, value]);
       } catch (err) {
         if (!(err instanceof Unsupported)) throw err;
         if (!opts.lenient) throw badRequest(err.message);
