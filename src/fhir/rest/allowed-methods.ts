@@ -30,5 +30,5 @@ export function allowedMethods(path: string): string[] | undefined {
   if (third === undefined) return readOnly ? READ : [...READ, 'PUT', 'PATCH', 'DELETE'];
   if (third.startsWith('$')) return fourth === undefined ? OPERATION : [];
   if (third === '_history') return fourth !== undefined || !readOnly ? READ : [];
-  return fourth === undefined ? READ : []; // compartment search
+  return fourth === undefined ? READ : fourth === '_search' ? ['POST'] : []; // compartment search
 }

@@ -164,14 +164,24 @@ export class FhirController {
   instanceGet(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
     return this.instance(req, res, p, (ctx) => {
       if (p.op.startsWith('$')) return this.operation(ctx, req, res, 'instance', p.op, p.type, p.id);
-      // compartment search: Patient/123/Observation
-      this.interactions.assertType(p.type);
-      this.interactions.assertType(p.op);
-      return this.searchService.search(ctx, {
-        resourceType: p.op,
-        params: queryPairs(req),
-        compartment: { resourceType: p.type, id: p.id },
-      });
+      return this.compartmentSearch(ctx, p, queryPairs(req));
+    });
+  }
+
+  /** compartment search by POST with a form body (http.html#search): Patient/123/Observation/_search */
+  @Post(':type/:id/:op/_search')
+  compartmentSearchPost(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
+    return this.instance(req, res, p, (ctx) => this.compartmentSearch(ctx, p, formAndQuery(req)));
+  }
+
+  /** Patient/123/Observation, or Patient/123/* (every type of the compartment: search.html#compartments) */
+  private compartmentSearch(ctx: RequestContext, p: Record<string, string>, params: [string, string][]) {
+    this.interactions.assertType(p.type);
+    if (p.op !== '*') this.interactions.assertType(p.op);
+    return this.searchService.search(ctx, {
+      resourceType: p.op === '*' ? undefined : p.op,
+      params,
+      compartment: { resourceType: p.type, id: p.id },
     });
   }
 

@@ -198,6 +198,14 @@ export class SearchService implements OnModuleInit {
     if (request.resourceType) return { types: [request.resourceType], allTypes: false };
     const listed = request.params.filter(([k]) => k === '_type').flatMap(([, v]) => v.split(',').map((t) => t.trim()).filter(Boolean));
     for (const t of listed) if (!this.registry.isResourceType(t)) throw badRequest(`_type: unknown resource type "${t}"`);
+    if (request.compartment) {
+      // `Patient/1/*` (search.html#compartments): every type of the compartment, or those of `_type` among them
+      const members = Object.keys(this.registry.definitions.compartments[request.compartment.resourceType] ?? {});
+      if (!members.length) throw FhirError.of(400, 'not-supported', `the ${request.compartment.resourceType} compartment is not supported`);
+      const types = listed.length ? [...new Set(listed)].filter((t) => members.includes(t)) : members;
+      if (!types.length) throw badRequest(`_type: none of ${listed.join(', ')} is in the ${request.compartment.resourceType} compartment`);
+      return { types, allTypes: false };
+    }
     return listed.length ? { types: [...new Set(listed)], allTypes: false } : { types: this.registry.resourceTypes, allTypes: true };
   }
 
@@ -246,7 +254,7 @@ export class SearchService implements OnModuleInit {
     keyCount = 0,
   ): FhirResponse {
     const path = request.compartment
-      ? `${request.compartment.resourceType}/${request.compartment.id}/${request.resourceType}`
+      ? `${request.compartment.resourceType}/${request.compartment.id}/${request.resourceType ?? '*'}`
       : (request.resourceType ?? '');
     const url = (params: [string, string][]) => {
       const qs = new URLSearchParams(params).toString();

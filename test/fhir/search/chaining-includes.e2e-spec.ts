@@ -91,6 +91,23 @@ describe('chaining, reverse chaining, includes, compartments (search.html)', () 
     expect(self).toBe(`${t.baseUrl}/Patient/${r.peter}/Observation?code=29463-7`);
   });
 
+  // http.html#search / search.html#compartments: `GET [base]/Patient/[id]/*` searches every type of the
+  // compartment; every GET search has its `POST …/_search` form (a form body)
+  it('compartment search over every type (Patient/[id]/*) and by POST …/[type]/_search', async () => {
+    const all = await search(t, `Patient/${r.peter}/*`);
+    expect(all.entry.map((e: any) => `${e.resource.resourceType}/${e.resource.id}`).sort()).toEqual(
+      sorted([`Patient/${r.peter}`, `Observation/${r.peterHr}`, `Observation/${r.peterBw}`, `Encounter/${r.enc}`, `Condition/${r.peterCond}`]),
+    );
+    expect(all.link[0].url).toBe(`${t.baseUrl}/Patient/${r.peter}/*`);
+    expect(await ids(t, `Patient/${r.peter}/*?_type=Condition,Encounter`)).toEqual(sorted([r.peterCond, r.enc]));
+    expect(await ids(t, `Patient/${r.peter}/*?_lastUpdated=gt2000&_type=Observation`)).toEqual(sorted([r.peterHr, r.peterBw]));
+    expect((await t.http.get(`/fhir/Patient/${r.peter}/*?_type=Organization`)).status).toBe(400);
+    const post = await t.http.post(`/fhir/Patient/${r.peter}/Observation/_search`).type('form').send({ code: '29463-7' });
+    expect(post.status).toBe(200);
+    expect(post.body.entry.map((e: any) => e.resource.id)).toEqual([r.peterBw]);
+    expect(post.body.link[0].url).toBe(`${t.baseUrl}/Patient/${r.peter}/Observation?code=29463-7`);
+  });
+
   it('system-level search over _type, with the parameters common to those types', async () => {
     const b = await search(t, `?_type=Patient,Practitioner&_id=${r.peter},${r.dr}`);
     expect(b.entry.map((e: any) => `${e.resource.resourceType}/${e.resource.id}`).sort()).toEqual(sorted([`Patient/${r.peter}`, `Practitioner/${r.dr}`]));
