@@ -161,7 +161,7 @@ export class SearchParser {
       }
       case '_list':
         if (modifier) throw new Unsupported(`modifier :${modifier} on _list`);
-        return { kind: 'list', listIds: orValues(value).map(unescape) };
+        return { kind: 'list', listIds: orValues(value).map((v) => listId(unescape(v))) };
       case COMPARTMENT_PARAM: {
         if (!opts.internal) throw new Unsupported(`unknown parameter "${code}"`);
         const ids = orValues(value).map((v) => /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(unescape(v))?.[1]);
@@ -320,3 +320,14 @@ function tsQuery(value: string): string | undefined {
   return w.length ? w.map((x) => `'${x}':*`).join(' & ') : undefined;
 }
 
+/**
+ * A `_list` value (search.html#list): a List id, also written `List/[id]`. Functional
+ * lists (`$current-allergies`, …) are not kept by this server: unsupported (400, or ignored when lenient).
+ */
+function listId(v: string): string {
+  if (v.startsWith('$')) throw new Unsupported(`_list: the functional list "${v}" is not supported`);
+  const m = /^List\/([A-Za-z0-9\-.]{1,64})$/.exec(v);
+  if (m) return m[1];
+  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(v)) throw badRequest(`_list: "${v}" is not a List id`);
+  return v;
+}

@@ -55,6 +55,15 @@ describe('parameters for all resources and error handling (search.html)', () => 
   it('_list keeps the resources a List refers to', async () => {
     const list = await create(t, { resourceType: 'List', status: 'current', mode: 'working', entry: [{ item: { reference: `Device/${d.b}` } }, { item: { reference: `Device/${d.c}` } }] });
     expect(await ids(t, `Device?_list=${list}`)).toEqual(sorted([d.b, d.c]));
+    // search.html#list: the List's id, here also as `List/[id]`; functional lists ($current-allergies…) are
+    // not kept by this server: 400 rather than an empty answer, ignored and reported when lenient
+    expect(await ids(t, `Device?_list=List/${list}`)).toEqual(sorted([d.b, d.c]));
+    const fn = await t.http.get('/fhir/Device?_list=$current-allergies');
+    expect([fn.status, fn.body.issue?.[0]?.diagnostics]).toEqual([400, expect.stringContaining('not supported')]);
+    const lenient = await t.http.get('/fhir/Device?_list=$current-allergies').set('Prefer', 'handling=lenient');
+    expect(lenient.status).toBe(200);
+    expect(lenient.body.entry.some((e: any) => e.search?.mode === 'outcome')).toBe(true);
+    expect((await t.http.get('/fhir/Device?_list=Patient/1')).status).toBe(400);
   });
 
   it(':missing=true keeps resources without the element, :missing=false those with it', async () => {
