@@ -230,8 +230,9 @@ export class SearchParser {
         if (c.modifier === 'text' || c.modifier === 'in' || c.modifier === 'not-in') v.string = unescape(raw);
         else if (c.modifier === 'of-type') {
           const parts = splitEscaped(raw, '|');
-          if (parts.length !== 3) throw badRequest(`${name}: "${raw}" must be system|code|value`);
-          v.token = { system: parts[0] === '' ? null : unescape(parts[0]), code: `${unescape(parts[1])}|${unescape(parts[2])}` };
+          // search.html#token :of-type: "All 3 parts must be present"
+          if (parts.length !== 3 || parts.includes('')) throw badRequest(`${name}: "${raw}" must be system|code|value, none of them empty`);
+          v.token = { system: unescape(parts[0]), code: `${unescape(parts[1])}|${unescape(parts[2])}` };
         } else v.token = parseToken(raw);
         if ((c.modifier === 'above' || c.modifier === 'below') && (!v.token?.system || v.token.code === undefined)) {
           throw badRequest(`${name}: "${raw}" must be system|code (subsumption is within a code system)`);

@@ -1,5 +1,5 @@
 import { normalizeString, prefixUpperBound, words } from './normalize';
-import { orValues, parseNumber, parseQuantity, parseToken, splitEscaped, unescape, uriAbove, uriBelowBase } from './value-parsers';
+import { orValues, parseDate, parseNumber, parseQuantity, parseToken, splitEscaped, unescape, uriAbove, uriBelowBase } from './value-parsers';
 
 // search.html#escaping, #token, #number (implicit precision), #quantity, #string (normalization)
 describe('search value parsing', () => {
@@ -16,6 +16,15 @@ describe('search value parsing', () => {
     expect(parseToken('|8867-4')).toEqual({ system: null, code: '8867-4' });
     expect(parseToken('http://loinc.org|')).toEqual({ system: 'http://loinc.org', code: undefined });
     expect(parseToken('urn:a\\|b|c')).toEqual({ system: 'urn:a|b', code: 'c' });
+  });
+
+  // search.html#date: values are dateTimes (datatypes.html#dateTime: offsets -14:00 … +14:00)
+  it('dates: a time-zone offset out of the dateTime range is invalid (400)', () => {
+    expect(parseDate('ge2020-01-01T00:00:00+14:00', 'd').range.low.toISOString()).toBe('2019-12-31T10:00:00.000Z');
+    expect(parseDate('2020-01-01T00:00:00-05:30', 'd').range.low.toISOString()).toBe('2020-01-01T05:30:00.000Z');
+    for (const v of ['2020-01-01T00:00:00+99:00', '2020-01-01T00:00:00+14:30', '2020-01-01T00:00:00-05:60', '2020-01-01T00:00+15:00']) {
+      expect(() => parseDate(v, 'd')).toThrow(/not a valid date/);
+    }
   });
 
   it('numbers carry the implicit range of their precision', () => {

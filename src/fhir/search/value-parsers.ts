@@ -57,7 +57,10 @@ export function parseToken(raw: string): TokenValue {
 export function parseDate(raw: string, name: string): DateValue {
   const { prefix, rest } = splitPrefix(raw);
   const range = parseDateRange(rest);
-  if (!range) throw badRequest(`${name}: "${raw}" is not a valid date search value`);
+  // an offset of the dateTime type (datatypes.html#dateTime: -14:00 … +14:00, minutes below 60)
+  const tz = /([+-])(\d\d):(\d\d)$/.exec(rest);
+  const badOffset = tz && /T/.test(rest) && (Number(tz[2]) * 60 + Number(tz[3]) > 14 * 60 || Number(tz[3]) > 59);
+  if (!range || badOffset) throw badRequest(`${name}: "${raw}" is not a valid date search value`);
   return { prefix, range };
 }
 

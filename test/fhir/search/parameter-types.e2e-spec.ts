@@ -106,6 +106,10 @@ describe('search parameter types (search.html)', () => {
       const mr = await create(t, { resourceType: 'Patient', identifier: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }] }, system: 'urn:mrn', value: '8879' }] });
       expect(await ids(t, 'Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|8879')).toEqual([mr]);
       expect(await ids(t, 'Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|SS|8879')).toEqual([]);
+      // search.html#token :of-type: "All 3 parts must be present"
+      for (const v of ['|MR|8879', 'http://terminology.hl7.org/CodeSystem/v2-0203||8879', 'http://terminology.hl7.org/CodeSystem/v2-0203|MR|']) {
+        expect([v, (await t.http.get(`/fhir/Patient?identifier:of-type=${encodeURIComponent(v)}`)).status]).toEqual([v, 400]);
+      }
     });
   });
 
