@@ -8,9 +8,8 @@ import type { ChainCriterion, CompartmentCriterion, Criterion, ParamCriterion, S
 import type { SearchParameterRegistry } from './search-params';
 import type { SearchRestriction } from './search.service';
 import { terminologyValues } from './subsumption';
-import { ValueSetCodes, ValueSql } from './value-sql';
+import { ValueSql } from './value-sql';
 
-export type { ValueSetCodes };
 
 /** A local reference to a Patient, as reference criteria store them: what owner date rows are keyed by. */
 const PATIENT_REF = /^Patient\/[A-Za-z0-9\-.]{1,64}$/;
@@ -45,10 +44,9 @@ export class CriteriaSql extends ValueSql {
     p: SqlParams,
     registry: SearchParameterRegistry,
     private readonly parser: SearchParser,
-    valueSets: ValueSetCodes,
     private readonly restriction?: SearchRestriction,
   ) {
-    super(p, registry, valueSets);
+    super(p, registry);
   }
 
   /** Does an auth restriction bound these searches? */

@@ -191,7 +191,7 @@ export class SearchService implements OnModuleInit {
   }
 
   private criteria(restriction?: SearchRestriction): CriteriaSql {
-    return new CriteriaSql(new SqlParams(), this.registry, this.parser, (url) => this.registry.definitions.valueSets[url], restriction);
+    return new CriteriaSql(new SqlParams(), this.registry, this.parser, restriction);
   }
 
   private typesOf(request: SearchRequest): { types: string[]; allTypes: boolean } {

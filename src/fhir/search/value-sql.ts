@@ -9,9 +9,6 @@ import type { SearchParameterRegistry } from './search-params';
 import { canonicalSearchValue, UCUM_SUFFIX } from './ucum';
 import { uriAbove, uriBelowBase } from './value-parsers';
 
-/** Small required ValueSets known from the definitions (url → codes), for `:in` / `:not-in`. */
-export type ValueSetCodes = (url: string) => string[] | undefined;
-
 /**
  * The conditions search values put on index rows, per parameter type and
  * modifier (search.html §2.1.1): the base of CriteriaSql, which combines
@@ -24,7 +21,6 @@ export abstract class ValueSql {
   constructor(
     readonly p: SqlParams,
     protected readonly registry: SearchParameterRegistry,
-    private readonly valueSets: ValueSetCodes,
   ) {}
 
   protected alias(prefix: string): string {
