@@ -110,8 +110,10 @@ export class RequestAuthorizer {
       return;
     }
     if (c.startsWith('$')) return this.operation(auth, method, 'instance', c, type, id);
-    // compartment search (Patient/123/Observation): the search restriction bounds the results
-    if (seg.length === 3 && this.definitions.isResourceType(c)) return void this.criteria(auth, c, 's');
+    // compartment search (Patient/123/Observation, by GET or POST …/_search; Patient/123/* like a system
+    // search): the search restriction bounds the results
+    if (seg.length === 3 && c === '*') return this.systemSearch(auth, r.query);
+    if ((seg.length === 3 || (seg.length === 4 && d === '_search')) && this.definitions.isResourceType(c)) return void this.criteria(auth, c, 's');
   }
 
   /** Criteria for an interaction on a type; 403 when the scopes do not grant it at all. */

@@ -70,6 +70,16 @@ describe('admin tokens are bounded by their scopes', () => {
     expect((await s.http.get('/fhir/Condition/cond-b').set(as('audit'))).status).toBe(403);
   });
 
+  it('compartment searches over every type or by POST are checked like the searches they are (search.html#compartments)', async () => {
+    expect((await s.http.get('/fhir/Patient/bob/*').set(as('openid'))).status).toBe(403);
+    const form = (t: string, type: string) => s.http.post(`/fhir/Patient/bob/${type}/_search`).set(as(t)).type('form').send('');
+    expect((await form('obsOnly', 'Condition')).status).toBe(403);
+    expect((await form('obsOnly', 'Observation')).status).toBe(200);
+    const all = await s.http.get('/fhir/Patient/bob/*').set(as('obsOnly'));
+    expect(all.status).toBe(200);
+    expect(ids(all.body).every((r: string) => r.startsWith('Observation/'))).toBe(true);
+  });
+
   it('patient/ scopes of an admin are bounded to the patient in context', async () => {
     expect((await s.http.get('/fhir/Observation/obs-b-vital').set(as('patientBob'))).status).toBe(200);
     expect((await s.http.get('/fhir/Observation/obs-a-vital').set(as('patientBob'))).status).toBe(404);
