@@ -1,5 +1,6 @@
 import type { Bundle, BundleEntry, Resource } from 'fhir/r4';
 import { badRequest, FhirError, notFound } from '../errors';
+import { READ_ONLY_TYPES } from '../rest/allowed-methods';
 import { assertFhirId } from '../fhir-id';
 import { parseETagVersion } from '../rest/request-context';
 import type { EntryMethod, EntryRequest, Params } from './bundle.types';
@@ -89,8 +90,8 @@ function parseEntry(e: BundleEntry | undefined, index: number, opts: ParseOption
   }
   if (!entry.resourceType) throw badRequest(`${method} needs a resource type in request.url`);
   if (!opts.isResourceType(entry.resourceType)) throw notFound(`unknown resource type "${entry.resourceType}"`);
-  // the audit trail is written by the server only (src/audit): every write entry on it is refused as over REST
-  if (entry.resourceType === 'AuditEvent') throw FhirError.of(405, 'not-supported', `${method} is not allowed on AuditEvent: the audit trail is read-only`);
+  // a type served read-only from its own store (the audit trail): every write entry is refused as over REST
+  if (READ_ONLY_TYPES.has(entry.resourceType)) throw FhirError.of(405, 'not-supported', `${method} is not allowed on ${entry.resourceType}: it is read-only`);
   if (entry.rest.length) throw badRequest(`${method} ${req.url} is not a valid interaction`);
   entry.ifMatch = parseETagVersion(req.ifMatch, 'ifMatch');
   if (method === 'POST') {

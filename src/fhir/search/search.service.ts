@@ -75,7 +75,8 @@ export class SearchService implements OnModuleInit {
   ) {
     this.baseUrl = config.fhirBaseUrl;
     this.parser = new SearchParser(registry, this.baseUrl);
-    this.subsumption = new Subsumption(db, registry, (url) => validator?.profiles.terminology.findCodeSystem(url));
+    const terminology = () => validator?.profiles.terminology;
+    this.subsumption = new Subsumption(db, registry, (url) => terminology()?.findCodeSystem(url), (url) => terminology()?.findValueSet(url));
     this.ownerDates = new OwnerDatesState(db);
   }
 

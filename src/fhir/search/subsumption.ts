@@ -1,4 +1,4 @@
-import type { CodeSystem, CodeSystemConcept } from 'fhir/r4';
+import type { CodeSystem, CodeSystemConcept, ValueSet } from 'fhir/r4';
 import type { Queryable } from '../../database/database';
 import { badRequest, FhirError } from '../errors';
 import { searchHash } from './normalize';
@@ -99,8 +99,10 @@ export class Subsumption {
     private readonly registry: SearchParameterRegistry,
     /** CodeSystems of fhir-profiles/ and the core ones */
     private readonly known: (url: string) => CodeSystem | undefined,
+    /** ValueSets of fhir-profiles/ and the core ones (`:in` of a ValueSet that is not stored) */
+    knownValueSet: (url: string) => ValueSet | undefined = () => undefined,
   ) {
-    this.valueSets = new ValueSetExpansion(registry, (system, q) => this.hierarchy(system, q));
+    this.valueSets = new ValueSetExpansion(registry, (system, q) => this.hierarchy(system, q), knownValueSet);
   }
 
   /**

@@ -1,8 +1,6 @@
-import * as fs from 'fs';
 import type { ValueSet, ValueSetComposeInclude } from 'fhir/r4';
 import type { Queryable } from '../../database/database';
 import { FhirError } from '../errors';
-import { coreTerminologyFile } from '../validation/terminology';
 import { searchHash } from './normalize';
 import type { SearchParameterRegistry } from './search-params';
 import type { Hierarchy } from './subsumption';
@@ -12,23 +10,11 @@ export const MAX_VALUE_SET_MEMBERS = 10_000;
 
 const notSupported = (url: string, why: string) => FhirError.of(400, 'not-supported', `ValueSet ${url} cannot be expanded by this server: ${why}`);
 
-/** The core R4 ValueSets by url, read once (the first `:in` on a ValueSet that is not stored). */
-let core: Map<string, ValueSet> | undefined;
-function coreValueSet(url: string): ValueSet | undefined {
-  if (!core) {
-    core = new Map();
-    const file = coreTerminologyFile();
-    for (const e of file ? JSON.parse(fs.readFileSync(file, 'utf8')).entry ?? [] : []) {
-      if (e.resource?.resourceType === 'ValueSet' && e.resource.url) core.set(e.resource.url, e.resource);
-    }
-  }
-  return core.get(url);
-}
-
 /**
  * Token `:in` / `:not-in` (search.html#token): the members of a ValueSet as `system|code`, a Coding
  * matching when both its system and code are those of a member. The ValueSet is a stored one with that
- * url (the most recently updated), else a core R4 one; it is expanded here from its `compose` (listed
+ * url (the most recently updated), else one of fhir-profiles/ or the core R4 terminology (`known`, the
+ * validator's Terminology, which reads the core bundle once); it is expanded here from its `compose` (listed
  * concepts, a whole CodeSystem, `is-a` / `descendent-of` / `=` filters on `concept`, included ValueSets,
  * excludes) over the CodeSystems `:below` reads (subsumption.ts), else its stored `expansion`. Anything
  * else (an unknown url, other filters, a CodeSystem not known in full) is a 400: never a silent answer.
@@ -37,13 +23,14 @@ export class ValueSetExpansion {
   constructor(
     private readonly registry: SearchParameterRegistry,
     private readonly hierarchy: (system: string, q: Queryable) => Promise<Hierarchy>,
+    private readonly known: (url: string) => ValueSet | undefined,
   ) {}
 
   async members(url: string, q: Queryable, visiting = new Set<string>()): Promise<Set<string>> {
     const canonical = url.split('|')[0];
     if (visiting.has(canonical)) throw notSupported(url, 'it includes itself');
     visiting.add(canonical);
-    const vs = (await this.stored(canonical, q)) ?? coreValueSet(canonical);
+    const vs = (await this.stored(canonical, q)) ?? this.known(canonical);
     if (!vs) throw FhirError.of(400, 'not-found', `ValueSet ${url} is not known to this server (no ValueSet with that url): :in/:not-in cannot be answered`);
     let out: Set<string>;
     if (vs.compose?.include?.length) {

@@ -107,6 +107,13 @@ export class Terminology {
   }
 
   /** A CodeSystem of fhir-profiles/, else a core one, whatever its content (search: token `:above`/`:below`). */
+  /** A ValueSet of fhir-profiles/ or of the core terminology (search `:in`), by canonical url. */
+  findValueSet(url: string): ValueSet | undefined {
+    const key = canonicalUrl(url);
+    if (!this.valueSets.has(key)) this.loadCore();
+    return this.valueSets.get(key);
+  }
+
   findCodeSystem(url: string): CodeSystem | undefined {
     const key = canonicalUrl(url);
     if (!this.codeSystems.has(key)) this.loadCore();
