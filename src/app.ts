@@ -11,6 +11,7 @@ import { contentNegotiation } from './fhir/rest/content-negotiation';
 import { OperationOutcomeFilter, sendOutcome } from './fhir/rest/operation-outcome.filter';
 import { answerClientErrors } from './fhir/rest/client-errors';
 import { installDirectRoute } from './fhir/rest/direct-route';
+import { keepRawForm } from './fhir/rest/query-string';
 import { FhirController } from './fhir/rest/fhir.controller';
 import { FhirAuthGuard } from './auth/fhir-auth.guard';
 import { cors } from './auth/well-known';
@@ -65,7 +66,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     isRawBinaryUpload(req) ? next() : parser(req, res, next);
   const bodyParsers = [
     unlessRawBinary(express.json({ type: jsonTypes, limit: config.maxBodyBytes, strict: false })),
-    unlessRawBinary(express.urlencoded({ extended: false, limit: config.maxBodyBytes })),
+    unlessRawBinary(express.urlencoded({ extended: false, limit: config.maxBodyBytes, verify: keepRawForm })),
   ];
   for (const parser of bodyParsers) app.use('/fhir', parser);
   // body-parser errors (413, bad JSON) become OperationOutcomes

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { isBinaryPath } from '../binary/binary-http';
 import { FhirError } from '../errors';
+import { decodePairs } from './query-string';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
 const FORMAT_ALIASES = new Set(['json', 'application/json', 'application/fhir+json', 'application/json+fhir']);
@@ -66,5 +67,5 @@ function firstQueryValue(req: Request, name: string): string | undefined {
 export function queryPairs(req: Request): [string, string][] {
   const i = req.originalUrl.indexOf('?');
   if (i < 0) return [];
-  return [...new URLSearchParams(req.originalUrl.slice(i + 1)).entries()];
+  return decodePairs(req.originalUrl.slice(i + 1));
 }

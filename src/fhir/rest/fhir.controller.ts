@@ -11,6 +11,7 @@ import { OperationLevel, OperationRegistry } from '../operations/operation-regis
 import { SearchService } from '../search/search.service';
 import { CapabilityService } from './capability.service';
 import { queryPairs } from './content-negotiation';
+import { formBodyPairs } from './query-string';
 import { readShaping } from '../search/result-shaping';
 import { FhirResponse, reply } from './fhir-response';
 import { HistoryService } from './history.service';
@@ -271,14 +272,9 @@ export class FhirController {
   }
 }
 
-/** POST _search: form body parameters plus any in the URL. */
+/** POST _search: form body parameters plus any in the URL (search.html#search: both are the search). */
 function formAndQuery(req: Request): [string, string][] {
-  const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : {};
-  const pairs: [string, string][] = [];
-  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
-    for (const value of Array.isArray(v) ? v : [v]) pairs.push([k, String(value)]);
-  }
-  return [...queryPairs(req), ...pairs];
+  return [...queryPairs(req), ...formBodyPairs(req)];
 }
 
 function httpDate(value: string | undefined): Date | undefined {

@@ -4,7 +4,7 @@ import { COMPARTMENT_PARAM } from './index-tables';
 import { parseResultParam, RESULT_PARAMS } from './result-params';
 import type { Criterion, ParamCriterion, ParamValue, SearchQuery } from './search-query';
 import { kindOf, SearchParameterInfo, SearchParameterRegistry, UNSUPPORTED_PARAMS } from './search-params';
-import { orValues, parseDate, parseNumber, parseQuantity, parseReference, parseToken, splitEscaped, unescape } from './value-parsers';
+import { assertEscapes, orValues, parseDate, parseNumber, parseQuantity, parseReference, parseToken, splitEscaped, unescape } from './value-parsers';
 import { compositeOf } from './composite';
 import { ExpressionCompiler } from './expression';
 import { words } from './normalize';
@@ -81,6 +81,7 @@ export class SearchParser {
           parseResultParam(this.registry, query, name, value);
         } else {
           if (value === '' && !name.endsWith(':missing')) continue; // an empty value is no criterion
+          if (name !== '_filter') assertEscapes(name, value); // (a _filter has its own syntax)
           // no stored text contains NUL (PostgreSQL text cannot): such a value matches nothing
           const c = value.includes('\u0000') ? ({ kind: 'const', value: false } as const) : this.criterion(types, name, value, opts);
           // an AND-list (a `_filter` of `and`s) joins the query's criteria, where one of them can anchor the search

@@ -29,6 +29,19 @@ export function splitEscaped(value: string, sep: string, limit = Infinity): stri
   return parts;
 }
 
+/**
+ * search.html#escaping: in a parameter value `\` escapes `,` `$` `|` and itself, nothing else. Any
+ * other escape (`\n`, a trailing `\`) is malformed (400, also when lenient): read as text it would
+ * search for a value the client did not mean.
+ */
+export function assertEscapes(name: string, value: string): void {
+  for (let i = value.indexOf('\\'); i >= 0; i = value.indexOf('\\', i + 2)) {
+    if (!',$|\\'.includes(value[i + 1] ?? 'end')) {
+      throw badRequest(`${name}: "${value}" has an invalid escape (search.html#escaping: only \\, \\$ \\| and \\\\)`);
+    }
+  }
+}
+
 export function unescape(value: string): string {
   return value.replace(/\\([\\,$|])/g, '$1');
 }
