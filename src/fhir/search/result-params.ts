@@ -2,7 +2,7 @@ import { badRequest } from '../errors';
 import { decodeCursor } from './paging';
 import { parseElements, parseSummary } from './result-shaping';
 import type { IncludeSpec, SearchQuery } from './search-query';
-import type { SearchParameterRegistry } from './search-params';
+import { assertSearchable, SearchParameterRegistry } from './search-params';
 
 export const DEFAULT_COUNT = 20;
 export const MAX_COUNT = 1000;
@@ -88,6 +88,8 @@ function includeSpec(registry: SearchParameterRegistry, value: string, iterate: 
   const [sourceType, code, targetType, ...rest] = value.split(':');
   if (rest.length || !sourceType) throw badRequest(`invalid include "${value}"`);
   if (sourceType === '*') return { sourceType: '*', params: ['*'], iterate, reverse };
+  assertSearchable(sourceType, `include "${value}"`);
+  if (targetType) assertSearchable(targetType, `include "${value}"`);
   if (!registry.isResourceType(sourceType)) throw badRequest(`unknown resource type "${sourceType}" in include "${value}"`);
   const refParams = [...registry.paramsOf(sourceType).values()].filter((p) => p.type === 'reference').map((p) => p.code);
   if (!code || code === '*') return { sourceType, params: refParams, iterate, reverse };

@@ -1,6 +1,8 @@
 import type { CompactDefinitions, SearchParameterInfo } from '../definitions/definitions';
 import { findAliases, StoredParam } from './param-aliases';
 import { NEAR_URL } from './position';
+import { READ_ONLY_TYPES } from '../rest/allowed-methods';
+import { badRequest } from '../errors';
 
 export type { SearchParameterInfo, StoredParam };
 
@@ -9,6 +11,17 @@ export const RESOURCE_COLUMN_PARAMS = new Set(['_id', '_lastUpdated']);
 
 /** Parameters the server does not support (reported as such, 400 unless lenient). */
 export const UNSUPPORTED_PARAMS = new Set(['_query']);
+
+/**
+ * Types served from a store of their own (AuditEvent: the audit trail, src/audit), which search does
+ * not read: a search naming one as a type to search, include, chain to or reverse-chain from is 400
+ * (also when lenient: the parameter is known, the server cannot answer it), never an empty answer.
+ */
+export function assertSearchable(type: string, where: string): void {
+  if (READ_ONLY_TYPES.has(type)) {
+    throw badRequest(`${where}: ${type} is kept in the audit trail, which search does not join; search it with GET /fhir/${type}`);
+  }
+}
 
 /** The index table kind each search parameter type is stored in. */
 export type IndexKind = 'token' | 'string' | 'reference' | 'date' | 'number' | 'position';

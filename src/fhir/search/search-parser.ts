@@ -3,7 +3,7 @@ import { badRequest, issue } from '../errors';
 import { COMPARTMENT_PARAM } from './index-tables';
 import { parseResultParam, RESULT_PARAMS } from './result-params';
 import type { Criterion, ParamCriterion, ParamValue, SearchQuery } from './search-query';
-import { kindOf, SearchParameterInfo, SearchParameterRegistry, UNSUPPORTED_PARAMS } from './search-params';
+import { assertSearchable, kindOf, SearchParameterInfo, SearchParameterRegistry, UNSUPPORTED_PARAMS } from './search-params';
 import { assertEscapes, orValues, parseDate, parseNumber, parseQuantity, parseReference, parseToken, splitEscaped, unescape } from './value-parsers';
 import { compositeOf } from './composite';
 import { ExpressionCompiler } from './expression';
@@ -282,6 +282,7 @@ export class SearchParser {
   private chain(types: string[], head: string, rest: string, value: string, opts: ParseOptions): Criterion {
     const [code, typeModifier, ...more] = head.split(':');
     if (more.length) throw new Unsupported(`invalid chain "${head}"`);
+    if (typeModifier) assertSearchable(typeModifier, `chain "${head}.${rest}"`);
     const defs = this.defsFor(types, code);
     const first = defs.values().next().value as SearchParameterInfo;
     if (first.type !== 'reference') throw new Unsupported(`"${code}" is not a reference parameter and cannot be chained`);
@@ -306,6 +307,7 @@ export class SearchParser {
     const parts = name.split(':');
     if (parts.length < 4) throw badRequest(`"${name}" must be _has:Type:reference:parameter`);
     const [, sourceType, refCode] = parts;
+    assertSearchable(sourceType, name);
     if (!this.registry.isResourceType(sourceType)) throw new Unsupported(`unknown resource type "${sourceType}" in ${name}`);
     const ref = this.registry.param(sourceType, refCode);
     if (!ref || ref.type !== 'reference') throw new Unsupported(`"${refCode}" is not a reference parameter of ${sourceType}`);

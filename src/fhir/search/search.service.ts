@@ -19,7 +19,8 @@ import { shapeResource } from './result-shaping';
 import { SearchIncludes } from './search-includes';
 import { SearchParser } from './search-parser';
 import type { Criterion, SearchQuery } from './search-query';
-import { SearchParameterRegistry } from './search-params';
+import { assertSearchable, SearchParameterRegistry } from './search-params';
+import { READ_ONLY_TYPES } from '../rest/allowed-methods';
 import { ResourceRow, SearchSql } from './search-sql';
 import { Subsumption } from './subsumption';
 
@@ -198,10 +199,13 @@ export class SearchService implements OnModuleInit {
   private typesOf(request: SearchRequest): { types: string[]; allTypes: boolean } {
     if (request.resourceType) return { types: [request.resourceType], allTypes: false };
     const listed = request.params.filter(([k]) => k === '_type').flatMap(([, v]) => v.split(',').map((t) => t.trim()).filter(Boolean));
-    for (const t of listed) if (!this.registry.isResourceType(t)) throw badRequest(`_type: unknown resource type "${t}"`);
+    for (const t of listed) {
+      if (!this.registry.isResourceType(t)) throw badRequest(`_type: unknown resource type "${t}"`);
+      assertSearchable(t, '_type');
+    }
     if (request.compartment) {
       // `Patient/1/*` (search.html#compartments): every type of the compartment, or those of `_type` among them
-      const members = Object.keys(this.registry.definitions.compartments[request.compartment.resourceType] ?? {});
+      const members = Object.keys(this.registry.definitions.compartments[request.compartment.resourceType] ?? {}).filter((t) => !READ_ONLY_TYPES.has(t));
       if (!members.length) throw FhirError.of(400, 'not-supported', `the ${request.compartment.resourceType} compartment is not supported`);
       const types = listed.length ? [...new Set(listed)].filter((t) => members.includes(t)) : members;
       if (!types.length) throw badRequest(`_type: none of ${listed.join(', ')} is in the ${request.compartment.resourceType} compartment`);
