@@ -19,6 +19,7 @@ import { ClientRepository } from './client.repository';
 import { securityContributor } from './discovery';
 import { FhirAuthGuard } from './fhir-auth.guard';
 import { GrantRepository } from './grant.repository';
+import { Introspection } from './introspection.service';
 import { OAuthController } from './oauth.controller';
 import { PatientDirectory } from './patient-directory';
 import { RateLimiter } from './rate-limiter';
@@ -51,6 +52,7 @@ const PURGE_INTERVAL_MS = 10 * 60_000;
     Tokens,
     ClientAuthenticator,
     TokenEndpoint,
+    Introspection,
     PatientDirectory,
     AuthorizeFlow,
     SeedService,

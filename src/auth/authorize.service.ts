@@ -5,6 +5,7 @@ import { FhirDefinitions } from '../fhir/definitions/definitions.module';
 import { AuthEvents } from './auth-events';
 import { AuthUser, ClientRepository, OAuthClient } from './client.repository';
 import { GrantRepository, PendingRequest } from './grant.repository';
+import { INTROSPECT_PERMISSION } from './introspection.service';
 import { consentPage, errorPage, FormState, loginPage, patientPickerPage } from './pages';
 import { PatientDirectory } from './patient-directory';
 import { adminPowers } from './scope-policy';
@@ -190,7 +191,8 @@ export class AuthorizeFlow {
 
   /**
    * What the user is asked to grant: the requested scopes the client is
-   * registered for, without system/ scopes (backend services only), without
+   * registered for, without system/ scopes (backend services only) and the
+   * `introspect` client permission (never a token's scope), without
    * granular scopes naming an unknown search parameter, without
    * patient/ scopes when no patient is in context, and without refresh
    * scopes for a client that may not refresh.
@@ -198,7 +200,7 @@ export class AuthorizeFlow {
   grantedScopes(client: OAuthClient, request: Pick<PendingRequest, 'scope' | 'patient' | 'launchHash'>): string[] {
     const requested = request.scope.split(' ').filter(Boolean);
     return allowedScopes(requested, client.scope.split(/\s+/), (t) => this.definitions.isResourceType(t)).filter((s) => {
-      if (s.startsWith('system/')) return false;
+      if (s.startsWith('system/') || s === INTROSPECT_PERMISSION) return false;
       if (!filterApplicable(s, (t, code) => !!this.search.registry.param(t, code))) return false;
       if (s.startsWith('patient/') || s === 'launch/patient') return !!request.patient;
       if (s === 'launch') return !!request.launchHash;

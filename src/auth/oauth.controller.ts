@@ -4,7 +4,8 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { logger } from '../logger';
 import { AuthorizeFlow, BINDING_COOKIE, FlowResult, Params } from './authorize.service';
 import { Form } from './client-auth.service';
-import { OAuthError } from './oauth-error';
+import { Introspection } from './introspection.service';
+import { invalidRequest, OAuthError } from './oauth-error';
 import { errorPage } from './pages';
 import { RateLimiter } from './rate-limiter';
 import { SigningKeys } from './signing-keys.service';
@@ -35,6 +36,7 @@ export class OAuthController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly flow: AuthorizeFlow,
     private readonly tokenEndpoint: TokenEndpoint,
+    private readonly introspection: Introspection,
     private readonly keys: SigningKeys,
     private readonly limiter: RateLimiter,
   ) {}
@@ -68,20 +70,20 @@ export class OAuthController {
   @Post('token')
   async token(@Req() req: Request, @Res() res: Response) {
     if (await this.limited(req, res, 'token')) return;
-    return this.json(req, res, () => this.tokenEndpoint.token(req, form(req)));
+    return this.json(req, res, () => this.tokenEndpoint.token(req, oauthForm(req)));
   }
 
   @Post('introspect')
   async introspect(@Req() req: Request, @Res() res: Response) {
     if (await this.limited(req, res, 'token')) return;
-    return this.json(req, res, () => this.tokenEndpoint.introspect(req, form(req)));
+    return this.json(req, res, () => this.introspection.introspect(req, oauthForm(req)));
   }
 
   @Post('revoke')
   async revoke(@Req() req: Request, @Res() res: Response) {
     if (await this.limited(req, res, 'token')) return;
     return this.json(req, res, async () => {
-      await this.tokenEndpoint.revoke(req, form(req));
+      await this.tokenEndpoint.revoke(req, oauthForm(req));
       return {};
     });
   }
@@ -144,9 +146,7 @@ export class OAuthController {
         res.status(500).set(NO_STORE).json({ error: 'server_error', error_description: 'internal error' });
         return;
       }
-      if (err.status === 401 && /^Basic /i.test(req.headers.authorization ?? '')) {
-        res.setHeader('WWW-Authenticate', 'Basic realm="token"');
-      }
+      if (err.status === 401) res.setHeader('WWW-Authenticate', challenge(req, err));
       res.status(err.status).set(NO_STORE).json(err.body());
     }
   }
@@ -179,6 +179,28 @@ function query(req: Request): Params {
 
 function form(req: Request): Form {
   return params(req.body);
+}
+
+/**
+ * The body of the token, introspection and revocation endpoints: only
+ * `application/x-www-form-urlencoded` (RFC 6749 §3.2 and §4.1.3, RFC 7662
+ * §2.1, RFC 7009 §2.1); JSON or anything else is `invalid_request`.
+ */
+function oauthForm(req: Request): Form {
+  if (!req.is('application/x-www-form-urlencoded')) {
+    throw invalidRequest('the request body must be application/x-www-form-urlencoded');
+  }
+  return form(req);
+}
+
+/**
+ * The challenge of a 401 (RFC 7235 §4.1): Bearer with the error for a bearer
+ * token (RFC 6750 §3, RFC 7662 §2.3), else Basic, the client authentication
+ * scheme (RFC 6749 §5.2).
+ */
+function challenge(req: Request, err: OAuthError): string {
+  if (/^Bearer\b/i.test(req.headers.authorization ?? '')) return `Bearer realm="auth", error="${err.error}"`;
+  return 'Basic realm="token"';
 }
 
 function cookie(req: Request, name: string): string | undefined {

@@ -11,15 +11,15 @@ import { Revocations } from './revocations.service';
 import { SearchService } from '../fhir/search/search.service';
 import { allowedScopes, filterApplicable } from './scopes';
 import { randomToken, sha256 } from './secrets';
-import { AccessTokenClaims, Tokens } from './tokens.service';
+import { Tokens } from './tokens.service';
 
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 
 /**
  * The token endpoint (RFC 6749 §3.2): authorization_code (with PKCE),
  * refresh_token (rotated on every use; a reused one revokes its grant) and
- * client_credentials (SMART Backend Services); plus introspection
- * (RFC 7662) and revocation (RFC 7009).
+ * client_credentials (SMART Backend Services); plus revocation (RFC 7009).
+ * Introspection (RFC 7662) is the Introspection service's.
  */
 @Injectable()
 export class TokenEndpoint {
@@ -203,51 +203,6 @@ export class TokenEndpoint {
     this.events.emit({ type: 'revocation', outcome: 'success', reason: `grant ${grantId} ended` });
   }
 
-  /** RFC 7662: confidential clients and bearers of a valid access token may introspect. */
-  async introspect(req: Request, form: Form): Promise<Record<string, unknown>> {
-    if (/^Bearer /i.test(req.headers.authorization ?? '')) {
-      await this.tokens.authenticate(req.headers.authorization!.replace(/^Bearer +/i, '').trim());
-    } else {
-      const caller = await this.clientAuth.authenticate(req, form);
-      if (caller.authMethod === 'none') throw new OAuthError('invalid_client', 'public clients may not introspect tokens', 401);
-    }
-    if (!form.token) throw invalidRequest('token is required');
-    const claims = await this.activeAccessToken(form.token);
-    if (claims) {
-      return {
-        active: true,
-        token_type: 'Bearer',
-        scope: claims.scope,
-        client_id: claims.client_id,
-        sub: claims.sub,
-        username: claims.username,
-        exp: claims.exp,
-        iat: claims.iat,
-        iss: claims.iss,
-        aud: claims.aud,
-        jti: claims.jti,
-        patient: claims.patient,
-        encounter: claims.encounter,
-        fhirUser: claims.fhirUser,
-      };
-    }
-    const refresh = await this.grants.refreshToken(sha256(form.token));
-    if (refresh && !refresh.usedAt && !refresh.revokedAt && refresh.expiresAt > new Date()) {
-      return {
-        active: true,
-        token_type: 'refresh_token',
-        scope: refresh.scope,
-        client_id: refresh.clientId,
-        sub: refresh.username ?? refresh.clientId,
-        exp: Math.floor(refresh.expiresAt.getTime() / 1000),
-        iss: this.tokens.issuer,
-        patient: refresh.patient,
-        fhirUser: refresh.fhirUser,
-      };
-    }
-    return { active: false };
-  }
-
   /** RFC 7009: revokes a refresh token (and its grant) or an access token of the calling client. */
   async revoke(req: Request, form: Form): Promise<void> {
     const client = await this.clientAuth.authenticate(req, form);
@@ -263,15 +218,5 @@ export class TokenEndpoint {
     if (claims.client_id !== client.clientId) throw invalidRequest('the token was not issued to this client');
     await this.revocations.revoke([{ id: claims.jti!, expiresAt: new Date(claims.exp! * 1000) }]);
     this.events.emit({ type: 'revocation', outcome: 'success', clientId: client.clientId, tokenId: claims.jti });
-  }
-
-  private async activeAccessToken(token: string): Promise<AccessTokenClaims | undefined> {
-    try {
-      await this.tokens.authenticate(token);
-      return await this.tokens.verify(token);
-    } catch (err) {
-      if (err instanceof OAuthError) return undefined;
-      throw err;
-    }
   }
 }

@@ -60,6 +60,14 @@ export function seedDocument(keys: SmartKeys, extra: { redirect?: string } = {})
         scope: 'user/*.rs system/*.rs',
       },
       {
+        // a resource server that may introspect every token (the `introspect` client permission)
+        client_id: 'rs-gateway',
+        client_secret: 'gw-s3cret',
+        grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'client_secret_basic',
+        scope: 'system/Patient.rs introspect',
+      },
+      {
         client_id: 'post-client',
         client_secret: 'p0st',
         grant_types: ['client_credentials'],

@@ -69,7 +69,7 @@ describe('access tokens, introspection, revocation, keys', () => {
 
   it('introspection (RFC 7662): active with scope, client_id, patient, fhirUser, exp, iss, sub; inactive otherwise', async () => {
     const t = await userToken(s, { ...ALICE, scope: 'launch/patient patient/*.rs offline_access' });
-    const res = await s.http.post('/auth/introspect').auth('lab-portal', 's3cret').type('form').send({ token: t.body.access_token });
+    const res = await s.http.post('/auth/introspect').auth('rs-gateway', 'gw-s3cret').type('form').send({ token: t.body.access_token });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       active: true,
@@ -81,15 +81,15 @@ describe('access tokens, introspection, revocation, keys', () => {
       sub: 'alice',
     });
     expect(res.body.exp).toBeGreaterThan(Date.now() / 1000);
-    const refresh = await s.http.post('/auth/introspect').auth('lab-portal', 's3cret').type('form').send({ token: t.body.refresh_token });
+    const refresh = await s.http.post('/auth/introspect').auth('rs-gateway', 'gw-s3cret').type('form').send({ token: t.body.refresh_token });
     expect(refresh.body).toMatchObject({ active: true, token_type: 'refresh_token', client_id: 'demo-app' });
-    const junk = await s.http.post('/auth/introspect').auth('lab-portal', 's3cret').type('form').send({ token: 'junk' });
+    const junk = await s.http.post('/auth/introspect').auth('rs-gateway', 'gw-s3cret').type('form').send({ token: 'junk' });
     expect(junk.body).toEqual({ active: false });
-    // a resource server may introspect with its own bearer token
-    const sys = (await backendToken(s, 'system/*.rs')).body.access_token;
+    // the resource server may also introspect with a client_credentials token of its own (RFC 7662 §2.1)
+    const sys = (await s.http.post('/auth/token').auth('rs-gateway', 'gw-s3cret').type('form').send({ grant_type: 'client_credentials' })).body.access_token;
     const asBearer = await s.http.post('/auth/introspect').set('Authorization', `Bearer ${sys}`).type('form').send({ token: t.body.access_token });
     expect(asBearer.body.active).toBe(true);
-    // anonymous callers and public clients may not
+    // anonymous callers and public clients may not (who may introspect what: introspection.e2e-spec.ts)
     expect((await s.http.post('/auth/introspect').type('form').send({ token: t.body.access_token })).status).toBe(401);
     expect((await s.http.post('/auth/introspect').type('form').send({ token: t.body.access_token, client_id: 'demo-app' })).status).toBe(401);
   });
@@ -102,7 +102,7 @@ describe('access tokens, introspection, revocation, keys', () => {
     const after = await read(t.body.access_token);
     expect(after.status).toBe(401);
     expect(after.body.issue[0].diagnostics).toMatch(/revoked/);
-    const intro = await s.http.post('/auth/introspect').auth('lab-portal', 's3cret').type('form').send({ token: t.body.access_token });
+    const intro = await s.http.post('/auth/introspect').auth('rs-gateway', 'gw-s3cret').type('form').send({ token: t.body.access_token });
     expect(intro.body.active).toBe(false);
   });
 
@@ -118,7 +118,7 @@ describe('access tokens, introspection, revocation, keys', () => {
 
   it('online_access (SMART App Launch scopes): the refresh token chain ends with the sign-in; offline_access is renewed', async () => {
     const introspect = async (token: string) =>
-      (await s.http.post('/auth/introspect').auth('lab-portal', 's3cret').type('form').send({ token })).body;
+      (await s.http.post('/auth/introspect').auth('rs-gateway', 'gw-s3cret').type('form').send({ token })).body;
     const online = await userToken(s, { ...ALICE, scope: 'patient/*.rs online_access' });
     expect(online.body.refresh_token).toEqual(expect.any(String));
     const first = await introspect(online.body.refresh_token);
