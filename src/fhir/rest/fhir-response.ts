@@ -1,7 +1,10 @@
 import type { Request, Response } from 'express';
 import type { StoredVersion } from '../storage/storage.types';
+import { asksFhirVersion } from './content-negotiation';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+/** The answer's media type when the request named its FHIR version (http.html#version-parameter). */
+export const FHIR_JSON_R4 = 'application/fhir+json; fhirVersion=4.0; charset=utf-8';
 
 /**
  * What a FHIR interaction answers. `body` is either JSON text (stored
@@ -17,7 +20,7 @@ export function versionHeaders(v: StoredVersion): Record<string, string> {
   return { ETag: `W/"${v.versionId}"`, 'Last-Modified': v.lastUpdated.toUTCString() };
 }
 
-/** Sends a FhirResponse, honouring `_pretty`. */
+/** Sends a FhirResponse, honouring `_pretty` (and naming R4 in Content-Type when the request named a FHIR version). */
 export function reply(req: Request, res: Response, r: FhirResponse): void {
   if (r.headers) for (const [k, v] of Object.entries(r.headers)) res.setHeader(k, v);
   res.statusCode = r.status; // (not Express's res.status: the direct route answers on plain node:http objects)
@@ -27,7 +30,7 @@ export function reply(req: Request, res: Response, r: FhirResponse): void {
   }
   let text = typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
   if (isPretty(req)) text = JSON.stringify(JSON.parse(text), null, 2);
-  res.setHeader('Content-Type', FHIR_JSON);
+  res.setHeader('Content-Type', asksFhirVersion(req) ? FHIR_JSON_R4 : FHIR_JSON);
   res.end(text);
 }
 
