@@ -11,7 +11,9 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])
  * one per write entry of a batch-response that failed (refused by the
  * token's scopes — then a Security Alert `access-denied` like a refused
  * HTTP request — or invalid, conflicting, …; nothing was written), from the
- * request entry and the matching response entry (same position).
+ * request entry and the matching response entry (same position). A DELETE
+ * of an id that never existed (answered 204, http.html#delete) wrote no
+ * version either: it is recorded here, as the HTTP DELETE is by its response.
  * Successful writes are recorded by their write statement
  * (`AuditService.writeExtras`), the Bundle itself by the caller.
  */
@@ -19,8 +21,8 @@ export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown
   const entries = (requestBody as { resourceType?: string; entry?: unknown[] } | undefined)?.entry;
   if ((requestBody as any)?.resourceType !== 'Bundle' || !Array.isArray(entries)) return [];
   const methodOf = (e: any) => String(e?.request?.method).toUpperCase();
-  // a transaction that succeeded has no failed entry: without reads there is nothing to add (and no response to parse)
-  if ((requestBody as any).type === 'transaction' && !entries.some((e) => READ_METHODS.has(methodOf(e)))) return [];
+  // a transaction that succeeded has no failed entry: without reads or deletes there is nothing to add (and no response to parse)
+  if ((requestBody as any).type === 'transaction' && !entries.some((e) => READ_METHODS.has(methodOf(e)) || methodOf(e) === 'DELETE')) return [];
   let response: any;
   try {
     response = responseText ? JSON.parse(responseText) : undefined;
@@ -28,7 +30,9 @@ export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown
     response = undefined;
   }
   const statusOf = (i: number) => Number.parseInt(String(response?.entry?.[i]?.response?.status ?? ''), 10) || 200;
-  const audited = entries.flatMap((e: any, i) => (READ_METHODS.has(methodOf(e)) || statusOf(i) >= 400 ? [i] : []));
+  const audited = entries.flatMap((e: any, i) =>
+    READ_METHODS.has(methodOf(e)) || statusOf(i) >= 400 || deletedNothing(e, response?.entry?.[i]) ? [i] : [],
+  );
   return audited.map((i) => {
     const request = (entries[i] as any)?.request;
     const method = methodOf(entries[i]);
@@ -62,6 +66,12 @@ export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown
     }
     return event;
   });
+}
+
+/** A successful DELETE of one instance with no version to name (the id never existed: nothing written, no ETag). */
+function deletedNothing(entry: any, answer: any): boolean {
+  const url = String(entry?.request?.url ?? '');
+  return String(entry?.request?.method).toUpperCase() === 'DELETE' && !url.includes('?') && !!answer?.response && !answer.response.etag && Number.parseInt(String(answer.response.status), 10) < 400;
 }
 
 /** `http://host/fhir/Patient/1` or `Patient/1` → `/Patient/1` */

@@ -288,7 +288,9 @@ export class WriteRun {
 
   private prepareDelete(s: Step, t: Target): void {
     const cur = this.current.get(key(t));
-    if (!cur) throw notFound(`${key(t)} is not known`);
+    // an id that never existed: nothing to write, the entry answers 204 (http.html#delete); with If-Match, 412
+    if (!cur && s.entry.ifMatch !== undefined) throw preconditionFailed(`${key(t)} does not exist (If-Match)`);
+    if (!cur) return;
     if (s.entry.ifMatch !== undefined && cur.versionId !== s.entry.ifMatch) {
       throw preconditionFailed(`version ${s.entry.ifMatch} of ${key(t)} is not current (current is ${cur.versionId})`);
     }

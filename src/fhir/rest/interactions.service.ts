@@ -101,10 +101,16 @@ export class InteractionsService {
 
   async delete(ctx: RequestContext, resourceType: string, id: string, ifMatch?: number): Promise<FhirResponse> {
     this.assertType(resourceType);
-    const result = this.stored(ctx, await this.storage.delete(resourceType, id, this.audited(ctx, ifMatch)));
-    const headers = result.changed ? { ETag: `W/"${result.stored.versionId}"` } : undefined;
+    const deleted = await this.storage.delete(resourceType, id, this.audited(ctx, ifMatch));
+    // an id that never existed: nothing written, answered as done (http.html#delete); audited from the response
+    const result = deleted && this.stored(ctx, deleted);
+    const headers = result?.changed ? { ETag: `W/"${result.stored.versionId}"` } : undefined;
     if (ctx.prefer.return === 'OperationOutcome') {
-      const text = result.changed ? `deleted ${resourceType}/${id}` : `${resourceType}/${id} was already deleted`;
+      const text = !result
+        ? `${resourceType}/${id} does not exist: nothing to delete`
+        : result.changed
+          ? `deleted ${resourceType}/${id}`
+          : `${resourceType}/${id} was already deleted`;
       return { status: 200, headers, body: operationOutcome([issue('informational', text, undefined, 'information')]) };
     }
     return { status: 204, headers };

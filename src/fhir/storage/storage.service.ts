@@ -25,6 +25,9 @@ export interface WriteResult {
   changed: boolean;
 }
 
+/** Thrown inside a delete's write when there is no row at all: nothing to write, the delete answers as done. */
+const NEVER_EXISTED = new Error('never existed');
+
 /** Called on every resource before it is stored; throws a FhirError when invalid. */
 export type ResourceCheck = (resource: Resource) => void;
 
@@ -122,10 +125,17 @@ export class StorageService {
     });
   }
 
-  /** delete: a versioned tombstone. Unknown → 404; already deleted → unchanged. */
-  delete(resourceType: string, id: string, opts: WriteOptions = {}): Promise<WriteResult> {
-    return this.writeNext(resourceType, id, opts, (current) => {
-      if (!current) throw notFound(`${resourceType}/${id} is not known`);
+  /**
+   * delete: a versioned tombstone. Already deleted → unchanged. An id that never existed →
+   * undefined, nothing written (http.html#delete: the server SHOULD answer 200/204 "when the
+   * resource does not exist at all"); with If-Match, 412 as for an update.
+   */
+  async delete(resourceType: string, id: string, opts: WriteOptions = {}): Promise<WriteResult | undefined> {
+    const build = (current: StoredVersion | undefined): VersionWrite | undefined => {
+      if (!current) {
+        if (opts.ifMatch !== undefined) throw preconditionFailed(`${resourceType}/${id} does not exist (If-Match)`);
+        throw NEVER_EXISTED;
+      }
       if (current.deleted) return undefined;
       return {
         resourceType,
@@ -136,7 +146,13 @@ export class StorageService {
         method: 'DELETE',
         content: null,
       };
-    });
+    };
+    try {
+      return await this.writeNext(resourceType, id, opts, build);
+    } catch (err) {
+      if (err === NEVER_EXISTED) return undefined;
+      throw err;
+    }
   }
 
   /**

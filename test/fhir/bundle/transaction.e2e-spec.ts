@@ -189,10 +189,11 @@ describe('transaction Bundles (http.html §3.1.0.11)', () => {
       tx([
         { fullUrl: 'urn:uuid:ok', resource: patient('Lost'), request: { method: 'POST', url: 'Patient' } },
         { resource: { ...existing, name: [{ family: 'Changed' }] }, request: { method: 'PUT', url: `Patient/${existing.id}` } },
-        { request: { method: 'DELETE', url: 'Patient/does-not-exist' } },
+        // (a DELETE of an id that never existed succeeds, http.html#delete: with If-Match it cannot)
+        { request: { method: 'DELETE', url: 'Patient/does-not-exist', ifMatch: 'W/"1"' } },
       ]),
     );
-    expect(res.status).toBe(404);
+    expect(res.status).toBe(412);
     expect(res.body.resourceType).toBe('OperationOutcome');
     expect(res.body.issue[0].diagnostics).toMatch(/^Bundle\.entry\[2\]/);
     const after = await t.http.get('/fhir/Patient/_history?_count=1000');
