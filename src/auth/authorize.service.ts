@@ -55,6 +55,9 @@ export class AuthorizeFlow {
       return page(400, errorPage('The redirect_uri is not registered for this client.'));
     }
     const fail = (error: string, description: string) => ({ redirect: errorRedirect(p.redirect_uri!, error, description, p.state) });
+    // OIDC Core §6: request objects are not supported (they may hold every other parameter, so this comes first)
+    if (p.request !== undefined) return fail('request_not_supported', 'request objects (request) are not supported');
+    if (p.request_uri !== undefined) return fail('request_uri_not_supported', 'request_uri is not supported');
     if (p.response_type !== 'code') return fail('unsupported_response_type', 'response_type must be code');
     if (!client.grantTypes.includes('authorization_code')) return fail('unauthorized_client', 'the client may not use this flow');
     if (!p.state) return fail('invalid_request', 'state is required');
@@ -82,6 +85,8 @@ export class AuthorizeFlow {
     if (!this.grantedScopes(client, { scope: requested.scopes.join(' '), patient: launch?.patient ?? 'to be picked', launchHash: launch?.hash }).length) {
       return fail('invalid_scope', 'none of the requested scopes can be granted to this client');
     }
+    const prompt = promptError(p.prompt);
+    if (prompt) return fail(...prompt);
     const newBinding = binding && /^[A-Za-z0-9_-]{43}$/.test(binding) ? undefined : randomToken();
     const handle = randomToken();
     const request: PendingRequest = {
@@ -241,6 +246,20 @@ export class AuthorizeFlow {
     if (!client) return page(400, errorPage('Unknown client.'));
     return { request, client, state: { request: handle!, csrfToken: request.csrfToken } };
   }
+}
+
+/**
+ * `prompt` (OIDC Core §3.1.2.1): the server keeps no sign-in session between
+ * authorization requests, so every request shows the login and consent pages
+ * (`login`, `consent`, `select_account` are always honoured) and `none` can
+ * never succeed: `login_required` (§3.1.2.6), the error for "no End-User is
+ * authenticated". `none` with another value is `invalid_request`.
+ */
+function promptError(prompt: string | undefined): [string, string] | undefined {
+  const values = (prompt ?? '').split(' ').filter(Boolean);
+  if (!values.includes('none')) return undefined;
+  if (values.length > 1) return ['invalid_request', 'prompt=none cannot be combined with other prompt values'];
+  return ['login_required', 'no user is signed in: this server asks the user to sign in on every authorization request'];
 }
 
 function page(status: number, html: string): { status: number; html: string; cookie?: string } {

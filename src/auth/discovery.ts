@@ -101,6 +101,9 @@ export function openidConfiguration(config: AppConfig) {
     token_endpoint_auth_methods_supported: AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
     code_challenge_methods_supported: ['S256'],
+    // OIDC Discovery §3: request_uri_parameter_supported defaults to true, so say no
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
     claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nonce', 'fhirUser'],
   };
 }
