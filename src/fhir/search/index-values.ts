@@ -190,7 +190,7 @@ export function numberEntries(pv: PathValue): NumberEntry[] {
 
 /**
  * `Type/id` (relative or under this server's base) is local; other absolute
- * URLs and canonicals are kept whole (a canonical's `|version` is dropped).
+ * URLs and canonicals are kept whole, a canonical `url|version` also as `url`.
  */
 export function referenceEntries(pv: PathValue, baseUrl: string): ReferenceEntry[] {
   const v = pv.value;
@@ -198,8 +198,30 @@ export function referenceEntries(pv: PathValue, baseUrl: string): ReferenceEntry
   if (!raw || raw.startsWith('#')) return [];
   const local = localReference(raw, baseUrl);
   if (local) return [{ ref: `${local.type}/${local.id}`, targetType: local.type, targetId: local.id }];
-  const url = typeof v === 'string' ? raw.split('|')[0] : raw;
-  return [{ ref: url, targetType: referenceType(url) ?? null, targetId: null }];
+  const url = (typeof v === 'string' && unversioned(raw)) || raw;
+  const targetType = referenceType(url) ?? null;
+  const out: ReferenceEntry[] = [{ ref: url, targetType, targetId: null }];
+  if (url !== raw) out.push({ ref: raw, targetType, targetId: null });
+  return out;
+}
+
+/**
+ * search.html#versions: `url|version` matches that version of a canonical, `url` every version. A
+ * canonical value `url|version` (references.html#canonical) is therefore also indexed as `url`: the
+ * url part, or undefined for a value with no version (`|` cannot occur in a URI otherwise).
+ */
+export function unversioned(v: unknown): string | undefined {
+  const bar = typeof v === 'string' ? v.indexOf('|') : -1;
+  return bar > 0 ? (v as string).slice(0, bar) : undefined;
+}
+
+/**
+ * A canonical resource's own `url` (a uri parameter's value equal to the resource's `url`, with a
+ * `version` beside it) as `url|version`, indexed besides the url so that `url=[url]|[version]` finds it.
+ */
+export function versionedOwnUrl(resource: object, pv: PathValue): PathValue | undefined {
+  const { url, version } = resource as { url?: unknown; version?: unknown };
+  return typeof url === 'string' && pv.value === url && typeof version === 'string' && version !== '' ? { value: `${url}|${version}` } : undefined;
 }
 
 export function localReference(raw: string, baseUrl: string): { type: string; id: string } | undefined {

@@ -11,6 +11,8 @@ import {
   referenceIdentifier,
   stringEntries,
   tokenEntries,
+  unversioned,
+  versionedOwnUrl,
 } from './index-values';
 import { contentLexemes, narrativeLexemes } from './full-text';
 import { positionEntries } from './position';
@@ -122,7 +124,11 @@ export class SearchIndexer implements ResourceIndexer {
     const sink = new RowSink();
     for (const p of plan.params) {
       const values = p.extract(resource);
-      for (const pv of values) this.addValue(sink, p, pv);
+      for (const pv of values) {
+        this.addValue(sink, p, pv);
+        const own = p.type === 'uri' ? versionedOwnUrl(resource, pv) : undefined;
+        if (own) this.addValue(sink, p, own);
+      }
     }
     for (const c of plan.composites) this.addComposite(sink, c, resource);
     return sink;
@@ -172,6 +178,7 @@ export class SearchIndexer implements ResourceIndexer {
     switch (p.kind) {
       case 'token':
         for (const e of tokenEntries(pv)) sink.add(indexRow({ param, kind: KIND.token, system: e.system, value: e.value, text: e.text }));
+        if (p.type === 'uri' && unversioned(pv.value)) sink.add(indexRow({ param, kind: KIND.token, system: null, value: unversioned(pv.value), text: null }));
         if (p.type === 'token' && (pv.type === 'Identifier' || (!pv.type && pv.value?.type?.coding))) {
           for (const e of identifierTypeEntries(pv)) sink.add(indexRow({ param: `${param}:of-type`, kind: KIND.token, system: e.system, value: e.value }));
         }

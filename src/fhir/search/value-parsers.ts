@@ -127,7 +127,7 @@ export function uriBelowBase(value: string): string {
 /**
  * The stored refs a reference value may match (§2.1.1.7): `Type/id`, a bare
  * id (any allowed target type), an absolute URL (local when under this
- * server's base), or a canonical (`|version` dropped).
+ * server's base), or a canonical (`url|version` matches that version only).
  */
 export function parseReference(raw: string, name: string, targets: string[], typeModifier: string | undefined, baseUrl: string): string[] {
   const value = unescape(raw);
@@ -137,7 +137,7 @@ export function parseReference(raw: string, name: string, targets: string[], typ
     if (typeModifier && local.type !== typeModifier) return [];
     return [`${local.type}/${local.id}`];
   }
-  if (/^[a-z][a-z0-9+.-]*:/i.test(value)) return [value.split('|')[0]];
+  if (/^[a-z][a-z0-9+.-]*:/i.test(value)) return [value]; // a canonical's `|version` too (index-values.ts unversioned)
   if (value.includes('/')) throw badRequest(`${name}: "${raw}" is not a valid reference`);
   if (!/^[A-Za-z0-9\-.]{1,64}$/.test(value)) return [];
   return (typeModifier ? [typeModifier] : targets).map((t) => `${t}/${value}`);
