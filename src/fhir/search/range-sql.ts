@@ -116,11 +116,12 @@ export function numberCondition(p: SqlParams, n: NumberValue, x: string): string
     case 'le':
       cond = `(${L} IS NULL OR ${L} <= ${num(n.value)})`;
       break;
+    // search.html#prefix: the stored range starts after / ends before the value's implicit range [low, high)
     case 'sa':
-      cond = `${L} > ${num(n.value)}`;
+      cond = `${L} >= ${num(n.high)}`;
       break;
     case 'eb':
-      cond = `${H} < ${num(n.value)}`;
+      cond = `${H} < ${num(n.low)}`;
       break;
     case 'ap': {
       const d = Math.abs(n.value) * 0.1;
