@@ -10,6 +10,7 @@ import { StorageService } from '../fhir/storage/storage.service';
 import type { StoredVersion } from '../fhir/storage/storage.types';
 import type { AuthContext } from './auth-context';
 import { CompartmentChecker } from './compartment';
+import { deletedWithin, refuseRecreate } from './deleted-resources';
 import { bodyAllowed, criteriaFor, ruleBound, searchRestriction } from './scope-policy';
 import type { Interaction } from './scopes';
 
@@ -139,9 +140,22 @@ export class RequestAuthorizer {
     if (!matches.length) throw notFound(`${type}/${id} is not known`);
   }
 
+  /**
+   * `visible`, or a deleted resource whose last version the token could reach: the interaction then
+   * answers 410 Gone as for an unbounded token (http.html#read). The search index holds current
+   * resources only, so a deleted one is looked up in its history, only when the index found nothing.
+   */
+  private async visibleOrGone(auth: AuthContext, type: string, id: string, criteria: [string, string][][], interaction: Interaction) {
+    try {
+      await this.visible(type, id, criteria);
+    } catch (err) {
+      if (!(await deletedWithin(this.storage, this.compartments, auth, type, id, interaction))) throw err;
+    }
+  }
+
   private async instance(auth: AuthContext, type: string, id: string, interaction: Interaction): Promise<void> {
     const c = this.criteria(auth, type, interaction);
-    if (c.length && !SELF_GUARDED_TYPES.has(type)) await this.visible(type, id, c);
+    if (c.length && !SELF_GUARDED_TYPES.has(type)) await this.visibleOrGone(auth, type, id, c, interaction);
   }
 
   private async create(auth: AuthContext, type: string, body: unknown, ifNoneExist?: string): Promise<void> {
@@ -162,9 +176,7 @@ export class RequestAuthorizer {
     if (!c.length) return;
     const current = await this.storage.readCurrent(type, id);
     if (current && !current.deleted) await this.visible(type, id, c);
-    // a bounded token does not re-create a deleted resource (it may have been another patient's);
-    // answered like an invisible one, so the answer tells nothing about the id's past
-    else if (current) throw notFound(`${type}/${id} is not known`);
+    else if (current) await refuseRecreate(this.storage, this.compartments, auth, type, id, 'u');
     if (!isResource(body, type)) return;
     if (!bodyAllowed(auth, body, 'u', this.compartments)) {
       throw forbidden(`the token's scopes do not allow this content for ${type}/${id}`);
@@ -174,9 +186,9 @@ export class RequestAuthorizer {
   private async patch(auth: AuthContext, type: string, id: string, body: unknown): Promise<void> {
     const c = this.criteria(auth, type, 'u');
     if (!c.length) return;
-    await this.visible(type, id, c);
+    await this.visibleOrGone(auth, type, id, c, 'u');
     const current = await this.storage.readCurrent(type, id);
-    if (!current?.content) return;
+    if (!current?.content) return; // deleted: the interaction answers 410
     let patched: Resource;
     try {
       patched = applyResourcePatch(JSON.parse(current.content), readPatch(body));
@@ -232,7 +244,7 @@ export class RequestAuthorizer {
       return this.binaryTarget(auth, context, interaction);
     }
     if (!this.criteria(auth, type, interaction).length) return;
-    if (current?.deleted) throw forbidden(`the token's scopes do not allow re-creating the deleted ${type}/${current.id}`);
+    if (current?.deleted) await refuseRecreate(this.storage, this.compartments, auth, type, current.id, interaction);
     if (!bodyAllowed(auth, resource, interaction, this.compartments)) {
       throw forbidden(`the token's scopes do not allow this content for ${type}${resource.id ? `/${resource.id}` : ''}`);
     }
@@ -241,7 +253,7 @@ export class RequestAuthorizer {
   private async vread(auth: AuthContext, type: string, id: string, vid: string): Promise<void> {
     const c = this.criteria(auth, type, 'r');
     if (!c.length || SELF_GUARDED_TYPES.has(type)) return;
-    await this.visible(type, id, c);
+    await this.visibleOrGone(auth, type, id, c, 'r');
     const v = /^[0-9]+$/.test(vid) ? await this.storage.resources.readVersion(this.storage.db, type, id, Number(vid)) : undefined;
     // an older version may have belonged to another patient
     if (v?.content && !bodyAllowed(auth, JSON.parse(v.content), 'r', this.compartments)) {
@@ -252,7 +264,7 @@ export class RequestAuthorizer {
   private async instanceHistory(auth: AuthContext, type: string, id: string): Promise<void> {
     const c = this.criteria(auth, type, 'r');
     if (!c.length) return;
-    await this.visible(type, id, c);
+    await this.visibleOrGone(auth, type, id, c, 'r');
     const versions = await this.storage.historyPage({ resourceType: type, id, count: MAX_CHECKED_VERSIONS });
     if (versions.length > MAX_CHECKED_VERSIONS) throw forbidden(`${type}/${id} has too many versions to check against the token scopes`);
     for (const v of versions) {

@@ -170,12 +170,14 @@ export class EverythingOperation implements FhirOperation {
   /** The record's types in page order (the Patients first, then by type) and each type's criteria. */
   private walk(patients: string[], q: EverythingQuery, token: SearchRestriction | undefined): RecordWalk {
     const compartment = this.definitions.data.compartments.Patient ?? {};
+    const restriction = compartmentRestriction(patients, token);
+    // the record as the token may read it: a type its scopes leave out is not part of the answer (not a 403 naming it)
     const types = ['Patient', ...Object.keys(compartment).filter((t) => t !== 'Patient' && compartment[t].length).sort()].filter(
-      (t) => !q.types || q.types.includes(t),
+      (t) => (!q.types || q.types.includes(t)) && restriction.criteriaFor(t) !== false,
     );
     return {
       types,
-      restriction: compartmentRestriction(patients, token),
+      restriction,
       criteriaOf: (type) => {
         const params: [string, string][] = [];
         if (q.since) params.push(['_lastUpdated', `ge${q.since}`]);
