@@ -9,6 +9,7 @@ import {
   jwtVerify,
 } from './jose';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { ClientLockout } from './client-lockout';
 import { ClientRepository, OAuthClient, TokenEndpointAuthMethod } from './client.repository';
 import { invalidClient, invalidRequest } from './oauth-error';
 import { decoyHash, verifySecret } from './secrets';
@@ -39,6 +40,7 @@ export class ClientAuthenticator {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clients: ClientRepository,
     private readonly security: SecurityRepository,
+    private readonly lockout: ClientLockout,
   ) {}
 
   async authenticate(req: Request, form: Form): Promise<OAuthClient> {
@@ -48,9 +50,9 @@ export class ClientAuthenticator {
     if ([!!basic, assertion, form.client_secret !== undefined].filter(Boolean).length > 1) {
       throw invalidRequest('the request uses more than one client authentication method');
     }
-    if (basic) return this.withSecret(basic.id, basic.secret, 'client_secret_basic', form.client_id);
+    if (basic) return this.withSecret(req.ip, basic.id, basic.secret, 'client_secret_basic', form.client_id);
     if (assertion) return this.withAssertion(form);
-    if (form.client_secret !== undefined) return this.withSecret(form.client_id, form.client_secret, 'client_secret_post');
+    if (form.client_secret !== undefined) return this.withSecret(req.ip, form.client_id, form.client_secret, 'client_secret_post');
     if (!form.client_id) throw invalidClient('client authentication is required');
     const client = await this.clients.client(form.client_id);
     if (!client) throw invalidClient('unknown client');
@@ -58,7 +60,9 @@ export class ClientAuthenticator {
     return client;
   }
 
+  /** A client secret, checked unless this address (or, briefly, everyone) failed too often for the client (ClientLockout). */
   private async withSecret(
+    address: string | undefined,
     clientId: string | undefined,
     secret: string,
     method: TokenEndpointAuthMethod,
@@ -66,16 +70,15 @@ export class ClientAuthenticator {
   ): Promise<OAuthClient> {
     if (!clientId) throw invalidClient('client_id is required');
     if (formClientId && formClientId !== clientId) throw invalidRequest('client_id does not match the authenticated client');
-    const lockKey = `client:${clientId}`;
-    if (await this.security.lockedUntil(lockKey)) throw invalidClient('too many failed authentications; try again later');
+    if (await this.lockout.locked(clientId, address)) throw invalidClient('too many failed authentications; try again later');
     const client = await this.clients.client(clientId);
     const ok = await verifySecret(secret, client?.secretHash ?? (await decoyHash()));
     if (!client || !ok || !client.secretHash) {
-      await this.security.recordFailure(lockKey, this.config.authLockoutThreshold, this.config.authLockoutSeconds);
+      await this.lockout.failed(clientId, address);
       throw invalidClient('client authentication failed');
     }
     if (client.authMethod !== method) throw invalidClient(`this client must authenticate with ${client.authMethod}`);
-    await this.security.clearFailures(lockKey);
+    await this.lockout.succeeded(clientId, address);
     return client;
   }
 

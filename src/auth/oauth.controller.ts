@@ -4,6 +4,7 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { logger } from '../logger';
 import { AuthorizeFlow, BINDING_COOKIE, FlowResult, Params } from './authorize.service';
 import { Form } from './client-auth.service';
+import { addressKey } from './client-lockout';
 import { Introspection } from './introspection.service';
 import { invalidRequest, OAuthError } from './oauth-error';
 import { errorPage } from './pages';
@@ -94,11 +95,11 @@ export class OAuthController {
     res.json(await this.keys.jwks());
   }
 
-  /** Rate limit per endpoint and client address (counted in the database, shared by every process). */
+  /** Rate limit per endpoint and client address, an IPv6 one by its /64 (counted in the database, shared by every process). */
   private async limited(req: Request, res: Response, bucket: string, html = false): Promise<boolean> {
     let wait: number;
     try {
-      wait = await this.limiter.hit(`${bucket}:${req.ip}`);
+      wait = await this.limiter.hit(`${bucket}:${addressKey(req.ip)}`);
     } catch (err: any) {
       // fail closed: without the database the endpoint could not check a credential anyway
       logger.error({ reqId: (req as any).id, err: err?.message }, 'rate limit check failed');
