@@ -8,7 +8,7 @@ import type { ChainCriterion, CompartmentCriterion, Criterion, ParamCriterion, S
 import type { SearchParameterRegistry } from './search-params';
 import type { SearchRestriction } from './search.service';
 import { terminologyValues } from './subsumption';
-import { ValueSql } from './value-sql';
+import { Stored, ValueSql } from './value-sql';
 
 
 /** A local reference to a Patient, as reference criteria store them: what owner date rows are keyed by. */
@@ -367,10 +367,19 @@ export class CriteriaSql extends ValueSql {
     // derived rows: Reference.identifier (`:identifier`), Identifier.type with the value (`:of-type`)
     const derived = (c.type === 'reference' && c.modifier === 'identifier') || (c.type === 'token' && c.modifier === 'of-type');
     const s = this.stored(types, c.code, derived ? `:${c.modifier}` : '');
-    if (c.missing !== undefined) return this.exists(a, x, s, [{ sql: 'TRUE', keyed: false }], c.missing);
+    if (c.missing !== undefined) return this.exists(a, x, c.type === 'reference' ? withIdentifierRows(s) : s, [{ sql: 'TRUE', keyed: false }], c.missing);
     const conds = c.values.map((v) => (derived ? this.token(x, s, v.token!) : this.value(x, s, c.type, c.modifier, v)));
     return this.exists(a, x, s, conds, c.modifier === 'not' || c.modifier === 'not-in');
   }
+}
+
+/**
+ * search.html#modifiers `:missing`: a Reference holding only an `identifier` is a value of the parameter
+ * (the element is there, and `:identifier` finds it), so its `:identifier` rows count as present. Not for
+ * an alias by target type (`patient` = `subject` of a Patient): such a reference's type is not known.
+ */
+function withIdentifierRows(s: Stored): Stored {
+  return [...s, ...s.filter((k) => !k.targetType).map((k) => ({ ...k, param: `${k.param}:identifier` }))];
 }
 
 /** Can the criterion's matches be read from the hash indexes alone (every value a keyed condition, see value())? */

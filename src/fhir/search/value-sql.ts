@@ -1,7 +1,7 @@
 import { SqlParams } from '../storage/sql-params';
 import { compositeOf, compositeSuffix, foldedKeys } from './composite';
 import { INDEX_TABLE, KIND, RowKind } from './index-tables';
-import { normalizeString, prefixUpperBound, searchHash, MAX_INDEXED_STRING } from './normalize';
+import { normalizeString, prefixUpperBound, searchHash, MAX_INDEXED_STRING, words } from './normalize';
 import { nearCondition } from './position';
 import { dateCondition, numberCondition, spanHint } from './range-sql';
 import type { NumberValue, ParamCriterion, ParamValue, TokenValue } from './search-query';
@@ -220,10 +220,15 @@ export abstract class ValueSql {
     return { sql: `(${this.hashIn(x, s, [t.code])} AND ${this.hashIn(x, s, [t.code], 'shash', `${t.system}|`)})`, keyed: true };
   }
 
-  /** `:text`: the words given start words of the display/text (string semantics). */
+  /**
+   * `:text` (search.html#token: "tested against the text/display associated with the code"): the words
+   * given, in order, at a word start of the normalized display/text, the last one as a prefix; words
+   * split at anything not a letter or digit (`total` finds "Hemoglobin.total"), as words() splits the value.
+   */
   private tokenText(x: string, value: string): Cond {
-    const q = likeEscape(normalizeString(value));
-    return { sql: `(${x}.text LIKE ${this.text(q + '%')} OR ${x}.text LIKE ${this.text('% ' + q + '%')})`, keyed: false };
+    const w = words(value); // letters and digits only: nothing to escape in the pattern
+    if (!w.length) return { sql: 'FALSE', keyed: false };
+    return { sql: `${x}.text ~ ${this.text(`(^|[^[:alnum:]])${w.join('[^[:alnum:]]+')}`)}`, keyed: false };
   }
 
   /** `:in` / `:not-in`: a Coding whose system and code are a member of the ValueSet (resolved by value-sets.ts). */
