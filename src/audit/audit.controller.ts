@@ -5,6 +5,7 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import type { EntryRequest } from '../fhir/bundle/bundle.types';
 import { FhirError } from '../fhir/errors';
 import { queryPairs } from '../fhir/rest/content-negotiation';
+import { formBodyPairs } from '../fhir/rest/query-string';
 import { FhirResponse, reply } from '../fhir/rest/fhir-response';
 import { header, parsePrefer, RequestContext } from '../fhir/rest/request-context';
 import { AuditEventService } from './audit-event.service';
@@ -39,7 +40,7 @@ export class AuditController {
 
   @Post('AuditEvent/_search')
   searchPost(@Req() req: Request, @Res() res: Response) {
-    return this.run(req, res, (ctx) => this.events.search(ctx, [...queryPairs(req), ...formPairs(req)]));
+    return this.run(req, res, (ctx) => this.events.search(ctx, [...queryPairs(req), ...formBodyPairs(req)]));
   }
 
   @Get('Patient/:pid/AuditEvent')
@@ -70,15 +71,6 @@ export class AuditController {
       throw FhirError.of(405, 'not-supported', `${req.method} is not allowed on ${req.path}: the audit trail is read-only`);
     });
   }
-}
-
-function formPairs(req: Request): [string, string][] {
-  const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : {};
-  const pairs: [string, string][] = [];
-  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
-    for (const value of Array.isArray(v) ? v : [v]) pairs.push([k, String(value)]);
-  }
-  return pairs;
 }
 
 /**
