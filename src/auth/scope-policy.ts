@@ -2,7 +2,7 @@ import type { Resource } from 'fhir/r4';
 import type { SearchRestriction } from '../fhir/search/search.service';
 import type { AuthContext, ScopeRule } from './auth-context';
 import type { CompartmentChecker } from './compartment';
-import type { Interaction } from './scopes';
+import { parseScopes, type Interaction } from './scopes';
 
 /**
  * Types outside the Patient compartment that hold no patient data
@@ -56,6 +56,22 @@ export function adminPowers(adminRole: boolean, rules: ScopeRule[]): boolean {
     adminRole &&
     rules.some((r) => r.context === 'user' && r.resourceType === '*' && r.interactions.size === 5 && !r.filter.length)
   );
+}
+
+/** Who a token (or a Subscription's recorded writer) acts for, with its granted scope string. */
+export type GrantedAccess = Omit<AuthContext, 'scopes' | 'rules' | 'admin' | 'adminRole'> & { scope: string; adminRole: boolean };
+
+/**
+ * The AuthContext of a grant, as the resource server evaluates a request:
+ * the scopes the server understands, their rules, the admin role and admin
+ * powers derived from both (`adminPowers`). Access tokens and Subscription
+ * owners are both built here, so a Subscription's notifications are bounded
+ * exactly as a request with its writer's token would be.
+ */
+export function grantedContext(g: GrantedAccess, isResourceType: (t: string) => boolean): AuthContext {
+  const { scope, ...who } = g;
+  const parsed = parseScopes(scope, isResourceType);
+  return { ...who, scopes: parsed.scopes, rules: parsed.rules, admin: adminPowers(g.adminRole, parsed.rules) };
 }
 
 /** Criteria alternatives (OR of ANDs); [] = unrestricted; false = not allowed. */

@@ -5,8 +5,7 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { FhirDefinitions } from '../fhir/definitions/definitions.module';
 import type { AuthContext } from './auth-context';
 import { invalidToken, OAuthError } from './oauth-error';
-import { adminPowers } from './scope-policy';
-import { parseScopes } from './scopes';
+import { grantedContext } from './scope-policy';
 import { Revocations } from './revocations.service';
 import { sha256 } from './secrets';
 import { SIGNING_ALG, SigningKeys } from './signing-keys.service';
@@ -161,26 +160,25 @@ export class Tokens {
   }
 
   private contextOf(c: AccessTokenClaims): AuthContext {
-    const parsed = parseScopes(c.scope, (t) => this.definitions.isResourceType(t));
+    const auth = grantedContext(
+      {
+        clientId: c.client_id,
+        fhirUser: c.fhirUser,
+        username: c.username,
+        patient: c.patient,
+        encounter: c.encounter,
+        scope: c.scope,
+        adminRole: Array.isArray(c.roles) && c.roles.includes('admin'),
+        tokenId: c.jti,
+        grantId: c.gid,
+        expiresAt: c.exp! * 1000,
+      },
+      (t) => this.definitions.isResourceType(t),
+    );
     // a patient-scoped token without a patient would be unbounded: refused outright
-    if (parsed.rules.some((r) => r.context === 'patient') && !c.patient) {
+    if (auth.rules.some((r) => r.context === 'patient') && !c.patient) {
       throw invalidToken('the access token has patient scopes but no patient context');
     }
-    const adminRole = Array.isArray(c.roles) && c.roles.includes('admin');
-    const auth: AuthContext = {
-      clientId: c.client_id,
-      fhirUser: c.fhirUser,
-      username: c.username,
-      patient: c.patient,
-      encounter: c.encounter,
-      scopes: parsed.scopes,
-      rules: parsed.rules,
-      admin: adminPowers(adminRole, parsed.rules),
-      adminRole,
-      tokenId: c.jti,
-      grantId: c.gid,
-      expiresAt: c.exp! * 1000,
-    };
     return Object.freeze(auth);
   }
 }

@@ -1,26 +1,35 @@
 import type { AuthContext } from '../../auth/auth-context';
-import { parseScopes } from '../../auth/scopes';
+import { grantedContext } from '../../auth/scope-policy';
 import type { RequestContext } from '../rest/request-context';
 import type { WriteExtra } from '../storage/storage.types';
 
 /**
  * Who wrote a Subscription (the current version, through the API), as stored
  * in `subscription_owner`: the request's SMART authorization, never a token.
+ * `adminRole` is the user's admin role as the token carried it (user/ rules of
+ * an admin are not bounded to a compartment); `admin` is informational, the
+ * policy derives admin powers from the role and the scopes as a request does.
  * `unrestricted`: written without a token while AUTH_REQUIRED=false.
  */
-export type SubscriptionOwner = { unrestricted: true } | Pick<AuthContext, 'clientId' | 'fhirUser' | 'username' | 'patient' | 'encounter' | 'scopes' | 'admin'>;
+export type SubscriptionOwner =
+  | { unrestricted: true }
+  | (Pick<AuthContext, 'clientId' | 'fhirUser' | 'username' | 'patient' | 'encounter' | 'scopes' | 'admin'> & { adminRole?: boolean });
 
 export function ownerOf(auth: AuthContext | undefined): SubscriptionOwner {
   if (!auth) return { unrestricted: true };
   const { clientId, fhirUser, username, patient, encounter, scopes, admin } = auth;
-  return { clientId, fhirUser, username, patient, encounter, scopes, admin };
+  return { clientId, fhirUser, username, patient, encounter, scopes, admin, adminRole: !!auth.adminRole };
 }
 
-/** The AuthContext the owner's notifications are bounded by; undefined: unrestricted. */
+/**
+ * The AuthContext the owner's notifications are bounded by, built like an
+ * access token's (`grantedContext`): the same rules, compartment bounds and
+ * admin powers a request with the writer's token gets. Undefined: unrestricted.
+ */
 export function policyOf(owner: SubscriptionOwner, isResourceType: (t: string) => boolean): AuthContext | undefined {
   if ('unrestricted' in owner) return undefined;
-  const parsed = parseScopes(owner.scopes.join(' '), isResourceType);
-  return { ...owner, scopes: parsed.scopes, rules: parsed.rules };
+  const { clientId, fhirUser, username, patient, encounter, scopes } = owner;
+  return grantedContext({ clientId, fhirUser, username, patient, encounter, scope: scopes.join(' '), adminRole: !!owner.adminRole }, isResourceType);
 }
 
 /**
