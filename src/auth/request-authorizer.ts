@@ -245,9 +245,15 @@ export class RequestAuthorizer {
     }
     if (!this.criteria(auth, type, interaction).length) return;
     if (current?.deleted) await refuseRecreate(this.storage, this.compartments, auth, type, current.id, interaction);
-    if (!bodyAllowed(auth, resource, interaction, this.compartments)) {
+    if (!this.contentAllowed(auth, resource, interaction)) {
       throw forbidden(`the token's scopes do not allow this content for ${type}${resource.id ? `/${resource.id}` : ''}`);
     }
+  }
+
+  /** May the token write this content (create `c`, update `u`): its type's scopes, and the compartment and filters they are bounded by. */
+  contentAllowed(auth: AuthContext, resource: Resource, interaction: Interaction): boolean {
+    const c = criteriaFor(auth, resource.resourceType, [interaction], this.compartments);
+    return c !== false && (!c.length || bodyAllowed(auth, resource, interaction, this.compartments));
   }
 
   private async vread(auth: AuthContext, type: string, id: string, vid: string): Promise<void> {

@@ -10,11 +10,21 @@ import { ExportPollStatusOperation } from './export-poll-status.operation';
 import { ExportOperation } from './export.operation';
 import { EverythingOperation } from './everything.operation';
 import { LastNOperation } from './lastn.operation';
+import { MetaAddOperation, MetaDeleteOperation, MetaOperation } from './meta.operations';
 import { FhirOperation, OperationRegistry } from './operation-registry';
 
-const OPERATIONS: Type<FhirOperation>[] = [EverythingOperation, LastNOperation, ExportOperation, ExportPollStatusOperation, ExportFileOperation];
+const OPERATIONS: Type<FhirOperation>[] = [
+  EverythingOperation,
+  LastNOperation,
+  ExportOperation,
+  ExportPollStatusOperation,
+  ExportFileOperation,
+  MetaOperation,
+  MetaAddOperation,
+  MetaDeleteOperation,
+];
 
-/** Registers the clinical retrieval and population-data operations with the REST API. */
+/** Registers the clinical retrieval and population-data operations, and the Resource meta operations, with the REST API. */
 @Module({ imports: [RestModule, StorageModule, SearchModule, AuthModule, ExportModule], providers: OPERATIONS })
 export class ClinicalOperationsModule implements OnModuleInit {
   constructor(

@@ -94,9 +94,15 @@ export class InteractionsService {
   ): Promise<FhirResponse> {
     this.assertType(resourceType);
     const patch = readPatch(body);
-    const result = await this.storage.modify(resourceType, id, (current) => applyResourcePatch(current, patch), this.audited(ctx, ifMatch));
-    this.stored(ctx, result);
-    return this.writeResponse(ctx, result);
+    return this.writeResponse(ctx, await this.modify(ctx, resourceType, id, (current) => applyResourcePatch(current, patch), ifMatch));
+  }
+
+  /**
+   * A new version made from the current content (patch, $meta-add, $meta-delete) through the
+   * normal write path: 404 unknown, 410 deleted, validated, indexed, its AuditEvent in its statement.
+   */
+  async modify(ctx: RequestContext, resourceType: string, id: string, change: (current: Resource) => Resource, ifMatch?: number): Promise<WriteResult> {
+    return this.stored(ctx, await this.storage.modify(resourceType, id, change, this.audited(ctx, ifMatch)));
   }
 
   async delete(ctx: RequestContext, resourceType: string, id: string, ifMatch?: number): Promise<FhirResponse> {

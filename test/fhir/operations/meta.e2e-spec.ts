@@ -1,0 +1,143 @@
+import { eventsOf, rid, subtypes } from '../../audit/audit-helpers';
+import { loadFixtures, tokenFor } from '../../auth/scope-fixtures';
+import { backendToken, SmartApp, startSmartApp } from '../../auth/smart-helpers';
+import { FHIR_JSON, startTestApp, TestApp } from '../../helpers/test-app';
+
+const TAGS = 'http://example.org/tags';
+const tag = (code: string, display?: string) => ({ system: TAGS, code, ...(display ? { display } : {}) });
+const LABEL = { system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R', display: 'restricted' };
+const PROFILE = 'http://example.org/StructureDefinition/my-patient';
+const params = (meta: object) => ({ resourceType: 'Parameters', parameter: [{ name: 'meta', valueMeta: meta }] });
+const metaOf = (body: any) => body.parameter.find((p: any) => p.name === 'return').valueMeta;
+
+/**
+ * R4 resource-operation-meta.html, -meta-add.html, -meta-delete.html: `$meta` at system, type and
+ * instance level (GET or POST), `$meta-add` / `$meta-delete` at instance level (POST, a Parameters
+ * `meta` of type Meta; profiles, tags and security labels are sets, a tag or label identified by
+ * system + code, version and display ignored when matching; deleting an absent one is no error),
+ * each answering a Parameters `return` Meta. R4 leaves open whether a change makes a new version:
+ * here it does (through the normal write path: history, search index, audit).
+ */
+describe('$meta, $meta-add, $meta-delete (R4 Resource operations)', () => {
+  let t: TestApp;
+  let id: string;
+  beforeAll(async () => {
+    t = await startTestApp();
+    id = (await t.http.post('/fhir/Patient').set('Content-Type', FHIR_JSON).send({ resourceType: 'Patient', meta: { tag: [tag('a', 'Alpha')] } })).body.id;
+    await t.http.post('/fhir/Observation').send({ resourceType: 'Observation', status: 'final', code: { text: 'x' }, meta: { tag: [tag('obs')], profile: [PROFILE + '-obs'] } });
+  });
+  afterAll(async () => t.close());
+
+  it('instance $meta (GET and POST): the meta of the current version', async () => {
+    for (const r of [await t.http.get(`/fhir/Patient/${id}/$meta`), await t.http.post(`/fhir/Patient/${id}/$meta`)]) {
+      expect(r.status).toBe(200);
+      expect(r.body.resourceType).toBe('Parameters');
+      expect(metaOf(r.body)).toMatchObject({ versionId: '1', tag: [tag('a', 'Alpha')] });
+      expect(metaOf(r.body).lastUpdated).toBeDefined();
+    }
+    expect((await t.http.get('/fhir/Patient/nobody/$meta')).status).toBe(404);
+  });
+
+  it('$meta-add: a new version with the sets joined, no duplicates (system + code), searchable, audited', async () => {
+    const req = rid();
+    const r = await t.http
+      .post(`/fhir/Patient/${id}/$meta-add`)
+      .set('X-Request-Id', req)
+      .send(params({ tag: [tag('a', 'Another display'), tag('b')], security: [LABEL], profile: [PROFILE] }));
+    expect(r.status).toBe(200);
+    const meta = metaOf(r.body);
+    expect(meta.versionId).toBe('2');
+    expect(meta.tag).toEqual([tag('a', 'Alpha'), tag('b')]);
+    expect(meta.security).toEqual([LABEL]);
+    expect(meta.profile).toEqual([PROFILE]);
+    expect((await t.http.get(`/fhir/Patient/${id}`)).body.meta).toEqual(meta);
+    expect((await t.http.get(`/fhir/Patient/${id}/_history`)).body.entry).toHaveLength(2);
+    expect((await t.http.get(`/fhir/Patient?_tag=${TAGS}|b`)).body.entry.map((e: any) => e.resource.id)).toEqual([id]);
+    expect((await t.http.get(`/fhir/Patient?_profile=${PROFILE}`)).body.entry).toHaveLength(1);
+    // audited in the write's statement as the change it makes: a new version, like a patch
+    const events = await eventsOf(t, req);
+    expect(events.map((e) => [subtypes(e), e.action, e.outcome])).toEqual([[['patch'], 'U', '0']]);
+    expect(events[0].entity?.some((x) => x.what?.reference === `Patient/${id}/_history/2`)).toBe(true);
+  });
+
+  it('$meta-add of what is already there writes no version', async () => {
+    const r = await t.http.post(`/fhir/Patient/${id}/$meta-add`).send(params({ tag: [tag('b', 'whatever')] }));
+    expect(r.status).toBe(200);
+    expect(metaOf(r.body).versionId).toBe('2');
+  });
+
+  it('$meta-delete: removes by identity, absent ones are no error; the index follows', async () => {
+    const r = await t.http.post(`/fhir/Patient/${id}/$meta-delete`).send(params({ tag: [tag('b', 'ignored display')], security: [{ system: LABEL.system, code: 'N' }], profile: [PROFILE] }));
+    expect(r.status).toBe(200);
+    const meta = metaOf(r.body);
+    expect(meta).toMatchObject({ versionId: '3', tag: [tag('a', 'Alpha')], security: [LABEL] });
+    expect(meta.profile).toBeUndefined();
+    expect((await t.http.get(`/fhir/Patient?_tag=${TAGS}|b`)).body.entry ?? []).toEqual([]);
+  });
+
+  it('type and system $meta: the profiles, tags and security labels in use, without versionId or lastUpdated', async () => {
+    const type = metaOf((await t.http.get('/fhir/Observation/$meta')).body);
+    expect(type).toEqual({ profile: [PROFILE + '-obs'], tag: [tag('obs')] });
+    const system = metaOf((await t.http.post('/fhir/$meta')).body);
+    expect(system.tag).toEqual([tag('a', 'Alpha'), tag('obs')]);
+    expect(system.security).toEqual([LABEL]);
+    expect(system.profile).toEqual([PROFILE + '-obs']);
+    expect(system.versionId).toBeUndefined();
+    expect(system.lastUpdated).toBeUndefined();
+  });
+
+  it('refusals: GET of $meta-add 405, no meta parameter 400, unknown 404, deleted 410; nothing written', async () => {
+    const get = await t.http.get(`/fhir/Patient/${id}/$meta-add`);
+    expect([get.status, get.headers.allow]).toEqual([405, 'POST']);
+    expect((await t.http.post(`/fhir/Patient/${id}/$meta-add`).send({ resourceType: 'Parameters' })).status).toBe(400);
+    expect((await t.http.post(`/fhir/Patient/${id}/$meta-delete`).send(params({ tag: 'nope' }))).status).toBe(400);
+    expect((await t.http.post('/fhir/Patient/nobody/$meta-add').send(params({ tag: [tag('x')] }))).status).toBe(404);
+    const gone = (await t.http.post('/fhir/Patient').send({ resourceType: 'Patient' })).body.id;
+    await t.http.delete(`/fhir/Patient/${gone}`);
+    expect((await t.http.post(`/fhir/Patient/${gone}/$meta-add`).send(params({ tag: [tag('x')] }))).status).toBe(410);
+    expect((await t.http.get(`/fhir/Patient/${gone}/$meta`)).status).toBe(410);
+    expect((await t.http.get(`/fhir/Patient/${id}`)).body.meta.versionId).toBe('3');
+  });
+
+  it('the CapabilityStatement lists them like the other operations', async () => {
+    const cs = (await t.http.get('/fhir/metadata')).body;
+    const patient = cs.rest[0].resource.find((r: any) => r.type === 'Patient');
+    expect(patient.operation.map((o: any) => o.name)).toEqual(expect.arrayContaining(['meta', 'meta-add', 'meta-delete']));
+    expect(cs.rest[0].operation.map((o: any) => o.name)).toContain('meta');
+    expect(cs.rest[0].operation.map((o: any) => o.name)).not.toContain('meta-add');
+  });
+});
+
+describe('$meta operations under SMART tokens', () => {
+  let s: SmartApp;
+  const tok: Record<string, string> = {};
+  const as = (k: string) => ({ Authorization: `Bearer ${tok[k]}`, 'Content-Type': FHIR_JSON });
+  beforeAll(async () => {
+    s = await startSmartApp();
+    tok.admin = await loadFixtures(s);
+    tok.alice = await tokenFor(s, 'alice', 'patient/*.cruds');
+    tok.aliceRead = await tokenFor(s, 'alice', 'patient/*.rs');
+    tok.system = (await backendToken(s, 'system/*.rs', 'ehr-sync')).body.access_token;
+  }, 60_000);
+  afterAll(async () => s?.close());
+
+  it('reading meta needs read on the instance (another patient\'s: 404), changing it update (403 without)', async () => {
+    expect((await s.http.get('/fhir/Observation/obs-a-vital/$meta').set(as('aliceRead'))).status).toBe(200);
+    expect((await s.http.get('/fhir/Observation/obs-b-vital/$meta').set(as('aliceRead'))).status).toBe(404);
+    expect((await s.http.post('/fhir/Observation/obs-a-vital/$meta-add').set(as('aliceRead')).send(params({ tag: [tag('x')] }))).status).toBe(403);
+    expect((await s.http.post('/fhir/Observation/obs-b-vital/$meta-add').set(as('alice')).send(params({ tag: [tag('x')] }))).status).toBe(404);
+    const ok = await s.http.post('/fhir/Observation/obs-a-vital/$meta-add').set(as('alice')).send(params({ tag: [tag('mine')] }));
+    expect(ok.status).toBe(200);
+    expect(metaOf(ok.body).tag).toEqual([tag('mine')]);
+    expect((await s.http.post('/fhir/Observation/obs-a-vital/$meta-add').set(as('system')).send(params({ tag: [tag('y')] }))).status).toBe(403);
+  });
+
+  it('type and system summaries: not for tokens bounded by a patient; an unbounded one gets them', async () => {
+    expect((await s.http.get('/fhir/Observation/$meta').set(as('aliceRead'))).status).toBe(403);
+    expect((await s.http.get('/fhir/$meta').set(as('aliceRead'))).status).toBe(403);
+    const type = await s.http.get('/fhir/Observation/$meta').set(as('system'));
+    expect(type.status).toBe(200);
+    expect(metaOf(type.body).tag).toEqual([tag('mine')]);
+    expect((await s.http.get('/fhir/$meta').set(as('system'))).status).toBe(200);
+  });
+});
