@@ -1,5 +1,5 @@
 import { normalizeString, prefixUpperBound, words } from './normalize';
-import { orValues, parseDate, parseNumber, parseQuantity, parseToken, splitEscaped, unescape, uriAbove, uriBelowBase } from './value-parsers';
+import { assertEscapes, orValues, parseDate, parseNumber, parseQuantity, parseReference, parseToken, splitEscaped, unescape, uriAbove, uriBelowBase } from './value-parsers';
 
 // search.html#escaping, #token, #number (implicit precision), #quantity, #string (normalization)
 describe('search value parsing', () => {
@@ -8,6 +8,16 @@ describe('search value parsing', () => {
     expect(orValues('a,b\\,c,d').map(unescape)).toEqual(['a', 'b,c', 'd']);
     expect(splitEscaped('x\\|y|z', '|')).toEqual(['x\\|y', 'z']);
     expect(unescape('a\\$b\\\\c')).toEqual('a$b\\c');
+  });
+
+  it('any other escape, or a trailing \\, is malformed (400)', () => {
+    for (const ok of ['a\\,b', 'a\\$b\\|c\\\\', 'plain', '\\\\\\\\']) expect(() => assertEscapes('p', ok)).not.toThrow();
+    for (const bad of ['a\\b', 'a\\', '\\\\\\', 'x\\n', 'a\\\\\\-']) expect(() => assertEscapes('p', bad)).toThrow(/p: .* invalid escape/);
+  });
+
+  it('canonical references keep their |version (search.html#versions)', () => {
+    expect(parseReference('http://x.org/Questionnaire/q|1.0', 'r', ['Questionnaire'], undefined, 'http://base')).toEqual(['http://x.org/Questionnaire/q|1.0']);
+    expect(parseReference('http://x.org/Questionnaire/q', 'r', ['Questionnaire'], undefined, 'http://base')).toEqual(['http://x.org/Questionnaire/q']);
   });
 
   it('tokens: code, system|code, |code, system|', () => {
