@@ -100,6 +100,9 @@ export function openidConfiguration(config: AppConfig) {
     id_token_signing_alg_values_supported: [SIGNING_ALG],
     token_endpoint_auth_methods_supported: AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+    // RFC 8414 §2: introspection needs a confidential client (or a bearer token, README "Introspection"); revocation takes public clients too
+    introspection_endpoint_auth_methods_supported: AUTH_METHODS,
+    revocation_endpoint_auth_methods_supported: [...AUTH_METHODS, 'none'],
     code_challenge_methods_supported: ['S256'],
     // OIDC Discovery §3: request_uri_parameter_supported defaults to true, so say no
     request_parameter_supported: false,

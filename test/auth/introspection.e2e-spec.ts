@@ -79,6 +79,12 @@ describe('token introspection access (RFC 7662 §2.1, §4)', () => {
     expect(bad.headers['www-authenticate']).toMatch(/^Bearer .*error="invalid_token"/);
   });
 
+  it('discovery names the client authentication methods of introspection and revocation (RFC 8414 §2)', async () => {
+    const oidc = (await s.http.get('/.well-known/openid-configuration')).body;
+    expect(oidc.introspection_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'private_key_jwt']);
+    expect(oidc.revocation_endpoint_auth_methods_supported).toContain('none');
+  });
+
   it('no credentials, a wrong secret or a public client: 401 invalid_client with a challenge', async () => {
     const anonymous = await introspect().send({ token: labToken });
     const wrong = await introspect().auth('lab-portal', 'wrong').send({ token: labToken });
