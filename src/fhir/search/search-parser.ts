@@ -81,9 +81,10 @@ export class SearchParser {
           parseResultParam(this.registry, query, name, value);
         } else {
           if (value === '' && !name.endsWith(':missing')) continue; // an empty value is no criterion
-          if (name !== '_filter') assertEscapes(name, value); // (a _filter has its own syntax)
           // no stored text contains NUL (PostgreSQL text cannot): such a value matches nothing
           const c = value.includes('\u0000') ? ({ kind: 'const', value: false } as const) : this.criterion(types, name, value, opts);
+          // once the parameter is known (an unknown one is ignored when lenient, whatever its value); a _filter has its own syntax
+          if (name !== '_filter') assertEscapes(name, value);
           // an AND-list (a `_filter` of `and`s) joins the query's criteria, where one of them can anchor the search
           if (c.kind === 'any' && c.alternatives.length === 1) query.criteria.push(...c.alternatives[0]);
           else query.criteria.push(c);

@@ -72,6 +72,15 @@ describe('malformed query strings (search.html#escaping, #errors)', () => {
     expect(res.status).toBe(400);
   });
 
+  it('lenient ignores an unknown parameter whatever its value; strict names it unknown', async () => {
+    const lenient = await t.http.get(`/fhir/Patient?_id=${id}&unknown-x=a%5Cb`).set('Prefer', 'handling=lenient');
+    expect(lenient.status).toBe(200);
+    expect(lenient.body.entry.filter((e: any) => e.search.mode === 'match')).toHaveLength(1);
+    const strict = await t.http.get('/fhir/Patient?unknown-x=a%5Cb');
+    expect(strict.status).toBe(400);
+    expect(strict.body.issue[0].diagnostics).toContain('unknown parameter');
+  });
+
   it('the spec escapes still work; a well-formed percent-encoding is decoded as before', async () => {
     expect(await ids(t, 'Patient?name:exact=Back%5C%5Cslash%5C%2C%20Comma')).toEqual([id]);
     expect(await ids(t, 'Patient?name=back%5C%5Cslash')).toEqual([id]);
