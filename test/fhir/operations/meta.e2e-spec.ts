@@ -97,6 +97,8 @@ describe('$meta, $meta-add, $meta-delete (R4 Resource operations)', () => {
     expect((await t.http.post(`/fhir/Patient/${gone}/$meta-add`).send(params({ tag: [tag('x')] }))).status).toBe(410);
     expect((await t.http.get(`/fhir/Patient/${gone}/$meta`)).status).toBe(410);
     expect((await t.http.get(`/fhir/Patient/${id}`)).body.meta.versionId).toBe('3');
+    // $meta on a historical version (a special case R4 allows) is not served
+    expect((await t.http.get(`/fhir/Patient/${id}/_history/1/$meta`)).status).toBe(405);
   });
 
   it('the CapabilityStatement lists them like the other operations', async () => {
