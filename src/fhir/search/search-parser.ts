@@ -1,6 +1,7 @@
 import type { OperationOutcomeIssue } from 'fhir/r4';
 import { badRequest, issue } from '../errors';
 import { COMPARTMENT_PARAM } from './index-tables';
+import { READ_ONLY_TYPES } from '../rest/allowed-methods';
 import { parseResultParam, RESULT_PARAMS } from './result-params';
 import type { Criterion, ParamCriterion, ParamValue, SearchQuery } from './search-query';
 import { assertSearchable, kindOf, SearchParameterInfo, SearchParameterRegistry, UNSUPPORTED_PARAMS } from './search-params';
@@ -295,6 +296,10 @@ export class SearchParser {
     if (!typeModifier && !chainedCode.startsWith('_has')) {
       targets = this.registry.chainTargets([...defs.values()], chainedCode);
       if (targets.length === 0) throw new Unsupported(`no target of "${code}" has a parameter "${chainedCode}"`);
+      // a type served from its own store (AuditEvent) is no chain target: 400 when it is the only one
+      const searchable = targets.filter((t) => !READ_ONLY_TYPES.has(t));
+      if (!searchable.length) assertSearchable(targets[0], `chain "${head}.${rest}"`);
+      targets = searchable;
       if (targets.length > 1) {
         const kinds = new Set(targets.map((t) => this.registry.param(t, chainedCode)?.type ?? 'special'));
         if (kinds.size > 1) throw new Unsupported(`"${code}.${chainedCode}" is ambiguous: add a type modifier (${code}:Type.${chainedCode})`);

@@ -24,6 +24,7 @@ describe('searches naming AuditEvent (search.html#include, #has, _type)', () => 
     '/Provenance?_include=AuditEvent:agent',
     '/Patient?_has:AuditEvent:patient:action=R',
     '/Provenance?target:AuditEvent.action=R',
+    '/Provenance?target.altid=x', // AuditEvent is the only target with `altid`
     '/Patient/PID/*?_type=AuditEvent',
   ])('GET /fhir%s is 400 and points to GET /fhir/AuditEvent (lenient too)', async (q) => {
     for (const prefer of [undefined, 'handling=lenient']) {
@@ -48,5 +49,6 @@ describe('searches naming AuditEvent (search.html#include, #has, _type)', () => 
     expect(await ids(t, `Patient?_id=${patient}&_revinclude=*`)).toEqual([patient]);
     expect((await t.http.get(`/fhir?_id=${patient}`)).status).toBe(200);
     expect((await t.http.get(`/fhir/Patient/${patient}/*`)).status).toBe(200);
+    expect((await t.http.get('/fhir/Provenance?target.action=R')).status).toBe(200); // Consent has `action` too
   });
 });
