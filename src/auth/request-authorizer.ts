@@ -140,17 +140,11 @@ export class RequestAuthorizer {
     if (!matches.length) throw notFound(`${type}/${id} is not known`);
   }
 
-  /**
-   * `visible`, or a deleted resource whose last version the token could reach: the interaction then
-   * answers 410 Gone as for an unbounded token (http.html#read). The search index holds current
-   * resources only, so a deleted one is looked up in its history, only when the index found nothing.
-   */
+  /** `visible`, or deleted with its last version within the token's scopes: the interaction answers 410 (deleted-resources.ts). */
   private async visibleOrGone(auth: AuthContext, type: string, id: string, criteria: [string, string][][], interaction: Interaction) {
-    try {
-      await this.visible(type, id, criteria);
-    } catch (err) {
+    await this.visible(type, id, criteria).catch(async (err) => {
       if (!(await deletedWithin(this.storage, this.compartments, auth, type, id, interaction))) throw err;
-    }
+    });
   }
 
   private async instance(auth: AuthContext, type: string, id: string, interaction: Interaction): Promise<void> {
