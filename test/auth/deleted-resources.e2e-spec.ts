@@ -45,6 +45,12 @@ describe('deleted resources and patient-bounded tokens', () => {
     expect((await get(alice, '/fhir/Observation/del-a/_history/1')).status).toBe(200);
     expect((await get(alice, '/fhir/Observation/del-a/_history/2')).status).toBe(410);
     expect((await get(alice, '/fhir/Observation/del-a/_history')).body.entry).toHaveLength(2);
+    // a batch read entry is checked like the read it stands for (http.html §3.1.0.11): 410 for hers, 404 for Bob's
+    const batch = await s.http
+      .post('/fhir')
+      .set(as(alice))
+      .send({ resourceType: 'Bundle', type: 'batch', entry: ['del-a', 'del-b'].map((id) => ({ request: { method: 'GET', url: `Observation/${id}` } })) });
+    expect(batch.body.entry.map((e: any) => e.response.status.slice(0, 3))).toEqual(['410', '404']);
   });
 
   it('a deleted resource that was not in her compartment stays 404, exactly like an unknown id', async () => {
