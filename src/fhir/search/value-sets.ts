@@ -30,7 +30,8 @@ export class ValueSetExpansion {
     const canonical = url.split('|')[0];
     if (visiting.has(canonical)) throw notSupported(url, 'it includes itself');
     visiting.add(canonical);
-    const vs = (await this.stored(canonical, q)) ?? this.known(canonical);
+    // `url|version` (search.html#versions): that version of a stored ValueSet (its url is indexed with its version too)
+    const vs = (await this.stored(url, q)) ?? this.known(canonical);
     if (!vs) throw FhirError.of(400, 'not-found', `ValueSet ${url} is not known to this server (no ValueSet with that url): :in/:not-in cannot be answered`);
     let out: Set<string>;
     if (vs.compose?.include?.length) {

@@ -39,6 +39,19 @@ describe('canonical references with a version (search.html#versions)', () => {
     expect(await ids(t, `QuestionnaireResponse?questionnaire=${Q}|9`)).toEqual([]);
   });
 
+  it('token :in with `url|version` expands that version of the ValueSet; `url` alone the latest stored', async () => {
+    const U = 'http://example.org/fhir/ValueSet/colours';
+    const concept = (code: string) => ({ compose: { include: [{ system: 'urn:colours', concept: [{ code }] }] } });
+    await create(t, { resourceType: 'ValueSet', url: U, version: '1', status: 'active', ...concept('red') });
+    await create(t, { resourceType: 'ValueSet', url: U, version: '2', status: 'active', ...concept('blue') });
+    const red = await create(t, { resourceType: 'Basic', code: { coding: [{ system: 'urn:colours', code: 'red' }] } });
+    const blue = await create(t, { resourceType: 'Basic', code: { coding: [{ system: 'urn:colours', code: 'blue' }] } });
+    expect(await ids(t, `Basic?code:in=${U}|1`)).toEqual([red]);
+    expect(await ids(t, `Basic?code:in=${U}|2`)).toEqual([blue]);
+    expect(await ids(t, `Basic?code:in=${U}`)).toEqual([blue]);
+    expect((await t.http.get(`/fhir/Basic?code:in=${U}|3`)).status).toBe(400);
+  });
+
   it('a uri parameter over a versioned canonical element (meta.profile): with or without the version', async () => {
     const P = 'http://example.org/fhir/StructureDefinition/basic-x';
     expect(await ids(t, `Basic?_profile=${P}`)).toEqual([prof]);
