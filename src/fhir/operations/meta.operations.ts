@@ -103,6 +103,7 @@ export class MetaOperation implements FhirOperation {
 }
 
 /** What $meta-add and $meta-delete share: read, change the sets, write a new version when they changed. */
+@Injectable() // subclasses inherit this constructor's dependencies (Nest reads them up the prototype chain)
 abstract class MetaChange implements FhirOperation {
   abstract readonly name: string;
   readonly levels: FhirOperation['levels'] = ['instance'];
@@ -114,7 +115,7 @@ abstract class MetaChange implements FhirOperation {
     private readonly interactions: InteractionsService,
     private readonly storage: StorageService,
     definitions: FhirDefinitions,
-    private readonly authorizer: RequestAuthorizer,
+    @Inject(RequestAuthorizer) private readonly authorizer: RequestAuthorizer,
   ) {
     this.resourceTypes = definitions.resourceTypes.filter((t) => !NOT_SERVED.has(t));
   }
@@ -150,10 +151,6 @@ export class MetaAddOperation extends MetaChange {
   readonly name = 'meta-add';
   readonly definition = definition('meta-add', 'MetaAdd', false, [IN_META, RETURN]);
 
-  constructor(interactions: InteractionsService, storage: StorageService, definitions: FhirDefinitions, @Inject(RequestAuthorizer) authorizer: RequestAuthorizer) {
-    super(interactions, storage, definitions, authorizer);
-  }
-
   protected change(meta: Meta, given: Meta): Meta {
     return addMeta(meta, given);
   }
@@ -164,10 +161,6 @@ export class MetaAddOperation extends MetaChange {
 export class MetaDeleteOperation extends MetaChange {
   readonly name = 'meta-delete';
   readonly definition = definition('meta-delete', 'MetaDelete', false, [IN_META, RETURN]);
-
-  constructor(interactions: InteractionsService, storage: StorageService, definitions: FhirDefinitions, @Inject(RequestAuthorizer) authorizer: RequestAuthorizer) {
-    super(interactions, storage, definitions, authorizer);
-  }
 
   protected change(meta: Meta, given: Meta): Meta {
     return removeMeta(meta, given);
