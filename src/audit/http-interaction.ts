@@ -86,7 +86,8 @@ export function classifyRequest(method: string, pathname: string, rawQuery: stri
         if (d !== undefined && /^[0-9]+$/.test(d)) {
           // a version named by the client: recorded only when it can be one (see auditVersion)
           out.entityVersion = auditVersion(d);
-          if (m === 'GET') out.subtype = ['vread'];
+          if (seg[4]?.startsWith('$')) op(seg[4]); // an operation on that version (`$meta`)
+          else if (m === 'GET') out.subtype = ['vread'];
           else write(); // refused (405), but attempted as what its method is
         } else out.subtype = ['history-instance'];
       } else if (c.startsWith('$')) op(c);

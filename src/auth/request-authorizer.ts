@@ -84,7 +84,11 @@ export class RequestAuthorizer {
     if (a === '_search' && seg.length === 1) return this.systemSearch(auth, [...r.query, ...formPairs(r.body)]);
     if (a.startsWith('$')) return this.operation(auth, method, 'system', a);
     if (!this.definitions.isResourceType(a)) return; // the controller answers 404
-    if (a === 'Binary' && !(b ?? '').startsWith('$') && b !== '_search' && b !== '_history') return this.binary(auth, method, seg, r);
+    if (a === 'Binary' && !(b ?? '').startsWith('$') && b !== '_search' && b !== '_history') {
+      // an operation on a Binary or a version of it that changes nothing ($meta, GET or POST) reads it
+      const op = seg[seg.length - 1].startsWith('$') && this.operations.find(seg[seg.length - 1].slice(1), 'instance', a);
+      return this.binary(auth, op && !op.affectsState ? 'GET' : method, seg, r);
+    }
     const type = a;
     if (seg.length === 1) {
       if (method === 'GET') return void this.criteria(auth, type, 's');
@@ -108,6 +112,8 @@ export class RequestAuthorizer {
     if (c === '_history') {
       if (seg.length === 3 && method === 'GET') return this.instanceHistory(auth, type, id);
       if (seg.length === 4 && method === 'GET') return this.vread(auth, type, id, d);
+      // an operation on that version ($meta, GET or POST; those that write answer 405): like the vread
+      if (seg.length === 5 && seg[4].startsWith('$')) return this.vread(auth, type, id, d);
       return;
     }
     if (c.startsWith('$')) return this.operation(auth, method, 'instance', c, type, id);

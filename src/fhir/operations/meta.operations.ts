@@ -3,15 +3,20 @@ import type { Meta, OperationDefinition, Resource } from 'fhir/r4';
 import { RequestAuthorizer } from '../../auth/request-authorizer';
 import { Database } from '../../database/database';
 import { FhirDefinitions } from '../definitions/definitions.module';
-import { FhirError } from '../errors';
+import { FhirError, notFound } from '../errors';
 import { READ_ONLY_TYPES } from '../rest/allowed-methods';
 import type { FhirResponse } from '../rest/fhir-response';
 import { InteractionsService } from '../rest/interactions.service';
 import { StorageService } from '../storage/storage.service';
+import type { StoredVersion } from '../storage/storage.types';
 import { addMeta, metaParameter, metaParameters, metaSummary, MetaSet, removeMeta, sameSets } from './meta-values';
 import type { FhirOperation, OperationCall } from './operation-registry';
 
-/** Types whose instances these operations do not serve: the audit trail (its own store), Binary (its own storage and media type). */
+/**
+ * Types whose instances `$meta-add`/`$meta-delete` do not serve: the audit trail (its own store,
+ * immutable: its routes answer 405), Binary (its document is written with each version by
+ * BinaryService). `$meta` reads Binary's meta like any other (binary.html: Binary has meta).
+ */
 const NOT_SERVED = new Set([...READ_ONLY_TYPES, 'Binary']);
 
 /**
@@ -52,7 +57,9 @@ const IN_META = { name: 'meta', use: 'in' as const, min: 1, max: '1', type: 'Met
 
 /**
  * `$meta` (R4 resource-operation-meta.html): at instance level the meta of the current version
- * (404 unknown, 410 deleted; read permission on the instance, checked like a read); at type and
+ * (404 unknown, 410 deleted; read permission on the instance, checked like a read), or of the
+ * version named (`[type]/[id]/_history/[vid]/$meta`: its versionId, lastUpdated, profiles, tags and
+ * security labels; 404 unknown, 410 a deletion, checked like a vread); at type and
  * system level the profiles, tags and security labels in use, without versionId or lastUpdated.
  * Those summaries cannot be bounded by a patient compartment or a filter in the one query that
  * makes them: a type needs scopes on it that are not so bounded (403 otherwise), and the system
@@ -64,6 +71,7 @@ export class MetaOperation implements FhirOperation {
   readonly levels: FhirOperation['levels'] = ['system', 'type', 'instance'];
   readonly resourceTypes: string[];
   readonly affectsState = false;
+  readonly versions = true;
   readonly definition = definition('meta', 'Meta', true, [RETURN]);
 
   constructor(
@@ -72,17 +80,24 @@ export class MetaOperation implements FhirOperation {
     private readonly definitions: FhirDefinitions,
     @Inject(RequestAuthorizer) private readonly authorizer: RequestAuthorizer,
   ) {
-    this.resourceTypes = definitions.resourceTypes.filter((t) => !NOT_SERVED.has(t));
+    this.resourceTypes = definitions.resourceTypes.filter((t) => !READ_ONLY_TYPES.has(t));
   }
 
   async invoke(call: OperationCall): Promise<FhirResponse> {
     if (call.level === 'instance') {
-      const v = await this.storage.read(call.resourceType!, call.id!);
+      const v = call.versionId === undefined ? await this.storage.read(call.resourceType!, call.id!) : await this.version(call);
       return { status: 200, body: metaParameters((JSON.parse(v.content!) as Resource).meta ?? {}) };
     }
     const types = this.summarized(call);
     const rows = await this.db.query(SUMMARY_SQL, [types]);
     return { status: 200, body: metaParameters(metaSummary(rows.rows as { kind: MetaSet; system: string | null; code: string | null; display: string | null; version: string | null }[])) };
+  }
+
+  /** The version named, as vread finds it: 404 unknown (or not a version number), 410 a deletion. */
+  private version(call: OperationCall): Promise<StoredVersion> {
+    const { resourceType: type, id, versionId: vid } = call as Required<OperationCall>;
+    if (!/^[0-9]+$/.test(vid)) throw notFound(`version "${vid}" is not known`);
+    return this.storage.vread(type, id, Number(vid));
   }
 
   /** The types to summarize (null: every type) as the token allows. */

@@ -11,6 +11,8 @@ export interface OperationCall {
   level: OperationLevel;
   resourceType?: string;
   id?: string;
+  /** a historical version (`[type]/[id]/_history/[vid]/$name`): only for operations that serve `versions` */
+  versionId?: string;
   /** query parameters as ordered pairs */
   params: [string, string][];
   /** POST body (Parameters or other), parsed */
@@ -28,6 +30,8 @@ export interface FhirOperation {
   resourceTypes?: string[];
   /** GET allowed when the operation does not change anything */
   affectsState: boolean;
+  /** also served on a historical version of an instance (`[type]/[id]/_history/[vid]/$name`); else 405 there */
+  versions?: boolean;
   definition: OperationDefinition;
   /** the FhirResponse, or undefined when the handler wrote the response itself (streams) */
   invoke(call: OperationCall): Promise<FhirResponse | undefined>;

@@ -8,7 +8,8 @@ const READ = ['GET', 'HEAD'];
 const OPERATION = ['GET', 'HEAD', 'POST'];
 /**
  * Types served read-only from their own store (src/audit routes every `AuditEvent…` URL): no create,
- * update, patch, delete, history or operations, no `_include`, and `_revinclude` cannot reach them.
+ * update, patch, delete, history or operations (`$meta-add` too: a 405 with an empty Allow), no
+ * `_include`, and `_revinclude` cannot reach them.
  */
 export const READ_ONLY_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
 
@@ -17,7 +18,11 @@ export function allowedMethods(path: string): string[] | undefined {
   const m = /^\/fhir(\/[^?#]*)?(?:[?#].*)?$/.exec(path);
   if (!m) return undefined;
   const [type, id, third, fourth, ...more] = (m[1] ?? '').split('/').filter(Boolean);
-  if (more.length) return [];
+  if (more.length) {
+    // an operation on a historical version ($meta; the controller names none for those that write)
+    const versionOperation = more.length === 1 && more[0].startsWith('$') && third === '_history' && !READ_ONLY_TYPES.has(type);
+    return versionOperation ? OPERATION : [];
+  }
   if (type === undefined) return [...READ, 'POST']; // system search, batch/transaction
   if (type.startsWith('$')) return OPERATION;
   if (type === 'metadata' || type === '_history') return id === undefined ? READ : [];
@@ -26,9 +31,9 @@ export function allowedMethods(path: string): string[] | undefined {
   if (id === undefined) return readOnly ? READ : [...READ, 'POST', 'PUT', 'PATCH', 'DELETE']; // PUT/PATCH/DELETE: conditional
   if (id === '_search') return third === undefined ? ['POST'] : [];
   if (id === '_history') return third === undefined && !readOnly ? READ : [];
-  if (id.startsWith('$')) return third === undefined ? OPERATION : [];
+  if (id.startsWith('$')) return third === undefined && !readOnly ? OPERATION : [];
   if (third === undefined) return readOnly ? READ : [...READ, 'PUT', 'PATCH', 'DELETE'];
-  if (third.startsWith('$')) return fourth === undefined ? OPERATION : [];
+  if (third.startsWith('$')) return fourth === undefined && !readOnly ? OPERATION : [];
   if (third === '_history') return fourth !== undefined || !readOnly ? READ : [];
   return fourth === undefined ? READ : fourth === '_search' ? ['POST'] : []; // compartment search
 }

@@ -194,6 +194,33 @@ export class FhirController {
     });
   }
 
+  /**
+   * An operation on a historical version (`$meta`, R4 resource-operation-meta.html), authorized like
+   * the vread. Operations that write a new version (`$meta-add`, `$meta-delete`) work on the current
+   * version only: 405 here (R4 4.0.1 dropped STU3's text about changing the meta of a past version).
+   */
+  @Get(':type/:id/_history/:vid/:op')
+  versionOperationGet(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
+    return this.instance(req, res, p, (ctx) => this.versionOperation(ctx, req, res, p));
+  }
+
+  @Post(':type/:id/_history/:vid/:op')
+  versionOperationPost(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
+    return this.instance(req, res, p, (ctx) => this.versionOperation(ctx, req, res, p));
+  }
+
+  private versionOperation(ctx: RequestContext, req: Request, res: Response, p: Record<string, string>) {
+    if (!p.op.startsWith('$')) throw FhirError.of(405, 'not-supported', `${req.method} is not supported on ${req.path}`);
+    this.interactions.assertType(p.type);
+    const op = this.operations.find(p.op.slice(1), 'instance', p.type);
+    if (op && !op.versions) {
+      const err = FhirError.of(405, 'not-supported', `${p.op} works on the current version (it writes a new one), not on _history/${p.vid}`);
+      err.headers.Allow = ''; // no method: RFC 9110 §10.2.1
+      throw err;
+    }
+    return this.operation(ctx, req, res, 'instance', p.op, p.type, p.id, p.vid);
+  }
+
   @Put(':type/:id')
   update(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
     return this.run(req, res, (ctx) => {
@@ -258,6 +285,7 @@ export class FhirController {
     segment: string,
     resourceType?: string,
     id?: string,
+    versionId?: string,
   ): Promise<FhirResponse | undefined> {
     if (resourceType) this.interactions.assertType(resourceType);
     const name = segment.slice(1);
@@ -268,7 +296,7 @@ export class FhirController {
       err.headers.Allow = 'POST';
       throw err;
     }
-    return op.invoke({ ctx, level, resourceType, id, params: queryPairs(req), body: req.body, req, res });
+    return op.invoke({ ctx, level, resourceType, id, versionId, params: queryPairs(req), body: req.body, req, res });
   }
 }
 

@@ -1,11 +1,12 @@
 import { eventsOf, rid, subtypes } from '../../audit/audit-helpers';
-import { loadFixtures, tokenFor } from '../../auth/scope-fixtures';
+import { loadFixtures, obs, tokenFor } from '../../auth/scope-fixtures';
 import { backendToken, SmartApp, startSmartApp } from '../../auth/smart-helpers';
 import { FHIR_JSON, startTestApp, TestApp } from '../../helpers/test-app';
 
 const TAGS = 'http://example.org/tags';
 const tag = (code: string, display?: string) => ({ system: TAGS, code, ...(display ? { display } : {}) });
 const LABEL = { system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R', display: 'restricted' };
+const VITAL = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] };
 const PROFILE = 'http://example.org/StructureDefinition/my-patient';
 const params = (meta: object) => ({ resourceType: 'Parameters', parameter: [{ name: 'meta', valueMeta: meta }] });
 const metaOf = (body: any) => body.parameter.find((p: any) => p.name === 'return').valueMeta;
@@ -75,6 +76,45 @@ describe('$meta, $meta-add, $meta-delete (R4 Resource operations)', () => {
     expect((await t.http.get(`/fhir/Patient?_tag=${TAGS}|b`)).body.entry ?? []).toEqual([]);
   });
 
+  it('$meta on a historical version (GET and POST): that version\'s meta, as its vread shows it; audited as the operation', async () => {
+    const vread = (await t.http.get(`/fhir/Patient/${id}/_history/2`)).body.meta;
+    expect(vread).toMatchObject({ versionId: '2', profile: [PROFILE], security: [LABEL] });
+    const req = rid();
+    for (const r of [await t.http.get(`/fhir/Patient/${id}/_history/2/$meta`).set('X-Request-Id', req), await t.http.post(`/fhir/Patient/${id}/_history/2/$meta`)]) {
+      expect(r.status).toBe(200);
+      expect(r.body.resourceType).toBe('Parameters');
+      expect(metaOf(r.body)).toEqual(vread);
+    }
+    // the first version: not the current one's meta
+    const first = metaOf((await t.http.get(`/fhir/Patient/${id}/_history/1/$meta`)).body);
+    expect(first).toEqual((await t.http.get(`/fhir/Patient/${id}/_history/1`)).body.meta);
+    expect(first).toMatchObject({ versionId: '1', tag: [tag('a', 'Alpha')] });
+    expect(first.profile).toBeUndefined();
+    const events = await eventsOf(t, req);
+    expect(events.map((e) => [subtypes(e), e.action, e.outcome])).toEqual([[['operation', '$meta'], 'E', '0']]);
+    expect(events[0].entity?.some((x) => x.what?.reference === `Patient/${id}/_history/2`)).toBe(true);
+  });
+
+  it('$meta on a version: 404 unknown, 410 a deletion (as vread); $meta-add/$meta-delete there 405 (they write a new version)', async () => {
+    const gone = (await t.http.post('/fhir/Patient').send({ resourceType: 'Patient', meta: { tag: [tag('old')] } })).body.id;
+    await t.http.delete(`/fhir/Patient/${gone}`);
+    expect(metaOf((await t.http.get(`/fhir/Patient/${gone}/_history/1/$meta`)).body).tag).toEqual([tag('old')]);
+    const deletion = await t.http.get(`/fhir/Patient/${gone}/_history/2/$meta`);
+    expect([deletion.status, deletion.body.resourceType]).toEqual([410, 'OperationOutcome']);
+    for (const url of [`/fhir/Patient/${gone}/_history/3/$meta`, `/fhir/Patient/${id}/_history/x/$meta`, `/fhir/Patient/${id}/_history/99999999999/$meta`, '/fhir/Patient/nobody/_history/1/$meta']) {
+      expect({ url, status: (await t.http.get(url)).status }).toEqual({ url, status: 404 });
+    }
+    for (const op of ['$meta-add', '$meta-delete']) {
+      const r = await t.http.post(`/fhir/Patient/${id}/_history/1/${op}`).send(params({ tag: [tag('x')] }));
+      expect([r.status, r.body.resourceType, r.headers.allow]).toEqual([405, 'OperationOutcome', '']);
+      expect(r.body.issue[0].diagnostics).toMatch(/current version/);
+      expect((await t.http.get(`/fhir/Patient/${id}/_history/1/${op}`)).status).toBe(405);
+    }
+    expect((await t.http.get(`/fhir/Patient/${id}`)).body.meta.versionId).toBe('3');
+    expect((await t.http.get(`/fhir/Patient/${id}/_history/1/$nonsense`)).status).toBe(404);
+    expect((await t.http.get(`/fhir/Patient/${id}/_history/1/foo`)).status).toBe(405);
+  });
+
   it('type and system $meta: the profiles, tags and security labels in use, without versionId or lastUpdated', async () => {
     const type = metaOf((await t.http.get('/fhir/Observation/$meta')).body);
     expect(type).toEqual({ profile: [PROFILE + '-obs'], tag: [tag('obs')] });
@@ -97,8 +137,39 @@ describe('$meta, $meta-add, $meta-delete (R4 Resource operations)', () => {
     expect((await t.http.post(`/fhir/Patient/${gone}/$meta-add`).send(params({ tag: [tag('x')] }))).status).toBe(410);
     expect((await t.http.get(`/fhir/Patient/${gone}/$meta`)).status).toBe(410);
     expect((await t.http.get(`/fhir/Patient/${id}`)).body.meta.versionId).toBe('3');
-    // $meta on a historical version (a special case R4 allows) is not served
-    expect((await t.http.get(`/fhir/Patient/${id}/_history/1/$meta`)).status).toBe(405);
+  });
+
+  it('Binary: $meta reads its meta (instance and version); $meta-add/$meta-delete are not served on Binary', async () => {
+    const bin = await t.http
+      .post('/fhir/Binary')
+      .set('Content-Type', FHIR_JSON)
+      .send({ resourceType: 'Binary', contentType: 'text/plain', meta: { tag: [tag('doc')], security: [LABEL] }, data: Buffer.from('hello').toString('base64') });
+    expect(bin.status).toBe(201);
+    const binId = bin.body.id;
+    for (const r of [await t.http.get(`/fhir/Binary/${binId}/$meta`), await t.http.post(`/fhir/Binary/${binId}/$meta`), await t.http.get(`/fhir/Binary/${binId}/_history/1/$meta`)]) {
+      expect([r.status, r.headers['content-type']]).toEqual([200, 'application/fhir+json; charset=utf-8']);
+      expect(metaOf(r.body)).toMatchObject({ versionId: '1', tag: [tag('doc')], security: [LABEL] });
+      expect(metaOf(r.body).lastUpdated).toBeDefined();
+    }
+    expect((await t.http.get(`/fhir/Binary/${binId}/_history/2/$meta`)).status).toBe(404);
+    expect((await t.http.get('/fhir/Binary/nothing/$meta')).status).toBe(404);
+    // the document stays as it was: $meta-add/$meta-delete would write a version without it
+    expect((await t.http.post(`/fhir/Binary/${binId}/$meta-add`).send(params({ tag: [tag('x')] }))).status).toBe(404);
+    expect((await t.http.get(`/fhir/Binary/${binId}`)).text).toBe('hello');
+  });
+
+  it('AuditEvent: $meta-add and $meta-delete are refused 405 (the trail cannot be changed through the API), nothing written', async () => {
+    const req = rid();
+    await t.http.get(`/fhir/Patient/${id}`).set('X-Request-Id', req);
+    const [event] = await eventsOf(t, req);
+    for (const op of ['$meta-add', '$meta-delete']) {
+      const r = await t.http.post(`/fhir/AuditEvent/${event.id}/${op}`).send(params({ tag: [tag('x')] }));
+      expect([r.status, r.body.resourceType]).toEqual([405, 'OperationOutcome']);
+      expect(r.headers.allow).toBe('');
+      expect((await t.http.get(`/fhir/AuditEvent/${event.id}/${op}`)).status).toBe(405);
+      expect((await t.http.post(`/fhir/AuditEvent/${event.id}/_history/1/${op}`).send(params({ tag: [tag('x')] }))).status).toBe(405);
+    }
+    expect((await t.http.get(`/fhir/AuditEvent/${event.id}`)).body).toEqual(event);
   });
 
   it('the CapabilityStatement lists them like the other operations', async () => {
@@ -120,6 +191,8 @@ describe('$meta operations under SMART tokens', () => {
     tok.alice = await tokenFor(s, 'alice', 'patient/*.cruds');
     tok.aliceRead = await tokenFor(s, 'alice', 'patient/*.rs');
     tok.system = (await backendToken(s, 'system/*.rs', 'ehr-sync')).body.access_token;
+    tok.alicePatient = await tokenFor(s, 'alice', 'patient/Patient.rs');
+    tok.binaryWrite = (await backendToken(s, 'system/Binary.c', 'ec-backend')).body.access_token;
   }, 60_000);
   afterAll(async () => s?.close());
 
@@ -132,6 +205,44 @@ describe('$meta operations under SMART tokens', () => {
     expect(ok.status).toBe(200);
     expect(metaOf(ok.body).tag).toEqual([tag('mine')]);
     expect((await s.http.post('/fhir/Observation/obs-a-vital/$meta-add').set(as('system')).send(params({ tag: [tag('y')] }))).status).toBe(403);
+  });
+
+  it('$meta on a version is authorized like its vread: another patient\'s version 404, a deletion of hers 410', async () => {
+    const put = (r: object) => s.http.put(`/fhir/Observation/${(r as any).id}`).set(as('admin')).send(r);
+    const get = (k: string, url: string) => s.http.get(url).set(as(k));
+    // a resource that moved from Bob to Alice: its first version was Bob's
+    expect((await put(obs('moved', 'bob', VITAL))).status).toBe(201);
+    expect((await put(obs('moved', 'alice', VITAL))).status).toBe(200);
+    expect((await get('aliceRead', '/fhir/Observation/moved/_history/2/$meta')).status).toBe(200);
+    expect((await get('aliceRead', '/fhir/Observation/moved/_history/1')).status).toBe(404);
+    const older = await s.http.post('/fhir/Observation/moved/_history/1/$meta').set(as('aliceRead'));
+    expect([older.status, older.text.includes('bob')]).toEqual([404, false]);
+    expect((await get('aliceRead', '/fhir/Observation/obs-b-vital/_history/1/$meta')).status).toBe(404);
+    const mine = await s.http.post('/fhir/Observation/obs-a-vital/_history/1/$meta').set(as('aliceRead'));
+    expect([mine.status, metaOf(mine.body).versionId]).toEqual([200, '1']);
+    // deleted: hers 410 (as vread), Bob's 404
+    for (const [id, who] of [['gone-a', 'alice'], ['gone-b', 'bob']]) {
+      await put(obs(id, who, VITAL));
+      expect((await s.http.delete(`/fhir/Observation/${id}`).set(as('admin'))).status).toBe(204);
+    }
+    expect((await get('aliceRead', '/fhir/Observation/gone-a/_history/1/$meta')).status).toBe(200);
+    expect((await get('aliceRead', '/fhir/Observation/gone-a/_history/2/$meta')).status).toBe(410);
+    expect((await get('aliceRead', '/fhir/Observation/gone-b/_history/1/$meta')).status).toBe(404);
+    expect((await get('aliceRead', '/fhir/Observation/gone-b/_history/2/$meta')).status).toBe(404);
+    // no read scope on the type: 403 as for vread
+    expect((await get('alicePatient', '/fhir/Observation/obs-a-vital/_history/1/$meta')).status).toBe(403);
+  });
+
+  it('Binary $meta follows its securityContext (GET or POST, instance or version); a write-only Binary scope does not read it', async () => {
+    for (const url of ['/fhir/Binary/bin-a/$meta', '/fhir/Binary/bin-a/_history/1/$meta']) {
+      expect((await s.http.get(url).set(as('aliceRead'))).status).toBe(200);
+      expect((await s.http.post(url).set(as('aliceRead'))).status).toBe(200);
+    }
+    for (const url of ['/fhir/Binary/bin-b/$meta', '/fhir/Binary/bin-b/_history/1/$meta', '/fhir/Binary/bin-free/$meta']) {
+      expect({ url, status: (await s.http.post(url).set(as('aliceRead'))).status }).toEqual({ url, status: 404 });
+    }
+    expect((await s.http.post('/fhir/Binary/bin-free/$meta').set(as('binaryWrite'))).status).toBe(404);
+    expect((await s.http.post('/fhir/Binary/bin-free/_history/1/$meta').set(as('binaryWrite'))).status).toBe(404);
   });
 
   it('type and system summaries: not for tokens bounded by a patient; an unbounded one gets them', async () => {

@@ -34,6 +34,12 @@ describe('405 Method Not Allowed carries Allow (RFC 9110 §15.5.6)', () => {
     expect(allowedMethods('/fhir/Patient?name=x')).toEqual(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
     expect(allowedMethods('/fhir/Patient/_search')).toEqual(['POST']);
     expect(allowedMethods('/auth/token')).toBeUndefined();
+    // $meta on a historical version; nothing on the audit trail's operation URLs (it is read-only)
+    expect(allowedMethods('/fhir/Patient/1/_history/2/$meta')).toEqual(['GET', 'HEAD', 'POST']);
+    expect(allowedMethods('/fhir/Patient/1/_history/2/other')).toEqual([]);
+    expect(allowedMethods('/fhir/AuditEvent/1/$meta-add')).toEqual([]);
+    expect(allowedMethods('/fhir/AuditEvent/$meta')).toEqual([]);
+    expect(allowedMethods('/fhir/AuditEvent/1/_history/1/$meta')).toEqual([]);
     // each listed method is routed (not 405) on the instance URL
     for (const method of allowedMethods(`/fhir/Patient/${id}`)!) {
       const res = await (t.http as any)[method.toLowerCase()](`/fhir/Patient/${id}`).set('Content-Type', FHIR_JSON).send(method === 'PUT' ? { resourceType: 'Patient', id } : method === 'PATCH' ? [] : undefined);
