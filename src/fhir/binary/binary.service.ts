@@ -7,7 +7,8 @@ import { Database } from '../../database/database';
 import { logger } from '../../logger';
 import { badRequest, FhirError, notFound } from '../errors';
 import { assertFhirId } from '../fhir-id';
-import { FHIR_JSON, FhirResponse, versionHeaders } from '../rest/fhir-response';
+import { asksFhirVersion } from '../rest/content-negotiation';
+import { FHIR_JSON, FHIR_JSON_R4, FhirResponse, versionHeaders } from '../rest/fhir-response';
 import { header, parseETagVersion, RequestContext } from '../rest/request-context';
 import { StorageService, WriteResult } from '../storage/storage.service';
 import type { StoredVersion } from '../storage/storage.types';
@@ -82,7 +83,7 @@ export class BinaryService implements OnModuleInit, OnModuleDestroy {
     const blob = await this.repository.blobOf(id, v.versionId);
     if (wantsFhirResource(req)) {
       if (!blob) return { status: 200, body: v.content!, headers };
-      await this.sendResource(res, headers, v.content!, blob);
+      await this.sendResource(req, res, headers, v.content!, blob);
       return undefined;
     }
     for (const [k, value] of Object.entries(headers)) res.setHeader(k, value);
@@ -161,12 +162,15 @@ export class BinaryService implements OnModuleInit, OnModuleDestroy {
     return { resource, payload: req.iterator({ destroyOnReturn: false }) };
   }
 
-  /** The Binary resource as FHIR JSON, `data` base64-encoded on the fly from the chunks. */
-  private async sendResource(res: Response, headers: Record<string, string>, content: string, blob: BlobInfo): Promise<void> {
+  /**
+   * The Binary resource as FHIR JSON, `data` base64-encoded on the fly from the chunks; its
+   * Content-Type names fhirVersion when the request did (http.html#version-parameter), as `reply` does.
+   */
+  private async sendResource(req: Request, res: Response, headers: Record<string, string>, content: string, blob: BlobInfo): Promise<void> {
     const prefix = `${content.slice(0, content.lastIndexOf('}'))},"data":"`;
     const suffix = '"}';
     for (const [k, value] of Object.entries(headers)) res.setHeader(k, value);
-    res.setHeader('Content-Type', FHIR_JSON);
+    res.setHeader('Content-Type', asksFhirVersion(req) ? FHIR_JSON_R4 : FHIR_JSON);
     res.setHeader('Content-Length', String(Buffer.byteLength(prefix) + base64Length(blob.size) + suffix.length));
     res.status(200);
     res.write(prefix);

@@ -73,3 +73,51 @@ describe('the fhirVersion media type parameter (http.html#version-parameter)', (
     }
   });
 });
+
+/**
+ * Binary read (http.html#binary) in its FHIR JSON form: the `fhirVersion` asked for in Accept or
+ * `_format` is named in the answer's Content-Type as for any resource (http.html#version-parameter),
+ * whether the document is stored in chunks (streamed as base64) or inline; the raw document keeps
+ * its own type.
+ */
+describe('fhirVersion and Binary read', () => {
+  let t: TestApp;
+  let chunked: string;
+  let inline: string;
+  const doc = Buffer.from('%PDF-1.4 a document\n');
+  beforeAll(async () => {
+    t = await startTestApp();
+    chunked = (await t.http.post('/fhir/Binary').set('Content-Type', 'application/pdf').send(doc)).body.id;
+    // written through a Bundle: stored inline (no chunks)
+    const tx = await t.http
+      .post('/fhir')
+      .set('Content-Type', FHIR_JSON)
+      .send({ resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'POST', url: 'Binary' }, resource: { resourceType: 'Binary', contentType: 'application/pdf', data: doc.toString('base64') } }] });
+    inline = tx.body.entry[0].response.location.split('/')[1];
+  });
+  afterAll(async () => t.close());
+
+  it('Accept or _format naming fhirVersion=4.0: the Binary resource, Content-Type naming it; without: as before', async () => {
+    for (const id of [chunked, inline]) {
+      for (const url of [`/fhir/Binary/${id}`, `/fhir/Binary/${id}/_history/1`]) {
+        const viaAccept = await t.http.get(url).set('Accept', 'application/fhir+json; fhirVersion=4.0');
+        const viaFormat = await t.http.get(url).query({ _format: 'application/fhir+json; fhirVersion=4.0.1' });
+        for (const r of [viaAccept, viaFormat]) {
+          expect({ url, status: r.status, type: r.headers['content-type'] }).toEqual({ url, status: 200, type: 'application/fhir+json; fhirVersion=4.0; charset=utf-8' });
+          expect(Buffer.from(JSON.parse(r.text).data, 'base64')).toEqual(doc);
+        }
+        const plain = await t.http.get(url).set('Accept', 'application/fhir+json');
+        expect(plain.headers['content-type']).toBe('application/fhir+json; charset=utf-8');
+      }
+    }
+    const raw = await t.http.get(`/fhir/Binary/${chunked}`).set('Accept', 'application/pdf');
+    expect(raw.headers['content-type']).toBe('application/pdf');
+    // another FHIR version: 406 as for any resource
+    expect((await t.http.get(`/fhir/Binary/${chunked}`).set('Accept', 'application/fhir+json; fhirVersion=3.0')).status).toBe(406);
+  });
+
+  it('$meta on a Binary names fhirVersion too', async () => {
+    const r = await t.http.get(`/fhir/Binary/${chunked}/$meta`).set('Accept', 'application/fhir+json; fhirVersion=4.0');
+    expect([r.status, r.headers['content-type']]).toEqual([200, 'application/fhir+json; fhirVersion=4.0; charset=utf-8']);
+  });
+});
