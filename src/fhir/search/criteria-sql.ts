@@ -359,8 +359,11 @@ export class CriteriaSql extends ValueSql {
     const x = this.alias('x');
     if (c.type === 'composite') {
       if (c.missing !== undefined) {
-        const first = this.registry.byUrl(c.defs.values().next().value!.component![0].definition)!;
-        return this.exists(a, x, this.stored(types, first.code), [{ sql: 'TRUE', keyed: false }], c.missing);
+        // search.html#modifiers: a composite has a value when every component has one (not only the first:
+        // an Observation with a code and no value has no `code-value-quantity`)
+        const components = c.defs.values().next().value!.component!.map((k) => this.registry.byUrl(k.definition)!);
+        const present = components.map((d, i) => this.exists(a, i ? this.alias('x') : x, this.stored(types, d.code), [{ sql: 'TRUE', keyed: false }], c.missing!));
+        return `(${present.join(c.missing ? ' OR ' : ' AND ')})`;
       }
       return `(${c.values.map((v) => this.composite(c, v, a, types)).join(' OR ')})`;
     }

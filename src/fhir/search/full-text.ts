@@ -6,7 +6,10 @@ const MAX_STRING = 4000;
 
 /** Lexemes of the narrative (`_text`, search.html §2.1.1.8): the XHTML's text content. */
 export function narrativeLexemes(resource: any): string[] {
-  const div = resource?.text?.div;
+  return divLexemes(resource?.text?.div);
+}
+
+function divLexemes(div: unknown): string[] {
   if (typeof div !== 'string' || div === '') return [];
   const plain = div
     .replace(/<[^>]*>/g, ' ')
@@ -14,7 +17,10 @@ export function narrativeLexemes(resource: any): string[] {
   return words(plain);
 }
 
-/** Lexemes of the whole resource (`_content`): every textual value except ids, links and the narrative. */
+/**
+ * Lexemes of the whole resource (`_content`, search.html#content: "the entire content of the
+ * resource"): every textual value except ids and links, and the narrative's text (not its markup).
+ */
 export function contentLexemes(resource: any): string[] {
   const out: string[] = [];
   collect(resource, out, 0);
@@ -33,6 +39,7 @@ function collect(v: any, out: string[], depth: number): void {
   }
   if (v === null || typeof v !== 'object') return;
   for (const k of Object.keys(v)) {
+    if (k === 'div') out.push(...divLexemes(v[k]));
     if (SKIP_KEYS.has(k) || k.startsWith('_') || k === 'resourceType') continue;
     collect(v[k], out, depth + 1);
   }

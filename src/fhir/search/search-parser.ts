@@ -149,6 +149,11 @@ export class SearchParser {
     if (dot > 0) return this.chain(types, name.slice(0, dot), name.slice(dot + 1), value, opts);
     const [code, modifier, ...more] = name.split(':');
     if (more.length) throw new Unsupported(`parameter "${name}" has more than one modifier`);
+    // search.html#modifiers: `:missing` applies to every parameter; every resource has an id and a lastUpdated
+    if ((code === '_id' || code === '_lastUpdated') && modifier === 'missing') {
+      if (value !== 'true' && value !== 'false') throw badRequest(`${code}:missing must be true or false`);
+      return { kind: 'const', value: value === 'false' };
+    }
     switch (code) {
       case '_id':
         if (modifier && modifier !== 'not') throw new Unsupported(`modifier :${modifier} on _id`);
