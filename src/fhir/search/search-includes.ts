@@ -1,5 +1,6 @@
 import { Queryable, queryPrepared } from '../../database/database';
 import { FhirError } from '../errors';
+import { CanonicalIncludes } from './canonical-includes';
 import { CriteriaSql } from './criteria-sql';
 import { isContainedId } from './contained';
 import { CONTAINED_TABLE, INDEX_TABLE } from './index-tables';
@@ -27,11 +28,15 @@ export interface IncludeResult {
  * the auth restriction of its type in the same SQL.
  */
 export class SearchIncludes {
+  private readonly canonical: CanonicalIncludes;
+
   constructor(
     private readonly db: Queryable,
     private readonly registry: SearchParameterRegistry,
     private readonly newCriteria: () => CriteriaSql,
-  ) {}
+  ) {
+    this.canonical = new CanonicalIncludes(db, registry);
+  }
 
   async resolve(matches: ResourceRow[], include: IncludeSpec[], revinclude: IncludeSpec[]): Promise<IncludeResult> {
     const seen = new Set(matches.map((r) => `${r.resource_type}/${r.id}`));
@@ -85,9 +90,11 @@ export class SearchIncludes {
     const crit = this.newCriteria();
     const p = crit.p;
     const targets = this.targetTypes(spec);
+    const sourceRows = (c: CriteriaSql) =>
+      `(x.resource_type, x.resource_id) IN (SELECT * FROM unnest(${c.p.bind(sources.map((r) => r.resource_type), 'text[]')}, ${c.p.bind(sources.map((r) => r.id), 'text[]')}))
+        AND ${spec.sourceType === '*' ? 'TRUE' : `(${spec.params.map((code) => c.paramRows('x', [spec.sourceType], code)).join(' OR ')})`}`;
     const conds = [
-      `(x.resource_type, x.resource_id) IN (SELECT * FROM unnest(${p.bind(sources.map((r) => r.resource_type), 'text[]')}, ${p.bind(sources.map((r) => r.id), 'text[]')}))`,
-      spec.sourceType === '*' ? 'TRUE' : `(${spec.params.map((code) => crit.paramRows('x', [spec.sourceType], code)).join(' OR ')})`,
+      sourceRows(crit),
       'x.target_id IS NOT NULL',
       'NOT r.deleted',
     ];
@@ -100,7 +107,10 @@ export class SearchIncludes {
     const sql = `SELECT DISTINCT r.resource_type, r.id, r.version_id, r.content
       FROM ${table} x JOIN resource r ON r.resource_type = x.target_type AND r.id = x.target_id
       WHERE ${conds.join(' AND ')} LIMIT ${p.bind(limit, 'int')}`;
-    return this.rows(crit, sql, p.values);
+    const rows = await this.rows(crit, sql, p.values);
+    // canonical references (`QuestionnaireResponse:questionnaire`): by the targets' `url`
+    const canonical = rows.length < limit ? await this.canonical.forward(this.newCriteria, table, sourceRows, allowed, limit - rows.length) : [];
+    return canonical.length ? [...rows, ...canonical] : rows;
   }
 
   /**
@@ -113,7 +123,8 @@ export class SearchIncludes {
     const all = spec.sourceType === '*';
     const sources = (all ? this.registry.resourceTypes : [spec.sourceType]).filter((t) => crit.typeAllowed(t));
     const p = crit.p;
-    const refs = frontier.map((r) => `${r.resource_type}/${r.id}`);
+    const canonicals = this.canonical.frontierCanonicals(frontier);
+    const refs = [...frontier.map((r) => `${r.resource_type}/${r.id}`), ...canonicals.versioned, ...canonicals.bare];
     const frontierTypes = new Set(frontier.map((r) => r.resource_type));
     // hashes of `src|param|Type/id` for the stored rows of each parameter (aliases resolved, target types honoured)
     const hashes = new Set<string>();
@@ -135,6 +146,7 @@ export class SearchIncludes {
       `x.value = ANY(${p.bind(refs, 'text[]')})`,
       'NOT r.deleted',
     ];
+    if (canonicals.bare.length) conds.push(this.canonical.bareGuard(crit, canonicals.bare));
     const r = crit.restrictionSql('r', sources);
     if (r) conds.push(r);
     const sql = `SELECT DISTINCT r.resource_type, r.id, r.version_id, r.content
