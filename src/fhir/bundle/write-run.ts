@@ -10,9 +10,9 @@ import type { StoredVersion, VersionWrite, WriteExtra } from '../storage/storage
 import { entryError } from './bundle-parser';
 import type { BundleRepository } from './bundle.repository';
 import type { EntryOutcome, EntryRequest, Params } from './bundle.types';
-import { conditionKey, conditionParams, parseConditionalReference } from './conditions';
+import { conditionKey, conditionParams } from './conditions';
 import type { EntryAccess } from './entry-access';
-import { collectReferences, isPlaceholder, ReferenceSite, rewriteReferences } from './references';
+import { key, resolveReferences, type Target } from './write-references';
 
 export interface WriteMode {
   /** transaction: entries reference each other through their fullUrl (urn:uuid:, urn:oid:, absolute URLs) */
@@ -43,11 +43,6 @@ type Kind = 'create' | 'noop' | 'update' | 'patch' | 'delete';
 
 type Condition = { type: string; params: Params; limit: number; step: Step };
 
-interface Target {
-  resourceType: string;
-  id: string;
-}
-
 /** What one entry will do, once its conditions are resolved. */
 interface Step {
   entry: EntryRequest;
@@ -56,12 +51,9 @@ interface Step {
   /** noop of a conditional create that an earlier entry of this Bundle creates */
   sameAs?: Step;
   resource?: Resource;
-  sites?: ReferenceSite[];
   write?: VersionWrite;
   current?: StoredVersion;
 }
-
-const key = (t: Target) => `${t.resourceType}/${t.id}`;
 
 /**
  * One attempt at writing a set of entries, all or nothing (http.html
@@ -103,7 +95,9 @@ export class WriteRun {
     const lockKeys = this.steps.flatMap((s) => (s.kind === 'create' || s.sameAs ? [] : s.targets));
     if (lockKeys.length) this.current = await this.repo.lockCurrent(q, lockKeys);
     for (const s of this.steps) this.step(s, () => this.buildResource(s));
-    await this.resolveReferences(q, inTx);
+    // fullUrls and conditional references (write-references.ts): the latter searched within the caller's access
+    const find = (s: Step, type: string, params: Params, limit: number) => this.find(q, type, params, limit, s, this.mode.access?.references());
+    await resolveReferences(this.steps, { linkEntries: this.mode.linkEntries, deleted: this.deleted, find, step: (s, fn) => this.step(s, fn) }, inTx);
     for (const s of this.steps) await this.checkAccess(s);
     await this.writeAll(q, inTx);
     return this.steps.map((s) => this.outcome(s));
@@ -307,52 +301,6 @@ export class WriteRun {
     };
     this.deletes.push(w);
     if (s.targets.length === 1) s.write = w;
-  }
-
-  // ---- references -------------------------------------------------------------
-
-  /** fullUrl placeholders → assigned ids; conditional references → their one match (http.html §3.1.0.11.2). */
-  private async resolveReferences(q: Queryable, inTx: boolean): Promise<void> {
-    const links = new Map<string, string>();
-    if (this.mode.linkEntries) {
-      for (const s of this.steps) {
-        const url = s.entry.fullUrl;
-        if (!url || s.kind === 'delete' || !s.targets[0]) continue;
-        const to = key(s.targets[0]);
-        if (links.has(url)) this.step(s, () => { throw badRequest(`fullUrl ${url} appears in more than one entry`); });
-        links.set(url, to);
-        const rel = /^https?:\/\/.*\/([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})$/.exec(url);
-        if (rel && rel[1] !== to && !links.has(rel[1])) links.set(rel[1], to);
-      }
-    }
-    const conditional = new Map<string, Step>();
-    for (const s of this.steps) {
-      if (!s.resource) continue;
-      s.sites = collectReferences(s.resource);
-      for (const site of s.sites) {
-        const ref = site.value;
-        if (site.kind !== 'reference' || links.has(ref)) continue;
-        if (isPlaceholder(ref)) {
-          this.step(s, () => { throw badRequest(`reference ${ref} is not the fullUrl of any entry of this Bundle`); });
-        }
-        if (!conditional.has(ref) && parseConditionalReference(ref)) conditional.set(ref, s);
-      }
-    }
-    const resolve = async ([ref, s]: [string, Step]) => {
-      const c = parseConditionalReference(ref)!;
-      const found = await this.find(q, c.resourceType, conditionParams(c.params), 2, s, this.mode.access?.references());
-      const m = found.filter((x) => !this.deleted.has(key(x)));
-      if (m.length !== 1) {
-        this.step(s, () => {
-          throw preconditionFailed(`conditional reference ${ref} matches ${m.length ? 'more than one resource' : 'no resource'}; it must match exactly one`);
-        });
-      }
-      links.set(ref, key(m[0]));
-    };
-    // outside a transaction the lookups are independent reads: run them side by side
-    if (inTx) for (const c of conditional) await resolve(c);
-    else await Promise.all([...conditional].map(resolve));
-    for (const s of this.steps) if (s.sites?.length) rewriteReferences(s.sites, (ref) => links.get(ref));
   }
 
   // ---- writing ----------------------------------------------------------------
