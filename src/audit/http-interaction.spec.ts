@@ -55,6 +55,17 @@ describe('classifyRequest', () => {
     expect(c('GET', '/Patient', 'name=x&access_token=eyJ.secret&_count=1').query).toBe('name=x&_count=1');
     expect(c('POST', '/Patient/_search', '', { access_token: 'eyJ.secret', name: 'y' }).query).toBe('name=y');
   });
+
+  // BALP (content.html "never record secrets"; the issue: no tokens or passwords): OAuth credentials
+  // in a FHIR URL or form (RFC 6749 §2.3.1, §6; RFC 7523), also percent-encoded or in other case, are left out
+  it('the query never keeps a client secret, refresh/id token, client assertion or password', () => {
+    const q = 'name=x&client_secret=S1&refresh_token=S2&id_token=S3&client_assertion=S4&password=S5&access%5Ftoken=S6&Client_Secret=S7&_count=1';
+    expect(c('GET', '/Patient', q).query).toBe('name=x&_count=1');
+    expect(c('PUT', '/Patient', `identifier=a|1&client_secret=S8`).query).toBe('identifier=a|1');
+    expect(c('POST', '/Patient/_search', '', { client_secret: 'S9', password: 'S10', name: 'y' }).query).toBe('name=y');
+    // `code` is a FHIR search parameter (Observation?code=…): kept
+    expect(c('GET', '/Observation', 'code=http://loinc.org|8867-4').query).toBe('code=http://loinc.org|8867-4');
+  });
 });
 
 describe('patientsInBody', () => {

@@ -102,14 +102,25 @@ export function classifyRequest(method: string, pathname: string, rawQuery: stri
   return out;
 }
 
-/** A bearer token may travel as a query parameter (RFC 6750 §2.3): never into the audit trail. */
-const SECRET_PARAMS = new Set(['access_token']);
+/**
+ * Credentials a client may put in a URL or form by mistake or by habit: a bearer token (RFC 6750
+ * §2.3), OAuth client and grant secrets (RFC 6749 §2.3.1, §4.1.3, §6; RFC 7523), a password. None
+ * is a FHIR search parameter; never into the audit trail. (`code` is: `Observation?code=…`. At
+ * /auth, where it is an authorization code, no query is recorded.)
+ */
+const SECRET_PARAMS = new Set(['access_token', 'refresh_token', 'id_token', 'client_secret', 'client_assertion', 'password']);
+/** cheap pre-check: a query naming none of them (even percent-encoded, `access%5Ftoken`) is kept as is */
+const MAYBE_SECRET = /token|secret|assertion|password|%/i;
+
+function isSecret(name: string): boolean {
+  return SECRET_PARAMS.has(safeDecode(name).toLowerCase());
+}
 
 function withoutSecrets(rawQuery: string): string {
-  if (!rawQuery.includes('access_token')) return rawQuery;
+  if (!MAYBE_SECRET.test(rawQuery)) return rawQuery;
   return rawQuery
     .split('&')
-    .filter((p) => !SECRET_PARAMS.has(safeDecode(p.split('=')[0])))
+    .filter((p) => !isSecret(p.split('=')[0].replace(/\+/g, ' ')))
     .join('&');
 }
 
@@ -120,7 +131,7 @@ function searchQuery(rawQuery: string, body: unknown): string | undefined {
   if (body && typeof body === 'object' && !Array.isArray(body)) {
     const form = new URLSearchParams();
     for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
-      if (SECRET_PARAMS.has(k)) continue;
+      if (isSecret(k)) continue;
       for (const x of Array.isArray(v) ? v : [v]) form.append(k, String(x));
     }
     const text = form.toString();
