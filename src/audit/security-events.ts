@@ -8,6 +8,8 @@ import { holdResponse } from './hold-response';
 
 interface AuthRequestScope {
   pending: Promise<void>[];
+  /** a failure event was emitted: the refusal is recorded (else it is recorded from the status) */
+  failureRecorded?: boolean;
   requestId?: string;
   network?: string;
 }
@@ -60,7 +62,10 @@ export function recordAuthEvent(audit: AuditService, e: AuthEvent): Promise<void
     event.network ??= scope.network;
   }
   const recorded = audit.recordSecurityEvent(event);
-  if (scope) scope.pending.push(recorded);
+  if (scope) {
+    scope.pending.push(recorded);
+    if (!event.success) scope.failureRecorded = true;
+  }
   else recorded.catch((err) => logger.error({ err: err?.message, kind: event.kind }, 'security event could not be recorded'));
   return recorded;
 }
@@ -68,14 +73,17 @@ export function recordAuthEvent(audit: AuditService, e: AuthEvent): Promise<void
 /**
  * Middleware for the OAuth endpoints (/auth/*): the response leaves only
  * once the security events of the request are durable; a refusal that
- * emitted no event (a failed token request…) is recorded from its status.
+ * emitted no failure event (a failed token request…) is recorded from its
+ * status, also when the request emitted other events: a replayed refresh
+ * token or authorization code ends its grant (a `token-revoked` success)
+ * and is refused, and the refusal is the event that matters.
  */
 export function authAuditMiddleware(audit: AuditService) {
   return function auditAuthRequest(req: Request, res: Response, next: NextFunction): void {
     if (!audit.enabled) return next();
     const scope: AuthRequestScope = { pending: [], requestId: (req as any).id ? String((req as any).id) : undefined, network: req.ip };
     holdResponse(req, res, (body) => {
-      if (scope.pending.length === 0 && res.statusCode >= 400) {
+      if (!scope.failureRecorded && res.statusCode >= 400) {
         scope.pending.push(audit.recordSecurityEvent(refusedRequest(req, res.statusCode, body, scope)));
       }
       return scope.pending.length ? Promise.all(scope.pending) : undefined;
@@ -108,10 +116,11 @@ function refusedRequest(req: Request, status: number, body: unknown, scope: Auth
     }
   }
   const form = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
+  const grant = typeof form.grant_type === 'string' && /^[a-z_:.-]{1,80}$/i.test(form.grant_type) ? ` (grant_type=${form.grant_type})` : '';
   return {
     kind,
     success: false,
-    description: `${req.method} ${endpoint}: ${reason}`,
+    description: `${req.method} ${endpoint}${grant}: ${reason}`,
     clientId: typeof form.client_id === 'string' ? form.client_id : basicAuthUser(req),
     username: typeof form.username === 'string' ? form.username : undefined,
     network: scope.network,

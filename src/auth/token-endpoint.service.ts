@@ -53,7 +53,7 @@ export class TokenEndpoint {
     const { code, reused } = await this.grants.redeemCode(sha256(form.code));
     if (!code) {
       // a code presented twice: revoke what the first redemption issued (RFC 6749 §4.1.2)
-      if (reused) await this.revokeGrant(reused);
+      if (reused) await this.revokeGrant(reused, client.clientId);
       throw invalidGrant('the code is invalid, expired or was already used');
     }
     if (code.clientId !== client.clientId) throw invalidGrant('the code was issued to another client');
@@ -87,7 +87,7 @@ export class TokenEndpoint {
     }
     const { reused } = await this.grants.useRefreshToken(hash);
     // a rotated (or revoked) refresh token came back: it may be stolen, so the whole grant ends
-    if (reused) await this.revokeGrant(reused);
+    if (reused) await this.revokeGrant(reused, client.clientId);
     throw invalidGrant('the refresh token is invalid, expired or revoked');
   }
 
@@ -197,10 +197,10 @@ export class TokenEndpoint {
   }
 
   /** Ends a grant: its refresh tokens and every access token issued from it. */
-  private async revokeGrant(grantId: string): Promise<void> {
+  private async revokeGrant(grantId: string, clientId: string): Promise<void> {
     await this.grants.revokeGrantRefreshTokens(grantId);
     await this.revocations.revoke([{ id: grantId, expiresAt: new Date(Date.now() + this.config.accessTokenTtl * 1000) }]);
-    this.events.emit({ type: 'revocation', outcome: 'success', reason: `grant ${grantId} ended` });
+    this.events.emit({ type: 'revocation', outcome: 'success', clientId, reason: `grant ${grantId} ended` });
   }
 
   /** RFC 7009: revokes a refresh token (and its grant) or an access token of the calling client. */
@@ -210,7 +210,7 @@ export class TokenEndpoint {
     const refresh = await this.grants.refreshToken(sha256(form.token));
     if (refresh) {
       if (refresh.clientId !== client.clientId) throw invalidRequest('the token was not issued to this client');
-      await this.revokeGrant(refresh.grantId);
+      await this.revokeGrant(refresh.grantId, client.clientId);
       return;
     }
     const claims = await this.tokens.verify(form.token).catch(() => undefined);

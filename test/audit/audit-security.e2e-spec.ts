@@ -107,6 +107,34 @@ describe('security events and access to the audit trail', () => {
     noSecrets(reg, registered.body.client_secret);
   });
 
+  // DICOM PS3.15 A.5.3 / BALP: a refused security request is recorded with outcome 4 (minor failure), and
+  // every event names the client application (agent Source Role ID): a replayed refresh token or
+  // authorization code (RFC 6749 §4.1.2, §10.4) ends its grant and is refused; both are recorded
+  it('a replayed refresh token or code: the refusal (token-refused, outcome 4) and the grant revocation, each naming the client', async () => {
+    const since = new Date();
+    const flow = await authorizeThroughPages(s, { scope: 'openid fhirUser offline_access user/*.rs', username: 'dr.smith', password: 'correct horse' });
+    const form = { grant_type: 'authorization_code', code: flow.code, redirect_uri: flow.redirectUri, code_verifier: flow.verifier, client_id: flow.clientId };
+    const tokens = (await s.http.post('/auth/token').type('form').send(form)).body;
+    const codeReplay = rid();
+    expect((await s.http.post('/auth/token').set('X-Request-Id', codeReplay).type('form').send(form)).status).toBe(400);
+    const flow2 = await authorizeThroughPages(s, { scope: 'openid fhirUser offline_access user/*.rs', username: 'dr.smith', password: 'correct horse' });
+    const tokens2 = (await s.http.post('/auth/token').type('form').send({ ...form, code: flow2.code, code_verifier: flow2.verifier })).body;
+    const refresh = { grant_type: 'refresh_token', refresh_token: tokens2.refresh_token, client_id: 'demo-app' };
+    expect((await s.http.post('/auth/token').type('form').send(refresh)).status).toBe(200);
+    const refreshReplay = rid();
+    expect((await s.http.post('/auth/token').set('X-Request-Id', refreshReplay).type('form').send(refresh)).status).toBe(400);
+    const ofRequest = async (subtype: string, id: string) => (await securityEvents(subtype, since)).filter((e) => JSON.stringify(e.entity).includes(id));
+    for (const [id, grantType] of [[codeReplay, 'authorization_code'], [refreshReplay, 'refresh_token']]) {
+      const [refused] = await ofRequest('token-refused', id);
+      expect(refused?.outcome).toBe('4');
+      expect(refused.outcomeDesc).toContain(`grant_type=${grantType}`);
+      expect(refused.agent[0].who?.identifier?.value).toBe('demo-app');
+      const [revoked] = await ofRequest('token-revoked', id);
+      expect(revoked.agent[0].who?.identifier?.value).toBe('demo-app');
+      noSecrets(refused, tokens.refresh_token, tokens2.refresh_token, flow.code!);
+    }
+  });
+
   it('reading the trail needs the admin role or system/AuditEvent.rs (a wildcard scope is not enough)', async () => {
     const wildcard = (await backendToken(s, 'system/*.rs')).body.access_token;
     expect((await auditSearch('_count=1', wildcard)).status).toBe(403);
