@@ -5,6 +5,7 @@ import { DCM, subtypeCoding, typeCoding } from './audit-codes';
 const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
 const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
 const PARTICIPATION = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';
+const RESOURCE_TYPES = 'http://hl7.org/fhir/resource-types';
 const BALP_ENTITY = 'https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType';
 export const CLIENT_ID_SYSTEM = 'urn:ietf:params:oauth:client-id';
 
@@ -79,8 +80,16 @@ function entities(row: AuditRow): AuditEventEntity[] {
     list.push({
       type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
       role: { system: OBJECT_ROLE, code: '24', display: 'Query' },
-      description: row.entity_type ? `search of ${row.entity_type}` : undefined,
+      description: !row.entity_type ? undefined : row.entity_id ? `search in the compartment of ${row.entity_type}/${row.entity_id}` : `search of ${row.entity_type}`,
       query: Buffer.from(row.query, 'utf8').toString('base64'),
+    });
+  } else if (row.entity_type && !row.entity_id) {
+    // a type-level interaction with no query (`GET Observation`, `Observation/_history`, `Observation/$validate`,
+    // a refused create): the type concerned, as an entity of that resource type (R4 AuditEventEntityType)
+    list.push({
+      type: { system: RESOURCE_TYPES, code: row.entity_type, display: row.entity_type },
+      role: { system: OBJECT_ROLE, code: '4', display: 'Domain Resource' },
+      description: `${row.entity_type} (type-level interaction)`,
     });
   }
   for (const id of row.patient) {

@@ -51,6 +51,9 @@ describe('classifyRequest', () => {
     expect(c('GET', '/Patient', 'name=a%20b&_count=2').query).toBe('name=a%20b&_count=2');
     expect(c('POST', '/Patient/_search', 'x=1', { family: 'Doe', given: ['A', 'B'] }).query).toBe('x=1&family=Doe&given=A&given=B');
     expect(c('GET', '/Patient/1').query).toBeUndefined();
+    // a compartment search: the request relative to the base (the type searched is in the path)
+    expect(c('GET', '/Patient/p1/Observation', 'code=x').query).toBe('Patient/p1/Observation?code=x');
+    expect(c('GET', '/Patient/p1/*').query).toBe('Patient/p1/*');
     // never a token (RFC 6750 allows one in the query)
     expect(c('GET', '/Patient', 'name=x&access_token=eyJ.secret&_count=1').query).toBe('name=x&_count=1');
     expect(c('POST', '/Patient/_search', '', { access_token: 'eyJ.secret', name: 'y' }).query).toBe('name=y');

@@ -92,9 +92,13 @@ export function classifyRequest(method: string, pathname: string, rawQuery: stri
         } else out.subtype = ['history-instance'];
       } else if (c.startsWith('$')) op(c);
       else {
-        // compartment search: Patient/123/Observation
+        // compartment search: Patient/123/Observation. The compartment stays the entity; the type searched
+        // is only in the path, so the query recorded is the request relative to the base (BALP: the search
+        // as received), `Patient/123/Observation?code=x`
         const patient = out.patient;
         search('search-type');
+        const compartment = pathname.replace(/^\/+/, '');
+        out.query = out.query ? `${compartment}?${out.query}` : compartment;
         out.patient = [...new Set([...patient, ...out.patient])];
       }
     }

@@ -136,6 +136,26 @@ describe('AuditEvent for each FHIR interaction (IHE BALP)', () => {
     expect(patientRefs(ce)).toContain(`Patient/${patientId}`);
   });
 
+  // BALP Query (IHE.BasicAudit.Query): entity[query] carries the search as received, so the type searched
+  // is never lost: a compartment search names it in the path; a type-level interaction without a query
+  // still names its type (R4 AuditEventEntityType includes the resource types)
+  it('the type concerned is recorded: compartment searches, searches without parameters, type-level history and operations', async () => {
+    const comp = rid();
+    await t.http.get(`/fhir/Patient/${patientId}/Observation?status=final`).set('X-Request-Id', comp);
+    const ce = await eventOf(t, comp);
+    expect(queryOf(ce)).toBe(`Patient/${patientId}/Observation?status=final`);
+    expect(ce.entity?.find((x) => x.query)?.description).toBe(`search in the compartment of Patient/${patientId}`);
+    const bare = rid();
+    await t.http.get(`/fhir/Patient/${patientId}/Condition`).set('X-Request-Id', bare);
+    expect(queryOf(await eventOf(t, bare))).toBe(`Patient/${patientId}/Condition`);
+    const typeOf = (e: any) => (e.entity ?? []).find((x: any) => x.type?.system === 'http://hl7.org/fhir/resource-types')?.type?.code;
+    for (const [method, url] of [['get', '/fhir/Observation'], ['get', '/fhir/Observation/_history'], ['post', '/fhir/Observation/$validate']] as const) {
+      const id = rid();
+      await (t.http as any)[method](url).set('X-Request-Id', id).send(method === 'post' ? observation() : undefined);
+      expect([url, typeOf(await eventOf(t, id))]).toEqual([url, 'Observation']);
+    }
+  });
+
   it('history at instance, type and system level; capabilities', async () => {
     for (const [url, code] of [
       [`/fhir/Patient/${patientId}/_history`, 'history-instance'],
