@@ -80,7 +80,7 @@ function entities(row: AuditRow): AuditEventEntity[] {
     list.push({
       type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
       role: { system: OBJECT_ROLE, code: '24', display: 'Query' },
-      description: !row.entity_type ? undefined : row.entity_id ? `search in the compartment of ${row.entity_type}/${row.entity_id}` : `search of ${row.entity_type}`,
+      description: queryDescription(row),
       query: Buffer.from(row.query, 'utf8').toString('base64'),
     });
   } else if (row.entity_type && !row.entity_id) {
@@ -103,4 +103,12 @@ function entities(row: AuditRow): AuditEventEntity[] {
     list.push({ what: { identifier: { value: row.request_id } }, type: { system: BALP_ENTITY, code: 'XrequestId' } });
   }
   return list;
+}
+
+/** What the recorded query is: an operation's URL parameters, a search (of a type, or in a compartment). */
+function queryDescription(row: AuditRow): string | undefined {
+  const op = row.subtype.indexOf('operation'); // also after `access-denied` / `token-refused`
+  if (op >= 0) return `parameters of ${row.subtype[op + 1] ?? 'the operation'}`;
+  if (!row.entity_type) return undefined;
+  return row.entity_id ? `search in the compartment of ${row.entity_type}/${row.entity_id}` : `search of ${row.entity_type}`;
 }

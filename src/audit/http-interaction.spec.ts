@@ -54,6 +54,10 @@ describe('classifyRequest', () => {
     // a compartment search: the request relative to the base (the type searched is in the path)
     expect(c('GET', '/Patient/p1/Observation', 'code=x').query).toBe('Patient/p1/Observation?code=x');
     expect(c('GET', '/Patient/p1/*').query).toBe('Patient/p1/*');
+    // an operation's URL parameters (Bulk Data kick-off, the file downloaded), without credentials
+    expect(c('GET', '/$export', '_type=Patient&access_token=S').query).toBe('_type=Patient');
+    expect(c('GET', '/$export-file', '_jobId=j1&_file=Patient.ndjson').query).toBe('_jobId=j1&_file=Patient.ndjson');
+    expect(c('POST', '/Patient/$validate').query).toBeUndefined();
     // never a token (RFC 6750 allows one in the query)
     expect(c('GET', '/Patient', 'name=x&access_token=eyJ.secret&_count=1').query).toBe('name=x&_count=1');
     expect(c('POST', '/Patient/_search', '', { access_token: 'eyJ.secret', name: 'y' }).query).toBe('name=y');

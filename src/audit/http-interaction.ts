@@ -43,6 +43,8 @@ export function classifyRequest(method: string, pathname: string, rawQuery: stri
   const op = (name: string) => {
     out.subtype = ['operation', name];
     out.action = 'E';
+    // its parameters in the URL (`$export?_type=…`, the job and file of `$export-file`), never a body
+    if (rawQuery) out.query = withoutSecrets(rawQuery) || undefined;
   };
   const write = () => {
     const [subtype, action] = WRITE[m] ?? ['read', 'R'];

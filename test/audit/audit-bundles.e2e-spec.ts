@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { FHIR_JSON, startTestApp, TestApp } from '../helpers/test-app';
-import { entityRefs, eventOf, eventsOf, patientRefs, rid, subtypes } from './audit-helpers';
+import { entityRefs, eventOf, eventsOf, patientRefs, queryOf, rid, subtypes } from './audit-helpers';
 
 // Each batch/transaction entry is audited (its write in the same database
 // transaction as the entry), conditional interactions once, and Bulk Data
@@ -155,7 +155,10 @@ describe('AuditEvents of bundles, conditional interactions and Bulk Data export'
     const kickId = rid();
     const kick = await t.http.get('/fhir/$export?_type=Patient').set({ Prefer: 'respond-async', Accept: 'application/fhir+json' }).set('X-Request-Id', kickId);
     expect(kick.status).toBe(202);
-    expect(subtypes(await eventOf(t, kickId))).toEqual(['operation', '$export']);
+    const kickEvent = await eventOf(t, kickId);
+    expect(subtypes(kickEvent)).toEqual(['operation', '$export']);
+    // what was asked for and which file was downloaded (BALP: the request as received, entity role Query)
+    expect(queryOf(kickEvent)).toBe('_type=Patient');
     const statusUrl = kick.headers['content-location'].slice(t.config.publicUrl.length);
     let manifest: any;
     for (let i = 0; i < 200 && !manifest; i++) {
@@ -170,5 +173,7 @@ describe('AuditEvents of bundles, conditional interactions and Bulk Data export'
     const e = await eventOf(t, fileId);
     expect(subtypes(e)).toEqual(['operation', '$export-file']);
     expect(e.outcome).toBe('0');
+    expect(queryOf(e)).toBe(new URL(manifest.output[0].url).search.slice(1));
+    expect(e.entity?.find((x) => x.query)?.description).toBe('parameters of $export-file');
   });
 });
