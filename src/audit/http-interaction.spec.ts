@@ -45,6 +45,11 @@ describe('classifyRequest', () => {
     expect(c('GET', '/Observation', 'patient=p3,p4').patient).toEqual(['p3', 'p4']);
     expect(c('GET', '/Observation', 'subject=http://x/fhir/Patient/p5').patient).toEqual(['p5']);
     expect(c('GET', '/Observation', 'code=Patient').patient).toEqual([]);
+    // BALP PatientQuery: the Patient named by a typed reference or by _id, even when nothing is found
+    expect(c('GET', '/Observation', 'subject:Patient=p6').patient).toEqual(['p6']);
+    expect(c('GET', '/Patient', '_id=p7,p8').patient).toEqual(['p7', 'p8']);
+    expect(c('POST', '/Patient/_search', '', { _id: 'p9' }).patient).toEqual(['p9']);
+    expect(c('GET', '/Observation', '_id=o1&patient.name=smith&patient:identifier=123').patient).toEqual([]);
   });
 
   it('the query of a search: URL query and, for POST _search, the form body', () => {

@@ -38,7 +38,7 @@ export function classifyRequest(method: string, pathname: string, rawQuery: stri
     out.subtype = [subtype];
     out.action = 'E';
     out.query = searchQuery(rawQuery, m === 'POST' ? body : undefined);
-    out.patient = patientsInQuery(rawQuery, m === 'POST' ? body : undefined);
+    out.patient = patientsInQuery(rawQuery, m === 'POST' ? body : undefined, out.entityType);
   };
   const op = (name: string) => {
     out.subtype = ['operation', name];
@@ -146,15 +146,20 @@ function searchQuery(rawQuery: string, body: unknown): string | undefined {
   return parts.length ? parts.join('&') : undefined;
 }
 
-/** Patients named by search parameters: any `Patient/x` reference value, and `patient=x`. */
-function patientsInQuery(rawQuery: string, body: unknown): string[] {
+/**
+ * Patients named by search parameters (BALP PatientQuery: a Patient id as a query parameter): any
+ * `Patient/x` reference value, `patient=x`, a reference typed by the modifier (`subject:Patient=x`),
+ * and `_id` of a Patient search.
+ */
+function patientsInQuery(rawQuery: string, body: unknown, type: string | undefined): string[] {
   const found = new Set<string>();
   for (const [k, v] of new URLSearchParams(searchQuery(rawQuery, body) ?? '')) {
-    const name = k.split(':')[0].split('.')[0];
+    // a plain id names a Patient only for these (not `patient.name=x`, `patient:identifier=x`)
+    const byId = k === 'patient' || (k.endsWith(':Patient') && !k.includes('.')) || (type === 'Patient' && k === '_id');
     for (const value of v.split(',')) {
       const ref = PATIENT_REF_RE.exec(value);
       if (ref) found.add(ref[1]);
-      else if (name === 'patient' && /^[A-Za-z0-9.-]{1,64}$/.test(value)) found.add(value);
+      else if (byId && /^[A-Za-z0-9.-]{1,64}$/.test(value)) found.add(value);
     }
   }
   return [...found];
