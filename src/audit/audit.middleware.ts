@@ -90,6 +90,12 @@ export function requestEvent(req: Request, res: Response, url: string, text: str
     const version = versionOf(res, event);
     if (version !== undefined) event.entityVersion = version;
   }
+  if (event.entityType === 'Binary') {
+    // a raw Binary names its Patient in X-Security-Context (http.html#binary), not in the bytes it sends
+    const context = res.getHeader('X-Security-Context');
+    const m = typeof context === 'string' ? /(?:^|\/)Patient\/([A-Za-z0-9.-]{1,64})$/.exec(context) : null;
+    if (m && !event.patient.includes(m[1])) event.patient = [...event.patient, m[1]];
+  }
   // the CapabilityStatement (about 1 MB) names no patient: not worth a scan at every SMART launch
   if (text && text.length < SCAN_LIMIT && event.subtype[0] !== 'capabilities') {
     const found = patientsInBody(text);

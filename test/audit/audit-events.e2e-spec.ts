@@ -198,6 +198,20 @@ describe('AuditEvent for each FHIR interaction (IHE BALP)', () => {
     expect(entityRefs(e)).toContain(`Binary/${b.body.id}/_history/1`);
   });
 
+  // BALP PatientRead: the Patient the data is about is its own entity; for a raw Binary download that is its
+  // securityContext (http.html#binary, answered as X-Security-Context), not in the bytes sent
+  it('Binary download of a patient document names the Patient of its securityContext', async () => {
+    const b = await t.http.post('/fhir/Binary').set('Content-Type', 'text/plain').set('X-Security-Context', `Patient/${patientId}`).send('a report');
+    expect(b.status).toBe(201);
+    const binaryId = /Binary\/([^/]+)/.exec(b.headers.location)![1];
+    for (const url of [`/fhir/Binary/${binaryId}`, `/fhir/Binary/${binaryId}/_history/1`]) {
+      const id = rid();
+      const raw = await t.http.get(url).set('Accept', 'text/plain').set('X-Request-Id', id);
+      expect(raw.text).toBe('a report');
+      expect([url, patientRefs(await eventOf(t, id))]).toEqual([url, [`Patient/${patientId}`]]);
+    }
+  });
+
   it('batch: the Bundle itself and each read entry', async () => {
     const id = rid();
     const res = await t.http
