@@ -1,6 +1,7 @@
 import { badRequest } from '../errors';
 import { SqlParams } from '../storage/sql-params';
-import type { CriteriaSql, IndexSource } from './criteria-sql';
+import type { IndexSource } from './chain-sql';
+import type { CriteriaSql } from './criteria-sql';
 import { INDEX_TABLE } from './index-tables';
 import type { Criterion, Cursor, ParamCriterion, SearchQuery, SortKey } from './search-query';
 import { kindOf } from './search-params';
