@@ -20,19 +20,11 @@ export class CanonicalIncludes {
   ) {}
 
   /**
-   * Types among these with a canonical `url`: a uri parameter `url` and a token `version` (the canonical
-   * resources; Device's `url` is a network address), so that includes of other targets pay nothing.
-   */
-  canonicalTypes(types: string[]): string[] {
-    return types.filter((t) => this.registry.param(t, 'url')?.type === 'uri' && this.registry.param(t, 'version')?.type === 'token');
-  }
-
-  /**
    * Forward: the canonical targets, among `types`, of the sources' reference rows that `sourceRows`
    * selects (SQL over alias `x` of `table`, its values bound in the criteria it is given).
    */
   async forward(newCriteria: () => CriteriaSql, table: string, sourceRows: (crit: CriteriaSql) => string, types: string[], limit: number): Promise<ResourceRow[]> {
-    const targets = this.canonicalTypes(types);
+    const targets = canonicalTypes(this.registry, types);
     if (!targets.length) return [];
     const source = newCriteria();
     const values = (
@@ -67,7 +59,7 @@ export class CanonicalIncludes {
   frontierCanonicals(frontier: ResourceRow[]): { versioned: string[]; bare: string[] } {
     const versioned: string[] = [];
     const bare: string[] = [];
-    const types = new Set(this.canonicalTypes([...new Set(frontier.map((r) => r.resource_type))]));
+    const types = new Set(canonicalTypes(this.registry, [...new Set(frontier.map((r) => r.resource_type))]));
     for (const row of frontier) {
       if (!types.has(row.resource_type)) continue;
       const { url, version } = canonicalOf(row.content);
@@ -80,10 +72,27 @@ export class CanonicalIncludes {
 
   /** SQL over reference row `x`: false for a bare `url` row standing for one of the same element's `url|version`. */
   bareGuard(crit: CriteriaSql, bare: string[]): string {
-    return `NOT (x.target_id IS NULL AND x.value = ANY(${crit.p.bind(bare, 'text[]')}) AND EXISTS (SELECT 1 FROM ${INDEX_TABLE} z
-        WHERE z.resource_type = x.resource_type AND z.resource_id = x.resource_id AND z.param = x.param AND z.kind = '${KIND.reference}'
-          AND left(z.value, length(x.value) + 1) = x.value || '|'))`;
+    return `NOT (x.target_id IS NULL AND x.value = ANY(${crit.p.bind(bare, 'text[]')}) AND ${versionedSibling('x', 'z', INDEX_TABLE)})`;
   }
+}
+
+/**
+ * Types among these with a canonical `url`: a uri parameter `url` and a token `version` (the canonical
+ * resources; Device's `url` is a network address). References to them may be canonicals, followed by
+ * `_include`/`_revinclude` (CanonicalIncludes) and by chains and `_has` (chain-sql.ts).
+ */
+export function canonicalTypes(registry: SearchParameterRegistry, types: string[]): string[] {
+  return types.filter((t) => registry.param(t, 'url')?.type === 'uri' && registry.param(t, 'version')?.type === 'token');
+}
+
+/**
+ * SQL over reference row `x` of `table`: it is the bare `url` a canonical `url|version` of the same
+ * resource and parameter is also indexed as (index-values.ts `referenceEntries`), not a reference of its
+ * own (`z`: the alias of the row looked for).
+ */
+export function versionedSibling(x: string, z: string, table: string): string {
+  return `EXISTS (SELECT 1 FROM ${table} ${z} WHERE ${z}.resource_type = ${x}.resource_type AND ${z}.resource_id = ${x}.resource_id AND ${z}.param = ${x}.param
+          AND ${z}.kind = '${KIND.reference}' AND left(${z}.value, length(${x}.value) + 1) = ${x}.value || '|')`;
 }
 
 function canonicalOf(content: string): { url?: string; version?: string } {
