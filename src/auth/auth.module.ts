@@ -15,7 +15,7 @@ import { AuthEvents } from './auth-events';
 import { AuthorizeFlow } from './authorize.service';
 import { ScopedEntryAccess } from './bundle-access';
 import { ClientAuthenticator } from './client-auth.service';
-import { ClientLockout } from './client-lockout';
+import { CredentialLockout } from './credential-lockout';
 import { ClientRepository } from './client.repository';
 import { securityContributor } from './discovery';
 import { FhirAuthGuard } from './fhir-auth.guard';
@@ -52,7 +52,7 @@ const PURGE_INTERVAL_MS = 10 * 60_000;
     Revocations,
     Tokens,
     ClientAuthenticator,
-    ClientLockout,
+    CredentialLockout,
     TokenEndpoint,
     Introspection,
     PatientDirectory,

@@ -4,6 +4,7 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { FhirDefinitions } from '../fhir/definitions/definitions.module';
 import { AuthEvents } from './auth-events';
 import { AuthUser, ClientRepository, OAuthClient } from './client.repository';
+import { CredentialLockout, userSubject } from './credential-lockout';
 import { GrantRepository, PendingRequest } from './grant.repository';
 import { INTROSPECT_PERMISSION } from './introspection.service';
 import { consentPage, errorPage, FormState, loginPage, patientPickerPage } from './pages';
@@ -12,7 +13,6 @@ import { adminPowers } from './scope-policy';
 import { SearchService } from '../fhir/search/search.service';
 import { allowedScopes, describeScope, filterApplicable, parseScopes } from './scopes';
 import { decoyHash, randomToken, safeEqual, sha256, verifySecret } from './secrets';
-import { SecurityRepository } from './security.repository';
 
 /** An HTML page to show, or a redirect back to the client. */
 export type FlowResult = { status: number; html: string; cookie?: string } | { redirect: string };
@@ -40,7 +40,7 @@ export class AuthorizeFlow {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clients: ClientRepository,
     private readonly grants: GrantRepository,
-    private readonly security: SecurityRepository,
+    private readonly lockout: CredentialLockout,
     private readonly patients: PatientDirectory,
     private readonly definitions: FhirDefinitions,
     private readonly events: AuthEvents,
@@ -116,19 +116,20 @@ export class AuthorizeFlow {
     if ('status' in s) return s;
     const { request, client, state } = s;
     const username = form.username ?? '';
-    const lockKey = `user:${username.toLowerCase()}`;
-    if (await this.security.lockedUntil(lockKey)) {
+    // counted per username and address, known or not (CredentialLockout): a wrong-password flood locks the flooding address
+    const subject = userSubject(username);
+    if (await this.lockout.locked(subject, address)) {
       this.events.emit({ type: 'login', outcome: 'failure', reason: 'locked', username, clientId: client.clientId, address });
       return page(429, loginPage(state, clientName(client), 'Too many failed sign-ins. Try again later.'));
     }
     const user = await this.clients.user(username);
     const ok = await verifySecret(form.password ?? '', user?.passwordHash ?? (await decoyHash()));
     if (!user || !ok) {
-      await this.security.recordFailure(lockKey, this.config.authLockoutThreshold, this.config.authLockoutSeconds);
+      await this.lockout.failed(subject, address);
       this.events.emit({ type: 'login', outcome: 'failure', reason: 'bad credentials', username, clientId: client.clientId, address });
       return page(401, loginPage(state, clientName(client), 'Invalid username or password.'));
     }
-    await this.security.clearFailures(lockKey);
+    await this.lockout.succeeded(subject, address);
     this.events.emit({ type: 'login', outcome: 'success', username, fhirUser: user.fhirUser, clientId: client.clientId, address });
     const patientUser = patientOf(user);
     if (patientUser && request.patient && request.patient !== patientUser) {

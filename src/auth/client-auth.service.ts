@@ -9,7 +9,7 @@ import {
   jwtVerify,
 } from './jose';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { ClientLockout } from './client-lockout';
+import { clientSubject, CredentialLockout } from './credential-lockout';
 import { ClientRepository, OAuthClient, TokenEndpointAuthMethod } from './client.repository';
 import { invalidClient, invalidRequest } from './oauth-error';
 import { decoyHash, verifySecret } from './secrets';
@@ -40,7 +40,7 @@ export class ClientAuthenticator {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clients: ClientRepository,
     private readonly security: SecurityRepository,
-    private readonly lockout: ClientLockout,
+    private readonly lockout: CredentialLockout,
   ) {}
 
   async authenticate(req: Request, form: Form): Promise<OAuthClient> {
@@ -60,7 +60,7 @@ export class ClientAuthenticator {
     return client;
   }
 
-  /** A client secret, checked unless this address (or, briefly, everyone) failed too often for the client (ClientLockout). */
+  /** A client secret, checked unless this address (or, briefly, everyone) failed too often for the client (CredentialLockout). */
   private async withSecret(
     address: string | undefined,
     clientId: string | undefined,
@@ -70,15 +70,16 @@ export class ClientAuthenticator {
   ): Promise<OAuthClient> {
     if (!clientId) throw invalidClient('client_id is required');
     if (formClientId && formClientId !== clientId) throw invalidRequest('client_id does not match the authenticated client');
-    if (await this.lockout.locked(clientId, address)) throw invalidClient('too many failed authentications; try again later');
+    const subject = clientSubject(clientId);
+    if (await this.lockout.locked(subject, address)) throw invalidClient('too many failed authentications; try again later');
     const client = await this.clients.client(clientId);
     const ok = await verifySecret(secret, client?.secretHash ?? (await decoyHash()));
     if (!client || !ok || !client.secretHash) {
-      await this.lockout.failed(clientId, address);
+      await this.lockout.failed(subject, address);
       throw invalidClient('client authentication failed');
     }
     if (client.authMethod !== method) throw invalidClient(`this client must authenticate with ${client.authMethod}`);
-    await this.lockout.succeeded(clientId, address);
+    await this.lockout.succeeded(subject, address);
     return client;
   }
 

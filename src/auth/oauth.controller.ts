@@ -4,7 +4,7 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { logger } from '../logger';
 import { AuthorizeFlow, BINDING_COOKIE, FlowResult, Params } from './authorize.service';
 import { Form } from './client-auth.service';
-import { addressKey } from './client-lockout';
+import { addressKey } from './credential-lockout';
 import { Introspection } from './introspection.service';
 import { invalidRequest, OAuthError } from './oauth-error';
 import { errorPage } from './pages';

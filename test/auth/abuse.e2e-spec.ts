@@ -13,7 +13,8 @@ const tokenAttempt = (t: TestApp) => t.http.post('/auth/token').type('form').sen
 /**
  * Brute force: the login and token endpoints are rate limited per client
  * address (429 with Retry-After), and repeated failed sign-ins lock the
- * account for a while, whatever the address (OWASP ASVS 2.2.1).
+ * account for a while from that address (OWASP ASVS 2.2.1; other addresses
+ * and the per-username ceiling: login-lockout.e2e-spec.ts).
  */
 describe('rate limits and lockout', () => {
   let s: SmartApp;
@@ -37,7 +38,7 @@ describe('rate limits and lockout', () => {
     expect(statuses.slice(5)).toEqual([429, 429]);
   });
 
-  it('three failed sign-ins lock the account: even the right password is refused', async () => {
+  it('three failed sign-ins lock the account from that address: even the right password is refused', async () => {
     for (let i = 0; i < 3; i++) {
       const r = await authorizeThroughPages(s, { username: 'bob', password: `wrong ${i}`, scope: 'patient/*.rs' });
       expect((r as any).page.status).toBe(401);

@@ -1,6 +1,6 @@
 import * as http from 'http';
 import type { AddressInfo } from 'net';
-import { addressKey, CLIENT_CEILING_FACTOR, CLIENT_CEILING_SECONDS } from '../../src/auth/client-lockout';
+import { addressKey, CEILING_FACTOR, CEILING_SECONDS } from '../../src/auth/credential-lockout';
 import { SmartApp, startSmartApp } from './smart-helpers';
 
 const THRESHOLD = 3;
@@ -74,8 +74,8 @@ describe('client authentication lockout cannot be turned against the genuine cli
   });
 
   it('a guess spread over many addresses meets the per-client ceiling: checks pause for at most a minute', async () => {
-    const ceiling = THRESHOLD * CLIENT_CEILING_FACTOR;
-    const addresses = Array.from({ length: CLIENT_CEILING_FACTOR }, (_, i) => `127.0.1.${i + 1}`);
+    const ceiling = THRESHOLD * CEILING_FACTOR;
+    const addresses = Array.from({ length: CEILING_FACTOR }, (_, i) => `127.0.1.${i + 1}`);
     for (const from of addresses) {
       for (let i = 0; i < THRESHOLD; i++) expect((await tokenFrom(from, 'rs-gateway', `guess ${from} ${i}`)).status).toBe(401);
     }
@@ -86,7 +86,7 @@ describe('client authentication lockout cannot be turned against the genuine cli
       `SELECT failures, extract(epoch FROM locked_until - now()) AS left FROM auth_login_attempt WHERE key = 'client:rs-gateway'`,
     );
     expect(rows[0].failures).toBe(ceiling);
-    expect(Number(rows[0].left)).toBeLessThanOrEqual(CLIENT_CEILING_SECONDS);
+    expect(Number(rows[0].left)).toBeLessThanOrEqual(CEILING_SECONDS);
     // other clients are unaffected
     expect((await tokenFrom('127.0.2.1', 'lab-portal', 's3cret')).status).toBe(200);
     // once the short window is over the client authenticates again (the window is aged here rather than waited for)
