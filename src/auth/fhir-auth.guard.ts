@@ -4,6 +4,7 @@ import passport from 'passport';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { FhirError, issue } from '../fhir/errors';
 import { queryPairs } from '../fhir/rest/content-negotiation';
+import { formBodyPairs } from '../fhir/rest/query-string';
 import type { AuthContext } from './auth-context';
 import { AuthEvents } from './auth-events';
 import { BearerChallenge, BearerStrategy } from './bearer.strategy';
@@ -58,6 +59,7 @@ export class FhirAuthGuard implements CanActivate {
         method: req.method,
         path: req.path.slice('/fhir'.length),
         query: queryPairs(req),
+        form: () => formBodyPairs(req),
         body: req.body,
         ifNoneExist: typeof req.headers['if-none-exist'] === 'string' ? req.headers['if-none-exist'] : undefined,
         securityContext: typeof req.headers['x-security-context'] === 'string' ? req.headers['x-security-context'] : undefined,

@@ -20,6 +20,12 @@ export interface FhirRequest {
   /** path below the FHIR base, e.g. `Patient/123/_history` (no query) */
   path: string;
   query: [string, string][];
+  /**
+   * The pairs of an `application/x-www-form-urlencoded` body, read by the same function the
+   * search reads them with (`formBodyPairs`: strict, a malformed escape is a 400), so a
+   * `POST …/_search` is authorized on exactly the parameters it executes; read only when needed.
+   */
+  form?: () => [string, string][];
   body?: unknown;
   /** If-None-Exist (conditional create) */
   ifNoneExist?: string;
@@ -81,7 +87,7 @@ export class RequestAuthorizer {
     }
     if (a === 'metadata') return;
     if (a === '_history' && seg.length === 1) return this.systemHistory(auth, r.query);
-    if (a === '_search' && seg.length === 1) return this.systemSearch(auth, [...r.query, ...formPairs(r.body)]);
+    if (a === '_search' && seg.length === 1) return this.systemSearch(auth, searched(r));
     if (a.startsWith('$')) return this.operation(auth, method, 'system', a);
     if (!this.definitions.isResourceType(a)) return; // the controller answers 404
     if (a === 'Binary' && !(b ?? '').startsWith('$') && b !== '_search' && b !== '_history') {
@@ -120,6 +126,7 @@ export class RequestAuthorizer {
     // compartment search (Patient/123/Observation, by GET or POST …/_search; Patient/123/* like a system
     // search): the search restriction bounds the results
     if (seg.length === 3 && c === '*') return this.systemSearch(auth, r.query);
+    if (seg.length === 4 && c === '*' && d === '_search') return this.systemSearch(auth, searched(r));
     if ((seg.length === 3 || (seg.length === 4 && d === '_search')) && this.definitions.isResourceType(c)) return void this.criteria(auth, c, 's');
   }
 
@@ -400,9 +407,7 @@ function listedTypes(query: [string, string][]): string[] | undefined {
   return values.length ? values.map((t) => t.trim()).filter(Boolean) : undefined;
 }
 
-function formPairs(body: unknown): [string, string][] {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return [];
-  return Object.entries(body as Record<string, unknown>).flatMap(([k, v]) =>
-    (Array.isArray(v) ? v : [v]).map((x) => [k, String(x)] as [string, string]),
-  );
+/** The parameters a `POST …/_search` executes: the query string, then the form body (as the FHIR controller's `formAndQuery`). */
+function searched(r: FhirRequest): [string, string][] {
+  return [...r.query, ...(r.form?.() ?? [])];
 }
