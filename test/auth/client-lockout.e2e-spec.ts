@@ -1,6 +1,5 @@
-import * as http from 'http';
-import type { AddressInfo } from 'net';
-import { addressKey, CEILING_FACTOR, CEILING_SECONDS } from '../../src/auth/credential-lockout';
+import { addressKey } from '../../src/auth/credential-lockout';
+import { ceilingAddresses, endCeilingWindow, expectCeilingReached, listenOnLoopback } from './lockout-helpers';
 import { SmartApp, startSmartApp } from './smart-helpers';
 
 const THRESHOLD = 3;
@@ -16,45 +15,29 @@ const THRESHOLD = 3;
  */
 describe('client authentication lockout cannot be turned against the genuine client (RFC 6749 §10.10)', () => {
   let s: SmartApp;
-  let port: number;
+  let loopback: Awaited<ReturnType<typeof listenOnLoopback>>;
 
   beforeAll(async () => {
     s = await startSmartApp({ AUTH_LOCKOUT_THRESHOLD: String(THRESHOLD), AUTH_LOCKOUT_SECONDS: '600' });
-    const server = s.app.getHttpServer();
-    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
-    port = (server.address() as AddressInfo).port;
+    loopback = await listenOnLoopback(s);
   });
   afterAll(async () => {
-    await new Promise<void>((resolve) => s.app.getHttpServer().close(() => resolve()));
+    await loopback.close();
     await s.close();
   });
 
   /** client_credentials for `client` with `secret` (Basic), sent from the loopback address `from`. */
-  function tokenFrom(from: string, client: string, secret: string): Promise<{ status: number; body: any }> {
-    const body = new URLSearchParams({ grant_type: 'client_credentials' }).toString();
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        {
-          host: '127.0.0.1',
-          port,
-          localAddress: from,
-          method: 'POST',
-          path: '/auth/token',
-          headers: {
-            'Content-Type': 'application/x-www-form-urlencoded',
-            Authorization: `Basic ${Buffer.from(`${client}:${secret}`).toString('base64')}`,
-          },
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+  async function tokenFrom(from: string, client: string, secret: string): Promise<{ status: number; body: any }> {
+    const res = await loopback.postFrom(
+      from,
+      '/auth/token',
+      {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        Authorization: `Basic ${Buffer.from(`${client}:${secret}`).toString('base64')}`,
+      },
+      new URLSearchParams({ grant_type: 'client_credentials' }).toString(),
+    );
+    return { status: res.status, body: JSON.parse(res.text) };
   }
 
   it('an address that guesses wrong is throttled (even the right secret is refused there); the client from another address still gets tokens', async () => {
@@ -74,23 +57,17 @@ describe('client authentication lockout cannot be turned against the genuine cli
   });
 
   it('a guess spread over many addresses meets the per-client ceiling: checks pause for at most a minute', async () => {
-    const ceiling = THRESHOLD * CEILING_FACTOR;
-    const addresses = Array.from({ length: CEILING_FACTOR }, (_, i) => `127.0.1.${i + 1}`);
-    for (const from of addresses) {
+    for (const from of ceilingAddresses()) {
       for (let i = 0; i < THRESHOLD; i++) expect((await tokenFrom(from, 'rs-gateway', `guess ${from} ${i}`)).status).toBe(401);
     }
     const paused = await tokenFrom('127.0.2.1', 'rs-gateway', 'gw-s3cret');
     expect(paused.status).toBe(401);
     expect(paused.body.error_description).toMatch(/too many failed authentications/);
-    const { rows } = await s.db.query(
-      `SELECT failures, extract(epoch FROM locked_until - now()) AS left FROM auth_login_attempt WHERE key = 'client:rs-gateway'`,
-    );
-    expect(rows[0].failures).toBe(ceiling);
-    expect(Number(rows[0].left)).toBeLessThanOrEqual(CEILING_SECONDS);
+    await expectCeilingReached(s, 'client:rs-gateway', THRESHOLD);
     // other clients are unaffected
     expect((await tokenFrom('127.0.2.1', 'lab-portal', 's3cret')).status).toBe(200);
-    // once the short window is over the client authenticates again (the window is aged here rather than waited for)
-    await s.db.query(`UPDATE auth_login_attempt SET locked_until = now() - interval '1 second' WHERE key = 'client:rs-gateway'`);
+    // once the short window is over the client authenticates again
+    await endCeilingWindow(s, 'client:rs-gateway');
     expect((await tokenFrom('127.0.2.1', 'rs-gateway', 'gw-s3cret')).status).toBe(200);
   });
 

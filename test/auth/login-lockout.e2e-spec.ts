@@ -1,9 +1,7 @@
 import type { AuditEvent, Bundle } from 'fhir/r4';
-import * as http from 'http';
-import type { AddressInfo } from 'net';
 import { AuthEvents, SecurityEvent } from '../../src/auth/auth-events';
-import { CEILING_FACTOR, CEILING_SECONDS } from '../../src/auth/credential-lockout';
-import { backendToken, cookieOf, formFields, pkce, SmartApp, startSmartApp } from './smart-helpers';
+import { ceilingAddresses, endCeilingWindow, expectCeilingReached, listenOnLoopback } from './lockout-helpers';
+import { backendToken, cookieOf, formFields, SmartApp, startAuthorization, startSmartApp } from './smart-helpers';
 
 const THRESHOLD = 3;
 
@@ -18,55 +16,30 @@ const THRESHOLD = 3;
  */
 describe('login page lockout cannot be turned against the genuine user', () => {
   let s: SmartApp;
-  let port: number;
+  let loopback: Awaited<ReturnType<typeof listenOnLoopback>>;
   const events: SecurityEvent[] = [];
 
   beforeAll(async () => {
     s = await startSmartApp({ AUTH_LOCKOUT_THRESHOLD: String(THRESHOLD), AUTH_LOCKOUT_SECONDS: '600' });
     s.app.get(AuthEvents).subscribe((e) => void events.push(e));
-    const server = s.app.getHttpServer();
-    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
-    port = (server.address() as AddressInfo).port;
+    loopback = await listenOnLoopback(s);
   });
   afterAll(async () => {
-    await new Promise<void>((resolve) => s.app.getHttpServer().close(() => resolve()));
+    await loopback.close();
     await s.close();
   });
-
-  /** A raw request from the loopback address `from` (the client address the server sees). */
-  function requestFrom(from: string, path: string, headers: Record<string, string>, body: string): Promise<{ status: number; text: string; location?: string }> {
-    return new Promise((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, localAddress: from, method: 'POST', path, headers }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode!, text, location: res.headers.location }));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-  }
 
   /**
    * An authorization request of demo-app, then its login form posted from `from`; on success the
    * consent is given from there too and the redirect's code returned.
    */
   async function signInFrom(from: string, username: string, password: string): Promise<{ status: number; text: string; code?: string }> {
-    const start = await s.http.get('/auth/authorize').query({
-      response_type: 'code',
-      client_id: 'demo-app',
-      redirect_uri: 'http://localhost:9000/callback',
-      scope: 'user/*.rs',
-      state: 'st',
-      aud: s.baseUrl,
-      code_challenge: pkce().challenge,
-      code_challenge_method: 'S256',
-    });
+    const { start } = await startAuthorization(s, { scope: 'user/*.rs' });
     expect(start.status).toBe(200);
     const headers = { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: cookieOf(start)! };
-    const login = await requestFrom(from, '/auth/login', headers, new URLSearchParams({ ...formFields(start.text), username, password }).toString());
+    const login = await loopback.postFrom(from, '/auth/login', headers, new URLSearchParams({ ...formFields(start.text), username, password }).toString());
     if (login.status !== 200) return login;
-    const done = await requestFrom(from, '/auth/consent', headers, new URLSearchParams({ ...formFields(login.text), decision: 'allow' }).toString());
+    const done = await loopback.postFrom(from, '/auth/consent', headers, new URLSearchParams({ ...formFields(login.text), decision: 'allow' }).toString());
     return { ...login, code: new URL(done.location ?? 'http://invalid/').searchParams.get('code') ?? undefined };
   }
 
@@ -126,23 +99,17 @@ describe('login page lockout cannot be turned against the genuine user', () => {
   });
 
   it('a guess spread over many addresses meets the per-username ceiling: sign-ins pause for at most a minute', async () => {
-    const ceiling = THRESHOLD * CEILING_FACTOR;
-    const addresses = Array.from({ length: CEILING_FACTOR }, (_, i) => `127.0.1.${i + 1}`);
-    for (const from of addresses) {
+    for (const from of ceilingAddresses()) {
       for (let i = 0; i < THRESHOLD; i++) expect((await signInFrom(from, 'admin', `guess ${from} ${i}`)).status).toBe(401);
     }
     events.length = 0;
     expect(isLockedPage(await signInFrom('127.0.2.1', 'admin', 'admin pw'))).toBe(true);
     expect(events).toContainEqual(expect.objectContaining({ type: 'login', outcome: 'failure', reason: 'locked', username: 'admin', address: '127.0.2.1' }));
-    const { rows } = await s.db.query(
-      `SELECT failures, extract(epoch FROM locked_until - now()) AS left FROM auth_login_attempt WHERE key = 'user:admin'`,
-    );
-    expect(rows[0].failures).toBe(ceiling);
-    expect(Number(rows[0].left)).toBeLessThanOrEqual(CEILING_SECONDS);
+    await expectCeilingReached(s, 'user:admin', THRESHOLD);
     // other users are unaffected
     expect((await signInFrom('127.0.2.1', 'dr.smith', 'correct horse')).status).toBe(200);
-    // once the short window is over the user signs in again (the window is aged here rather than waited for)
-    await s.db.query(`UPDATE auth_login_attempt SET locked_until = now() - interval '1 second' WHERE key = 'user:admin'`);
+    // once the short window is over the user signs in again
+    await endCeilingWindow(s, 'user:admin');
     expect((await signInFrom('127.0.2.1', 'admin', 'admin pw')).status).toBe(200);
   });
 });

@@ -172,12 +172,8 @@ export interface CodeFlowOptions {
   secret?: string;
 }
 
-/**
- * The authorization code flow driven through the HTML forms (what a browser
- * does, without one): authorize → login → (picker) → consent → redirect.
- * Returns the redirect URL and the PKCE verifier.
- */
-export async function authorizeThroughPages(s: SmartApp, o: CodeFlowOptions) {
+/** GET /auth/authorize with PKCE: the login page (`start`) and what the rest of the flow needs. */
+export async function startAuthorization(s: SmartApp, o: Pick<CodeFlowOptions, 'clientId' | 'redirectUri' | 'scope' | 'launch' | 'aud'>) {
   const { verifier, challenge } = pkce();
   const clientId = o.clientId ?? 'demo-app';
   const redirectUri = o.redirectUri ?? 'http://localhost:9000/callback';
@@ -194,6 +190,16 @@ export async function authorizeThroughPages(s: SmartApp, o: CodeFlowOptions) {
   };
   if (o.launch) q.launch = o.launch;
   const start = await s.http.get('/auth/authorize').query(q);
+  return { start, state, verifier, redirectUri, clientId };
+}
+
+/**
+ * The authorization code flow driven through the HTML forms (what a browser
+ * does, without one): authorize → login → (picker) → consent → redirect.
+ * Returns the redirect URL and the PKCE verifier.
+ */
+export async function authorizeThroughPages(s: SmartApp, o: CodeFlowOptions) {
+  const { start, state, verifier, redirectUri, clientId } = await startAuthorization(s, o);
   if (start.status !== 200) return { start, state, verifier, redirectUri, clientId };
   const cookie = cookieOf(start)!;
   let page = await s.http
