@@ -42,7 +42,8 @@ export function classifyRequest(method: string, pathname: string, rawQuery: stri
   };
   const op = (name: string) => {
     out.subtype = ['operation', name];
-    out.action = 'E';
+    // DELETE on an operation URL removes what it names (the Bulk Data status URL cancels and deletes the job)
+    out.action = m === 'DELETE' ? 'D' : 'E';
     // its parameters in the URL (`$export?_type=…`, the job and file of `$export-file`), never a body
     if (rawQuery) out.query = withoutSecrets(rawQuery) || undefined;
   };

@@ -176,4 +176,20 @@ describe('AuditEvents of bundles, conditional interactions and Bulk Data export'
     expect(queryOf(e)).toBe(new URL(manifest.output[0].url).search.slice(1));
     expect(e.entity?.find((x) => x.query)?.description).toBe('parameters of $export-file');
   });
+
+  // Bulk Data: DELETE on the status URL deletes the job and its files; BALP records what the method did (action D)
+  it('Bulk Data: cancelling an export (DELETE on the status URL) is action D, polling stays E', async () => {
+    const kick = await t.http.get('/fhir/$export?_type=Patient').set({ Prefer: 'respond-async', Accept: 'application/fhir+json' });
+    expect(kick.status).toBe(202);
+    const statusUrl = kick.headers['content-location'].slice(t.config.publicUrl.length);
+    const pollId = rid();
+    expect((await t.http.get(statusUrl).set('Accept', 'application/json').set('X-Request-Id', pollId)).status).toBeLessThan(300);
+    const cancelId = rid();
+    expect((await t.http.delete(statusUrl).set('X-Request-Id', cancelId)).status).toBe(202);
+    const cancel = await eventOf(t, cancelId);
+    expect(subtypes(cancel)).toEqual(['operation', '$export-poll-status']);
+    expect(cancel.action).toBe('D');
+    expect(cancel.outcome).toBe('0');
+    expect((await eventOf(t, pollId)).action).toBe('E');
+  });
 });
