@@ -16,16 +16,27 @@ export function auditVersion(text: string | undefined): number | undefined {
 const SECURITY_STATUSES = new Set([401, 403]);
 
 /**
+ * A refusal by the resource server's bearer authentication: 401, or 400 `invalid_request` (RFC 6750
+ * §3.1: a malformed Authorization header), told apart from other 400s by its `WWW-Authenticate`
+ * challenge, which only the authentication sets. BALP: a failed authentication either way.
+ */
+export function isTokenRefusal(status: number, challenge: unknown): boolean {
+  if (status === 401) return true;
+  return status === 400 && typeof challenge === 'string' && /^Bearer\b.*\berror="invalid_request"/i.test(challenge);
+}
+
+/**
  * `outcomeDesc` of a failed interaction: the status and, per issue of its OperationOutcome, the
  * issue code and the elements concerned (`400: structure at Patient.birthDate`). Not the diagnostics:
  * validation and patch messages repeat the values submitted (`"John Q …" is not a valid date`), and
- * the audit trail never holds resource content. 401 and 403 keep theirs (which scope, which token problem).
+ * the audit trail never holds resource content. 401 and 403 keep theirs (which scope, which token problem),
+ * and so does any other security refusal (`security`: a 400 `invalid_request` of the bearer authentication).
  */
-export function failureDescription(status: number, issues: unknown): string {
+export function failureDescription(status: number, issues: unknown, security = SECURITY_STATUSES.has(status)): string {
   const list = Array.isArray(issues) ? (issues as { code?: unknown; diagnostics?: unknown; expression?: unknown }[]) : [];
   const parts = list.flatMap((i) => {
     if (!i || typeof i !== 'object') return [];
-    if (SECURITY_STATUSES.has(status) && typeof i.diagnostics === 'string') return [i.diagnostics];
+    if (security && typeof i.diagnostics === 'string') return [i.diagnostics];
     const code = typeof i.code === 'string' ? i.code : 'error';
     const where = Array.isArray(i.expression) ? i.expression.filter((e) => typeof e === 'string') : [];
     return [where.length ? `${code} at ${where.join(', ')}` : code];

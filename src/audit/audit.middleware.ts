@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { authOf } from '../auth/auth-context';
 import { agentOf, AuditService } from './audit.service';
-import { auditVersion, failureDescription } from './audit-values';
+import { auditVersion, failureDescription, isTokenRefusal } from './audit-values';
 import type { AuditRecord } from './audit.types';
 import { attachAuditScope } from './audit-scope';
 import { bundleEntryEvents } from './bundle-entries';
@@ -72,13 +72,15 @@ export function requestEvent(req: Request, res: Response, url: string, text: str
     query: i.query,
     patient: i.patient,
   };
-  if (status === 401 || status === 403) {
-    // the resource server refused the token or the scope: a security event as well as the interaction
-    event.type = status === 401 ? '110114' : '110113';
-    event.subtype = [status === 401 ? 'token-refused' : 'access-denied', ...i.subtype];
+  const tokenRefused = isTokenRefusal(status, res.getHeader('WWW-Authenticate'));
+  if (tokenRefused || status === 403) {
+    // the resource server refused the token (401, or 400 for a malformed Authorization header) or the scope:
+    // a security event as well as the interaction
+    event.type = tokenRefused ? '110114' : '110113';
+    event.subtype = [tokenRefused ? 'token-refused' : 'access-denied', ...i.subtype];
   }
   if (status >= 400) {
-    event.outcomeDesc = describeFailure(status, text);
+    event.outcomeDesc = describeFailure(status, text, tokenRefused || status === 403);
     return event;
   }
   if (status === 200 && req.method === 'POST' && i.subtype[0] === 'create') {
@@ -124,7 +126,7 @@ function versionOf(res: Response, event: AuditRecord): number | undefined {
 }
 
 /** The OperationOutcome answered, described without what the client submitted (`failureDescription`). */
-function describeFailure(status: number, text: string | undefined): string {
+function describeFailure(status: number, text: string | undefined, security: boolean): string {
   let issues: unknown;
   if (text && text.length < 65536) {
     try {
@@ -133,5 +135,5 @@ function describeFailure(status: number, text: string | undefined): string {
       /* not JSON */
     }
   }
-  return failureDescription(status, issues);
+  return failureDescription(status, issues, security);
 }

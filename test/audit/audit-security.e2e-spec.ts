@@ -78,6 +78,29 @@ describe('security events and access to the audit trail', () => {
     expect(denied.agent.flatMap((a) => a.policy ?? [])).toContain(jti(narrow));
   });
 
+  // RFC 6750 §3.1: a malformed Authorization header is answered 400 invalid_request; BALP: a failed
+  // authentication all the same, recorded like the 401s (110114, token-refused + the interaction, outcome 4)
+  it('a 400 invalid_request at the FHIR API (malformed Authorization header) is a token-refused security event like a 401', async () => {
+    const since = new Date();
+    const ids: string[] = [];
+    for (const header of ['Bearer', 'Bearer two tokens']) {
+      const id = rid();
+      ids.push(id);
+      const res = await s.http.get('/fhir/Patient/alice').set('Authorization', header).set('X-Request-Id', id);
+      expect(res.status).toBe(400);
+      expect(res.headers['www-authenticate']).toContain('invalid_request');
+    }
+    const refused = await securityEvents('token-refused', since);
+    for (const id of ids) {
+      const e = refused.find((x) => JSON.stringify(x).includes(id))!;
+      expect(e).toBeDefined();
+      expect(e.type.code).toBe('110114');
+      expect(subtypes(e)).toEqual(['token-refused', 'read']);
+      expect(e.outcome).toBe('4');
+      expect(e.outcomeDesc).toMatch(/^400: .*Authorization header/);
+    }
+  });
+
   it('refresh, revocation and client registration', async () => {
     const since = new Date();
     const flow = await authorizeThroughPages(s, { scope: 'openid fhirUser offline_access user/*.rs', username: 'dr.smith', password: 'correct horse' });
