@@ -7,6 +7,12 @@ export const RESTFUL_INTERACTION = 'http://hl7.org/fhir/restful-interaction';
 /** this server's codes for security events that DICOM does not name */
 export const SECURITY_EVENT = 'urn:fhir-r4-server:audit-security-event';
 
+/**
+ * `audit_event.entity_type` of an OAuth client as the entity of a security event (the client
+ * registered; `entity_id` its client_id): lower case, never a resource type.
+ */
+export const CLIENT_ENTITY = 'client';
+
 /** AuditEvent.type codes stored in `audit_event.type`. */
 const TYPES: Record<string, Coding> = {
   rest: { system: AUDIT_EVENT_TYPE, code: 'rest', display: 'Restful Operation' },

@@ -1,6 +1,6 @@
 import type { AuditEvent, AuditEventAgent, AuditEventEntity } from 'fhir/r4';
 import type { AuditRow } from './audit-chain';
-import { DCM, subtypeCoding, typeCoding } from './audit-codes';
+import { CLIENT_ENTITY, DCM, subtypeCoding, typeCoding } from './audit-codes';
 
 const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
 const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
@@ -68,7 +68,15 @@ function agents(row: AuditRow, baseUrl: string): AuditEventAgent[] {
 
 function entities(row: AuditRow): AuditEventEntity[] {
   const list: AuditEventEntity[] = [];
-  if (row.entity_type && row.entity_id) {
+  if (row.entity_type === CLIENT_ENTITY && row.entity_id) {
+    // the OAuth client a security event concerns (a registration: the client registered)
+    list.push({
+      what: { identifier: { system: CLIENT_ID_SYSTEM, value: row.entity_id }, display: row.entity_id },
+      type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
+      role: { system: OBJECT_ROLE, code: '11', display: 'Security User Entity' },
+      description: 'OAuth client',
+    });
+  } else if (row.entity_type && row.entity_id) {
     const version = row.entity_version !== null ? `/_history/${row.entity_version}` : '';
     list.push({
       what: { reference: `${row.entity_type}/${row.entity_id}${version}` },

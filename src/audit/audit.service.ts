@@ -5,7 +5,7 @@ import { Database } from '../database/database';
 import type { RequestContext } from '../fhir/rest/request-context';
 import type { WriteExtra } from '../fhir/storage/storage.types';
 import { logger } from '../logger';
-import { securitySubtypeCode, securityType } from './audit-codes';
+import { CLIENT_ENTITY, securitySubtypeCode, securityType } from './audit-codes';
 import { AuditSealer } from './audit-sealer';
 import { truncate } from './audit-values';
 import { AUDIT_CONFIG, AuditConfig } from './audit.config';
@@ -129,6 +129,7 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
       tokenId: e.tokenId,
       network: e.network,
       requestId: e.requestId,
+      ...(e.registeredClientId ? { entityType: CLIENT_ENTITY, entityId: e.registeredClientId } : {}),
       patient: e.patient ? [e.patient] : [],
     });
   }

@@ -66,6 +66,8 @@ export interface SecurityEvent {
   tokenId?: string;
   /** Patient id in context (launch/patient) */
   patient?: string;
+  /** a client registration: the client registered, an entity (the agent is `clientId`, who registered it) */
+  registeredClientId?: string;
   /** client network address (e.g. `req.ip`) */
   network?: string;
   requestId?: string;

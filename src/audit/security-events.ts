@@ -44,6 +44,7 @@ export function fromAuthEvent(e: AuthEvent): SecurityEvent | undefined {
     fhirUser: e.fhirUser,
     tokenId: e.tokenId,
     patient: e.patient,
+    registeredClientId: e.registeredClientId,
     network: e.address,
     requestId: e.requestId,
   };

@@ -34,10 +34,22 @@ export class AdminController {
     private readonly keys: SigningKeys,
   ) {}
 
-  /** RFC 7591 §3: the initial access token is an admin token (`AuthContext.admin`: role and scope). */
+  /**
+   * RFC 7591 §3: the initial access token is an admin token (`AuthContext.admin`: role and scope).
+   * Audited (BALP) with the registering party as agent, whether registered or refused; the client
+   * registered is the event's entity. A refusal before a token is verified (401) is recorded by the
+   * /auth audit middleware from its status.
+   */
   @Post('register')
   register(@Req() req: Request, @Res() res: Response) {
-    return this.run(req, res, async (auth) => {
+    const refused = (auth: AuthContext, status: number, body: OAuthErrorBody) =>
+      this.events.emit({
+        type: 'client-registration',
+        outcome: 'failure',
+        reason: `${status}: ${body.error}${body.error_description ? `: ${body.error_description}` : ''}`,
+        ...registeringParty(auth),
+      });
+    return this.run(req, res, refused, async (auth) => {
       if (!auth.admin) throw new OAuthError('insufficient_scope', 'client registration needs an admin token (admin role and user/*.cruds granted)', 403);
       const m = (req.body ?? {}) as ClientMetadata;
       const client = clientFromMetadata({ ...m, client_id: randomUUID() }, { authMethod: 'client_secret_basic' });
@@ -45,7 +57,7 @@ export class AdminController {
       const secret = usesSecret ? randomToken() : undefined;
       const stored = { ...client, secretHash: secret ? await hashSecret(secret) : undefined, source: 'registration' as const, createdBy: auth.username ?? auth.clientId };
       await this.clients.upsertClient(stored);
-      this.events.emit({ type: 'client-registration', outcome: 'success', clientId: client.clientId, username: auth.username });
+      this.events.emit({ type: 'client-registration', outcome: 'success', ...registeringParty(auth), registeredClientId: client.clientId });
       const body: Record<string, unknown> = { ...clientMetadataOf(stored), client_id_issued_at: Math.floor(Date.now() / 1000) };
       if (secret) Object.assign(body, { client_secret: secret, client_secret_expires_at: 0 });
       return { status: 201, body };
@@ -59,7 +71,7 @@ export class AdminController {
    */
   @Post('launch')
   launch(@Req() req: Request, @Res() res: Response) {
-    return this.run(req, res, async (auth) => {
+    return this.run(req, res, undefined, async (auth) => {
       const c = auth.admin ? [] : this.authorizer.criteria(auth, 'Patient', 'r');
       if (c.length) throw new OAuthError('insufficient_scope', 'creating a launch needs read access to all patients', 403);
       const { patient, encounter, fhirContext } = (req.body ?? {}) as Record<string, unknown>;
@@ -87,40 +99,58 @@ export class AdminController {
   /** Signing key rotation: a new key signs from now on; the old ones verify until their tokens expire. */
   @Post('keys/rotate')
   rotateKey(@Req() req: Request, @Res() res: Response) {
-    return this.run(req, res, async (auth) => {
+    return this.run(req, res, undefined, async (auth) => {
       if (!auth.admin) throw new OAuthError('insufficient_scope', 'key rotation needs an admin token (admin role and user/*.cruds granted)', 403);
       const kid = await this.keys.rotate();
       return { status: 200, body: { kid } };
     });
   }
 
-  private async run(req: Request, res: Response, work: (auth: AuthContext) => Promise<{ status: number; body: object }>) {
+  /**
+   * Authenticates the bearer token, then `work`; an error becomes its OAuth error response, and
+   * `refused` (if any) hears of it when the token was valid (who was refused).
+   */
+  private async run(
+    req: Request,
+    res: Response,
+    refused: ((auth: AuthContext, status: number, body: OAuthErrorBody) => void) | undefined,
+    work: (auth: AuthContext) => Promise<{ status: number; body: object }>,
+  ) {
     res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+    let auth: AuthContext | undefined;
     try {
       const header = req.headers.authorization ?? '';
       const m = /^Bearer +(\S+)$/i.exec(header.trim());
       if (!m) throw new OAuthError('invalid_token', 'a bearer access token is required', 401);
-      const auth = await this.tokens.authenticate(m[1]);
+      auth = await this.tokens.authenticate(m[1]);
       const r = await work(auth);
       res.status(r.status).json(r.body);
     } catch (err: any) {
-      if (err instanceof OAuthError) {
-        if (err.status === 401 || err.status === 403) {
-          res.setHeader('WWW-Authenticate', `Bearer error="${err.error}"`);
-        }
-        res.status(err.status).json(err.body());
-        return;
-      }
-      if (isUnstorableText(err)) {
-        res.status(400).json({ error: 'invalid_request', error_description: 'a value holds a character that cannot be stored (such as U+0000)' });
-        return;
-      }
-      if (err?.status === 403) {
-        res.status(403).json({ error: 'insufficient_scope', error_description: err.message });
-        return;
-      }
-      logger.error({ reqId: (req as any).id, err: err?.message }, 'auth admin endpoint failed');
-      res.status(500).json({ error: 'server_error', error_description: 'internal error' });
+      const { status, body } = errorResponse(req, err);
+      if (err instanceof OAuthError && (status === 401 || status === 403)) res.setHeader('WWW-Authenticate', `Bearer error="${err.error}"`);
+      if (auth && refused) refused(auth, status, body);
+      res.status(status).json(body);
     }
   }
+}
+
+interface OAuthErrorBody {
+  error: string;
+  error_description?: string;
+}
+
+/** The agent of an event done with this token (BALP: who performed it): its client, user and token id. */
+function registeringParty(auth: AuthContext) {
+  return { clientId: auth.clientId, username: auth.username, fhirUser: auth.fhirUser, tokenId: auth.tokenId };
+}
+
+/** The OAuth error response for an admin endpoint's failure. */
+function errorResponse(req: Request, err: any): { status: number; body: OAuthErrorBody } {
+  if (err instanceof OAuthError) return { status: err.status, body: err.body() };
+  if (isUnstorableText(err)) {
+    return { status: 400, body: { error: 'invalid_request', error_description: 'a value holds a character that cannot be stored (such as U+0000)' } };
+  }
+  if (err?.status === 403) return { status: 403, body: { error: 'insufficient_scope', error_description: err.message } };
+  logger.error({ reqId: (req as any).id, err: err?.message }, 'auth admin endpoint failed');
+  return { status: 500, body: { error: 'server_error', error_description: 'internal error' } };
 }

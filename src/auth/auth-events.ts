@@ -24,8 +24,10 @@ export interface SecurityEvent {
   username?: string;
   fhirUser?: string;
   patient?: string;
-  /** access token id (jti) issued, refused or revoked */
+  /** access token id (jti) issued, refused or revoked; for a registration, the registering party's token */
   tokenId?: string;
+  /** a client registration: the client registered (`clientId` and the user are who registered it) */
+  registeredClientId?: string;
   grantType?: string;
   scope?: string;
   address?: string;

@@ -126,8 +126,60 @@ describe('security events and access to the audit trail', () => {
     noSecrets(refresh, tokens.refresh_token, refreshed.body.access_token);
     expect((await securityEvents('token-revoked', since)).length).toBeGreaterThan(0);
     const reg = (await securityEvents('client-registered', since))[0];
-    expect(reg.agent[0].who?.identifier?.value).toBe(registered.body.client_id);
+    expect(reg.outcome).toBe('0');
     noSecrets(reg, registered.body.client_secret);
+  });
+
+  // BALP: the agent is who performed the action, the registering party (the admin's client, user and
+  // token), also when it is refused; the client registered is an entity (role Security User Entity)
+  it('client registration: the registering party is the agent, the new client an entity; a refused one names the token presented', async () => {
+    const since = new Date();
+    const adminJti = jti(admin);
+    const adminClient = JSON.parse(Buffer.from(admin.split('.')[1], 'base64url').toString()).client_id as string;
+    const metadata = { client_name: 'Registered by admin', redirect_uris: ['http://localhost:9999/cb'], grant_types: ['authorization_code'] };
+    const okId = rid();
+    const registered = await s.http.post('/auth/register').set('Authorization', `Bearer ${admin}`).set('X-Request-Id', okId).send(metadata);
+    expect(registered.status).toBe(201);
+    const user = await tokenFor(s, 'dr.smith', 'openid fhirUser user/*.rs');
+    const refusedId = rid();
+    expect((await s.http.post('/auth/register').set('Authorization', `Bearer ${user}`).set('X-Request-Id', refusedId).send(metadata)).status).toBe(403);
+    const badId = rid();
+    const bad = await s.http.post('/auth/register').set('Authorization', `Bearer ${admin}`).set('X-Request-Id', badId).send({ grant_types: ['authorization_code'], redirect_uris: ['not a url'] });
+    expect(bad.status).toBe(400);
+    const events = await securityEvents('client-registered', since);
+    const of = (id: string) => {
+      const found = events.filter((e) => JSON.stringify(e.entity).includes(id));
+      expect(found).toHaveLength(1);
+      return found[0];
+    };
+
+    const ok = of(okId);
+    expect(ok.outcome).toBe('0');
+    expect(ok.agent[0].who?.identifier?.value).toBe(adminClient);
+    expect(ok.agent[0].who?.identifier?.value).not.toBe(registered.body.client_id);
+    expect(ok.agent.find((a) => a.requestor)?.altId).toBe('admin');
+    expect(ok.agent.flatMap((a) => a.policy ?? [])).toContain(adminJti);
+    const entity = ok.entity?.find((e) => e.what?.identifier?.value === registered.body.client_id);
+    expect(entity?.what?.identifier?.system).toBe('urn:ietf:params:oauth:client-id');
+    expect(entity?.role?.code).toBe('11');
+    noSecrets(ok, registered.body.client_secret, admin);
+    // found by the new client's id
+    const byEntity = await auditSearch(`entity=${registered.body.client_id}&subtype=client-registered`);
+    expect(byEntity.body.entry?.map((e: any) => e.resource.id)).toEqual([ok.id]);
+
+    const refused = of(refusedId);
+    expect(refused.outcome).toBe('4');
+    expect(refused.outcomeDesc).toContain('insufficient_scope');
+    expect(refused.agent[0].who?.display).not.toBe('anonymous');
+    expect(refused.agent.find((a) => a.requestor)?.altId).toBe('dr.smith');
+    expect(refused.agent.flatMap((a) => a.policy ?? [])).toContain(jti(user));
+    noSecrets(refused, user);
+
+    const invalid = of(badId);
+    expect(invalid.outcome).toBe('4');
+    expect(invalid.outcomeDesc).toContain('400');
+    expect(invalid.agent[0].who?.identifier?.value).toBe(adminClient);
+    expect(invalid.agent.flatMap((a) => a.policy ?? [])).toContain(adminJti);
   });
 
   // DICOM PS3.15 A.5.3 / BALP: a refused security request is recorded with outcome 4 (minor failure), and
