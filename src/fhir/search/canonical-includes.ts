@@ -86,6 +86,18 @@ export function canonicalTypes(registry: SearchParameterRegistry, types: string[
 }
 
 /**
+ * Parameters `codes` of `sources` hold `Reference`s only (their elements' datatype, reference-kinds.ts:
+ * `Flag.subject`, `Provenance.target`): an absolute URL in them is a literal reference, never a
+ * canonical, so they are followed by `target_id` alone, even to canonical types. A parameter with any
+ * `canonical` element (or one not resolved) is followed both ways: a canonical under this server's
+ * base (or relative) is indexed as the `Type/id` it names, with its `target_id`.
+ */
+export function referenceOnly(registry: SearchParameterRegistry, sources: string[], codes: string[]): boolean {
+  const kinds = sources.flatMap((t) => codes.map((c) => registry.referenceKind(t, c))).filter((k) => k !== undefined);
+  return kinds.length > 0 && kinds.every((k) => k === 'reference');
+}
+
+/**
  * SQL over reference row `x` of `table`: it is the bare `url` a canonical `url|version` of the same
  * resource and parameter is also indexed as (index-values.ts `referenceEntries`), not a reference of its
  * own (`z`: the alias of the row looked for).

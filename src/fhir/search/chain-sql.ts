@@ -1,4 +1,4 @@
-import { canonicalTypes, versionedSibling } from './canonical-includes';
+import { canonicalTypes, referenceOnly, versionedSibling } from './canonical-includes';
 import { INDEX_TABLE, KIND } from './index-tables';
 import type { ChainCriterion, Criterion, HasCriterion } from './search-query';
 import { type Stored, ValueSql } from './value-sql';
@@ -23,7 +23,8 @@ export const SOURCE_ROWS = 'a';
  * every resource they reach.
  *
  * A reference to a canonical resource (canonical-includes.ts `canonicalTypes`) may also be a canonical
- * (references.html#canonical: QuestionnaireResponse.questionnaire, PlanDefinition.action.definition…): a
+ * (references.html#canonical: QuestionnaireResponse.questionnaire, PlanDefinition.action.definition…;
+ * not through a parameter whose elements are all `Reference`s, canonical-includes.ts `referenceOnly`): a
  * reference row with no `target_id` whose value is the target's `url|version` (that version) or bare
  * `url` (every resource with that `url`), as `_revinclude` reads it. The target's own `url` rows hold
  * both forms (index-values.ts `versionedOwnUrl`), so each side finds the other by hash; a bare `url` row
@@ -50,7 +51,7 @@ export abstract class ChainSql extends ValueSql {
     const s = this.stored(types, c.code);
     const hashes = this.refHashes(s, `${tg}.resource_type || '/' || ${tg}.id`);
     // canonical targets: also the hashes of references naming their `url` rows' values
-    const canonical = canonicalTypes(this.registry, c.targets);
+    const canonical = this.canonicalTargets(types, c.code, c.targets);
     const key = canonical.length ? this.alias('k') : undefined;
     const join = key
       ? `CROSS JOIN LATERAL (SELECT unnest(ARRAY[${hashes.join(', ')}]) AS hash UNION ALL ${this.canonicalKeys(tg, canonical, s)}) ${key}
@@ -81,8 +82,13 @@ export abstract class ChainSql extends ValueSql {
             AND ${t}.resource_type = ${this.typeIn(c.targets)}
             AND ${x}.target_type = ${t}.resource_type AND ${x}.hash = ${oneOf(hashes)}
             AND NOT ${t}.deleted AND ${this.inScope(INDEX_TABLE, () => this.render(c.inner, t, c.targets) + this.restrictionAnd(t, c.targets))})`;
-    const canonical = canonicalTypes(this.registry, c.targets);
+    const canonical = this.canonicalTargets(types, c.code, c.targets);
     return canonical.length ? `(${literal} OR ${this.canonicalChain(c, canonical, a, s)})` : literal;
+  }
+
+  /** The canonical types among `targets` that parameter `code` of `types` may name by canonical: none for `Reference` elements. */
+  private canonicalTargets(types: string[], code: string, targets: string[]): string[] {
+    return referenceOnly(this.registry, types, [code]) ? [] : canonicalTypes(this.registry, targets);
   }
 
   /**
@@ -137,7 +143,7 @@ export abstract class ChainSql extends ValueSql {
           WHERE ${x}.hash = ${oneOf(hashes)}
             AND ${this.inScope(INDEX_TABLE, () => this.probes(() => this.render(c.inner, src, [c.sourceType])) + this.restrictionAnd(src, [c.sourceType]))})`;
     const targets = new Set(this.registry.targetsOf(this.registry.param(c.sourceType, c.refCode)!));
-    const canonical = canonicalTypes(this.registry, types.filter((t) => targets.has(t)));
+    const canonical = this.canonicalTargets([c.sourceType], c.refCode, types.filter((t) => targets.has(t)));
     return canonical.length ? `(${literal} OR ${this.canonicalHas(c, canonical, a, s)})` : literal;
   }
 

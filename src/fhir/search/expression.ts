@@ -51,7 +51,7 @@ export function splitUnion(expression: string): string[] {
 }
 
 /** Splits a path at top-level dots: `a.where(b.c='x').d` → [a, where(b.c='x'), d]. */
-function splitPath(path: string): string[] {
+export function splitPath(path: string): string[] {
   const out: string[] = [];
   let depth = 0;
   let quote = false;

@@ -10,7 +10,7 @@ export interface StoredParam {
 const norm = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 /** The expression parts that apply to a type, normalized. */
-function partsFor(sp: SearchParameterInfo, type: string): string[] {
+export function partsFor(sp: SearchParameterInfo, type: string): string[] {
   return splitUnion(sp.expression ?? '')
     .map(norm)
     .filter((p) => {

@@ -1,6 +1,6 @@
 import { Queryable, queryPrepared } from '../../database/database';
 import { FhirError } from '../errors';
-import { CanonicalIncludes } from './canonical-includes';
+import { CanonicalIncludes, referenceOnly } from './canonical-includes';
 import { CriteriaSql } from './criteria-sql';
 import { isContainedId } from './contained';
 import { CONTAINED_TABLE, INDEX_TABLE } from './index-tables';
@@ -108,8 +108,9 @@ export class SearchIncludes {
       FROM ${table} x JOIN resource r ON r.resource_type = x.target_type AND r.id = x.target_id
       WHERE ${conds.join(' AND ')} LIMIT ${p.bind(limit, 'int')}`;
     const rows = await this.rows(crit, sql, p.values);
-    // canonical references (`QuestionnaireResponse:questionnaire`): by the targets' `url`
-    const canonical = rows.length < limit ? await this.canonical.forward(this.newCriteria, table, sourceRows, allowed, limit - rows.length) : [];
+    // canonical references (`QuestionnaireResponse:questionnaire`): by the targets' `url`; none in `Reference` elements
+    const canonicalOk = spec.sourceType === '*' || !referenceOnly(this.registry, [spec.sourceType], spec.params);
+    const canonical = canonicalOk && rows.length < limit ? await this.canonical.forward(this.newCriteria, table, sourceRows, allowed, limit - rows.length) : [];
     return canonical.length ? [...rows, ...canonical] : rows;
   }
 
@@ -123,20 +124,26 @@ export class SearchIncludes {
     const all = spec.sourceType === '*';
     const sources = (all ? this.registry.resourceTypes : [spec.sourceType]).filter((t) => crit.typeAllowed(t));
     const p = crit.p;
-    const canonicals = this.canonical.frontierCanonicals(frontier);
-    const refs = [...frontier.map((r) => `${r.resource_type}/${r.id}`), ...canonicals.versioned, ...canonicals.bare];
+    const literal = frontier.map((r) => `${r.resource_type}/${r.id}`);
+    const found = this.canonical.frontierCanonicals(frontier);
     const frontierTypes = new Set(frontier.map((r) => r.resource_type));
-    // hashes of `src|param|Type/id` for the stored rows of each parameter (aliases resolved, target types honoured)
+    // hashes of `src|param|Type/id` for the stored rows of each parameter (aliases resolved, target types honoured),
+    // and of the frontier's canonicals for parameters that may hold canonicals
     const hashes = new Set<string>();
+    let viaCanonical = false;
     for (const src of sources) {
       const params = all ? [...this.registry.paramsOf(src).values()].filter((sp) => sp.type === 'reference' && this.registry.targetsOf(sp).some((t) => frontierTypes.has(t))).map((sp) => sp.code) : spec.params;
       for (const code of params) {
+        const canonicalRefs = referenceOnly(this.registry, [src], [code]) ? [] : [...found.versioned, ...found.bare];
+        if (canonicalRefs.length) viaCanonical = true;
         for (const k of this.registry.storedAs(src, code)) {
-          for (const ref of refs) if (!k.targetType || ref.startsWith(`${k.targetType}/`)) hashes.add(String(searchHash(`${src}|${k.param}|${ref}`)));
+          for (const ref of [...literal, ...canonicalRefs]) if (!k.targetType || ref.startsWith(`${k.targetType}/`)) hashes.add(String(searchHash(`${src}|${k.param}|${ref}`)));
         }
       }
     }
     if (!hashes.size) return [];
+    const canonicals = viaCanonical ? found : { versioned: [], bare: [] };
+    const refs = [...literal, ...canonicals.versioned, ...canonicals.bare];
     if (hashes.size > MAX_REVINCLUDE_KEYS) {
       throw FhirError.of(400, 'too-costly', `_revinclude=${spec.sourceType}:… would look up more than ${MAX_REVINCLUDE_KEYS} references for this page: name the type (_revinclude=[type]:*) or use a smaller _count`);
     }

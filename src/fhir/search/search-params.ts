@@ -1,6 +1,7 @@
 import type { CompactDefinitions, SearchParameterInfo } from '../definitions/definitions';
 import { findAliases, StoredParam } from './param-aliases';
 import { NEAR_URL } from './position';
+import { referenceKind, ReferenceKind } from './reference-kinds';
 import { READ_ONLY_TYPES } from '../rest/allowed-methods';
 import { badRequest } from '../errors';
 
@@ -61,6 +62,7 @@ export class SearchParameterRegistry {
   private custom: SearchParameterInfo[] = [];
   private readonly perType = new Map<string, Map<string, SearchParameterInfo>>();
   private readonly aliasesPerType = new Map<string, Map<string, StoredParam[]>>();
+  private readonly kinds = new Map<string, ReferenceKind>();
   private urlIndex = new Map<string, SearchParameterInfo>();
   private listeners: (() => void)[] = [];
   /** bumped whenever the custom set changes (compiled plans are rebuilt) */
@@ -85,6 +87,7 @@ export class SearchParameterRegistry {
     this.custom = params;
     this.perType.clear();
     this.aliasesPerType.clear();
+    this.kinds.clear();
     this.rebuildUrlIndex();
     this.generation++;
     for (const l of this.listeners) l();
@@ -136,6 +139,23 @@ export class SearchParameterRegistry {
       this.aliasesPerType.set(resourceType, a);
     }
     return a;
+  }
+
+  /**
+   * Whether reference parameter `code` of `resourceType` holds `Reference`s, `canonical`s or both
+   * (reference-kinds.ts), from the StructureDefinitions once per parameter and type; undefined when
+   * the type has no such parameter.
+   */
+  referenceKind(resourceType: string, code: string): ReferenceKind | undefined {
+    const sp = this.param(resourceType, code);
+    if (sp?.type !== 'reference') return undefined;
+    const key = `${resourceType}.${code}`;
+    let kind = this.kinds.get(key);
+    if (!kind) {
+      kind = referenceKind(this.definitions, resourceType, sp);
+      this.kinds.set(key, kind);
+    }
+    return kind;
   }
 
   byUrl(url: string): SearchParameterInfo | undefined {

@@ -106,4 +106,28 @@ describe('chaining and _has through canonical references (search.html#chaining, 
     // a chain inside _has, through canonicals both ways
     expect(await ids(t, 'Questionnaire?_has:QuestionnaireResponse:questionnaire:questionnaire.title=Mood')).toEqual(sorted([r.v1, r.v2]));
   });
+
+  it('search.html#chaining: a Reference element to a canonical type is literal, its absolute url no canonical', async () => {
+    // Flag.subject is a Reference (also to a PlanDefinition): followed by its target, never by a `url`
+    const literal = await create(t, { resourceType: 'Flag', status: 'active', code: { text: 'intake' }, subject: { reference: `PlanDefinition/${r.pd}` } });
+    const byUrl = await create(t, { resourceType: 'Flag', status: 'active', code: { text: 'intake' }, subject: { reference: PD } });
+    expect(await ids(t, 'Flag?subject.title=Intake')).toEqual([literal]);
+    expect(await ids(t, 'Flag?subject:PlanDefinition.url=' + PD)).toEqual([literal]);
+    expect(await ids(t, `PlanDefinition?_has:Flag:subject:_id=${literal},${byUrl}`)).toEqual([r.pd]);
+    expect(await ids(t, `PlanDefinition?_has:Flag:subject:_id=${byUrl}`)).toEqual([]);
+    const included = await t.http.get(`/fhir/Flag?_id=${byUrl}&_include=Flag:subject`);
+    expect(included.body.entry.map((e: any) => e.resource.resourceType)).toEqual(['Flag']);
+  });
+
+  it('search.html#chaining: a canonical under this server\'s base names its resource by id as well', async () => {
+    // a canonical `[base]/Questionnaire/[id]` (or relative) is indexed as the reference it also is
+    const q = await create(t, { resourceType: 'Questionnaire', status: 'active', title: 'Zeta local' });
+    const put = await t.http.put(`/fhir/Questionnaire/${q}`).set('Content-Type', 'application/fhir+json')
+      .send({ resourceType: 'Questionnaire', id: q, status: 'active', title: 'Zeta local', url: `${t.baseUrl}/Questionnaire/${q}` });
+    expect(put.status).toBe(200);
+    const absolute = await create(t, { resourceType: 'QuestionnaireResponse', status: 'stopped', questionnaire: `${t.baseUrl}/Questionnaire/${q}` });
+    const relative = await create(t, { resourceType: 'QuestionnaireResponse', status: 'stopped', questionnaire: `Questionnaire/${q}` });
+    expect(await ids(t, 'QuestionnaireResponse?questionnaire.title=Zeta')).toEqual(sorted([absolute, relative]));
+    expect(await ids(t, 'Questionnaire?_has:QuestionnaireResponse:questionnaire:status=stopped')).toEqual([q]);
+  });
 });
