@@ -91,9 +91,11 @@ export class RequestAuthorizer {
     if (a.startsWith('$')) return this.operation(auth, method, 'system', a);
     if (!this.definitions.isResourceType(a)) return; // the controller answers 404
     if (a === 'Binary' && !(b ?? '').startsWith('$') && b !== '_search' && b !== '_history') {
-      // an operation on a Binary or a version of it that changes nothing ($meta, GET or POST) reads it
+      // an operation on a Binary or a version of it that changes nothing ($meta, GET or POST) reads it;
+      // one that changes it ($meta-add, $meta-delete) updates it, where it is (its body is no Binary)
       const op = seg[seg.length - 1].startsWith('$') && this.operations.find(seg[seg.length - 1].slice(1), 'instance', a);
-      return this.binary(auth, op && !op.affectsState ? 'GET' : method, seg, r);
+      if (op && op.affectsState) return this.binary(auth, 'PUT', seg, { ...r, securityContext: undefined, body: undefined });
+      return this.binary(auth, op ? 'GET' : method, seg, r);
     }
     const type = a;
     if (seg.length === 1) {

@@ -72,6 +72,22 @@ export class BinaryRepository {
     };
   }
 
+  /**
+   * The statement part that gives the version being written the blob of the version it follows
+   * (a change of the resource alone, `$meta-add`: the document stays; blobs are immutable, so
+   * versions may share one). Decided in the statement, against the version it replaces.
+   */
+  carryForward(): WriteExtra {
+    return {
+      ctes: () => [
+        `binary_carry AS (
+          INSERT INTO binary_version (id, version_id, blob_id)
+          SELECT w.id, w.version_id, p.blob_id FROM w JOIN written USING (resource_type, id)
+            JOIN binary_version p ON p.id = w.id AND p.version_id = w.version_id - 1)`,
+      ],
+    };
+  }
+
   /** The blob a version of a Binary carries, or undefined (no data, or stored inline). */
   async blobOf(id: string, versionId: number): Promise<BlobInfo | undefined> {
     const r = await this.db.query(

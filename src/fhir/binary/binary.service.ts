@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { Binary } from 'fhir/r4';
+import type { Binary, Resource } from 'fhir/r4';
 import { AuditService } from '../../audit/audit.service';
 import { APP_CONFIG, AppConfig } from '../../config/config';
 import { Database } from '../../database/database';
@@ -64,6 +64,19 @@ export class BinaryService implements OnModuleInit, OnModuleDestroy {
   update(ctx: RequestContext, req: Request, id: string, ifMatch?: number): Promise<WriteResult> {
     assertFhirId(id);
     return this.write(ctx, req, id, ifMatch);
+  }
+
+  /**
+   * A new version made from the current resource by `change` (`$meta-add`, `$meta-delete`), the
+   * document unchanged: the version carries the blob of the one it follows, in the statement that
+   * writes it (with its AuditEvent), like `update` attaches an uploaded one. `change` may not touch
+   * `data` (a document stored in chunks is not in the content it is given).
+   */
+  async modify(ctx: RequestContext, id: string, change: (current: Resource) => Resource): Promise<WriteResult> {
+    const extras = [this.repository.carryForward(), ...(this.audit?.writeExtras(ctx) ?? [])];
+    const result = await this.storage.modify('Binary', id, change, { extras });
+    this.audit?.recordedInStatement(ctx, result.changed);
+    return result;
   }
 
   /**

@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import type { Meta, OperationDefinition, Resource } from 'fhir/r4';
 import { RequestAuthorizer } from '../../auth/request-authorizer';
 import { Database } from '../../database/database';
+import { BinaryService } from '../binary/binary.service';
 import { FhirDefinitions } from '../definitions/definitions.module';
 import { FhirError, notFound } from '../errors';
 import { READ_ONLY_TYPES } from '../rest/allowed-methods';
@@ -14,10 +16,11 @@ import type { FhirOperation, OperationCall } from './operation-registry';
 
 /**
  * Types whose instances `$meta-add`/`$meta-delete` do not serve: the audit trail (its own store,
- * immutable: its routes answer 405), Binary (its document is written with each version by
- * BinaryService). `$meta` reads Binary's meta like any other (binary.html: Binary has meta).
+ * immutable: its routes answer 405). Binary is served through BinaryService's write path (its
+ * document is linked to each version there); `$meta` reads Binary's meta like any other
+ * (binary.html: Binary has meta).
  */
-const NOT_SERVED = new Set([...READ_ONLY_TYPES, 'Binary']);
+const NOT_SERVED = READ_ONLY_TYPES;
 
 /**
  * Profiles, tags and security labels in use (the system and type level `$meta`): ONE query over the
@@ -131,8 +134,16 @@ abstract class MetaChange implements FhirOperation {
     private readonly storage: StorageService,
     definitions: FhirDefinitions,
     @Inject(RequestAuthorizer) private readonly authorizer: RequestAuthorizer,
+    private readonly moduleRef: ModuleRef,
   ) {
     this.resourceTypes = definitions.resourceTypes.filter((t) => !NOT_SERVED.has(t));
+  }
+
+  /** The write of a new version from the current one: Binary through BinaryService, which keeps its document. */
+  private modify(call: OperationCall, type: string, id: string, change: (current: Resource) => Resource) {
+    if (type !== 'Binary') return this.interactions.modify(call.ctx, type, id, change);
+    // BinaryModule belongs to the REST layer (RestModule imports it without exporting it)
+    return this.moduleRef.get(BinaryService, { strict: false }).modify(call.ctx, id, change);
   }
 
   protected abstract change(meta: Meta, given: Meta): Meta;
@@ -147,11 +158,12 @@ abstract class MetaChange implements FhirOperation {
     const { resourceType: type, id } = { resourceType: call.resourceType!, id: call.id! };
     const current = JSON.parse((await this.storage.read(type, id)).content!) as Resource;
     if (sameSets(this.change(current.meta ?? {}, given), current.meta ?? {})) return { status: 200, body: metaParameters(current.meta ?? {}) };
-    const result = await this.interactions.modify(call.ctx, type, id, (latest) => {
+    const result = await this.modify(call, type, id, (latest) => {
       const next = { ...latest, meta: this.change(latest.meta ?? {}, given) } as Resource;
-      // the result must stay within the token's compartment and filters (security labels and tags may be filtered on)
+      // the result must stay within the token's compartment and filters (security labels and tags may be filtered on);
+      // a Binary is reached through its securityContext, which this cannot change (checked before, like its update)
       const auth = call.ctx.auth;
-      if (auth && !auth.admin && !this.authorizer.contentAllowed(auth, next, 'u')) {
+      if (auth && !auth.admin && type !== 'Binary' && !this.authorizer.contentAllowed(auth, next, 'u')) {
         throw FhirError.of(403, 'forbidden', `the token's scopes do not allow this change to ${type}/${id}`);
       }
       return next;

@@ -139,7 +139,7 @@ describe('$meta, $meta-add, $meta-delete (R4 Resource operations)', () => {
     expect((await t.http.get(`/fhir/Patient/${id}`)).body.meta.versionId).toBe('3');
   });
 
-  it('Binary: $meta reads its meta (instance and version); $meta-add/$meta-delete are not served on Binary', async () => {
+  it('Binary: $meta reads its meta (instance and version)', async () => {
     const bin = await t.http
       .post('/fhir/Binary')
       .set('Content-Type', FHIR_JSON)
@@ -153,9 +153,53 @@ describe('$meta, $meta-add, $meta-delete (R4 Resource operations)', () => {
     }
     expect((await t.http.get(`/fhir/Binary/${binId}/_history/2/$meta`)).status).toBe(404);
     expect((await t.http.get('/fhir/Binary/nothing/$meta')).status).toBe(404);
-    // the document stays as it was: $meta-add/$meta-delete would write a version without it
-    expect((await t.http.post(`/fhir/Binary/${binId}/$meta-add`).send(params({ tag: [tag('x')] }))).status).toBe(404);
-    expect((await t.http.get(`/fhir/Binary/${binId}`)).text).toBe('hello');
+  });
+
+  // a new version written through BinaryService: it carries the document of the version it follows
+  it('Binary: $meta-add/$meta-delete write a new version that keeps the document (chunked), byte for byte', async () => {
+    const bytes = Buffer.alloc(2.5 * 1024 * 1024);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919 + (i >> 13)) & 0xff;
+    const made = await t.http.post('/fhir/Binary').set('Content-Type', 'application/octet-stream').send(bytes);
+    expect(made.status).toBe(201);
+    const binId = made.body.id ?? /Binary\/([^/]+)\//.exec(made.headers.location)![1];
+    const raw = async (url: string) => (await t.http.get(url).set('Accept', 'application/octet-stream').buffer(true).parse((res, cb) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => cb(null, Buffer.concat(parts)));
+    })).body as Buffer;
+
+    const req = rid();
+    const added = await t.http.post(`/fhir/Binary/${binId}/$meta-add`).set('X-Request-Id', req).send(params({ tag: [tag('reviewed')] }));
+    expect(added.status).toBe(200);
+    // audited in the statement that wrote the version (one event, the new version as entity)
+    const events = await eventsOf(t, req);
+    expect(events.map((e) => [e.outcome, e.entity?.[0]?.what?.reference])).toEqual([['0', `Binary/${binId}/_history/2`]]);
+    expect(metaOf(added.body)).toMatchObject({ versionId: '2', tag: [tag('reviewed')] });
+    expect((await raw(`/fhir/Binary/${binId}`)).equals(bytes)).toBe(true);
+    expect((await raw(`/fhir/Binary/${binId}/_history/2`)).equals(bytes)).toBe(true);
+    expect((await raw(`/fhir/Binary/${binId}/_history/1`)).equals(bytes)).toBe(true);
+    // the FHIR form of the new version carries the document as data
+    const asResource = await t.http.get(`/fhir/Binary/${binId}`).set('Accept', FHIR_JSON);
+    expect(Buffer.from(asResource.body.data, 'base64').equals(bytes)).toBe(true);
+    expect(asResource.body.meta.tag).toEqual([tag('reviewed')]);
+    const history = await t.http.get(`/fhir/Binary/${binId}/_history`);
+    expect(history.body.entry.map((e: any) => e.resource?.meta?.versionId ?? e.response?.etag)).toEqual(['2', '1']);
+    expect(metaOf((await t.http.get(`/fhir/Binary/${binId}/$meta`)).body).tag).toEqual([tag('reviewed')]);
+
+    const removed = await t.http.post(`/fhir/Binary/${binId}/$meta-delete`).send(params({ tag: [tag('reviewed')] }));
+    expect([removed.status, metaOf(removed.body).versionId, metaOf(removed.body).tag]).toEqual([200, '3', undefined]);
+    expect((await raw(`/fhir/Binary/${binId}`)).equals(bytes)).toBe(true);
+    // nothing to change: no version
+    expect(metaOf((await t.http.post(`/fhir/Binary/${binId}/$meta-delete`).send(params({ tag: [tag('reviewed')] }))).body).versionId).toBe('3');
+    // a Binary stored inline (through a Bundle) keeps its data in the resource
+    const inline = await t.http.post('/fhir').set('Content-Type', FHIR_JSON).send({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ resource: { resourceType: 'Binary', contentType: 'text/plain', data: Buffer.from('inline doc').toString('base64') }, request: { method: 'POST', url: 'Binary' } }],
+    });
+    const inlineId = /Binary\/([^/]+)\//.exec(inline.body.entry[0].response.location)![1];
+    expect((await t.http.post(`/fhir/Binary/${inlineId}/$meta-add`).send(params({ tag: [tag('x')] }))).status).toBe(200);
+    expect((await t.http.get(`/fhir/Binary/${inlineId}`)).text).toBe('inline doc');
   });
 
   it('AuditEvent: $meta-add and $meta-delete are refused 405 (the trail cannot be changed through the API), nothing written', async () => {
@@ -242,6 +286,27 @@ describe('$meta operations under SMART tokens', () => {
     }
     expect((await s.http.post('/fhir/Binary/bin-free/$meta').set(as('binaryWrite'))).status).toBe(404);
     expect((await s.http.post('/fhir/Binary/bin-free/_history/1/$meta').set(as('binaryWrite'))).status).toBe(404);
+  });
+
+  it('Binary $meta-add/$meta-delete are authorized like a Binary update (through its securityContext)', async () => {
+    const add = (k: string, id: string) => s.http.post(`/fhir/Binary/${id}/$meta-add`).set(as(k)).send(params({ tag: [tag('bin')] }));
+    // read-only: refused exactly like its PUT (a Binary write refused by its securityContext answers 404, as
+    // for a Binary the token cannot reach: RequestAuthorizer.binary), and nothing written
+    const put = await s.http.put('/fhir/Binary/bin-a').set(as('aliceRead')).send({ resourceType: 'Binary', id: 'bin-a', contentType: 'text/plain', securityContext: { reference: 'Observation/obs-a-vital' } });
+    const refused = await add('aliceRead', 'bin-a');
+    expect([refused.status, put.status]).toEqual([404, 404]);
+    expect(refused.text).not.toContain('obs-a-vital');
+    expect((await s.http.post('/fhir/Binary/bin-a/$meta-delete').set(as('aliceRead')).send(params({ tag: [tag('bin')] }))).status).toBe(404);
+    // a Binary write scope without update on the Observation named
+    expect((await add('binaryWrite', 'bin-a')).status).toBe(404);
+    // another patient's, or one without securityContext: not reachable (404, as for its update)
+    expect((await add('alice', 'bin-b')).status).toBe(404);
+    expect((await add('alice', 'bin-free')).status).toBe(404);
+    expect(metaOf((await s.http.get('/fhir/Binary/bin-a/$meta').set(as('aliceRead'))).body).versionId).toBe('1');
+    // update on the Observation it names: allowed, the document kept
+    const ok = await add('alice', 'bin-a');
+    expect([ok.status, metaOf(ok.body).versionId, metaOf(ok.body).tag]).toEqual([200, '2', [tag('bin')]]);
+    expect((await s.http.get('/fhir/Binary/bin-a').set('Authorization', `Bearer ${tok.aliceRead}`)).text).toBe('alice doc');
   });
 
   it('type and system summaries: not for tokens bounded by a patient; an unbounded one gets them', async () => {
