@@ -1,6 +1,7 @@
 import { Module, OnModuleInit, Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { AuthModule } from '../../auth/auth.module';
+import { BinaryModule } from '../binary/binary.module';
 import { ExportModule } from '../export/export.module';
 import { SearchModule } from '../search/search.module';
 import { StorageModule } from '../storage/storage.module';
@@ -25,7 +26,7 @@ const OPERATIONS: Type<FhirOperation>[] = [
 ];
 
 /** Registers the clinical retrieval and population-data operations, and the Resource meta operations, with the REST API. */
-@Module({ imports: [RestModule, StorageModule, SearchModule, AuthModule, ExportModule], providers: OPERATIONS })
+@Module({ imports: [RestModule, StorageModule, SearchModule, AuthModule, ExportModule, BinaryModule], providers: OPERATIONS })
 export class ClinicalOperationsModule implements OnModuleInit {
   constructor(
     private readonly registry: OperationRegistry,

@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import type { Meta, OperationDefinition, Resource } from 'fhir/r4';
 import { RequestAuthorizer } from '../../auth/request-authorizer';
 import { Database } from '../../database/database';
@@ -134,7 +133,7 @@ abstract class MetaChange implements FhirOperation {
     private readonly storage: StorageService,
     definitions: FhirDefinitions,
     @Inject(RequestAuthorizer) private readonly authorizer: RequestAuthorizer,
-    private readonly moduleRef: ModuleRef,
+    private readonly binaries: BinaryService,
   ) {
     this.resourceTypes = definitions.resourceTypes.filter((t) => !NOT_SERVED.has(t));
   }
@@ -142,8 +141,7 @@ abstract class MetaChange implements FhirOperation {
   /** The write of a new version from the current one: Binary through BinaryService, which keeps its document. */
   private modify(call: OperationCall, type: string, id: string, change: (current: Resource) => Resource) {
     if (type !== 'Binary') return this.interactions.modify(call.ctx, type, id, change);
-    // BinaryModule belongs to the REST layer (RestModule imports it without exporting it)
-    return this.moduleRef.get(BinaryService, { strict: false }).modify(call.ctx, id, change);
+    return this.binaries.modify(call.ctx, id, change);
   }
 
   protected abstract change(meta: Meta, given: Meta): Meta;
