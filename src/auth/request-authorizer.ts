@@ -12,7 +12,8 @@ import type { AuthContext } from './auth-context';
 import { CompartmentChecker } from './compartment';
 import { deletedWithin, refuseRecreate } from './deleted-resources';
 import { bodyAllowed, criteriaFor, ruleBound, searchRestriction } from './scope-policy';
-import type { Interaction } from './scopes';
+import { INTERACTION_WORDS, Interaction } from './scopes';
+import { BinaryAccess } from './binary-access';
 
 /** One FHIR request as the policy sees it: over HTTP or as a (parsed) batch/transaction entry. */
 export interface FhirRequest {
@@ -33,7 +34,6 @@ export interface FhirRequest {
   securityContext?: string;
 }
 
-const WORDS: Record<Interaction, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
 /** More versions than this in one resource's history are not checked one by one: refused for restricted tokens. */
 const MAX_CHECKED_VERSIONS = 1000;
 /** Operations that read no stored data beyond the instance they are called on. */
@@ -64,6 +64,7 @@ const forbidden = (msg: string) => FhirError.of(403, 'forbidden', msg);
 @Injectable()
 export class RequestAuthorizer {
   readonly compartments: CompartmentChecker;
+  private readonly binaries: BinaryAccess;
 
   constructor(
     @Inject(BASE_URL) private readonly baseUrl: string,
@@ -73,6 +74,10 @@ export class RequestAuthorizer {
     private readonly operations: OperationRegistry,
   ) {
     this.compartments = new CompartmentChecker(definitions.data, baseUrl);
+    this.binaries = new BinaryAccess(storage, definitions, this.compartments, {
+      criteria: (auth, type, interaction) => this.criteria(auth, type, interaction),
+      visible: (type, id, criteria) => this.visible(type, id, criteria),
+    });
   }
 
   async authorize(auth: AuthContext, r: FhirRequest): Promise<void> {
@@ -94,8 +99,8 @@ export class RequestAuthorizer {
       // an operation on a Binary or a version of it that changes nothing ($meta, GET or POST) reads it;
       // one that changes it ($meta-add, $meta-delete) updates it, where it is (its body is no Binary)
       const op = seg[seg.length - 1].startsWith('$') && this.operations.find(seg[seg.length - 1].slice(1), 'instance', a);
-      if (op && op.affectsState) return this.binary(auth, 'PUT', seg, { ...r, securityContext: undefined, body: undefined });
-      return this.binary(auth, op ? 'GET' : method, seg, r);
+      if (op && op.affectsState) return this.binaries.request(auth, 'PUT', seg, { ...r, securityContext: undefined, body: undefined });
+      return this.binaries.request(auth, op ? 'GET' : method, seg, r);
     }
     const type = a;
     if (seg.length === 1) {
@@ -135,7 +140,7 @@ export class RequestAuthorizer {
   /** Criteria for an interaction on a type; 403 when the scopes do not grant it at all. */
   criteria(auth: AuthContext, type: string, interaction: Interaction): [string, string][][] {
     const c = criteriaFor(auth, type, [interaction], this.compartments);
-    if (c === false) throw forbidden(`the token's scopes do not allow ${WORDS[interaction]} on ${type}`);
+    if (c === false) throw forbidden(`the token's scopes do not allow ${INTERACTION_WORDS[interaction]} on ${type}`);
     return c;
   }
 
@@ -249,8 +254,8 @@ export class RequestAuthorizer {
       const own = criteriaFor(auth, 'Binary', [interaction], this.compartments);
       if (own !== false && own.length === 0) return;
       const context = (resource as { securityContext?: { reference?: string } }).securityContext?.reference;
-      if (!context) throw forbidden(`the token's scopes do not allow ${WORDS[interaction]} on Binary without a securityContext`);
-      return this.binaryTarget(auth, context, interaction);
+      if (!context) throw forbidden(`the token's scopes do not allow ${INTERACTION_WORDS[interaction]} on Binary without a securityContext`);
+      return this.binaries.target(auth, context, interaction);
     }
     if (!this.criteria(auth, type, interaction).length) return;
     if (current?.deleted) await refuseRecreate(this.storage, this.compartments, auth, type, current.id, interaction);
@@ -342,55 +347,6 @@ export class RequestAuthorizer {
     if (!auth.rules.some((r) => ruleBound(auth, r) === null)) {
       throw forbidden(`$${name} needs system or practitioner user scopes`);
     }
-  }
-
-  /**
-   * Binary (binary.html, security.html#binary): a Binary with a
-   * securityContext is reached like the resource it names (the interaction
-   * on that type, and that resource visible to the token); without one, only
-   * through Binary scopes, which never reach it when bounded to a patient.
-   */
-  private async binary(auth: AuthContext, method: string, seg: string[], r: FhirRequest): Promise<void> {
-    const interaction: Interaction =
-      method === 'GET' ? (seg.length === 1 ? 's' : 'r') : method === 'POST' ? 'c' : method === 'DELETE' ? 'd' : 'u';
-    const own = criteriaFor(auth, 'Binary', [interaction], this.compartments);
-    if (own !== false && own.length === 0) return; // unbounded Binary scope
-    if (seg.length === 1 && method !== 'POST') return void this.criteria(auth, 'Binary', interaction);
-    let context: string | undefined;
-    if (method === 'POST' || method === 'PUT') {
-      context = r.securityContext ?? (r.body as { securityContext?: { reference?: string } })?.securityContext?.reference;
-    }
-    if (seg.length >= 2 && method !== 'POST') {
-      // a Binary the token cannot reach answers exactly like a missing one: 404 naming only the Binary
-      // (not its securityContext, not whether it exists; FHIR security.html)
-      const hidden = notFound(`Binary/${seg[1]} is not known`);
-      const stored = await this.storage.readCurrent('Binary', seg[1]);
-      if (!stored?.content) {
-        if (method === 'PUT' && context) return this.binaryTarget(auth, context, interaction);
-        if (method === 'PUT' && own === false) throw forbidden(`the token's scopes do not allow update on Binary without a securityContext`);
-        if (own === false) throw hidden;
-        return; // unknown: the interaction answers 404
-      }
-      const target = (JSON.parse(stored.content) as { securityContext?: { reference?: string } }).securityContext?.reference;
-      if (!target) throw hidden;
-      try {
-        await this.binaryTarget(auth, target, interaction);
-      } catch (err) {
-        throw err instanceof FhirError && (err.status === 403 || err.status === 404) ? hidden : err;
-      }
-      // an update may not move the Binary under a resource the token cannot reach
-      if (context && context !== target) await this.binaryTarget(auth, context, interaction);
-      return;
-    }
-    if (!context) throw forbidden(`the token's scopes do not allow ${WORDS[interaction]} on Binary without a securityContext`);
-    await this.binaryTarget(auth, context, interaction);
-  }
-
-  private async binaryTarget(auth: AuthContext, reference: string, interaction: Interaction): Promise<void> {
-    const m = /^(?:.*\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(reference);
-    if (!m || !this.definitions.isResourceType(m[1])) throw forbidden('Binary.securityContext must reference a resource');
-    const c = this.criteria(auth, m[1], interaction);
-    if (c.length) await this.visible(m[1], m[2], c);
   }
 
   /** The SearchRestriction for this token (search engine, operations). */

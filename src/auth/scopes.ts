@@ -104,7 +104,8 @@ export function filterApplicable(scope: string, hasParam: (type: string, code: s
   return rule.filter.every(([name]) => hasParam(rule.resourceType, name.split(':')[0]));
 }
 
-const LETTER_WORDS: Record<Interaction, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
+/** An interaction letter in words, for messages. */
+export const INTERACTION_WORDS: Record<Interaction, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
 
 /** A scope in plain words, for the consent page. */
 export function describeScope(scope: string): string {
@@ -127,7 +128,7 @@ export function describeScope(scope: string): string {
   }
   const rule = parseResourceScope(scope);
   if (!rule) return scope;
-  const verbs = [...rule.interactions].map((i) => LETTER_WORDS[i]);
+  const verbs = [...rule.interactions].map((i) => INTERACTION_WORDS[i]);
   const list = verbs.length > 1 ? `${verbs.slice(0, -1).join(', ')} and ${verbs[verbs.length - 1]}` : verbs[0];
   const what = rule.resourceType === '*' ? 'all kinds of records' : `${rule.resourceType} records`;
   const whose =
