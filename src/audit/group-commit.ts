@@ -123,6 +123,12 @@ export class GroupCommit<T> {
         }, wait);
         return;
       }
+      // the statement goes before the wait ran out (the announced items arrived, or a drain):
+      // the timer has nothing left to do (a later wait starts its own)
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+      }
       const batch = this.queue.splice(0, this.opts.maxBatch);
       this.firstQueuedAt = Date.now();
       this.inFlight++;
