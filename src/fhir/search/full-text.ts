@@ -21,27 +21,28 @@ function divLexemes(div: unknown): string[] {
  * Lexemes of the whole resource (`_content`, search.html#content: "the entire content of the
  * resource"): every textual value except ids and links, and the narrative's text (not its markup).
  */
-export function contentLexemes(resource: any): string[] {
+export function contentLexemes(resource: any, narrative?: string[]): string[] {
   const out: string[] = [];
-  collect(resource, out, 0);
+  // the resource's own narrative: its lexemes as the caller already read them for `_text`
+  collect(resource, out, 0, narrative && { text: resource?.text, lexemes: narrative });
   return out;
 }
 
-function collect(v: any, out: string[], depth: number): void {
+function collect(v: any, out: string[], depth: number, own?: { text: unknown; lexemes: string[] }): void {
   if (depth > 12 || out.length > 2000) return;
   if (typeof v === 'string') {
     if (v.length <= MAX_STRING && !/^\d{4}-\d{2}/.test(v) && !/^(urn|https?):/.test(v)) out.push(...words(v));
     return;
   }
   if (Array.isArray(v)) {
-    for (const x of v) collect(x, out, depth + 1);
+    for (const x of v) collect(x, out, depth + 1, own);
     return;
   }
   if (v === null || typeof v !== 'object') return;
   for (const k of Object.keys(v)) {
-    if (k === 'div') out.push(...divLexemes(v[k]));
+    if (k === 'div') out.push(...(own && v === own.text ? own.lexemes : divLexemes(v[k])));
     if (SKIP_KEYS.has(k) || k.startsWith('_') || k === 'resourceType') continue;
-    collect(v[k], out, depth + 1);
+    collect(v[k], out, depth + 1, own);
   }
 }
 

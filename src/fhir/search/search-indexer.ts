@@ -108,8 +108,9 @@ export class SearchIndexer implements ResourceIndexer {
     const plan = this.planFor(resource.resourceType);
     if (!plan) return new Map();
     const sink = this.valueRows(plan, resource);
-    const narrative = tsvectorLiteral(narrativeLexemes(resource));
-    const content = tsvectorLiteral(contentLexemes(resource));
+    const narrativeWords = narrativeLexemes(resource);
+    const narrative = tsvectorLiteral(narrativeWords);
+    const content = tsvectorLiteral(contentLexemes(resource, narrativeWords));
     if (narrative || content) sink.add(indexRow({ param: '_content', kind: KIND.text, narrative, content }));
     // (distinct already: built from distinct date and reference rows)
     sink.rows.push(...ownerDateRows(sink.rows));
