@@ -93,16 +93,18 @@ function datePredicate(d: DateValue, b: { sl: string; sh: string }, low: string,
 
 /** search.html §2.1.1.3/§2.1.1.6 number and quantity against stored [low, high] (NULL = open). */
 export function numberCondition(p: SqlParams, n: NumberValue, x: string): string {
-  const num = (v: number) => p.bind(String(v), 'numeric');
+  const num = (v: number | string) => p.bind(String(v), 'numeric');
   const L = `${x}.nlow`;
   const H = `${x}.nhigh`;
+  const low = n.bounds?.low ?? n.low;
+  const high = n.bounds?.high ?? n.high;
   let cond: string;
   switch (n.prefix) {
     case 'eq':
-      cond = `(${L} >= ${num(n.low)} AND ${L} < ${num(n.high)} AND ${H} < ${num(n.high)})`;
+      cond = `(${L} >= ${num(low)} AND ${L} < ${num(high)} AND ${H} < ${num(high)})`;
       break;
     case 'ne':
-      cond = `NOT coalesce(${L} >= ${num(n.low)} AND ${H} < ${num(n.high)}, false)`;
+      cond = `NOT coalesce(${L} >= ${num(low)} AND ${H} < ${num(high)}, false)`;
       break;
     case 'gt':
       cond = `(${H} IS NULL OR ${H} > ${num(n.value)})`;
@@ -118,10 +120,10 @@ export function numberCondition(p: SqlParams, n: NumberValue, x: string): string
       break;
     // search.html#prefix: the stored range starts after / ends before the value's implicit range [low, high)
     case 'sa':
-      cond = `${L} >= ${num(n.high)}`;
+      cond = `${L} >= ${num(high)}`;
       break;
     case 'eb':
-      cond = `${H} < ${num(n.low)}`;
+      cond = `${H} < ${num(low)}`;
       break;
     case 'ap': {
       const d = Math.abs(n.value) * 0.1;

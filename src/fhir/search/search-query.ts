@@ -25,6 +25,8 @@ export interface NumberValue {
   /** implicit precision range [low, high) of the given digits (search.html §2.1.1.3) */
   low: number;
   high: number;
+  /** the same range as exact decimal text (`66899999999999985e-15`), for the SQL; absent for converted values */
+  bounds?: { low: string; high: string };
   /** quantity only */
   system?: string;
   code?: string;

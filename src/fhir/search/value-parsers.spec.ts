@@ -42,6 +42,10 @@ describe('search value parsing', () => {
     expect(parseNumber('gt0.50', 'n')).toMatchObject({ prefix: 'gt', value: 0.5, low: 0.495, high: 0.505 });
     expect(parseNumber('1e2', 'n')).toMatchObject({ low: 50, high: 150 });
     expect(() => parseNumber('1,0', 'n')).toThrow();
+    // bound in the SQL as exact decimals: at 16 significant figures the double range is empty (R4 example Observation-body-height)
+    expect(parseNumber('66.89999999999999', 'n').bounds).toEqual({ low: '66899999999999985e-15', high: '66899999999999995e-15' });
+    expect(parseNumber('-1.5', 'n').bounds).toEqual({ low: '-155e-2', high: '-145e-2' });
+    expect(parseNumber('1e2', 'n').bounds).toEqual({ low: '5e1', high: '15e1' });
     expect(parseQuantity('le5.4|http://unitsofmeasure.org|mg', 'q')).toMatchObject({ prefix: 'le', value: 5.4, system: 'http://unitsofmeasure.org', code: 'mg' });
     const codeOnly = parseQuantity('5.4||mg', 'q');
     expect(codeOnly.code).toBe('mg');

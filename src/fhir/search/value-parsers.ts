@@ -86,7 +86,12 @@ export function parseNumber(raw: string, name: string): NumberValue {
   const decimals = m[3]?.length ?? 0;
   const exponent = m[4] ? Number(m[4]) : 0;
   const half = 0.5 * 10 ** (exponent - decimals);
-  return { prefix, value, low: value - half, high: value + half };
+  // the same bounds exactly, as decimal text: in doubles a range narrower than their spacing (16 or 17
+  // significant figures, `66.89999999999999`) collapses onto the value and [low, high) holds nothing
+  const scale = decimals - exponent + 1;
+  const tenfold = BigInt(`${m[1]}${m[2]}${m[3] ?? ''}0`);
+  const bounds = Math.abs(scale) <= 1000 ? { low: `${tenfold - 5n}e${-scale}`, high: `${tenfold + 5n}e${-scale}` } : undefined;
+  return { prefix, value, low: value - half, high: value + half, ...(bounds && { bounds }) };
 }
 
 /** `[prefix][number]|[system]|[code]` (§2.1.1.6 quantity). */
