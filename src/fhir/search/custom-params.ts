@@ -7,10 +7,13 @@ import type { SearchParameterInfo, SearchParameterRegistry } from './search-para
 
 const TYPES = new Set(['number', 'date', 'string', 'token', 'reference', 'composite', 'quantity', 'uri', 'special']);
 
+/** `_id`, `_lastUpdated`…: the server answers these itself, for every type (US Core's us-core-*-id redefine `_id`, derivedFrom Resource-id). */
+export const COMMON_CODE = 'a code of the parameters common to all resources (search.html#all), which the server answers itself';
+
 /** A SearchParameter resource as the registry holds it; undefined (logged) when unusable. */
 export function toParamInfo(sp: SearchParameter, registry: SearchParameterRegistry, origin: string): SearchParameterInfo | undefined {
   const problem =
-    !sp.url ? 'no url' : !sp.code || !/^[A-Za-z][A-Za-z0-9_-]*$/.test(sp.code) ? 'no valid code' : !TYPES.has(sp.type) ? 'unknown type'
+    !sp.url ? 'no url' : sp.code?.startsWith('_') ? COMMON_CODE : !sp.code || !/^[A-Za-z][A-Za-z0-9_-]*$/.test(sp.code) ? 'no valid code' : !TYPES.has(sp.type) ? 'unknown type'
       : !sp.base?.length || !sp.base.every((b) => b === 'Resource' || b === 'DomainResource' || registry.isResourceType(b)) ? 'unknown base type'
         : sp.type !== 'special' && !sp.expression ? 'no expression'
           : sp.status === 'retired' ? 'retired' : undefined;
