@@ -169,21 +169,30 @@ export function numberEntries(pv: PathValue): NumberEntry[] {
   if (typeof v.value === 'number') {
     // Quantity, Age, Duration, Money (currency as the code)
     const code = str(v.code) ?? str(v.currency) ?? str(v.unit);
-    return [{ low: v.value, high: v.value, system: str(v.system), code }];
+    return withUnit({ low: v.value, high: v.value, system: str(v.system), code }, v.unit);
   }
   if (isObject(v.low) || isObject(v.high)) {
     // Range: open ends unbounded
     const unit = v.low ?? v.high;
-    return [
-      {
-        low: typeof v.low?.value === 'number' ? v.low.value : null,
-        high: typeof v.high?.value === 'number' ? v.high.value : null,
-        system: str(unit?.system),
-        code: str(unit?.code) ?? str(unit?.unit),
-      },
-    ];
+    const entry = {
+      low: typeof v.low?.value === 'number' ? v.low.value : null,
+      high: typeof v.high?.value === 'number' ? v.high.value : null,
+      system: str(unit?.system),
+      code: str(unit?.code) ?? str(unit?.unit),
+    };
+    return withUnit(entry, unit?.unit);
   }
   return [];
+}
+
+/**
+ * search.html#quantity: `5.4||mg` matches where "either the code (code) or the stated human unit
+ * (unit)" is `mg`: a unit other than the code is one more entry, with no system, so that
+ * `value|system|code` never matches it.
+ */
+function withUnit(e: NumberEntry, unit: unknown): NumberEntry[] {
+  const u = str(unit);
+  return u && u !== e.code ? [e, { ...e, system: null, code: u }] : [e];
 }
 
 // ---- reference ---------------------------------------------------------------

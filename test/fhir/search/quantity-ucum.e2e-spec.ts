@@ -62,6 +62,15 @@ describe('quantity search in UCUM canonical units (search.html#quantity)', () =>
     expect(await ids(t, `Observation?value-quantity=3|${UCUM}|1`)).toEqual([]); // annotations are not read as 1
   });
 
+  // search.html#quantity: `5.4||mg` is "where the unit - either the code (code) or the stated human unit (unit)" is mg
+  it('value||unit matches the stated unit as well as the code, in no system (R4 example Observation-example: 185 [lb_av], unit lbs)', async () => {
+    const lbs = await create(t, obs('weight', { value: 185, system: UCUM, code: '[lb_av]', unit: 'lbs' }));
+    expect(await ids(t, 'Observation?value-quantity=185||lbs')).toEqual([lbs]);
+    expect(await ids(t, 'Observation?value-quantity=185||[lb_av]')).toEqual([lbs]);
+    expect(await ids(t, `Observation?value-quantity=185|${UCUM}|lbs`)).toEqual([]); // the unit is no UCUM code
+    expect(await ids(t, 'Observation?value-quantity=185&code=weight')).toEqual([lbs]);
+  });
+
   it('composite components and Age values are canonical too', async () => {
     const bp = await create(t, {
       resourceType: 'Observation',
