@@ -5,10 +5,9 @@ import * as fhirpath from 'fhirpath';
 /**
  * Search values for the R4 examples sweep (r4-examples-sweep.e2e-spec.ts), derived independently of
  * the server: the official SearchParameters read straight from the R4 definitions bundle, each
- * expression evaluated with the `fhirpath` package and its R4 model, and the first value of each
- * turned into a search value by the rules of search.html (one builder per parameter type).
+ * expression evaluated with the `fhirpath` package and its R4 model, and the first of its values a
+ * search value can be built for turned into one by the rules of search.html (a builder per type).
  */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const R4_MODEL = require('fhirpath/fhir-context/r4');
 
 export const EXAMPLES = path.join(__dirname, '../../../..', 'shared', 'fixtures', 'r4-examples');
@@ -19,7 +18,7 @@ export interface SweepParam {
   expression: string;
 }
 
-/** The parameter types the sweep covers (composite and special are left out by the brief). */
+/** The parameter types the sweep covers (composite and special values have syntaxes of their own: not swept). */
 const SWEPT_TYPES = new Set(['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri']);
 
 /**
