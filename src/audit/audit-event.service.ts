@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { BundleLink } from 'fhir/r4';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { Database } from '../database/database';
+import { Database, type Queryable } from '../database/database';
 import { bundleJson } from '../fhir/bundle-json';
 import { issue, notFound } from '../fhir/errors';
 import type { FhirResponse } from '../fhir/rest/fhir-response';
@@ -30,10 +30,11 @@ export class AuditEventService {
     this.baseUrl = config.fhirBaseUrl;
   }
 
-  async read(ctx: RequestContext, id: string, versionId?: string): Promise<FhirResponse> {
+  /** `q`: a transaction's connection, for its GET entries (the embedded database has one session) */
+  async read(ctx: RequestContext, id: string, versionId?: string, q: Queryable = this.db): Promise<FhirResponse> {
     const p = new SqlParams();
     const access = auditAccess(ctx.auth, 'r', p);
-    const row = await this.repo.read(this.db, id, access, p.values);
+    const row = await this.repo.read(q, id, access, p.values);
     if (!row || (versionId !== undefined && versionId !== '1')) {
       throw notFound(`AuditEvent/${id}${versionId !== undefined ? `/_history/${versionId}` : ''} is not known`);
     }
@@ -45,7 +46,7 @@ export class AuditEventService {
   }
 
   /** search-type (and `Patient/x/AuditEvent`): newest first unless `_sort=date`, keyset paged. */
-  async search(ctx: RequestContext, params: [string, string][], patient?: string): Promise<FhirResponse> {
+  async search(ctx: RequestContext, params: [string, string][], patient?: string, q: Queryable = this.db): Promise<FhirResponse> {
     const p = new SqlParams();
     const all: [string, string][] = patient ? [['patient', patient], ...params] : params;
     const query = parseAuditSearch(all, p, ctx.prefer.handling === 'lenient');
@@ -53,9 +54,9 @@ export class AuditEventService {
     if (access) query.where.push(access);
     const path = patient ? `Patient/${patient}/AuditEvent` : 'AuditEvent';
     const link: BundleLink[] = [{ relation: 'self', url: this.url(path, patient ? query.applied.slice(1) : query.applied) }];
-    const total = query.total || query.summaryCount ? await this.repo.count(this.db, query.where, p.values) : undefined;
+    const total = query.total || query.summaryCount ? await this.repo.count(q, query.where, p.values) : undefined;
     if (query.summaryCount) return { status: 200, body: bundleJson({ type: 'searchset', total, link, entry: [] }) };
-    const rows = query.count === 0 ? [] : await this.repo.search(this.db, query.where, p.values, query.count + 1, query.ascending);
+    const rows = query.count === 0 ? [] : await this.repo.search(q, query.where, p.values, query.count + 1, query.ascending);
     const page = rows.slice(0, query.count);
     if (rows.length > query.count) {
       const last: AuditRow = page[page.length - 1];

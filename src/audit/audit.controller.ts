@@ -2,6 +2,7 @@ import { All, Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/com
 import type { Request, Response } from 'express';
 import { authOf } from '../auth/auth-context';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import type { Queryable } from '../database/database';
 import type { EntryRequest } from '../fhir/bundle/bundle.types';
 import { FhirError } from '../fhir/errors';
 import { queryPairs } from '../fhir/rest/content-negotiation';
@@ -77,12 +78,13 @@ export class AuditController {
  * A GET entry of a batch or transaction on the trail (`EntryReader.serveOwnType`): the same answers
  * as the routes above, and 405 for the history they refuse; undefined for what is not AuditEvent's.
  */
-export function auditEntryReader(events: AuditEventService, e: EntryRequest): ((ctx: RequestContext) => Promise<FhirResponse>) | undefined {
+export function auditEntryReader(events: AuditEventService, e: EntryRequest): ((ctx: RequestContext, q?: Queryable) => Promise<FhirResponse>) | undefined {
   const { resourceType: type, id, rest, params } = e;
-  if (type === 'Patient' && id !== undefined && rest.length === 1) return (ctx) => events.search(ctx, params, id);
+  // `q`: a transaction's own connection (a pool connection of its own could wait for the one it holds)
+  if (type === 'Patient' && id !== undefined && rest.length === 1) return (ctx, q) => events.search(ctx, params, id, q);
   if (type !== 'AuditEvent') return undefined;
-  if (id === undefined && rest.length === 0) return (ctx) => events.search(ctx, params);
-  if (id !== undefined && rest.length === 0) return (ctx) => events.read(ctx, id);
-  if (id !== undefined && rest.length === 2 && rest[0] === '_history') return (ctx) => events.read(ctx, id, rest[1]);
+  if (id === undefined && rest.length === 0) return (ctx, q) => events.search(ctx, params, undefined, q);
+  if (id !== undefined && rest.length === 0) return (ctx, q) => events.read(ctx, id, undefined, q);
+  if (id !== undefined && rest.length === 2 && rest[0] === '_history') return (ctx, q) => events.read(ctx, id, rest[1], q);
   throw FhirError.of(405, 'not-supported', `GET ${e.url} is not allowed: the audit trail has no history`);
 }

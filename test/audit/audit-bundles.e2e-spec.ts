@@ -12,7 +12,9 @@ describe('AuditEvents of bundles, conditional interactions and Bulk Data export'
   let dataDir: string;
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-export-'));
-    t = await startTestApp({ DATA_DIR: dataDir });
+    // one database session, as the embedded database has: a transaction's GET entry on the trail must
+    // use the transaction's connection, not wait for a second one (a deadlock CI would not see otherwise)
+    t = await startTestApp({ DATA_DIR: dataDir, DB_POOL_SIZE: '1' });
   });
   afterAll(async () => {
     await t.close();
