@@ -1,10 +1,10 @@
-import type { OperationDefinition } from 'fhir/r4';
+import type { OperationDefinition, Parameters } from 'fhir/r4';
 import type { AuthContext } from '../../auth/auth-context';
 import { JobQueue } from '../../jobs/job-queue';
 import { badRequest, FhirError, issue, operationOutcome } from '../errors';
 import type { FhirOperation, OperationCall } from '../operations/operation-registry';
 import type { FhirResponse } from '../rest/fhir-response';
-import type { Reindexer } from './reindex';
+import type { Reindexer, ReindexResult } from './reindex';
 import type { SearchParameterRegistry } from './search-params';
 
 export const REINDEX_QUEUE = 'search-reindex';
@@ -61,21 +61,12 @@ export class ReindexOperation implements FhirOperation {
       this.queue.wake(REINDEX_QUEUE);
       return {
         status: 202,
+        // async.html: where to poll (ReindexStatusOperation)
+        headers: { 'Content-Location': `${call.ctx.baseUrl}/$reindex-status?_jobId=${job}` },
         body: operationOutcome([issue('informational', `reindex job ${job} queued${types ? ` for ${types.join(', ')}` : ''}`, undefined, 'information')]),
       };
     }
-    const r = await this.reindexer.run({ types });
-    return {
-      status: 200,
-      body: {
-        resourceType: 'Parameters',
-        parameter: [
-          { name: 'resources', valueInteger: r.resources },
-          { name: 'customParameters', valueInteger: r.customParameters },
-          { name: 'seconds', valueDecimal: r.seconds },
-        ],
-      },
-    };
+    return { status: 200, body: reindexResultParameters(await this.reindexer.run({ types })) };
   }
 
   private types(call: OperationCall): string[] | undefined {
@@ -88,4 +79,16 @@ export class ReindexOperation implements FhirOperation {
     for (const t of listed) if (!this.registry.isResourceType(t)) throw badRequest(`unknown resource type "${t}"`);
     return listed.length ? listed : undefined;
   }
+}
+
+/** What `$reindex` answers when done (now, or through `$reindex-status`). */
+export function reindexResultParameters(r: ReindexResult): Parameters {
+  return {
+    resourceType: 'Parameters',
+    parameter: [
+      { name: 'resources', valueInteger: r.resources },
+      { name: 'customParameters', valueInteger: r.customParameters },
+      { name: 'seconds', valueDecimal: r.seconds },
+    ],
+  };
 }

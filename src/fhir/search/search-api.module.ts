@@ -9,6 +9,7 @@ import { RestModule } from '../rest/rest.module';
 import { CustomParameterState } from './custom-params';
 import { Reindexer } from './reindex';
 import { REINDEX_QUEUE, ReindexOperation } from './reindex.operation';
+import { progressRecorder, ReindexStatusOperation } from './reindex-status.operation';
 import { contributeSearch } from './search-capabilities';
 import { SearchIndexer } from './search-indexer';
 import { SearchModule } from './search.module';
@@ -45,6 +46,7 @@ export class SearchApi implements OnModuleInit, OnApplicationBootstrap, OnModule
     this.capability.addContributor({ contribute: (cs) => contributeSearch(cs, this.registry) });
     this.registry.onChange(() => this.capability.invalidate());
     this.operations.register(new ReindexOperation(this.reindexer, this.registry, this.queue));
+    this.operations.register(new ReindexStatusOperation(this.queue, this.db));
     this.poll = setInterval(() => void this.refreshCustomParameters().catch((err) => logger.warn({ err: err.message }, 'search parameter state not read')), STATE_POLL_MS);
     this.poll.unref();
   }
@@ -55,10 +57,12 @@ export class SearchApi implements OnModuleInit, OnApplicationBootstrap, OnModule
       { retryLimit: 2, retryDelay: 30, retryBackoff: true, expireInSeconds: 12 * 3600, workers: 1, pollingIntervalSeconds: 10 },
       async (job, signal) => {
         let last = 0;
+        const record = progressRecorder(this.db, job.id);
         return this.reindexer.run({
           types: job.data.types,
           signal,
           onProgress: (p) => {
+            void record(p, p.done === p.total);
             if (p.overall - last >= 10_000 || p.done === p.total) {
               last = p.overall;
               logger.info({ job: job.id, ...p }, 'reindex progress');

@@ -69,17 +69,40 @@ describe('custom search parameters, $reindex, CapabilityStatement', () => {
     await expect(op.invoke({ ctx, level: 'system', params: [], req: {} as any, res: {} as any })).rejects.toMatchObject({ status: 403 });
   });
 
-  it('with Prefer: respond-async the reindex runs as a background job (202)', async () => {
+  // async.html: 202 with Content-Location; polling it answers 202 + X-Progress until done, then 200 with the result
+  it('with Prefer: respond-async the reindex runs as a background job: 202, Content-Location polled to its result', async () => {
     const r = await t.http.post('/fhir/$reindex?_type=Patient').set('Prefer', 'respond-async');
     expect(r.status).toBe(202);
-    const id = /reindex job (\S+) queued/.exec(r.body.issue[0].diagnostics)![1];
-    const queue = t.app.get(JobQueue);
-    let state: string | undefined;
-    for (let i = 0; i < 100 && state !== 'completed' && state !== 'failed'; i++) {
+    const location: string = r.headers['content-location'];
+    expect(location).toMatch(new RegExp(`^${t.baseUrl.replace(/[$.]/g, '\\$&')}/\\$reindex-status\\?_jobId=`));
+    const statusPath = `/fhir${location.slice(t.baseUrl.length)}`;
+    const id = new URL(location).searchParams.get('_jobId')!;
+    expect(r.body.issue[0].diagnostics).toContain(id);
+    let poll = await t.http.get(statusPath);
+    for (let i = 0; i < 100 && poll.status === 202; i++) {
+      expect(poll.headers['x-progress']).toMatch(/^(queued|running|waiting to retry)/);
+      expect(poll.headers['retry-after']).toBe('10');
       await new Promise((resolve) => setTimeout(resolve, 200));
-      state = (await queue.job(REINDEX_QUEUE, id))?.state;
+      poll = await t.http.get(statusPath);
     }
-    expect(state).toBe('completed');
+    expect(poll.status).toBe(200);
+    const patients = Number((await t.http.get('/fhir/Patient?_summary=count')).body.total);
+    expect(poll.body.resourceType).toBe('Parameters');
+    expect(poll.body.parameter.find((p: any) => p.name === 'resources').valueInteger).toBe(patients);
+    expect((await t.app.get(JobQueue).job(REINDEX_QUEUE, id))?.state).toBe('completed');
+    // the worker recorded where it got to (what X-Progress reads while it runs)
+    const progress = await t.db.query(`SELECT progress FROM reindex_job_progress WHERE job_id = $1`, [id]);
+    expect(progress.rows[0].progress).toMatchObject({ resourceType: 'Patient', done: patients, overall: patients });
+  });
+
+  it('the reindex status URL: unknown job 404, malformed id 400, not for non-admins, GET only', async () => {
+    expect((await t.http.get('/fhir/$reindex-status?_jobId=00000000-0000-4000-8000-000000000000')).status).toBe(404);
+    expect((await t.http.get('/fhir/$reindex-status?_jobId=x%27')).status).toBe(400);
+    expect((await t.http.get('/fhir/$reindex-status')).status).toBe(400);
+    expect((await t.http.post('/fhir/$reindex-status?_jobId=00000000-0000-4000-8000-000000000000')).status).toBe(405);
+    const op = t.app.get(OperationRegistry).find('reindex-status', 'system')!;
+    const ctx = { baseUrl: t.baseUrl, requestId: 'x', prefer: {}, auth: { clientId: 'app', scopes: [], rules: [], admin: false } };
+    await expect(op.invoke({ ctx, level: 'system', params: [], req: { method: 'GET' } as any, res: {} as any })).rejects.toMatchObject({ status: 403 });
   });
 
   it('/metadata lists every supported parameter per type, with type and definition, and the includes', async () => {
