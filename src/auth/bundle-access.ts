@@ -1,4 +1,5 @@
 import type { Resource } from 'fhir/r4';
+import type { Queryable } from '../database/database';
 import type { EntryRequest } from '../fhir/bundle/bundle.types';
 import type { EntryAccess } from '../fhir/bundle/entry-access';
 import { FhirError } from '../fhir/errors';
@@ -43,9 +44,9 @@ export class ScopedEntryAccess implements EntryAccess {
     return this.authorizer.restriction(this.auth);
   }
 
-  async content(e: EntryRequest, resource: Resource, current: StoredVersion | undefined): Promise<void> {
+  async content(e: EntryRequest, resource: Resource, current: StoredVersion | undefined, q: Queryable): Promise<void> {
     try {
-      await this.authorizer.content(this.auth, e.method, resource, current);
+      await this.authorizer.content(this.auth, e.method, resource, current, q);
     } catch (err) {
       if (err instanceof FhirError && err.status === 403) this.denied(e, err);
       throw err;

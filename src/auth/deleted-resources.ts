@@ -1,3 +1,4 @@
+import type { Queryable } from '../database/database';
 import { FhirError, notFound } from '../fhir/errors';
 import type { StorageService } from '../fhir/storage/storage.service';
 import type { AuthContext } from './auth-context';
@@ -19,11 +20,12 @@ export async function deletedWithin(
   type: string,
   id: string,
   interaction: Interaction,
+  q: Queryable = storage.db,
 ): Promise<boolean> {
-  const current = await storage.readCurrent(type, id);
+  const current = await storage.readCurrent(type, id, q);
   if (!current?.deleted || current.versionId < 2) return false;
   // a delete writes only over a live version: the one before the tombstone is the last content
-  const last = await storage.resources.readVersion(storage.db, type, id, current.versionId - 1);
+  const last = await storage.resources.readVersion(q, type, id, current.versionId - 1);
   return !!last?.content && bodyAllowed(auth, JSON.parse(last.content), interaction, compartments);
 }
 
@@ -31,6 +33,7 @@ export async function deletedWithin(
  * A bounded token never re-creates a deleted resource (it may have been another patient's): 403
  * naming the deletion only when the deleted resource was within the token's scopes (it reads it
  * as 410 anyway); otherwise the 404 of a resource it cannot see, telling nothing about the id's past.
+ * `q`: the connection of the write being checked (a bundle's or conditional interaction's), if any.
  */
 export async function refuseRecreate(
   storage: StorageService,
@@ -39,8 +42,9 @@ export async function refuseRecreate(
   type: string,
   id: string,
   interaction: Interaction,
+  q?: Queryable,
 ): Promise<never> {
-  if (await deletedWithin(storage, compartments, auth, type, id, interaction)) {
+  if (await deletedWithin(storage, compartments, auth, type, id, interaction, q)) {
     throw FhirError.of(403, 'forbidden', `the token's scopes do not allow re-creating the deleted ${type}/${id}`);
   }
   throw notFound(`${type}/${id} is not known`);

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Resource } from 'fhir/r4';
+import type { Queryable } from '../database/database';
 import { FhirDefinitions } from '../fhir/definitions/definitions.module';
 import { FhirError, notFound } from '../fhir/errors';
 import { applyResourcePatch, readPatch } from '../fhir/patch/resource-patch';
@@ -247,7 +248,7 @@ export class RequestAuthorizer {
    * Binary follows its securityContext. A deleted resource is not re-created
    * by a bounded token (as for a plain update).
    */
-  async content(auth: AuthContext, method: string, resource: Resource, current: StoredVersion | undefined): Promise<void> {
+  async content(auth: AuthContext, method: string, resource: Resource, current: StoredVersion | undefined, q?: Queryable): Promise<void> {
     const interaction: Interaction = method === 'POST' ? 'c' : 'u';
     const type = resource.resourceType;
     if (type === 'Binary') {
@@ -258,7 +259,7 @@ export class RequestAuthorizer {
       return this.binaries.target(auth, context, interaction);
     }
     if (!this.criteria(auth, type, interaction).length) return;
-    if (current?.deleted) await refuseRecreate(this.storage, this.compartments, auth, type, current.id, interaction);
+    if (current?.deleted) await refuseRecreate(this.storage, this.compartments, auth, type, current.id, interaction, q);
     if (!this.contentAllowed(auth, resource, interaction)) {
       throw forbidden(`the token's scopes do not allow this content for ${type}${resource.id ? `/${resource.id}` : ''}`);
     }

@@ -25,7 +25,9 @@ describe('deleted resources and patient-bounded tokens', () => {
   const get = (token: string, url: string) => s.http.get(url).set(as(token));
 
   beforeAll(async () => {
-    s = await startSmartApp();
+    // one database session, as the embedded database has: the re-creation check inside a transaction reads on
+    // the transaction's connection (waiting for a second one hung there)
+    s = await startSmartApp({ DB_POOL_SIZE: '1' });
     admin = await loadFixtures(s);
     alice = await tokenFor(s, 'alice', 'patient/*.cruds');
     aliceObs = await tokenFor(s, 'alice', 'patient/Patient.rs patient/Observation.rs');

@@ -28,7 +28,9 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     PORT: '0',
     PUBLIC_URL: 'http://localhost:8080',
     LOG_LEVEL: 'warn',
-    DB_POOL_SIZE: '10',
+    // TEST_DB_POOL_SIZE=1 runs every app on one connection, as the embedded database has: a write that asks
+    // the pool for a second connection while it holds one shows up as a hang (it would deadlock a full pool)
+    DB_POOL_SIZE: process.env.TEST_DB_POOL_SIZE ?? '10',
     DATABASE_URL: url,
     DATABASE_SCHEMA: schema,
     DATABASE_EMBEDDED: process.env.TEST_DATABASE_URL ? '0' : '1',

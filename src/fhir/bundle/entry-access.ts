@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Resource } from 'fhir/r4';
 import { FhirError } from '../errors';
+import type { Queryable } from '../../database/database';
 import type { RequestContext } from '../rest/request-context';
 import type { SearchRestriction } from '../search/search.service';
 import type { StoredVersion } from '../storage/storage.types';
@@ -19,8 +20,11 @@ export interface EntryAccess {
   condition(e: EntryRequest): SearchRestriction | undefined;
   /** What a conditional reference in a resource may resolve to. */
   references(): SearchRestriction | undefined;
-  /** Throws 403 when the content about to be written (new resource, update body, patch result) is not allowed. */
-  content(e: EntryRequest, resource: Resource, current: StoredVersion | undefined): Promise<void>;
+  /**
+   * Throws 403 when the content about to be written (new resource, update body, patch result) is not allowed.
+   * `q`: the write's connection (what it reads must not wait for a second one while the write holds it).
+   */
+  content(e: EntryRequest, resource: Resource, current: StoredVersion | undefined, q: Queryable): Promise<void>;
 }
 
 /** undefined: the caller is not restricted (admin). */

@@ -98,7 +98,7 @@ export class WriteRun {
     // fullUrls and conditional references (write-references.ts): the latter searched within the caller's access
     const find = (s: Step, type: string, params: Params, limit: number) => this.find(q, type, params, limit, s, this.mode.access?.references());
     await resolveReferences(this.steps, { linkEntries: this.mode.linkEntries, deleted: this.deleted, find, step: (s, fn) => this.step(s, fn) }, inTx);
-    for (const s of this.steps) await this.checkAccess(s);
+    for (const s of this.steps) await this.checkAccess(s, q);
     await this.writeAll(q, inTx);
     return this.steps.map((s) => this.outcome(s));
   }
@@ -257,9 +257,9 @@ export class WriteRun {
   }
 
   /** A restricted caller may write only content its scopes allow: checked on what is written (patched, references resolved). */
-  private async checkAccess(s: Step): Promise<void> {
+  private async checkAccess(s: Step, q: Queryable): Promise<void> {
     if (!this.mode.access || !s.resource || s.kind === 'noop' || s.kind === 'delete') return;
-    await this.mode.access.content(s.entry, s.resource, s.current).catch((err) => this.fail(s, err));
+    await this.mode.access.content(s.entry, s.resource, s.current, q).catch((err) => this.fail(s, err));
   }
 
   private matchedBy(s: Step): boolean {
