@@ -8,7 +8,7 @@ import type { CompartmentCriterion, Criterion, ParamCriterion, SortKey } from '.
 import type { SearchParameterRegistry } from './search-params';
 import type { SearchRestriction } from './search.service';
 import { terminologyValues } from './subsumption';
-import type { Stored } from './value-sql';
+import { likeEscape, type Stored } from './value-sql';
 import { ChainSql, type IndexSource, SOURCE_ROWS } from './chain-sql';
 
 
@@ -303,18 +303,19 @@ export class CriteriaSql extends ChainSql {
     const x = this.alias('x');
     if (c.type === 'composite') {
       if (c.missing !== undefined) {
-        // search.html#modifiers: a composite has a value when every component has one (not only the first:
-        // an Observation with a code and no value has no `code-value-quantity`)
-        const components = c.defs.values().next().value!.component!.map((k) => this.registry.byUrl(k.definition)!);
-        const present = components.map((d, i) => this.exists(a, i ? this.alias('x') : x, this.stored(types, d.code), [{ sql: 'TRUE', keyed: false }], c.missing!));
-        return `(${present.join(c.missing ? ' OR ' : ' AND ')})`;
+        // search.html#modifiers: a composite has a value when one element holds every component (not only the
+        // first: an Observation with a code and no value has no `code-value-quantity`), as its value search
+        // reads them: its tuple rows (composite.ts, `code$…` or `code#…`)
+        const names = [...new Set(this.stored(types, c.code).map((k) => k.param))].flatMap((n) => [`${n}$`, `${n}#`]);
+        const like = names.map((n) => `${x}.param LIKE ${this.text(`${likeEscape(n)}%`)}`).join(' OR ');
+        return `${c.missing ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${this.scope.table} ${x} WHERE ${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id AND (${like})${this.scope.probing ? ' OFFSET 0' : ''})`;
       }
       return `(${c.values.map((v) => this.composite(c, v, a, types)).join(' OR ')})`;
     }
     // derived rows: Reference.identifier (`:identifier`), Identifier.type with the value (`:of-type`)
     const derived = (c.type === 'reference' && c.modifier === 'identifier') || (c.type === 'token' && c.modifier === 'of-type');
     const s = this.stored(types, c.code, derived ? `:${c.modifier}` : '');
-    if (c.missing !== undefined) return this.exists(a, x, c.type === 'reference' ? withIdentifierRows(s) : s, [{ sql: 'TRUE', keyed: false }], c.missing);
+    if (c.missing !== undefined) return this.exists(a, x, c.type === 'reference' ? withPresenceRows(s) : s, [{ sql: 'TRUE', keyed: false }], c.missing);
     const conds = c.values.map((v) => (derived ? this.token(x, s, v.token!) : this.value(x, s, c.type, c.modifier, v)));
     return this.exists(a, x, s, conds, c.modifier === 'not' || c.modifier === 'not-in');
   }
@@ -324,9 +325,11 @@ export class CriteriaSql extends ChainSql {
  * search.html#modifiers `:missing`: a Reference holding only an `identifier` is a value of the parameter
  * (the element is there, and `:identifier` finds it), so its `:identifier` rows count as present. Not for
  * an alias by target type (`patient` = `subject` of a Patient): such a reference's type is not known.
+ * The `:local` rows count too (a `#id` to a contained resource, or a resource itself: index-values.ts
+ * localTarget), for an alias when they name its type (FHIRPath `resolve()` of `#id` is the contained one).
  */
-function withIdentifierRows(s: Stored): Stored {
-  return [...s, ...s.filter((k) => !k.targetType).map((k) => ({ ...k, param: `${k.param}:identifier` }))];
+function withPresenceRows(s: Stored): Stored {
+  return [...s, ...s.filter((k) => !k.targetType).map((k) => ({ ...k, param: `${k.param}:identifier` })), ...s.map((k) => ({ ...k, param: `${k.param}:local` }))];
 }
 
 /** Can the criterion's matches be read from the hash indexes alone (every value a keyed condition, see value())? */

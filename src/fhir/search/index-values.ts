@@ -69,11 +69,12 @@ export function tokenEntries(pv: PathValue): TokenEntry[] {
     const e = codingEntry(v);
     return e.value !== null || e.text !== null ? [e] : [];
   }
-  if ('value' in v) {
-    // Identifier (system|value, type text) or ContactPoint (system is phone/email…)
+  if ('value' in v || pv.type === 'Identifier') {
+    // Identifier (system|value, type text) or ContactPoint (system is phone/email…); an Identifier without a
+    // value still has its system (`system|` finds it) and type text (`:text`, search.html#token)
     const value = v.value === undefined || v.value === null ? null : String(v.value);
-    if (value === null) return [];
     const typeText = isObject(v.type) ? (str(v.type.text) ?? str(v.type.coding?.[0]?.display)) : null;
+    if (value === null && (pv.type !== 'Identifier' || (!str(v.system) && !typeText))) return [];
     return [{ system: str(v.system), value, text: typeText ? normalizeString(typeText) : null }];
   }
   return [];
@@ -241,6 +242,21 @@ export function localReference(raw: string, baseUrl: string): { type: string; id
   }
   const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(rest);
   return m ? { type: m[1], id: m[2] } : undefined;
+}
+
+/**
+ * search.html#modifiers `:missing`: a value of a reference parameter that no search by value finds, with the
+ * type it names: a `#id` reference to a contained resource (references.html#contained; that resource's type,
+ * `contained` being the resources it may name) or a resource itself (R4 Bundle `composition` and `message`
+ * select `Bundle.entry[0].resource`). A Reference holding only a `display` refers to nothing: no value.
+ */
+export function localTarget(pv: PathValue, contained: unknown): { ref: string; targetType: string | null } | undefined {
+  const v = pv.value;
+  if (isObject(v) && typeof v.resourceType === 'string') return { ref: v.resourceType, targetType: v.resourceType };
+  const raw = typeof v === 'string' ? v : isObject(v) ? str(v.reference) : null;
+  if (!raw?.startsWith('#')) return undefined;
+  const target = Array.isArray(contained) ? contained.find((r) => isObject(r) && `#${r.id}` === raw) : undefined;
+  return { ref: raw, targetType: typeof target?.resourceType === 'string' ? target.resourceType : null };
 }
 
 /** Reference.identifier, for the `:identifier` modifier. */

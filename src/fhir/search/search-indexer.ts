@@ -6,6 +6,7 @@ import { CONTAINED_TABLE, INDEX_TABLE, INDEX_TABLES, indexRow, IndexRowFields, K
 import {
   dateEntries,
   identifierTypeEntries,
+  localTarget,
   numberEntries,
   referenceEntries,
   referenceIdentifier,
@@ -51,6 +52,9 @@ interface TypePlan {
 class RowSink {
   readonly rows: unknown[][] = [];
   private readonly byParam = new Map<unknown, unknown[][] | Set<string>>();
+
+  /** `contained`: the contained resources a `#id` reference of the resource may name */
+  constructor(readonly contained?: unknown) {}
 
   add(row: unknown[]): void {
     const param = row[0];
@@ -121,8 +125,8 @@ export class SearchIndexer implements ResourceIndexer {
     return rows;
   }
 
-  private valueRows(plan: TypePlan, resource: Resource): RowSink {
-    const sink = new RowSink();
+  private valueRows(plan: TypePlan, resource: Resource, container: Resource = resource): RowSink {
+    const sink = new RowSink((container as { contained?: unknown }).contained);
     for (const p of plan.params) {
       const values = p.extract(resource);
       for (const pv of values) {
@@ -147,7 +151,7 @@ export class SearchIndexer implements ResourceIndexer {
       const id = containedId(container.resourceType, container.id, r?.id);
       const plan = id && typeof r.resourceType === 'string' ? this.planFor(r.resourceType) : undefined;
       if (!id || !plan) continue;
-      const sink = this.valueRows(plan, r);
+      const sink = this.valueRows(plan, r, container);
       sink.add(indexRow({ param: '_id', kind: KIND.token, value: r.id }));
       for (const row of sink.rows) out.push([r.resourceType, id, ...withLookupKeys(r.resourceType, row)]);
     }
@@ -201,12 +205,16 @@ export class SearchIndexer implements ResourceIndexer {
       case 'position':
         for (const e of positionEntries(pv)) sink.add(indexRow({ param, kind: KIND.position, nlow: e.latitude, nhigh: e.longitude }));
         return;
-      case 'reference':
+      case 'reference': {
         for (const e of referenceEntries(pv, this.baseUrl)) {
           sink.add(indexRow({ param, kind: KIND.reference, value: e.ref, target_type: e.targetType, target_id: e.targetId }));
         }
         for (const e of referenceIdentifier(pv)) sink.add(indexRow({ param: `${param}:identifier`, kind: KIND.token, system: e.system, value: e.value }));
+        // for `:missing` (criteria-sql.ts): a `#id` to a contained resource, or a resource itself
+        const local = localTarget(pv, sink.contained);
+        if (local) sink.add(indexRow({ param: `${param}:local`, kind: KIND.token, value: local.ref, target_type: local.targetType }));
         return;
+      }
     }
   }
 
@@ -222,6 +230,8 @@ export class SearchIndexer implements ResourceIndexer {
           ),
         );
         if (folded.some((v) => v.length === 0)) continue;
+        // a token row component needs a code too: a concept with only a text matches no composite value (`code$value`)
+        if (c.layout.rows.some((i) => c.layout.kinds[i] === 'token' && !values[i].some((pv) => tokenEntries(pv).some((e) => e.value !== null)))) continue;
         const tuple = c.layout.rows.length > 1 ? { text: String(ordinal++) } : undefined;
         for (const key of foldedKeys(folded)) {
           for (const i of c.layout.rows) {

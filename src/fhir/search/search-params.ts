@@ -1,7 +1,7 @@
 import type { CompactDefinitions, SearchParameterInfo } from '../definitions/definitions';
-import { findAliases, StoredParam } from './param-aliases';
+import { findAliases, partsFor, StoredParam } from './param-aliases';
 import { NEAR_URL } from './position';
-import { referenceKind, ReferenceKind } from './reference-kinds';
+import { elementTypes, referenceKind, ReferenceKind } from './reference-kinds';
 import { READ_ONLY_TYPES } from '../rest/allowed-methods';
 import { badRequest } from '../errors';
 
@@ -63,6 +63,7 @@ export class SearchParameterRegistry {
   private readonly perType = new Map<string, Map<string, SearchParameterInfo>>();
   private readonly aliasesPerType = new Map<string, Map<string, StoredParam[]>>();
   private readonly kinds = new Map<string, ReferenceKind>();
+  private readonly codeParams = new Map<string, boolean>();
   private urlIndex = new Map<string, SearchParameterInfo>();
   private listeners: (() => void)[] = [];
   /** bumped whenever the custom set changes (compiled plans are rebuilt) */
@@ -88,6 +89,7 @@ export class SearchParameterRegistry {
     this.perType.clear();
     this.aliasesPerType.clear();
     this.kinds.clear();
+    this.codeParams.clear();
     this.rebuildUrlIndex();
     this.generation++;
     for (const l of this.listeners) l();
@@ -156,6 +158,23 @@ export class SearchParameterRegistry {
       this.kinds.set(key, kind);
     }
     return kind;
+  }
+
+  /**
+   * Whether token parameter `code` of `resourceType` selects `code` elements (from the StructureDefinitions,
+   * once per parameter and type): their system is implicit, the binding's (search.html#token), so they are
+   * indexed without one and `:in` / `:not-in` take them by their code.
+   */
+  holdsCodes(resourceType: string, code: string): boolean {
+    const sp = this.param(resourceType, code);
+    if (sp?.type !== 'token') return false;
+    const key = `${resourceType}.${code}`;
+    let holds = this.codeParams.get(key);
+    if (holds === undefined) {
+      holds = partsFor(sp, resourceType).some((part) => elementTypes(this.definitions, resourceType, part)?.includes('code') ?? false);
+      this.codeParams.set(key, holds);
+    }
+    return holds;
   }
 
   byUrl(url: string): SearchParameterInfo | undefined {

@@ -231,11 +231,15 @@ export abstract class ValueSql {
     return { sql: `${x}.text ~ ${this.text(`(^|[^[:alnum:]])${w.join('[^[:alnum:]]+')}`)}`, keyed: false };
   }
 
-  /** `:in` / `:not-in`: a Coding whose system and code are a member of the ValueSet (resolved by value-sets.ts). */
+  /**
+   * `:in` / `:not-in`: a Coding whose system and code are a member of the ValueSet (resolved by value-sets.ts);
+   * a `code` element, indexed without a system (search.html#token: it is implicit, the binding's), by its code.
+   */
   private valueSet(x: string, s: Stored, v: ParamValue): Cond {
     if (!v.members || !v.codes) throw new Error('token :in/:not-in value not resolved (Subsumption.resolve)');
     if (!v.members.length) return { sql: 'FALSE', keyed: true };
-    return { sql: `(${this.hashIn(x, s, v.codes)} AND ${this.hashIn(x, s, v.members, 'shash')})`, keyed: true };
+    const implicit = s.some((k) => this.registry.holdsCodes(k.type, k.param)) ? ` OR ${x}.shash IS NULL` : '';
+    return { sql: `(${this.hashIn(x, s, v.codes)} AND (${this.hashIn(x, s, v.members, 'shash')}${implicit}))`, keyed: true };
   }
 
   /**
@@ -349,6 +353,6 @@ export interface Cond {
 /** (type, stored param) pairs a criterion reads. */
 export type Stored = { type: string; param: string; targetType?: string }[];
 
-function likeEscape(s: string): string {
+export function likeEscape(s: string): string {
   return s.replace(/[\\%_]/g, (m) => '\\' + m);
 }
