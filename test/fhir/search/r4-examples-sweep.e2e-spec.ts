@@ -1,6 +1,6 @@
 import * as fs from 'fs';
-import { FHIR_JSON, startTestApp, TestApp } from '../../helpers/test-app';
-import { EXAMPLES, pool, r4ParamsByType, readExamples, searchValue } from './r4-examples-sweep-values';
+import { startTestApp, TestApp } from '../../helpers/test-app';
+import { EXAMPLES, pool, r4ParamsByType, readExamples, searchValue, storeExamples } from './r4-examples-sweep-values';
 
 /**
  * Every standard R4 search parameter on real data of every resource type: each FHIR R4 spec example
@@ -18,13 +18,6 @@ if (!present) console.warn(`skipping the R4 examples search sweep: ${EXAMPLES} i
  * server, then remove the entry.
  */
 const KNOWN: Record<string, string> = {};
-
-/**
- * A `requested` Subscription is stored `off`: the server sets a requested one `active` in its matcher
- * round (subscription.html), after a delay the sweep cannot see, and would then POST notifications
- * to the example's external endpoint.
- */
-const asStored = (r: Record<string, any>) => (r.resourceType === 'Subscription' && r.status === 'requested' ? { ...r, status: 'off' } : r);
 
 interface Case {
   file: string;
@@ -65,7 +58,7 @@ const PARAM_TYPES: [string, string][] = [
 (present ? describe : describe.skip)('R4 spec examples: every standard search parameter finds its example (search.html)', () => {
   let t: TestApp;
   const examples = present ? readExamples() : [];
-  const refused: { file: string; status: number }[] = [];
+  let refused: { file: string; status: number }[] = [];
   const cases: Case[] = [];
   /** (type, parameter) pairs the cases cover */
   const pairs = new Set<string>();
@@ -74,17 +67,12 @@ const PARAM_TYPES: [string, string][] = [
 
   beforeAll(async () => {
     t = await startTestApp();
-    const stored = await pool(examples, CONCURRENCY, async ({ file, resource }) => {
-      const res = await t.http.put(`/fhir/${resource.resourceType}/${resource.id}`).set('Content-Type', FHIR_JSON).send(asStored(resource));
-      if (res.status === 200 || res.status === 201) return true;
-      refused.push({ file, status: res.status });
-      return false;
-    });
+    const { stored, refused: notStored } = await storeExamples(t, examples, CONCURRENCY);
+    refused = notStored;
     const paramsOf = r4ParamsByType();
-    examples.forEach(({ file, resource }, i) => {
-      if (!stored[i]) return;
+    for (const { file, resource } of stored) {
       for (const p of paramsOf(resource.resourceType)) {
-        const { values, search } = searchValue(p, asStored(resource));
+        const { values, search } = searchValue(p, resource);
         if (search === undefined) {
           if (values.length) underivable++;
           continue;
@@ -92,7 +80,7 @@ const PARAM_TYPES: [string, string][] = [
         cases.push({ file, type: resource.resourceType, id: resource.id, code: p.code, paramType: p.type, value: search });
         pairs.add(`${resource.resourceType}.${p.code}`);
       }
-    });
+    }
   }, 120_000);
   afterAll(async () => t?.close());
 
