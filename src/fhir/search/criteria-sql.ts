@@ -316,7 +316,7 @@ export class CriteriaSql extends ChainSql {
     const derived = (c.type === 'reference' && c.modifier === 'identifier') || (c.type === 'token' && c.modifier === 'of-type');
     const s = this.stored(types, c.code, derived ? `:${c.modifier}` : '');
     if (c.missing !== undefined) return this.exists(a, x, c.type === 'reference' ? withPresenceRows(s) : s, [{ sql: 'TRUE', keyed: false }], c.missing);
-    const conds = c.values.map((v) => (derived ? this.token(x, s, v.token!) : this.value(x, s, c.type, c.modifier, v)));
+    const conds = c.values.map((v) => (derived ? this.token(x, s, v) : this.value(x, s, c.type, c.modifier, v)));
     return this.exists(a, x, s, conds, c.modifier === 'not' || c.modifier === 'not-in');
   }
 }

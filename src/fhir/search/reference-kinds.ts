@@ -1,4 +1,4 @@
-import type { CompactDefinitions, SearchParameterInfo } from '../definitions/definitions';
+import type { CompactDefinitions, ElementInfo, SearchParameterInfo } from '../definitions/definitions';
 import { splitPath } from './expression';
 import { partsFor } from './param-aliases';
 
@@ -31,6 +31,11 @@ export function referenceKind(defs: CompactDefinitions, type: string, sp: Search
 
 /** The type codes of the elements a simple path (`Type.a.b`, `(Type.x as T)`, `Type.x.ofType(T)`) selects; undefined when not one. */
 export function elementTypes(defs: CompactDefinitions, type: string, part: string): string[] | undefined {
+  return elementAt(defs, type, part)?.types;
+}
+
+/** The element a simple path selects: its type codes (after `as`/`ofType`) and its definition. */
+export function elementAt(defs: CompactDefinitions, type: string, part: string): { types: string[]; element?: ElementInfo } | undefined {
   let text = part.trim();
   const as = /^\((.+)\s+as\s+([A-Za-z]+)\)((?:\.[a-z][A-Za-z0-9]*)*)$/.exec(text);
   if (as) text = `${as[1].trim()}.as(${as[2]})${as[3]}`;
@@ -40,6 +45,7 @@ export function elementTypes(defs: CompactDefinitions, type: string, part: strin
   let owner = type; // the type whose elements hold `prefix`
   let prefix = '';
   let types: string[] | undefined; // of the element last navigated to
+  let element: ElementInfo | undefined;
   for (const seg of segments) {
     const fn = /^(where|as|ofType)\((.*)\)$/.exec(seg);
     if (fn) {
@@ -57,6 +63,7 @@ export function elementTypes(defs: CompactDefinitions, type: string, part: strin
     const rel = prefix ? `${prefix}.${seg}` : seg;
     const el = elements?.[rel] ?? elements?.[`${rel}[x]`];
     if (!el) return undefined;
+    element = el;
     if (el.contentReference) {
       prefix = el.contentReference;
       types = ['BackboneElement'];
@@ -65,5 +72,5 @@ export function elementTypes(defs: CompactDefinitions, type: string, part: strin
       types = el.types;
     }
   }
-  return types;
+  return types && { types, element };
 }

@@ -1,7 +1,7 @@
 import type { CompactDefinitions, SearchParameterInfo } from '../definitions/definitions';
 import { findAliases, partsFor, StoredParam } from './param-aliases';
 import { NEAR_URL } from './position';
-import { elementTypes, referenceKind, ReferenceKind } from './reference-kinds';
+import { elementAt, referenceKind, ReferenceKind } from './reference-kinds';
 import { READ_ONLY_TYPES } from '../rest/allowed-methods';
 import { badRequest } from '../errors';
 
@@ -63,7 +63,7 @@ export class SearchParameterRegistry {
   private readonly perType = new Map<string, Map<string, SearchParameterInfo>>();
   private readonly aliasesPerType = new Map<string, Map<string, StoredParam[]>>();
   private readonly kinds = new Map<string, ReferenceKind>();
-  private readonly codeParams = new Map<string, boolean>();
+  private readonly codeParams = new Map<string, (string | undefined)[] | undefined>();
   private urlIndex = new Map<string, SearchParameterInfo>();
   private listeners: (() => void)[] = [];
   /** bumped whenever the custom set changes (compiled plans are rebuilt) */
@@ -166,15 +166,26 @@ export class SearchParameterRegistry {
    * indexed without one and `:in` / `:not-in` take them by their code.
    */
   holdsCodes(resourceType: string, code: string): boolean {
+    return this.codeBindings(resourceType, code) !== undefined;
+  }
+
+  /**
+   * The bindings of the `code` elements token parameter `code` of `resourceType` selects, one per element:
+   * the ValueSet url of its required binding, undefined when it has none (the only bindings the compact
+   * definitions keep); undefined when it selects no `code` element. Their systems are the implicit
+   * systems of the parameter's values (code-systems.ts).
+   */
+  codeBindings(resourceType: string, code: string): (string | undefined)[] | undefined {
     const sp = this.param(resourceType, code);
-    if (sp?.type !== 'token') return false;
+    if (sp?.type !== 'token') return undefined;
     const key = `${resourceType}.${code}`;
-    let holds = this.codeParams.get(key);
-    if (holds === undefined) {
-      holds = partsFor(sp, resourceType).some((part) => elementTypes(this.definitions, resourceType, part)?.includes('code') ?? false);
-      this.codeParams.set(key, holds);
+    if (!this.codeParams.has(key)) {
+      const codes = partsFor(sp, resourceType)
+        .map((part) => elementAt(this.definitions, resourceType, part))
+        .filter((el) => el?.types.includes('code'));
+      this.codeParams.set(key, codes.length ? codes.map((el) => el!.element?.requiredValueSet) : undefined);
     }
-    return holds;
+    return this.codeParams.get(key);
   }
 
   byUrl(url: string): SearchParameterInfo | undefined {

@@ -1,3 +1,4 @@
+import type { ImplicitSystem } from './code-systems';
 import type { OperationOutcomeIssue } from 'fhir/r4';
 import type { DateRange } from '../date-range';
 import type { NearValue } from './position';
@@ -49,6 +50,8 @@ export interface ParamValue {
   codes?: string[];
   /** token `:in`/`:not-in`: the ValueSet's members as `system|code` (resolved before the SQL, see value-sets.ts) */
   members?: string[];
+  /** token with a system part on `code` elements: what their bindings say of their implicit system, per `type|param` (code-systems.ts) */
+  implicit?: Record<string, ImplicitSystem>;
   /** composite: each component's value, parsed as its own parameter type */
   composite?: ParamValue[];
   /** `Location.near`: the point and radius */

@@ -2,8 +2,9 @@ import type { CodeSystem, CodeSystemConcept, ValueSet } from 'fhir/r4';
 import type { Queryable } from '../../database/database';
 import { badRequest, FhirError } from '../errors';
 import { searchHash } from './normalize';
-import type { Criterion, ParamValue } from './search-query';
+import type { Criterion, ParamCriterion, ParamValue } from './search-query';
 import type { SearchParameterRegistry } from './search-params';
+import { resolveImplicitSystems } from './code-systems';
 import { ValueSetExpansion } from './value-sets';
 
 /** Most codes one `:above`/`:below` value may stand for (each is an index probe). */
@@ -107,7 +108,8 @@ export class Subsumption {
 
   /**
    * Fills `codes` of every token `:above`/`:below` value among the criteria (chains and `_has` included),
-   * and `codes` and `members` (`system|code`) of every `:in`/`:not-in` value (value-sets.ts).
+   * `codes` and `members` (`system|code`) of every `:in`/`:not-in` value (value-sets.ts), and the implicit
+   * systems of the `code` elements a token value with a system is matched against (code-systems.ts).
    */
   async resolve(criteria: Criterion[], q: Queryable = this.db): Promise<void> {
     for (const { value, modifier } of terminologyValues(criteria)) {
@@ -125,6 +127,7 @@ export class Subsumption {
       if (codes.length > MAX_SUBSUMED_CODES) throw FhirError.of(400, 'too-costly', `:${direction} ${system}|${code} stands for more than ${MAX_SUBSUMED_CODES} codes`);
       value.codes = codes;
     }
+    await resolveImplicitSystems(paramCriteria(criteria), this.registry, this.valueSets, q);
   }
 
   async hierarchy(system: string, q: Queryable): Promise<Hierarchy> {
@@ -155,18 +158,23 @@ export class Subsumption {
 
 const TERMINOLOGY = new Set(['above', 'below', 'in', 'not-in']);
 
-/** The token values among criteria (nested ones included) that need terminology read before the SQL. */
-export function terminologyValues(criteria: Criterion[]): { value: ParamValue; modifier: string }[] {
-  const out: { value: ParamValue; modifier: string }[] = [];
+/** The parameter criteria among criteria, nested ones included (chains, `_has`, `:not` of `_filter`, alternatives). */
+export function paramCriteria(criteria: Criterion[]): ParamCriterion[] {
+  const out: ParamCriterion[] = [];
   const walk = (c: Criterion) => {
     if (c.kind === 'chain' || c.kind === 'has' || c.kind === 'not') walk(c.inner);
     else if (c.kind === 'any') c.alternatives.forEach((alt) => alt.forEach(walk));
-    else if (c.kind === 'param' && c.type === 'token' && c.modifier && TERMINOLOGY.has(c.modifier)) {
-      for (const value of c.values) out.push({ value, modifier: c.modifier });
-    }
+    else if (c.kind === 'param') out.push(c);
   };
   criteria.forEach(walk);
   return out;
+}
+
+/** The token values among criteria (nested ones included) that need terminology read before the SQL. */
+export function terminologyValues(criteria: Criterion[]): { value: ParamValue; modifier: string }[] {
+  return paramCriteria(criteria)
+    .filter((c) => c.type === 'token' && c.modifier && TERMINOLOGY.has(c.modifier))
+    .flatMap((c) => c.values.map((value) => ({ value, modifier: c.modifier! })));
 }
 
 /** The token `:above`/`:below` values among criteria, nested ones included. */

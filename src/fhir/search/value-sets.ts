@@ -39,17 +39,39 @@ export class ValueSetExpansion {
       for (const inc of vs.compose.include) for (const m of await this.include(url, inc, q, visiting)) out.add(m);
       for (const exc of vs.compose.exclude ?? []) for (const m of await this.include(url, exc, q, visiting)) out.delete(m);
     } else if (vs.expansion?.contains?.length) {
-      out = new Set();
-      const walk = (list: NonNullable<ValueSet['expansion']>['contains']) => {
-        for (const c of list ?? []) {
-          if (c.system && c.code) out.add(`${c.system}|${c.code}`);
-          walk(c.contains);
-        }
-      };
-      walk(vs.expansion.contains);
+      out = new Set(expansionCodings(vs).flatMap((c) => (c.code ? [`${c.system}|${c.code}`] : [])));
     } else throw notSupported(url, 'it has neither compose.include nor an expansion');
     if (out.size > MAX_VALUE_SET_MEMBERS) throw FhirError.of(400, 'too-costly', `ValueSet ${url} has more than ${MAX_VALUE_SET_MEMBERS} codes`);
     visiting.delete(canonical);
+    return out;
+  }
+
+  /**
+   * The code systems a ValueSet draws on (search.html#token: a `code` element's system is implicit, "defined in
+   * the value set" it is bound to), with its members when it can be expanded as `:in` expands it; else the
+   * systems its `compose` names (or its `expansion` holds). An unknown ValueSet names none.
+   */
+  async systemsOf(url: string, q: Queryable): Promise<{ systems: string[]; members?: string[] }> {
+    try {
+      const members = [...(await this.members(url, q))];
+      return { systems: [...new Set(members.map((m) => m.slice(0, m.lastIndexOf('|'))))], members };
+    } catch (err) {
+      if (!(err instanceof FhirError)) throw err;
+    }
+    return { systems: [...(await this.namedSystems(url, q, new Set()))] };
+  }
+
+  private async namedSystems(url: string, q: Queryable, visiting: Set<string>): Promise<Set<string>> {
+    const out = new Set<string>();
+    const canonical = url.split('|')[0];
+    if (visiting.has(canonical)) return out;
+    visiting.add(canonical);
+    const vs = (await this.stored(url, q)) ?? this.known(canonical);
+    for (const inc of vs?.compose?.include ?? []) {
+      if (inc.system) out.add(inc.system);
+      else for (const ref of inc.valueSet ?? []) for (const s of await this.namedSystems(ref, q, visiting)) out.add(s);
+    }
+    if (vs && !vs.compose?.include?.length) for (const c of expansionCodings(vs)) out.add(c.system);
     return out;
   }
 
@@ -91,4 +113,17 @@ export class ValueSetExpansion {
     );
     return r.rows.length ? (JSON.parse(r.rows[0].content) as ValueSet) : undefined;
   }
+}
+
+/** The codings of a ValueSet's stored `expansion` (nested ones included) that name a system. */
+function expansionCodings(vs: ValueSet): { system: string; code?: string }[] {
+  const out: { system: string; code?: string }[] = [];
+  const walk = (list: NonNullable<ValueSet['expansion']>['contains']) => {
+    for (const c of list ?? []) {
+      if (c.system) out.push({ system: c.system, code: c.code });
+      walk(c.contains);
+    }
+  };
+  walk(vs.expansion?.contains);
+  return out;
 }

@@ -1,10 +1,11 @@
 import { SqlParams } from '../storage/sql-params';
+import { implicitMatches, withoutImplicitSystem } from './code-systems';
 import { compositeOf, compositeSuffix, foldedKeys } from './composite';
 import { INDEX_TABLE, KIND, RowKind } from './index-tables';
 import { normalizeString, prefixUpperBound, searchHash, MAX_INDEXED_STRING, words } from './normalize';
 import { nearCondition } from './position';
 import { dateCondition, numberCondition, spanHint } from './range-sql';
-import type { NumberValue, ParamCriterion, ParamValue, TokenValue } from './search-query';
+import type { NumberValue, ParamCriterion, ParamValue } from './search-query';
 import type { SearchParameterRegistry } from './search-params';
 import { canonicalSearchValue, UCUM_SUFFIX } from './ucum';
 import { uriAbove, uriBelowBase } from './value-parsers';
@@ -174,7 +175,7 @@ export abstract class ValueSql {
         if (modifier === 'text') return this.tokenText(x, v.string!);
         if (modifier === 'in' || modifier === 'not-in') return this.valueSet(x, s, v);
         if (modifier === 'above' || modifier === 'below') return this.subsumed(x, s, v);
-        return this.token(x, s, v.token!);
+        return this.token(x, s, v);
       case 'date':
         return {
           sql: `(${[this.phashIn(x, s, KIND.date), dateCondition(this.p, v.date!, `${x}.low`, `${x}.high`), ...(this.scope.probing ? [] : spanHint(this.p, [v.date!], x))].join(' AND ')})`,
@@ -212,12 +213,31 @@ export abstract class ValueSql {
     return { sql, keyed: true, ranged: true };
   }
 
-  /** search.html#token: `code`, `system|code`, `|code`, `system|`. */
-  protected token(x: string, s: Stored, t: TokenValue): Cond {
-    if (t.code === undefined) return { sql: `${x}.system = ${this.text(t.system!)}`, keyed: false };
+  /**
+   * search.html#token: `code`, `system|code`, `|code`, `system|`. A `code` element's system is implicit, its
+   * binding's (code-systems.ts): `system|code` and `system|` match it when that is the system, `|code` does
+   * not when its binding names one.
+   */
+  protected token(x: string, s: Stored, v: ParamValue): Cond {
+    const t = v.token!;
+    if (t.code === undefined) return this.orImplicit(x, s, v, t.system!, undefined, { sql: `${x}.system = ${this.text(t.system!)}`, keyed: false });
     if (t.system === undefined) return { sql: this.hashIn(x, s, [t.code]), keyed: true };
-    if (t.system === null) return { sql: `(${this.hashIn(x, s, [t.code])} AND ${x}.shash IS NULL)`, keyed: true };
-    return { sql: `(${this.hashIn(x, s, [t.code])} AND ${this.hashIn(x, s, [t.code], 'shash', `${t.system}|`)})`, keyed: true };
+    if (t.system === null) {
+      const plain = withoutImplicitSystem(s, v);
+      return plain.length ? { sql: `(${this.hashIn(x, plain, [t.code])} AND ${x}.shash IS NULL)`, keyed: true } : { sql: 'FALSE', keyed: true };
+    }
+    return this.orImplicit(x, s, v, t.system, [t.code], { sql: `(${this.hashIn(x, s, [t.code])} AND ${this.hashIn(x, s, [t.code], 'shash', `${t.system}|`)})`, keyed: true });
+  }
+
+  /** `cond` or a row of a `code` element holding one of `codes` (undefined: any) under its implicit system `system`. */
+  private orImplicit(x: string, s: Stored, v: ParamValue, system: string, codes: string[] | undefined, cond: Cond): Cond {
+    const alts = implicitMatches(s, v, system, codes).map((m): Cond =>
+      m.codes
+        ? { sql: `(${this.hashIn(x, m.stored, m.codes)} AND ${x}.shash IS NULL)`, keyed: true }
+        : { sql: `(${x}.shash IS NULL AND ${x}.value IS NOT NULL AND ${this.paramFilter(x, m.stored)})`, keyed: false },
+    );
+    if (!alts.length) return cond;
+    return { sql: `(${[cond, ...alts].map((c) => c.sql).join(' OR ')})`, keyed: [cond, ...alts].every((c) => c.keyed) };
   }
 
   /**
@@ -273,7 +293,8 @@ export abstract class ValueSql {
   /** Token `:above`/`:below`: a code of the value's system among the codes subsumption resolved (subsumption.ts). */
   private subsumed(x: string, s: Stored, v: ParamValue): Cond {
     if (!v.codes) throw new Error('token :above/:below value not resolved (Subsumption.resolve)');
-    return { sql: `(${this.hashIn(x, s, v.codes)} AND ${this.hashIn(x, s, v.codes, 'shash', `${v.token!.system}|`)})`, keyed: true };
+    const system = v.token!.system!;
+    return this.orImplicit(x, s, v, system, v.codes, { sql: `(${this.hashIn(x, s, v.codes)} AND ${this.hashIn(x, s, v.codes, 'shash', `${system}|`)})`, keyed: true });
   }
 
   /** Composite rows: the row components under the param name of the folded ones (composite.ts). */
@@ -286,12 +307,11 @@ export abstract class ValueSql {
     const alts = foldedKeys(folded).map((key) => this.compositeTuple(a, layout.rows.map((i) => ({ s: this.stored(types, c.code, compositeSuffix(key, layout, i)), type: defs[i].type, value: values[i] }))));
     let sql = alts.length === 1 ? alts[0] : `(${alts.join(' OR ')})`;
     for (const i of layout.folded) {
-      const token = values[i].token;
-      if (token?.system === undefined) continue;
+      if (values[i].token?.system === undefined) continue;
       // the folded key is the code; the system of a token component is checked on its own parameter
       const x = this.alias('cs');
       const s = this.stored(types, defs[i].code);
-      sql += ` AND ${this.exists(a, x, s, [this.token(x, s, token)])}`;
+      sql += ` AND ${this.exists(a, x, s, [this.token(x, s, values[i])])}`;
     }
     return sql;
   }
