@@ -58,6 +58,18 @@ describe('shapeResource', () => {
     check(text, out, (k) => k === 'subject' || k === 'code'); // code is mandatory (min 1) in Basic
   });
 
+  it('a choice element covers its typed keys, no element a longer name (json.html#choice; search.html#elements)', () => {
+    const request = JSON.stringify({ resourceType: 'ServiceRequest', id: 's', status: 'active', statusReason: 'x', asNeededCodeableConcept: { text: 'pain' }, occurrenceDateTime: '2020' });
+    expect(Object.keys(JSON.parse(shapeResource(request, undefined, ['asNeeded', 'status'])))).toEqual(['resourceType', 'id', 'status', 'asNeededCodeableConcept', 'meta']);
+    const encounter = JSON.stringify({ resourceType: 'Encounter', id: 'e', status: 'finished', class: { code: 'AMB' }, classHistory: [{ class: { code: 'EMER' } }], statusHistory: [] });
+    expect(Object.keys(JSON.parse(shapeResource(encounter, 'true', undefined)))).toEqual(['resourceType', 'id', 'status', 'class', 'meta']);
+  });
+
+  it('_summary=true keeps the mandatory root elements R4 leaves unmarked (elementdefinition.html#ElementDefinition.isSummary: min 1 "must be marked as isSummary=true")', () => {
+    const appointment = JSON.stringify({ resourceType: 'Appointment', id: 'a', status: 'booked', comment: 'x', participant: [{ status: 'accepted' }] });
+    expect(Object.keys(JSON.parse(shapeResource(appointment, 'true', undefined)))).toEqual(['resourceType', 'id', 'status', 'participant', 'meta']);
+  });
+
   (fs.existsSync(EXAMPLES) ? it : it.skip)('every R4 example: _summary=data, text, true and _elements as the definitions say', () => {
     const files = fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.json'));
     expect(files.length).toBeGreaterThan(100);

