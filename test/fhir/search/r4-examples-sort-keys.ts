@@ -73,13 +73,13 @@ function uris({ value: v }: Typed, resource: any): string[] {
   return v === resource.url && typeof resource.version === 'string' ? [v, `${v}|${resource.version}`] : withUrl(v);
 }
 
-const DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
+export const DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
 
 /**
  * search.html#date: a value of lower precision is the range it covers (`2013-04`: all of April); a time
  * without a zone is read as UTC (the server's zone). Milliseconds, [first, last].
  */
-function dateRange(s: string): [number, number] | undefined {
+export function dateRange(s: string): [number, number] | undefined {
   const m = DATE.exec(s);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, sec, frac, tz] = m;
@@ -93,7 +93,7 @@ function dateRange(s: string): [number, number] | undefined {
 }
 
 /** search.html#date: dates at their precision; a Period from its start to its end (an open end unbounded); a Timing's events and bounds. */
-function dates({ type, value: v }: Typed): [number, number][] {
+export function dates({ type, value: v }: Typed): [number, number][] {
   if (typeof v === 'string') return [dateRange(v)].filter((r): r is [number, number] => r !== undefined);
   if (type === 'Period') {
     const start = typeof v.start === 'string' ? dateRange(v.start) : undefined;
