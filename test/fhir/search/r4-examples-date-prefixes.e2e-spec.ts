@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { startTestApp, TestApp } from '../../helpers/test-app';
 import { dateRange, dates } from './r4-examples-sort-keys';
-import { evaluate, EXAMPLES, pool, r4ParamsByType, readExamples, storeExamples } from './r4-examples-sweep-values';
+import { evaluate, EXAMPLES, pool, r4ParamsByType, storeExamplesByType } from './r4-examples-sweep-values';
 
 /**
  * The date search prefixes (search.html#date, #prefix, R4 3.1.1.4.2) on real data of every resource type:
@@ -103,12 +103,11 @@ interface Check {
 
 (present ? describe : describe.skip)('R4 spec examples: date search prefixes (search.html#date, #prefix)', () => {
   let t: TestApp;
-  const byType = new Map<string, Record<string, any>[]>();
+  let byType = new Map<string, Record<string, any>[]>();
 
   beforeAll(async () => {
     t = await startTestApp();
-    const { stored } = await storeExamples(t, present ? readExamples() : [], CONCURRENCY);
-    for (const { resource } of stored) byType.set(resource.resourceType, [...(byType.get(resource.resourceType) ?? []), resource]);
+    byType = await storeExamplesByType(t, present, CONCURRENCY);
   }, 120_000);
   afterAll(async () => t?.close());
 

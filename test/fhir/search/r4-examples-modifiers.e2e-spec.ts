@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { startTestApp, TestApp } from '../../helpers/test-app';
 import { ABOVE, BELOW, boundValueSets, CONTAINS, EXACT, hasValue, IDENTIFIER, inValueSet, Modifier, NOT, OF_TYPE, TEXT, TYPED_REFERENCE } from './r4-examples-modifier-oracle';
-import { evaluate, EXAMPLES, pool, r4ParamsByType, readExamples, SweepParam, SWEPT_TYPES, storeExamples, Typed } from './r4-examples-sweep-values';
+import { evaluate, EXAMPLES, pool, r4ParamsByType, SweepParam, SWEPT_TYPES, storeExamplesByType, Typed } from './r4-examples-sweep-values';
 
 /**
  * The search modifiers (search.html#modifiers) on real data of every resource type: the FHIR R4 spec
@@ -61,7 +61,7 @@ const VALUE_MODIFIERS: [string, Modifier, string][] = [
 (present ? describe : describe.skip)('R4 spec examples: search modifiers (search.html#modifiers)', () => {
   let t: TestApp;
   /** the stored examples by type */
-  const byType = new Map<string, Record<string, any>[]>();
+  let byType = new Map<string, Record<string, any>[]>();
   const memo = new Map<string, Typed[]>();
   const valuesOf = (p: SweepParam, r: Record<string, any>) => {
     const key = `${r.resourceType}/${r.id} ${p.code}`;
@@ -72,8 +72,7 @@ const VALUE_MODIFIERS: [string, Modifier, string][] = [
 
   beforeAll(async () => {
     t = await startTestApp();
-    const { stored } = await storeExamples(t, present ? readExamples() : [], CONCURRENCY);
-    for (const { resource } of stored) byType.set(resource.resourceType, [...(byType.get(resource.resourceType) ?? []), resource]);
+    byType = await storeExamplesByType(t, present, CONCURRENCY);
   }, 120_000);
   afterAll(async () => t?.close());
 

@@ -264,3 +264,11 @@ export async function storeExamples(t: TestApp, examples: { file: string; resour
   });
   return { stored: examples.filter((_, i) => ok[i]).map(({ file, resource }) => ({ file, resource: asStored(resource) })), refused };
 }
+
+/** Every R4 example stored in `t` (none without the fixtures), grouped by resource type. */
+export async function storeExamplesByType(t: TestApp, present: boolean, limit = 8): Promise<Map<string, Record<string, any>[]>> {
+  const byType = new Map<string, Record<string, any>[]>();
+  const { stored } = await storeExamples(t, present ? readExamples() : [], limit);
+  for (const { resource } of stored) byType.set(resource.resourceType, [...(byType.get(resource.resourceType) ?? []), resource]);
+  return byType;
+}
