@@ -227,7 +227,9 @@ export class CriteriaSql extends ChainSql {
   /**
    * Membership of the Patient compartment (R4 CompartmentDefinition): a
    * reference to the patient from one of the type's compartment parameters,
-   * or the Patient itself.
+   * or the Patient itself. Over several types (`Patient/1/*`) the index row must be the resource's own
+   * type too: ids are unique within a type only (`ImagingStudy/example` naming the patient must not bring
+   * `Account/example`), while the reference hashes of every type are in the one condition.
    */
   private compartment(patientIds: string[], a: string, types: string[]): string {
     const refs = patientIds.map((id) => `Patient/${id}`);
@@ -235,7 +237,8 @@ export class CriteriaSql extends ChainSql {
     const parts: string[] = [];
     if (s.length) {
       const x = this.alias('cm');
-      parts.push(`EXISTS (SELECT 1 FROM ${this.scope.table} ${x} WHERE ${x}.resource_id = ${a}.id AND ${this.hashIn(x, s, refs)})`);
+      const sameType = types.length > 1 ? `${x}.resource_type = ${a}.resource_type AND ` : '';
+      parts.push(`EXISTS (SELECT 1 FROM ${this.scope.table} ${x} WHERE ${sameType}${x}.resource_id = ${a}.id AND ${this.hashIn(x, s, refs)})`);
     }
     if (types.includes('Patient')) parts.push(`(${a}.resource_type = 'Patient' AND ${a}.id = ANY(${this.p.bind(patientIds, 'text[]')}))`);
     return parts.length ? `(${parts.join(' OR ')})` : 'FALSE';
