@@ -16,7 +16,7 @@ describe('references', () => {
 
   it('finds Reference.reference at any depth and narratives that mention placeholders', () => {
     const sites = collectReferences(resource());
-    expect(sites.filter((s) => s.kind === 'link').map((s) => s.value)).toEqual(['urn:uuid:p', 'urn:oid:1.2.3']);
+    expect(sites.filter((s) => s.kind === 'link').map((s) => s.value)).toEqual(['http://x', 'urn:uuid:p', 'urn:oid:1.2.3']);
     expect(sites.filter((s) => s.kind === 'reference').map((s) => s.value)).toEqual([
       'urn:uuid:p',
       'urn:uuid:p',
@@ -45,6 +45,22 @@ describe('references', () => {
     expect(r.note[0].extension[0].valueUri).toBe('Patient/1');
     expect(r.note[0].text).toBe('urn:uuid:p');
     expect(r.attachment).toEqual({ url: 'Observation/2', title: 'urn:oid:1.2.3' });
+  });
+
+  // the R4 example Bundle-xds: Attachment.url names the fullUrl http://localhost:9556/svc/fhir/Binary/1e40… of a POSTed entry
+  it('rewrites uri/url elements and narrative links that hold an absolute fullUrl', () => {
+    const full = 'http://example.org/fhir/Binary/b1';
+    const r = {
+      resourceType: 'DocumentReference',
+      content: [{ attachment: { url: full } }, { attachment: { url: 'http://example.org/other' } }],
+      extension: [{ url: 'http://example.org/ext', valueUrl: full }],
+      text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml"><a href="${full}">doc</a> <img src="${full}"/> ${full}</div>` },
+    };
+    const map = new Map([[full, 'Binary/9']]);
+    rewriteReferences(collectReferences(r), (ref) => map.get(ref));
+    expect(r.content.map((c) => c.attachment.url)).toEqual(['Binary/9', 'http://example.org/other']);
+    expect(r.extension[0]).toEqual({ url: 'http://example.org/ext', valueUrl: 'Binary/9' });
+    expect(r.text.div).toBe(`<div xmlns="http://www.w3.org/1999/xhtml"><a href="Binary/9">doc</a> <img src="Binary/9"/> ${full}</div>`);
   });
 
   it('knows the placeholder forms', () => {

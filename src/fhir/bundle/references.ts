@@ -12,10 +12,12 @@ const LINK_KEYS = new Set(['url', 'valueUri', 'valueUrl', 'valueUuid', 'valueOid
 
 /**
  * Every `Reference.reference` string of a resource, at any depth (extensions,
- * contained resources, backbone elements); uri/url elements and narratives
- * (`Narrative.div`) that mention `urn:uuid:` / `urn:oid:` placeholders
- * (http.html §3.1.0.11.2: "all matching links"). One walk; the caller
- * resolves and then rewrites the sites it got.
+ * contained resources, backbone elements); uri/url elements holding a
+ * `urn:uuid:` / `urn:oid:` placeholder or an absolute URL (an entry's fullUrl
+ * may be `http://…/Binary/1`, as `Attachment.url` of the R4 example Bundle-xds
+ * names it), and narratives (`Narrative.div`) that mention placeholders or link
+ * (`href=`, `src=`) anywhere (http.html §3.1.0.11.2: "all matching links").
+ * One walk; the caller resolves and then rewrites the sites it got.
  */
 export function collectReferences(node: unknown, out: ReferenceSite[] = []): ReferenceSite[] {
   if (Array.isArray(node)) {
@@ -27,8 +29,8 @@ export function collectReferences(node: unknown, out: ReferenceSite[] = []): Ref
     const v = obj[key];
     if (typeof v === 'string') {
       if (key === 'reference') out.push({ holder: obj, key, kind: 'reference', value: v });
-      else if (key === 'div' && v.includes('urn:')) out.push({ holder: obj, key, kind: 'div', value: v });
-      else if (v.startsWith('urn:') && LINK_KEYS.has(key)) out.push({ holder: obj, key, kind: 'link', value: v });
+      else if (key === 'div' && (v.includes('urn:') || v.includes('href=') || v.includes('src='))) out.push({ holder: obj, key, kind: 'div', value: v });
+      else if (LINK_KEYS.has(key) && (v.startsWith('urn:') || v.startsWith('http://') || v.startsWith('https://'))) out.push({ holder: obj, key, kind: 'link', value: v });
     } else if (v !== null && typeof v === 'object') {
       collectReferences(v, out);
     }
@@ -37,6 +39,8 @@ export function collectReferences(node: unknown, out: ReferenceSite[] = []): Ref
 }
 
 const PLACEHOLDER_IN_TEXT = /urn:(?:uuid|oid):[A-Za-z0-9.\-]+/g;
+/** an absolute link of a narrative: `href="http…"` / `src="http…"` (the URL is group 2) */
+const ABSOLUTE_LINK_IN_TEXT = /(\s(?:href|src)=")(https?:\/\/[^"]+)(")/g;
 
 /** True for the placeholder forms a transaction must resolve (`urn:uuid:…`, `urn:oid:…`). */
 export function isPlaceholder(ref: string): boolean {
@@ -45,12 +49,18 @@ export function isPlaceholder(ref: string): boolean {
 
 /**
  * Rewrites the sites with `resolve` (undefined: leave as is). A narrative
- * gets each placeholder it mentions replaced (links to bundle entries).
+ * gets each placeholder it mentions and each absolute link (href, src) that
+ * resolves replaced (links to bundle entries).
  */
 export function rewriteReferences(sites: ReferenceSite[], resolve: (ref: string) => string | undefined): void {
   for (const site of sites) {
     if (site.kind === 'div') {
-      site.holder.div = site.value.replace(PLACEHOLDER_IN_TEXT, (m) => resolve(m) ?? m);
+      site.holder.div = site.value
+        .replace(PLACEHOLDER_IN_TEXT, (m) => resolve(m) ?? m)
+        .replace(ABSOLUTE_LINK_IN_TEXT, (all, before: string, url: string, after: string) => {
+          const to = resolve(url);
+          return to === undefined ? all : before + to + after;
+        });
     } else {
       const to = resolve(site.value);
       if (to !== undefined) site.holder[site.key] = to;
