@@ -19,7 +19,11 @@ export const INDEX_TABLE = 'search_index';
 
 /** The `kind` of a row (`o`: an owner date row, see ownerDateRows). */
 /** (`g`: a position, `Location.near`: latitude in `nlow`, longitude in `nhigh`; position.ts) */
-export const KIND = { token: 't', string: 's', reference: 'r', date: 'd', number: 'n', text: 'x', owner: 'o', position: 'g' } as const;
+/**
+ * (`l`: a string longer than MAX_INDEXED_STRING normalized characters, whole in `value`, next to its
+ * `s` row holding the first ones; in no index but the resource's: string-sql.ts reads it per resource)
+ */
+export const KIND = { token: 't', string: 's', reference: 'r', date: 'd', number: 'n', text: 'x', owner: 'o', position: 'g', long: 'l' } as const;
 export type RowKind = (typeof KIND)[keyof typeof KIND];
 
 export const KIND_OF: Record<IndexKind, RowKind> = {
@@ -75,7 +79,7 @@ export const KEY_COLUMNS = [
   { name: 'hash', type: 'bigint' },
   /** token with a system: `search_hash(type|param|system|value)` */
   { name: 'shash', type: 'bigint' },
-  /** string, date, number, position: `search_hash(type|param)` */
+  /** string (and long string), date, number, position: `search_hash(type|param)` */
   { name: 'phash', type: 'bigint' },
   /** date: 0 under a day, 1 under 366 days, 2 longer or open (narrows a date window's range scan) */
   { name: 'span', type: 'smallint' },
@@ -100,7 +104,7 @@ export function withLookupKeys(resourceType: string, row: unknown[]): unknown[] 
     token || kind === KIND.reference ? keys.hash(value) : null,
     // an owner date row: the hash its reference row has (`system` holds the reference parameter)
     token && system !== null ? keys.hash(value, system) : owner ? keysOf(resourceType, system!).hash(value) : null,
-    kind === KIND.string || kind === KIND.date || kind === KIND.number || kind === KIND.position || owner ? keys.phash : null,
+    kind === KIND.string || kind === KIND.long || kind === KIND.date || kind === KIND.number || kind === KIND.position || owner ? keys.phash : null,
     kind === KIND.date ? spanClass(row[AT.low], row[AT.high]) : null,
   );
   return row;

@@ -1,7 +1,7 @@
 import { parseDateRange } from '../date-range';
 import type { PathValue } from './expression';
 import { referenceType } from './expression';
-import { indexString, normalizeString } from './normalize';
+import { indexedPrefix, normalizeString } from './normalize';
 
 /**
  * Conversion of the values an expression selects into index entries, per
@@ -22,6 +22,8 @@ export interface StringEntry {
   value: string;
   /** the original, for `:exact` (null when equal to `value`) */
   exact: string | null;
+  /** the whole normalized string when `value` is only its first MAX_INDEXED_STRING characters (else null) */
+  whole: string | null;
 }
 
 export interface DateEntry {
@@ -104,8 +106,9 @@ export function stringEntries(pv: PathValue): StringEntry[] {
   const out: string[] = [];
   collectStrings(pv.value, pv.type, out);
   return out.filter((s) => s.trim() !== '').map((s) => {
-    const value = indexString(s);
-    return { value, exact: value === s ? null : s };
+    const norm = normalizeString(s);
+    const value = indexedPrefix(norm);
+    return { value, exact: value === s ? null : s, whole: value === norm ? null : norm };
   });
 }
 

@@ -1,6 +1,10 @@
 import { digest } from '../../digest';
 
-/** Longest normalized string kept in the string index (btree keys must stay small). */
+/**
+ * Longest normalized string kept in the string index (btree keys must stay small), in characters
+ * (code points, as PostgreSQL's length() counts them). A longer one is also indexed whole, in a
+ * row of its own (`KIND.long`, see string-sql.ts).
+ */
 export const MAX_INDEXED_STRING = 200;
 
 /**
@@ -19,9 +23,12 @@ const ASCII = /^[\x20-\x7e]*$/;
 /** a run of whitespace other than single inner spaces, or space at either end */
 const SPACE_RUN = /\s\s|[^\S ]|^\s|\s$/;
 
-/** The normalized value as stored in the string index (bounded length). */
-export function indexString(value: string): string {
-  return normalizeString(value).slice(0, MAX_INDEXED_STRING);
+/** The normalized value as stored in the string index (bounded length): its first MAX_INDEXED_STRING characters (code points: a surrogate pair is not split). */
+export function indexedPrefix(norm: string): string {
+  if (norm.length <= MAX_INDEXED_STRING) return norm;
+  let i = 0;
+  for (let n = 0; n < MAX_INDEXED_STRING && i < norm.length; n++) i += (norm.codePointAt(i) ?? 0) > 0xffff ? 2 : 1;
+  return norm.slice(0, i);
 }
 
 /**

@@ -189,7 +189,12 @@ export class SearchIndexer implements ResourceIndexer {
         }
         return;
       case 'string':
-        for (const e of stringEntries(pv)) sink.add(indexRow({ param, kind: KIND.string, value: e.value, exact: e.exact, ...extra }));
+        for (const e of stringEntries(pv)) {
+          sink.add(indexRow({ param, kind: KIND.string, value: e.value, exact: e.exact, ...extra }));
+          // the whole of a long string (string-sql.ts); not for a composite tuple's rows (`text`: its ordinal),
+          // whose string components match on their first MAX_INDEXED_STRING characters
+          if (e.whole !== null && extra?.text === undefined) sink.add(indexRow({ param, kind: KIND.long, value: e.whole }));
+        }
         return;
       case 'date':
         for (const e of dateEntries(pv)) sink.add(indexRow({ param, kind: KIND.date, low: e.low, high: e.high, ...extra }));

@@ -2,11 +2,12 @@ import { SqlParams } from '../storage/sql-params';
 import { implicitMatches, withoutImplicitSystem } from './code-systems';
 import { compositeOf, compositeSuffix, foldedKeys } from './composite';
 import { INDEX_TABLE, KIND, RowKind } from './index-tables';
-import { normalizeString, prefixUpperBound, searchHash, MAX_INDEXED_STRING, words } from './normalize';
+import { searchHash, words } from './normalize';
 import { nearCondition } from './position';
 import { dateCondition, numberCondition, spanHint } from './range-sql';
 import type { NumberValue, ParamCriterion, ParamValue } from './search-query';
 import type { SearchParameterRegistry } from './search-params';
+import { likeEscape, stringCondition } from './string-sql';
 import { canonicalSearchValue, UCUM_SUFFIX } from './ucum';
 import { uriAbove, uriBelowBase } from './value-parsers';
 
@@ -262,19 +263,10 @@ export abstract class ValueSql {
     return { sql: `(${this.hashIn(x, s, v.codes)} AND (${this.hashIn(x, s, v.members, 'shash')}${implicit}))`, keyed: true };
   }
 
-  /**
-   * search.html#string: prefix, `:exact`, `:contains`, case and accent insensitive; `match` (from
-   * `_filter`): the whole normalized value, or its end.
-   */
+  /** search.html#string (string-sql.ts). */
   private string(x: string, s: Stored, value: string, modifier?: string, match?: ParamValue['match']): Cond {
-    const norm = normalizeString(value).slice(0, MAX_INDEXED_STRING);
-    const ph = this.phashIn(x, s, KIND.string);
-    const text = (v: string) => this.hidden(v, 'text');
-    if (modifier === 'exact') return { sql: `(${ph} AND ${x}.value = ${text(norm)} AND coalesce(${x}.exact, ${x}.value) = ${text(value)})`, keyed: true, ranged: true };
-    if (modifier === 'contains') return { sql: `(${ph} AND ${x}.value LIKE ${text('%' + likeEscape(norm) + '%')})`, keyed: true, ranged: true };
-    if (match === 'equals') return { sql: `(${ph} AND ${x}.value = ${text(norm)})`, keyed: true, ranged: true };
-    if (match === 'suffix') return { sql: `(${ph} AND ${x}.value LIKE ${text('%' + likeEscape(norm))})`, keyed: true, ranged: true };
-    return { sql: `(${ph} AND ${x}.value >= ${text(norm)} AND ${x}.value < ${text(prefixUpperBound(norm))})`, keyed: true, ranged: true };
+    const scope = { ph: this.phashIn(x, s, KIND.string), text: (v: string) => this.hidden(v, 'text'), table: this.scope.table, contained: this.contained };
+    return { sql: stringCondition(x, scope, value, modifier, match), keyed: true, ranged: true };
   }
 
   /**
@@ -373,6 +365,4 @@ export interface Cond {
 /** (type, stored param) pairs a criterion reads. */
 export type Stored = { type: string; param: string; targetType?: string }[];
 
-export function likeEscape(s: string): string {
-  return s.replace(/[\\%_]/g, (m) => '\\' + m);
-}
+export { likeEscape };
