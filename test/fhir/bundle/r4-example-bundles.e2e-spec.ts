@@ -70,8 +70,8 @@ const CASES: Case[] = [
 
 const load = (file: string): Json => JSON.parse(fs.readFileSync(path.join(EXAMPLES, file), 'utf8'));
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x));
-/** request.url relative to the base (the examples write `/Patient/example` too) */
-const rel = (url: string) => url.replace(/^\//, '');
+/** request.url relative to the base (the examples write `/Patient/example` too; an absolute one loses its base) */
+const rel = (url: string) => url.replace(/^\//, '').replace(/^https?:\/\/.*?\/(?=[A-Z][A-Za-z]+(\/|\?|$))/, '');
 const typeOfUrl = (url: string) => /^([A-Z][A-Za-z]+)/.exec(rel(url))?.[1];
 const statusCode = (e: Json) => Number(String(e.response.status).split(' ')[0]);
 const refsOf = (r: Json): string[] => fhirpath.evaluate(r, 'descendants().ofType(Reference).reference', undefined, R4_MODEL) as string[];
@@ -468,6 +468,18 @@ function resolveInBundle(ref: string, from: string | undefined, fullUrls: Set<st
       await prerequisites(bundle);
       const res = await post(bundle);
       await expectResponse(bundle, res, CASES.find((c) => c.file === 'Bundle-bundle-transaction.json')!.refused);
+    });
+  });
+
+  describe('Bundle-ussg-fht.json', () => {
+    it('with its absolute request.urls and fullUrls on this server base: the same PUTs run, as updates of what is there (http.html#transaction)', async () => {
+      const original = load('Bundle-ussg-fht.json');
+      const base = /^(https?:\/\/.*)\/Questionnaire\/[^/]+$/.exec(original.entry[0].request.url)![1];
+      const bundle = JSON.parse(JSON.stringify(original).split(`${base}/`).join(`${t.baseUrl}/`));
+      await post(CASES.find((c) => c.file === 'Bundle-ussg-fht.json')!.adapt!(original));
+      const res = await post(bundle);
+      await expectResponse(bundle, res);
+      expect(res.body.entry.map(statusCode)).toEqual(bundle.entry.map(() => 200));
     });
   });
 
