@@ -13,9 +13,10 @@ export const CLIENT_ID_SYSTEM = 'urn:ietf:params:oauth:client-id';
  * An audit row as a FHIR R4 AuditEvent following IHE BALP: the client
  * application, the server and the user as agents; the resource (with its
  * version), the search query, the Patients concerned and the request id as
- * entities.
+ * entities. `patient`: shown as that Patient's own event (BALP: one AuditEvent
+ * per Patient; audit-access.ts), without the other Patients the request concerned.
  */
-export function toAuditEvent(row: AuditRow, baseUrl: string): AuditEvent {
+export function toAuditEvent(row: AuditRow, baseUrl: string, patient?: string): AuditEvent {
   const event: AuditEvent = {
     resourceType: 'AuditEvent',
     id: row.id,
@@ -32,7 +33,7 @@ export function toAuditEvent(row: AuditRow, baseUrl: string): AuditEvent {
     },
   };
   if (row.outcome_desc) event.outcomeDesc = row.outcome_desc;
-  const entity = entities(row);
+  const entity = entities(patient === undefined ? row : ownEvent(row, patient));
   if (entity.length) event.entity = entity;
   return event;
 }
@@ -64,6 +65,16 @@ function agents(row: AuditRow, baseUrl: string): AuditEventAgent[] {
     list.push(agent);
   }
   return list;
+}
+
+/** The row as the Patient's own event: its Patient entity alone, another Patient as the resource concerned left out. */
+function ownEvent(row: AuditRow, patient: string): AuditRow {
+  const other = row.entity_type === 'Patient' && row.entity_id !== null && row.entity_id !== patient;
+  return {
+    ...row,
+    patient: row.patient.filter((p) => p === patient),
+    ...(other ? { entity_id: null, entity_version: null } : {}),
+  };
 }
 
 function entities(row: AuditRow): AuditEventEntity[] {

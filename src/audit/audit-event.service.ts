@@ -7,7 +7,7 @@ import { issue, notFound } from '../fhir/errors';
 import type { FhirResponse } from '../fhir/rest/fhir-response';
 import type { RequestContext } from '../fhir/rest/request-context';
 import { SqlParams } from '../fhir/storage/sql-params';
-import { auditAccess } from './audit-access';
+import { auditAccess, type AuditAccess } from './audit-access';
 import { toAuditEvent } from './audit-event.resource';
 import { parseAuditSearch } from './audit-search';
 import { AuditRepository } from './audit.repository';
@@ -34,13 +34,13 @@ export class AuditEventService {
   async read(ctx: RequestContext, id: string, versionId?: string, q: Queryable = this.db): Promise<FhirResponse> {
     const p = new SqlParams();
     const access = auditAccess(ctx.auth, 'r', p);
-    const row = await this.repo.read(q, id, access, p.values);
+    const row = await this.repo.read(q, id, access?.where, p.values, fullViewColumn(access));
     if (!row || (versionId !== undefined && versionId !== '1')) {
       throw notFound(`AuditEvent/${id}${versionId !== undefined ? `/_history/${versionId}` : ''} is not known`);
     }
     return {
       status: 200,
-      body: JSON.stringify(toAuditEvent(row, this.baseUrl)),
+      body: JSON.stringify(toAuditEvent(row, this.baseUrl, patientViewOf(row, access))),
       headers: { ETag: 'W/"1"', 'Last-Modified': new Date(row.recorded).toUTCString() },
     };
   }
@@ -49,14 +49,14 @@ export class AuditEventService {
   async search(ctx: RequestContext, params: [string, string][], patient?: string, q: Queryable = this.db): Promise<FhirResponse> {
     const p = new SqlParams();
     const all: [string, string][] = patient ? [['patient', patient], ...params] : params;
-    const query = parseAuditSearch(all, p, ctx.prefer.handling === 'lenient');
     const access = auditAccess(ctx.auth, 's', p);
-    if (access) query.where.push(access);
+    const query = parseAuditSearch(all, p, ctx.prefer.handling === 'lenient', access?.patient ? { patient: access.patient, full: access.full } : undefined);
+    if (access) query.where.push(access.where);
     const path = patient ? `Patient/${patient}/AuditEvent` : 'AuditEvent';
     const link: BundleLink[] = [{ relation: 'self', url: this.url(path, patient ? query.applied.slice(1) : query.applied) }];
     const total = query.total || query.summaryCount ? await this.repo.count(q, query.where, p.values) : undefined;
     if (query.summaryCount) return { status: 200, body: bundleJson({ type: 'searchset', total, link, entry: [] }) };
-    const rows = query.count === 0 ? [] : await this.repo.search(q, query.where, p.values, query.count + 1, query.ascending);
+    const rows = query.count === 0 ? [] : await this.repo.search(q, query.where, p.values, query.count + 1, query.ascending, fullViewColumn(access));
     const page = rows.slice(0, query.count);
     if (rows.length > query.count) {
       const last: AuditRow = page[page.length - 1];
@@ -67,7 +67,7 @@ export class AuditEventService {
     }
     const entry: any[] = page.map((row) => ({
       fullUrl: `${this.baseUrl}/AuditEvent/${row.id}`,
-      resource: JSON.stringify(toAuditEvent(row, this.baseUrl)),
+      resource: JSON.stringify(toAuditEvent(row, this.baseUrl, patientViewOf(row, access))),
       search: { mode: 'match' },
     }));
     if (query.ignored.length) {
@@ -86,4 +86,14 @@ export class AuditEventService {
     const qs = new URLSearchParams(params).toString();
     return `${this.baseUrl}/${path}${qs ? `?${qs}` : ''}`;
   }
+}
+
+/** The select-list column telling, per row, whether a patient-view caller sees it in full (audit-access.ts). */
+function fullViewColumn(access: AuditAccess | undefined): string {
+  return access?.patient ? `, coalesce(${access.full ?? 'false'}, false) AS full_view` : '';
+}
+
+/** The Patient whose own event a row is shown as, or undefined when it is shown in full. */
+function patientViewOf(row: AuditRow & { full_view?: boolean }, access: AuditAccess | undefined): string | undefined {
+  return access?.patient && !row.full_view ? access.patient : undefined;
 }

@@ -39,11 +39,21 @@ export interface AuditQuery {
 }
 
 /**
+ * A caller who sees some rows only as a Patient's own event (audit-access.ts: `patient`, and
+ * `full`, the SQL of the rows seen in full): `patient` and `entity` then match what that event
+ * shows, so a search cannot tell which other Patients a request concerned.
+ */
+export interface PatientView {
+  patient: string;
+  full?: string;
+}
+
+/**
  * Turns search parameters into SQL predicates over `audit_event e`, every
  * value bound through `p`. Unknown parameters or modifiers are 400, or
  * ignored and reported under lenient handling (search.html §3.1.1.1.3).
  */
-export function parseAuditSearch(params: [string, string][], p: SqlParams, lenient = false): AuditQuery {
+export function parseAuditSearch(params: [string, string][], p: SqlParams, lenient = false, view?: PatientView): AuditQuery {
   const query: AuditQuery = { where: [], count: DEFAULT_COUNT, ascending: false, total: false, summaryCount: false, applied: [], ignored: [] };
   for (const [key, value] of params) {
     const [name, modifier] = key.split(':');
@@ -52,7 +62,7 @@ export function parseAuditSearch(params: [string, string][], p: SqlParams, lenie
       if (name !== '_cursor' && name !== '_format' && name !== '_pretty') query.applied.push([key, value]);
       continue;
     }
-    const clause = modifier ? undefined : criterion(name, value.split(','), p);
+    const clause = modifier ? undefined : criterion(name, value.split(','), p, view);
     if (clause === undefined) {
       if (!lenient) throw badRequest(`unknown or unsupported search parameter "${key}" for AuditEvent`);
       query.ignored.push(key);
@@ -101,7 +111,7 @@ function resultParam(query: AuditQuery, name: string, value: string, p: SqlParam
 }
 
 /** One parameter (values ORed); undefined when the parameter is not supported. */
-function criterion(name: string, values: string[], p: SqlParams): string | undefined {
+function criterion(name: string, values: string[], p: SqlParams, view?: PatientView): string | undefined {
   switch (name) {
     case '_id':
       return `e.id::text = ANY(${p.bind(values, 'text[]')})`;
@@ -125,12 +135,17 @@ function criterion(name: string, values: string[], p: SqlParams): string | undef
       return `e.network = ANY(${p.bind(values.map(tokenCode), 'text[]')})`;
     case 'policy':
       return `e.token_id = ANY(${p.bind(values, 'text[]')})`;
-    case 'entity':
-      return or(values.map((v) => entityClause(v, p)));
+    case 'entity': {
+      const clause = or(values.map((v) => entityClause(v, p)));
+      // the patient's own event does not show another Patient as the resource concerned
+      return view ? seen(view, () => clause, () => `(${clause} AND (e.entity_type IS DISTINCT FROM 'Patient' OR e.entity_id = ${p.bind(view.patient, 'text')}))`) : clause;
+    }
     case 'patient': {
       const ids = values.map((v) => localRef(v).replace(/^Patient\//, ''));
       if (ids.some((id) => id.includes('/'))) return 'false';
-      return `(e.patient && ${p.bind(ids, 'text[]')} OR e.user_ref = ANY(${p.bind(ids.map((i) => `Patient/${i}`), 'text[]')}))`;
+      const clause = (some: string[]) =>
+        some.length ? `(e.patient && ${p.bind(some, 'text[]')} OR e.user_ref = ANY(${p.bind(some.map((i) => `Patient/${i}`), 'text[]')}))` : 'false';
+      return view ? seen(view, () => clause(ids), () => clause(ids.filter((id) => id === view.patient))) : clause(ids);
     }
     case 'type':
       return `e.type = ANY(${p.bind(codes(values, 'type'), 'text[]')})`;
@@ -146,6 +161,16 @@ function criterion(name: string, values: string[], p: SqlParams): string | undef
     default:
       return undefined;
   }
+}
+
+/**
+ * `whole` on the rows seen in full, `own` on those seen as the Patient's own event (built only
+ * when used: every value bound must appear in the statement).
+ */
+function seen(view: PatientView, whole: () => string, own: () => string): string {
+  if (!view.full) return own();
+  const full = `coalesce(${view.full}, false)`;
+  return `((${full} AND ${whole()}) OR (NOT ${full} AND ${own()}))`;
 }
 
 function dateClause(value: string, p: SqlParams): string {

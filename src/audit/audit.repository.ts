@@ -149,20 +149,21 @@ export class AuditRepository {
     };
   }
 
-  async read(q: Queryable, id: string, where?: string, values: unknown[] = []): Promise<AuditRow | undefined> {
+  /** `extra`: more select-list expressions (audit-access.ts: `full_view`) */
+  async read(q: Queryable, id: string, where?: string, values: unknown[] = [], extra = ''): Promise<AuditRow | undefined> {
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
     const r = await q.query<AuditRow>(
-      `SELECT ${AUDIT_ROW_SELECT} FROM audit_event e WHERE e.id = $${values.length + 1}::uuid${where ? ` AND (${where})` : ''}`,
+      `SELECT ${AUDIT_ROW_SELECT}${extra} FROM audit_event e WHERE e.id = $${values.length + 1}::uuid${where ? ` AND (${where})` : ''}`,
       [...values, id],
     );
     return r.rows[0];
   }
 
   /** Rows matching `where` (bound in `values`), newest first, keyset paged. */
-  async search(q: Queryable, where: string[], values: unknown[], limit: number, ascending: boolean): Promise<AuditRow[]> {
+  async search(q: Queryable, where: string[], values: unknown[], limit: number, ascending: boolean, extra = ''): Promise<AuditRow[]> {
     const dir = ascending ? 'ASC' : 'DESC';
     const r = await q.query<AuditRow>(
-      `SELECT ${AUDIT_ROW_SELECT} FROM audit_event e
+      `SELECT ${AUDIT_ROW_SELECT}${extra} FROM audit_event e
         ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
         ORDER BY e.recorded ${dir}, e.id ${dir} LIMIT ${Number(limit)}`,
       values,

@@ -243,4 +243,52 @@ describe('security events and access to the audit trail', () => {
     const bobEvents = await auditSearch('patient=bob&_count=1');
     expect((await s.http.get(`/fhir/AuditEvent/${bobEvents.body.entry[0].resource.id}`).set('Authorization', `Bearer ${alice}`)).status).toBe(404);
   });
+
+  // BALP PatientQuery: "when multiple patient results are returned, one AuditEvent is created for every
+  // Patient"; one row serves them all here, shown to a patient/AuditEvent.rs reader as that patient's own event
+  it('a search that concerned two patients shows each of them only their own Patient entity (BALP one event per Patient)', async () => {
+    const doctor = await tokenFor(s, 'dr.smith', 'openid fhirUser user/*.rs');
+    const r = rid();
+    const both = await s.http.get('/fhir/Observation?patient=alice,bob').set('Authorization', `Bearer ${doctor}`).set('X-Request-Id', r);
+    expect(new Set(both.body.entry.map((e: any) => e.resource.subject.reference))).toEqual(new Set(['Patient/alice', 'Patient/bob']));
+    const patientsOf = (e: AuditEvent) => (e.entity ?? []).filter((x) => x.role?.code === '1').map((x) => x.what?.reference).sort();
+    const byRequest = (events: any[]) => events.map((x: any) => x.resource as AuditEvent).find((e) => JSON.stringify(e).includes(r))!;
+    // the whole event, for the admin: both Patients
+    expect(patientsOf(byRequest((await auditSearch(`patient=alice&_count=50`)).body.entry))).toEqual(['Patient/alice', 'Patient/bob']);
+    for (const [user, own, other] of [['alice', 'alice', 'bob'], ['bob', 'bob', 'alice']] as const) {
+      const token = await tokenFor(s, user, 'launch/patient patient/AuditEvent.rs');
+      const event = byRequest((await auditSearch('_count=1000', token)).body.entry);
+      expect(patientsOf(event)).toEqual([`Patient/${own}`]);
+      expect(event.agent.some((a) => a.who?.reference === 'Practitioner/dr-smith')).toBe(true);
+      // by id, the same view
+      const read = await s.http.get(`/fhir/AuditEvent/${event.id}`).set('Authorization', `Bearer ${token}`);
+      expect(patientsOf(read.body)).toEqual([`Patient/${own}`]);
+      // searching by the other Patient finds nothing: the view does not tell who else the request concerned
+      for (const q of [`patient=${other}`, `patient=Patient/${other}`, `entity=Patient/${other}`]) {
+        const found = await auditSearch(`${q}&_count=1000`, token);
+        expect(found.status).toBe(200);
+        expect(found.body.entry ?? []).toHaveLength(0);
+      }
+      expect(JSON.stringify(byRequest((await auditSearch(`patient=${own}&_count=1000`, token)).body.entry).entity)).not.toContain(`Patient/${other}`);
+    }
+  });
+
+  it('with user/AuditEvent.rs too, what the user did is shown whole and the rest as the patient’s own events', async () => {
+    const r = rid();
+    const doctor = await tokenFor(s, 'dr.smith', 'openid fhirUser user/*.rs');
+    await s.http.get('/fhir/Observation?patient=alice,bob').set('Authorization', `Bearer ${doctor}`).set('X-Request-Id', r);
+    const admin2 = await tokenFor(s, 'admin', 'user/*.cruds');
+    const r2 = rid();
+    await s.http.get('/fhir/Condition?patient=alice,bob').set('Authorization', `Bearer ${admin2}`).set('X-Request-Id', r2);
+    const both = await tokenFor(s, 'dr.smith', 'openid fhirUser launch/patient patient/AuditEvent.rs user/AuditEvent.rs', 'alice');
+    const events = ((await auditSearch('_count=1000', both)).body.entry ?? []).map((x: any) => x.resource as AuditEvent);
+    const own = events.find((e: AuditEvent) => JSON.stringify(e).includes(r))!;
+    const others = events.find((e: AuditEvent) => JSON.stringify(e).includes(r2))!;
+    const patientsOf = (e: AuditEvent) => (e.entity ?? []).filter((x) => x.role?.code === '1').map((x) => x.what?.reference).sort();
+    expect(patientsOf(own)).toEqual(['Patient/alice', 'Patient/bob']);
+    expect(patientsOf(others)).toEqual(['Patient/alice']);
+    const byBob = ((await auditSearch('patient=bob&_count=1000', both)).body.entry ?? []).map((x: any) => JSON.stringify(x.resource));
+    expect(byBob.some((e: string) => e.includes(r))).toBe(true);
+    expect(byBob.some((e: string) => e.includes(r2))).toBe(false);
+  });
 });
