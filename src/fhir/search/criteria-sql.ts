@@ -179,7 +179,7 @@ export class CriteriaSql extends ChainSql {
     const type = types.length === 1 ? this.text(types[0]) : `${x}.resource_type`;
     const ids = `${x}ids`;
     const sql = `EXISTS (SELECT 1 FROM ${this.scope.table} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${type} AS resource_type) ${ids}
-        WHERE ${x}.resource_id = ${a}.id AND (${conds.map((c) => c.sql).join(' OR ')})${this.probes(() => inside.map((c) => `\n          AND ${this.render(c, ids, types)}`)).join('')})`;
+        WHERE ${types.length === 1 ? '' : `${x}.resource_type = ${a}.resource_type AND `}${x}.resource_id = ${a}.id AND (${conds.map((c) => c.sql).join(' OR ')})${this.probes(() => inside.map((c) => `\n          AND ${this.render(c, ids, types)}`)).join('')})`;
     return [sql, ...outside.map((c) => this.render(c, a, types))].join(' AND ');
   }
 

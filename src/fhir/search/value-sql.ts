@@ -150,7 +150,10 @@ export abstract class ValueSql {
    */
   protected exists(a: string, x: string, s: Stored, conds: Cond[], not = false): string {
     const keyed = conds.every((c) => c.keyed);
-    const byId = keyed && (!this.scope.probing || conds.every((c) => !c.ranged));
+    // a hash names its type, but ids are unique within a type only: over several types (`_type=A,B`) a row
+    // of Observation/1 must not answer for Condition/1
+    const oneType = s.every((k) => k.type === s[0]?.type);
+    const byId = keyed && oneType && (!this.scope.probing || conds.every((c) => !c.ranged));
     const key = byId ? `${x}.resource_id = ${a}.id` : `${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id`;
     const where = `${key}${keyed ? '' : ` AND ${this.paramFilter(x, s)}`} AND (${conds.map((c) => c.sql).join(' OR ')})`;
     // a probe stays a probe: OFFSET 0 keeps PostgreSQL from flattening it into a (hash) semi-join that

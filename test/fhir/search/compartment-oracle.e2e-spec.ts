@@ -294,13 +294,28 @@ if (!present) console.warn('skipping the compartment oracle: ../shared/fixtures 
     expect(await patientOverTypes('')).toEqual([]);
   });
 
-  // KNOWN BUG (not a choice; the fix belongs to src/fhir/search/value-sql.ts, edited by someone else meanwhile):
-  // with another criterion leading (`_lastUpdated`), the reference criterion is probed per candidate by
-  // `ValueSql.exists()` on `resource_id` alone (a keyed condition's hash names the type, but the candidate
-  // may be of another type with the same id), so Account/example comes with ImagingStudy/example's patient.
-  // `.failing` passes while the bug is there; drop it once exists() also matches `resource_type` over several types.
-  it.failing('search.html#reference: ?_type=A,B&patient=…&_lastUpdated=… does not match a resource of another type sharing the id of a match', async () => {
+  // the reference criterion leading and `_lastUpdated` after it: the anchor's index row must be of the candidate's type
+  it('search.html#reference: ?_type=A,B&patient=…&_lastUpdated=… does not match a resource of another type sharing the id of a match', async () => {
     expect(await patientOverTypes('&_lastUpdated=gt2000-01-01')).toEqual([]);
+  });
+
+  it('search.html#combining: over several types, a second criterion is met by the candidate itself, not by a resource of another type with its id', async () => {
+    const id = `same-${Date.now()}`;
+    const [p1, p2] = [`p1-${id}`, `p2-${id}`];
+    for (const body of [
+      { resourceType: 'Patient', id: p1 },
+      { resourceType: 'Patient', id: p2 },
+      { resourceType: 'Condition', id, subject: { reference: `Patient/${p1}` }, code: { coding: [{ system: 'http://snomed.info/sct', code: '38341003' }] } },
+      { resourceType: 'Observation', id, status: 'final', subject: { reference: `Patient/${p2}` }, code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] } },
+    ]) {
+      expect((await t.http.put(`/fhir/${body.resourceType}/${body.id}`).set('Content-Type', FHIR_JSON).send(body)).status).toBe(201);
+    }
+    // the Condition has p1 and no LOINC code; the Observation of the same id has the code and p2
+    for (const q of [`patient=Patient/${p1}&code=http://loinc.org|8867-4`, `code=http://loinc.org|8867-4&patient=Patient/${p1}`, `patient=Patient/${p1}&code=8867-4&_lastUpdated=gt2000-01-01`]) {
+      expect(matches(await everyPage(`?_type=Observation,Condition&${q}`))).toEqual([]);
+    }
+    expect(matches(await everyPage(`?_type=Observation,Condition&patient=Patient/${p1}&code=http://snomed.info/sct|38341003`))).toEqual([`Condition/${id}`]);
+    expect(matches(await everyPage(`?_type=Observation,Condition&patient=Patient/${p2}&code=8867-4`))).toEqual([`Observation/${id}`]);
   });
 
   it('patient-operation-everything.html: Patient/[id]/$everything (every page) is the patient, its compartment, and the Practitioners, Organizations, Locations and Medications they refer to', async () => {
