@@ -31,7 +31,7 @@ export function auditMiddleware(audit: AuditService) {
     holdResponse(req, res, (body) => {
       arrived?.();
       if (scope.skip || (scope.recordedInStatement && res.statusCode < 400)) return undefined;
-      const events = requestEvents(req, res, url, body);
+      const events = requestEvents(req, res, url, body, audit.baseUrl);
       return events.length === 1 ? audit.record(events[0]) : Promise.all(events.map((e) => audit.record(e)));
     });
     next();
@@ -44,15 +44,15 @@ export function joinsGroupCommit(req: Pick<Request, 'method' | 'path'>): boolean
 }
 
 /** The AuditEvents of an HTTP request under /fhir: its own, and one per read (or failed) entry of a batch or transaction. */
-export function requestEvents(req: Request, res: Response, url: string, body: unknown): AuditRecord[] {
+export function requestEvents(req: Request, res: Response, url: string, body: unknown, base: string): AuditRecord[] {
   const text = typeof body === 'string' ? body : Buffer.isBuffer(body) && body.length < SCAN_LIMIT ? body.toString('utf8') : undefined;
-  const event = requestEvent(req, res, url, text);
+  const event = requestEvent(req, res, url, text, base);
   const bundle = event.subtype[0] === 'batch' || event.subtype[0] === 'transaction';
-  return bundle && event.outcome === 0 ? [event, ...bundleEntryEvents(event, req.body, text)] : [event];
+  return bundle && event.outcome === 0 ? [event, ...bundleEntryEvents(event, req.body, text, base)] : [event];
 }
 
-/** The AuditEvent of an HTTP request under /fhir, from its URL, status, headers and body text. */
-export function requestEvent(req: Request, res: Response, url: string, text: string | undefined): AuditRecord {
+/** The AuditEvent of an HTTP request under /fhir, from its URL, status, headers and body text (`base`: this server's FHIR base URL). */
+export function requestEvent(req: Request, res: Response, url: string, text: string | undefined, base: string): AuditRecord {
   const q = url.indexOf('?');
   const pathname = (q < 0 ? url : url.slice(0, q)).replace(/^\/fhir(?=\/|$)/, '');
   const i = classifyRequest(req.method, pathname, q < 0 ? '' : url.slice(q + 1), req.body);
@@ -100,7 +100,7 @@ export function requestEvent(req: Request, res: Response, url: string, text: str
   }
   // the CapabilityStatement (about 1 MB) names no patient: not worth a scan at every SMART launch
   if (text && text.length < SCAN_LIMIT && event.subtype[0] !== 'capabilities') {
-    const found = patientsInBody(text);
+    const found = patientsInBody(text, base);
     if (found.length) event.patient = [...new Set([...event.patient, ...found])];
   }
   return event;

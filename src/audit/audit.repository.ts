@@ -60,13 +60,16 @@ const WRITE_ACTIONS: Record<string, [string, AuditRecord['action']]> = {
   DELETE: ['delete', 'D'],
 };
 
-/** A delete's Patients: those of the version it replaces (resource content is not in the delete itself). */
-const PATIENT_OR_PREVIOUS = `coalesce(x.patient::text[], audit_patients(x.entity_type, x.entity_id, (SELECT h.content FROM resource_history h
-    WHERE h.resource_type = x.entity_type AND h.id = x.entity_id AND h.version_id = x.entity_version - 1)))`;
+/**
+ * A delete's Patients: those of the version it replaces (resource content is not in the delete itself),
+ * found by `audit_patients` (migration AuditPatientsOnBase) as `patientsInBody` finds them; `base` bound.
+ */
+const PATIENT_OR_PREVIOUS = (base: string) => `coalesce(x.patient::text[], audit_patients(x.entity_type, x.entity_id, (SELECT h.content FROM resource_history h
+    WHERE h.resource_type = x.entity_type AND h.id = x.entity_id AND h.version_id = x.entity_version - 1), ${base}))`;
 
 /** The Patients a stored resource concerns: itself if a Patient, and every Patient it references. */
-export function patientsOf(resourceType: string, id: string, content: string): string[] {
-  const found = patientsInBody(content);
+export function patientsOf(resourceType: string, id: string, content: string, base: string): string[] {
+  const found = patientsInBody(content, base);
   if (resourceType === 'Patient' && !found.includes(id)) found.unshift(id);
   return found;
 }
@@ -89,6 +92,9 @@ function inserted(r: AuditRecord, id = uuidv7(r.recorded.getTime())): InsertedRo
 
 /** Owns the SQL that writes and reads `audit_event`. */
 export class AuditRepository {
+  /** `baseUrl`: this server's FHIR base, for the Patients a written version references (`patientsOf`) */
+  constructor(private readonly baseUrl = '') {}
+
   /** Many events in ONE statement (the group commit). */
   async insertMany(q: Queryable, records: AuditRecord[], prepared = false): Promise<void> {
     const p = new SqlParams();
@@ -129,7 +135,7 @@ export class AuditRepository {
             entityType: w.resourceType,
             entityId: w.id,
             entityVersion: w.versionId,
-            patient: w.content === null ? [] : patientsOf(w.resourceType, w.id, w.content),
+            patient: w.content === null ? [] : patientsOf(w.resourceType, w.id, w.content, this.baseUrl),
           };
           const row = inserted(record);
           if (w.content === null) Object.assign(row, { patient: null, row_hash: null });
@@ -137,7 +143,8 @@ export class AuditRepository {
         });
         // planning the look-up of a deleted version's Patients costs more than the insert: only for deletes
         const deletes = writes.some((w) => w.content === null);
-        const column = (n: string) => (n === 'patient' && deletes ? PATIENT_OR_PREVIOUS : stored(n));
+        const previous = deletes ? PATIENT_OR_PREVIOUS(bind(this.baseUrl, 'text')) : '';
+        const column = (n: string) => (n === 'patient' && deletes ? previous : stored(n));
         return [
           `${name} AS (
           INSERT INTO audit_event (${NAMES.join(', ')})

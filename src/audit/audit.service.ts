@@ -33,7 +33,9 @@ export function agentOf(auth: AuthContext | undefined): Pick<AuditRecord, 'clien
  */
 @Injectable()
 export class AuditService implements OnApplicationBootstrap, OnApplicationShutdown {
-  readonly repository = new AuditRepository();
+  readonly repository: AuditRepository;
+  /** this server's FHIR base URL: references on it are to its own resources */
+  readonly baseUrl: string;
   readonly sealer: AuditSealer;
   private readonly commits: GroupCommit<AuditRecord>;
   private readonly writeSources: ((ctx: RequestContext | undefined) => WriteExtra | undefined)[] = [];
@@ -43,6 +45,8 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(AUDIT_CONFIG) readonly config: AuditConfig,
     @Inject(APP_CONFIG) app: AppConfig,
   ) {
+    this.baseUrl = app.fhirBaseUrl;
+    this.repository = new AuditRepository(app.fhirBaseUrl);
     this.sealer = new AuditSealer(db);
     const prepared = !db.isEmbedded && !app.databaseUrlIsEmbedded;
     // everything arriving while an INSERT is in flight shares the next one; requests being processed

@@ -17,7 +17,7 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])
  * Successful writes are recorded by their write statement
  * (`AuditService.writeExtras`), the Bundle itself by the caller.
  */
-export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown, responseText: string | undefined): AuditRecord[] {
+export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown, responseText: string | undefined, base: string): AuditRecord[] {
   const entries = (requestBody as { resourceType?: string; entry?: unknown[] } | undefined)?.entry;
   if ((requestBody as any)?.resourceType !== 'Bundle' || !Array.isArray(entries)) return [];
   const methodOf = (e: any) => String(e?.request?.method).toUpperCase();
@@ -62,7 +62,7 @@ export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown
     if (status >= 400) {
       event.outcomeDesc = failureDescription(status, answer?.response?.outcome?.issue);
     } else if (answer?.resource) {
-      event.patient = [...new Set([...event.patient, ...patientsInBody(JSON.stringify(answer.resource))])];
+      event.patient = [...new Set([...event.patient, ...patientsInBody(JSON.stringify(answer.resource), base)])];
     }
     return event;
   });

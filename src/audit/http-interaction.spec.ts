@@ -81,21 +81,58 @@ describe('classifyRequest', () => {
 });
 
 describe('patientsInBody', () => {
-  it('finds Patient resources and references to Patients in stored JSON', () => {
+  const base = 'http://h/fhir';
+  it('finds the Patients of this server in a search result: its Patient entries and references to Patients', () => {
     const bundle = JSON.stringify({
       resourceType: 'Bundle',
+      type: 'searchset',
       entry: [
-        { resource: { resourceType: 'Patient', id: 'a', link: [{ other: { reference: 'Patient/b' } }] } },
-        { resource: { resourceType: 'Observation', id: 'o', subject: { reference: 'http://h/fhir/Patient/c' } } },
-        { resource: { resourceType: 'Observation', id: 'o2', performer: [{ reference: 'Practitioner/d' }] } },
+        { fullUrl: `${base}/Patient/a`, resource: { resourceType: 'Patient', id: 'a', link: [{ other: { reference: 'Patient/b' } }] } },
+        { fullUrl: `${base}/Observation/o`, resource: { resourceType: 'Observation', id: 'o', subject: { reference: `${base}/Patient/c` } } },
+        { fullUrl: `${base}/Observation/o2`, resource: { resourceType: 'Observation', id: 'o2', performer: [{ reference: 'Practitioner/d' }] } },
       ],
     });
-    expect(patientsInBody(bundle).sort()).toEqual(['a', 'b', 'c']);
-    expect(patientsInBody('{"resourceType":"Practitioner","id":"x"}')).toEqual([]);
+    expect(patientsInBody(bundle, base).sort()).toEqual(['a', 'b', 'c']);
+    expect(patientsInBody('{"resourceType":"Practitioner","id":"x"}', base)).toEqual([]);
+    expect(patientsInBody('{"resourceType":"Patient","id":"x"}', base)).toEqual(['x']);
+  });
+
+  it('reads a versioned reference as its Patient, whitespace as _pretty writes it', () => {
+    expect(patientsInBody('{"subject":{"reference":"Patient/x/_history/2"}}', base)).toEqual(['x']);
+    expect(patientsInBody(`{"subject":{"reference":"${base}/Patient/y/_history/3"}}`, base)).toEqual(['y']);
+    expect(patientsInBody('{\n  "resourceType" : "Patient",\n  "id" : "z",\n  "link": [{"other": {"reference" : "Patient/w"}}]}', base).sort()).toEqual(['w', 'z']);
+    expect(patientsInBody('{"subject":{"reference":"Patient/x/_history/2/extra"}}', base)).toEqual([]);
+  });
+
+  it('does not count contained Patients, other servers, URNs or identifiers', () => {
+    const obs = JSON.stringify({
+      resourceType: 'Observation',
+      id: 'o',
+      contained: [{ resourceType: 'Patient', id: 'p1' }],
+      subject: { reference: '#p1' },
+      performer: [{ reference: 'http://other/fhir/Patient/x' }, { reference: 'urn:uuid:0b7cbbd5-1b2f-4a8d-9f68-1d1e4f1a2b3c' }],
+      identifier: [{ system: 'http://h/fhir/Patient/sys', value: 'Patient/v' }],
+      focus: [{ identifier: { value: 'Patient/q' } }],
+    });
+    expect(patientsInBody(obs, base)).toEqual([]);
+  });
+
+  it("reads a stored Bundle's relative references on its entries' base (bundle.html#references)", () => {
+    const doc = JSON.stringify({
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [
+        { fullUrl: 'http://other/fhir/Patient/a', resource: { resourceType: 'Patient', id: 'a' } },
+        { fullUrl: 'http://other/fhir/Observation/o', resource: { resourceType: 'Observation', subject: { reference: 'Patient/a' } } },
+        { fullUrl: 'urn:uuid:0b7cbbd5-1b2f-4a8d-9f68-1d1e4f1a2b3c', resource: { resourceType: 'Observation', subject: { reference: 'Patient/b' } } },
+        { fullUrl: `${base}/Observation/o3`, resource: { resourceType: 'Observation', subject: { reference: 'Patient/c' } } },
+      ],
+    });
+    expect(patientsInBody(doc, base).sort()).toEqual(['b', 'c']);
   });
 
   it('is bounded', () => {
     const many = JSON.stringify(Array.from({ length: 500 }, (_, i) => ({ reference: `Patient/p${i}` })));
-    expect(patientsInBody(many, 100)).toHaveLength(100);
+    expect(patientsInBody(many, base, 100)).toHaveLength(100);
   });
 });
