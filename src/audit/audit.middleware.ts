@@ -55,7 +55,7 @@ export function requestEvents(req: Request, res: Response, url: string, body: un
 export function requestEvent(req: Request, res: Response, url: string, text: string | undefined, base: string): AuditRecord {
   const q = url.indexOf('?');
   const pathname = (q < 0 ? url : url.slice(0, q)).replace(/^\/fhir(?=\/|$)/, '');
-  const i = classifyRequest(req.method, pathname, q < 0 ? '' : url.slice(q + 1), req.body);
+  const i = classifyRequest(req.method, pathname, q < 0 ? '' : url.slice(q + 1), req.body, base);
   const status = res.statusCode;
   const event: AuditRecord = {
     recorded: new Date(),
@@ -96,7 +96,9 @@ export function requestEvent(req: Request, res: Response, url: string, text: str
     // a raw Binary names its Patient in X-Security-Context (http.html#binary), not in the bytes it sends
     const context = res.getHeader('X-Security-Context');
     const m = typeof context === 'string' ? /(?:^|\/)Patient\/([A-Za-z0-9.-]{1,64})$/.exec(context) : null;
-    if (m && !event.patient.includes(m[1])) event.patient = [...event.patient, m[1]];
+    // relative, or absolute on this server's base (a Patient of another server is none of this server's)
+    const local = m !== null && (m.index === 0 || (m.index === base.length && String(context).startsWith(`${base}/`)));
+    if (m && local && !event.patient.includes(m[1])) event.patient = [...event.patient, m[1]];
   }
   // the CapabilityStatement (about 1 MB) names no patient: not worth a scan at every SMART launch
   if (text && text.length < SCAN_LIMIT && event.subtype[0] !== 'capabilities') {

@@ -40,7 +40,7 @@ export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown
     const [path, query = ''] = localUrl(String(request?.url ?? '').trim()).split('?', 2);
     // an entry with no interaction to name (not an object, no known request.method) is recorded as a failed entry of its Bundle
     const what = KNOWN_METHODS.has(method)
-      ? classifyRequest(READ_METHODS.has(method) ? 'GET' : method, path, query, undefined)
+      ? classifyRequest(READ_METHODS.has(method) ? 'GET' : method, path, query, undefined, base)
       : { subtype: bundleEvent.subtype, action: bundleEvent.action, patient: [] as string[] };
     const status = statusOf(i);
     const event: AuditRecord = Object.assign({}, bundleEvent, {

@@ -43,7 +43,10 @@ describe('classifyRequest', () => {
     expect(c('GET', '/Patient/p1/Observation').patient).toEqual(['p1']);
     expect(c('GET', '/Observation', 'subject=Patient/p2&code=x').patient).toEqual(['p2']);
     expect(c('GET', '/Observation', 'patient=p3,p4').patient).toEqual(['p3', 'p4']);
-    expect(c('GET', '/Observation', 'subject=http://x/fhir/Patient/p5').patient).toEqual(['p5']);
+    // absolute: on this server's base only (another server's Patient p5 is not this server's p5)
+    expect(classifyRequest('GET', '/Observation', 'subject=http://x/fhir/Patient/p5', undefined, 'http://x/fhir').patient).toEqual(['p5']);
+    expect(classifyRequest('GET', '/Observation', 'subject=http://other/fhir/Patient/p5,Patient/p6/_history/2', undefined, 'http://x/fhir').patient).toEqual(['p6']);
+    expect(classifyRequest('GET', '/Observation', 'patient=http://other/fhir/Patient/p5', undefined, 'http://x/fhir').patient).toEqual([]);
     expect(c('GET', '/Observation', 'code=Patient').patient).toEqual([]);
     // BALP PatientQuery: the Patient named by a typed reference or by _id, even when nothing is found
     expect(c('GET', '/Observation', 'subject:Patient=p6').patient).toEqual(['p6']);

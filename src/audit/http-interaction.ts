@@ -30,7 +30,7 @@ const WRITE: Record<string, [string, AuditAction]> = {
  * patterns): `[base]/Type/id/_history/vid` is a vread, `[base]/Type?…` a
  * type search, and so on.
  */
-export function classifyRequest(method: string, pathname: string, rawQuery: string, body: unknown): HttpInteraction {
+export function classifyRequest(method: string, pathname: string, rawQuery: string, body: unknown, base = ''): HttpInteraction {
   const seg = pathname.split('/').filter(Boolean).map(safeDecode);
   const m = method === 'HEAD' ? 'GET' : method;
   const out: HttpInteraction = { subtype: ['read'], action: 'R', patient: [] };
@@ -38,7 +38,7 @@ export function classifyRequest(method: string, pathname: string, rawQuery: stri
     out.subtype = [subtype];
     out.action = 'E';
     out.query = searchQuery(rawQuery, m === 'POST' ? body : undefined);
-    out.patient = patientsInQuery(rawQuery, m === 'POST' ? body : undefined, out.entityType);
+    out.patient = patientsInQuery(rawQuery, m === 'POST' ? body : undefined, out.entityType, base);
   };
   const op = (name: string) => {
     out.subtype = ['operation', name];
@@ -152,14 +152,17 @@ function searchQuery(rawQuery: string, body: unknown): string | undefined {
  * `Patient/x` reference value, `patient=x`, a reference typed by the modifier (`subject:Patient=x`),
  * and `_id` of a Patient search.
  */
-function patientsInQuery(rawQuery: string, body: unknown, type: string | undefined): string[] {
+function patientsInQuery(rawQuery: string, body: unknown, type: string | undefined, base: string): string[] {
   const found = new Set<string>();
   for (const [k, v] of new URLSearchParams(searchQuery(rawQuery, body) ?? '')) {
     // a plain id names a Patient only for these (not `patient.name=x`, `patient:identifier=x`)
     const byId = k === 'patient' || (k.endsWith(':Patient') && !k.includes('.')) || (type === 'Patient' && k === '_id');
     for (const value of v.split(',')) {
       const ref = PATIENT_REF_RE.exec(value);
-      if (ref) found.add(ref[1]);
+      // relative, or absolute on this server's base: a Patient of another server is none of this server's
+      if (ref) {
+        if (ref.index === 0 || (base !== '' && ref.index === base.length && value.startsWith(`${base}/`))) found.add(ref[1]);
+      }
       else if (byId && /^[A-Za-z0-9.-]{1,64}$/.test(value)) found.add(value);
     }
   }
