@@ -16,7 +16,8 @@ const LINK_KEYS = new Set(['url', 'valueUri', 'valueUrl', 'valueUuid', 'valueOid
  * `urn:uuid:` / `urn:oid:` placeholder or an absolute URL (an entry's fullUrl
  * may be `http://…/Binary/1`, as `Attachment.url` of the R4 example Bundle-xds
  * names it), and narratives (`Narrative.div`) that mention placeholders or link
- * (`href=`, `src=`) anywhere (http.html §3.1.0.11.2: "all matching links").
+ * (`href=`, `src=`) anywhere (http.html §3.1.0.11.2: "all matching links"); not inside the entries
+ * of a Bundle resource (a document or collection written by the transaction).
  * One walk; the caller resolves and then rewrites the sites it got.
  */
 export function collectReferences(node: unknown, out: ReferenceSite[] = []): ReferenceSite[] {
@@ -25,8 +26,12 @@ export function collectReferences(node: unknown, out: ReferenceSite[] = []): Ref
     return out;
   }
   const obj = node as Record<string, unknown>;
+  // a Bundle stored as a resource (a document, a collection) resolves its entries' references among its own
+  // fullUrls (bundle.html#references): they are not the transaction's to resolve or rewrite
+  const nested = obj.resourceType === 'Bundle';
   for (const key in obj) {
     const v = obj[key];
+    if (nested && key === 'entry') continue;
     if (typeof v === 'string') {
       if (key === 'reference') out.push({ holder: obj, key, kind: 'reference', value: v });
       else if (key === 'div' && (v.includes('urn:') || v.includes('href=') || v.includes('src='))) out.push({ holder: obj, key, kind: 'div', value: v });

@@ -17,6 +17,35 @@ describe('transaction Bundles (http.html §3.1.0.11)', () => {
   const idOf = (location: string) => location.split('/')[1];
   const patient = (family: string) => ({ resourceType: 'Patient', name: [{ family }] });
 
+  // bundle.html#references: a Bundle resource (a document, a collection) resolves its entries' references among
+  // its own fullUrls; the transaction that stores it resolves only its own entries' placeholders
+  it('a Bundle written by a transaction keeps its own entries and their urn:uuid references as they are', async () => {
+    const inner = 'urn:uuid:5f1c0d3e-8d7b-4f65-9c1e-2b7f6a1d9e01';
+    const outer = 'urn:uuid:5f1c0d3e-8d7b-4f65-9c1e-2b7f6a1d9e02';
+    const collection = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [
+        { fullUrl: inner, resource: patient('Inside') },
+        { fullUrl: 'urn:uuid:5f1c0d3e-8d7b-4f65-9c1e-2b7f6a1d9e03', resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: inner } } },
+      ],
+    };
+    const res = await post(
+      tx([
+        { fullUrl: outer, resource: patient('Outside'), request: { method: 'POST', url: 'Patient' } },
+        { resource: collection, request: { method: 'POST', url: 'Bundle' } },
+        { resource: { resourceType: 'List', status: 'current', mode: 'working', subject: { reference: outer }, entry: [{ item: { reference: outer } }] }, request: { method: 'POST', url: 'List' } },
+      ]),
+    );
+    expect(res.status).toBe(200);
+    const [patientId, bundleId, listId] = res.body.entry.map((e: any) => idOf(e.response.location));
+    const stored = (await t.http.get(`/fhir/Bundle/${bundleId}`)).body;
+    expect(stored.entry).toEqual(collection.entry);
+    const list = (await t.http.get(`/fhir/List/${listId}`)).body;
+    expect(list.subject.reference).toBe(`Patient/${patientId}`);
+    expect(list.entry[0].item.reference).toBe(`Patient/${patientId}`);
+  });
+
   it('creates every entry and rewrites urn:uuid references in any element, contained resources, uri elements and the narrative', async () => {
     const p = 'urn:uuid:0b6e1b7e-5b2f-4a55-9a46-3c1f3a0b1a01';
     const o = 'urn:oid:1.2.3.4.5';
