@@ -210,8 +210,13 @@ export class CriteriaSql extends ChainSql {
         return `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} WHERE ${x}.resource_type = ${key[0]} AND ${x}.resource_id = ${key[1]} AND ${x}.kind = 'x' AND (${ors}))`;
       }
       case 'list': {
+        // the List itself is read under the auth restriction, like a `_has` source: a List the token may
+        // not read (another patient's) selects nothing, so its existence and entries are not revealed
         const x = this.alias('li');
-        return `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x} WHERE ${x}.resource_type = 'List' AND ${x}.resource_id = ANY(${this.p.bind(c.listIds, 'text[]')}) AND ${x}.param = 'item' AND ${x}.target_type = ${a}.resource_type AND ${x}.target_id = ${a}.id)`;
+        const src = `${x}src`;
+        const restriction = this.inScope(INDEX_TABLE, () => this.restrictionAnd(src, ['List']));
+        const lateral = restriction ? ` CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, 'List'::text AS resource_type) ${src}` : '';
+        return `EXISTS (SELECT 1 FROM ${INDEX_TABLE} ${x}${lateral} WHERE ${x}.resource_type = 'List' AND ${x}.resource_id = ANY(${this.p.bind(c.listIds, 'text[]')}) AND ${x}.param = 'item' AND ${x}.target_type = ${a}.resource_type AND ${x}.target_id = ${a}.id${restriction})`;
       }
       case 'chain':
         return this.chain(c, a, types);
