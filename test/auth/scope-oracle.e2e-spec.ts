@@ -53,7 +53,7 @@ interface Tok {
   const inBob = new Set<string>();
   /** strings that only Bob's data holds: his record's ids, his name, the marker, his tag */
   const secrets: string[] = [];
-  const toks: Record<'all' | 'obs' | 'lab', Tok> = {} as any;
+  const toks: Record<'all' | 'user' | 'obs' | 'lab', Tok> = {} as any;
 
   const isLab = (r: any) =>
     evaluate('Observation.category.coding', r).some((c) => c.value.system === CATEGORY && c.value.code === 'laboratory');
@@ -231,6 +231,9 @@ interface Tok {
         entry: [{ item: { reference: key(aliceLab) } }, { item: { reference: key(bobObs) } }],
       },
     );
+    // Provenance of Bob's naming Alice's result, and one naming only her result (in no compartment: outside patient scopes)
+    const prov = (id: string, targets: string[]) => ({ resourceType: 'Provenance', id, recorded: '2020-01-01T00:00:00Z', target: targets.map((reference) => ({ reference })), agent: [{ who: { reference: key(prac(bob)) } }] });
+    extra.push(prov('prov-b', ['Patient/bob', key(aliceLab)]), prov('prov-none', [key(aliceLab)]), prov('prov-a', ['Patient/alice', key(aliceLab)]));
     extra.push({ resourceType: 'List', id: 'list-a', status: 'current', mode: 'working', subject: { reference: 'Patient/alice' }, entry: [{ item: { reference: key(aliceLab) } }] });
     for (const r of extra) await write(r);
     stored.push(...extra);
@@ -255,9 +258,11 @@ interface Tok {
       if (ps.has('bob') || k === 'Patient/bob') inBob.add(k);
     }
     for (const k of bobOnly()) if (k !== 'Patient/bob') secrets.push(k.split('/')[1]);
-    secrets.push(BOB_MARKER, 'Roberts', BOB_TAG);
+    secrets.push(BOB_MARKER, 'Roberts', BOB_TAG, 'Patient/bob');
 
     toks.all = { name: 'patient/*.rs', token: await tokenFor(s, 'alice', 'patient/*.rs') };
+    // a patient user's user/ scopes are bounded to her own compartment like patient/ ones (README, Scope policy)
+    toks.user = { name: 'user/*.rs (patient user)', token: await tokenFor(s, 'alice', 'user/*.rs') };
     toks.obs = { name: 'patient/Observation.rs', token: await tokenFor(s, 'alice', 'patient/Observation.rs'), types: new Set(['Observation']) };
     toks.lab = {
       name: 'patient/Observation.rs?category=lab',
@@ -268,7 +273,7 @@ interface Tok {
   }, 120_000);
   afterAll(async () => s?.close());
 
-  const TOKENS = ['all', 'obs', 'lab'] as const;
+  const TOKENS = ['all', 'user', 'obs', 'lab'] as const;
   /** one stored resource of Bob's per type (the first by id), deterministic */
   const bobSample = () => {
     const byType = new Map<string, string>();
@@ -369,13 +374,18 @@ interface Tok {
     '/fhir/ServiceRequest?_contained=true',
     '/fhir/Coverage?_contained=both&_containedType=container',
     '/fhir/Claim?_contained=both&_containedType=contained&_include=*',
+    '/fhir/Observation?_revinclude=Provenance:target&_count=100',
+    '/fhir/Provenance?_include=*&_include:iterate=*',
+    '/fhir/Patient/alice/$everything?_type=Provenance,List,Observation&_count=100',
   ];
 
   it.each(TOKENS)('_include / _revinclude (named, *, :iterate): every match and include within the oracle (%s)', async (t) => {
     const tok = toks[t];
     const { leaks, answers } = await sweep(tok, includeUrls());
     // Alice's own includes do arrive (the check above is not vacuous)
-    if (t === 'all') {
+    if (t === 'all' || t === 'user') {
+      expect(includesOf(answers.get('/fhir/Observation?_revinclude=Provenance:target&_count=100')!.bodies)).toEqual(['Provenance/prov-a']);
+      expect(matchesOf(answers.get('/fhir/ServiceRequest?_contained=true')!.bodies).length).toBeGreaterThan(0);
       expect(includesOf(answers.get('/fhir/Medication?_revinclude=MedicationRequest:medication&_include:iterate=MedicationRequest:subject')!.bodies)).toEqual(
         ['MedicationRequest/mr-a', 'Patient/alice'],
       );
@@ -434,7 +444,7 @@ interface Tok {
       if (m.length) wrong.push(`${url}: matches ${m.slice(0, 3).join(', ')}`);
       if (a.status === 200 && (a.bodies[0].total ?? 0) !== 0) wrong.push(`${url}: total ${a.bodies[0].total}`);
     }
-    if (tok === toks.all) {
+    if (!tok.types) {
       expect(matchesOf(answers.get(`/fhir/Patient?_has:Observation:patient:code=${aliceCode}`)!.bodies)).toEqual(['Patient/alice']);
       // her own List does select (a List is read under the token's restriction, not ignored)
       expect(matchesOf(answers.get('/fhir/Observation?_list=list-a')!.bodies)).toEqual(universe.get('List/list-a').entry.map((e: any) => e.item.reference));
