@@ -129,13 +129,13 @@ interface Tok {
     [...new Set(bodies.flatMap((b) => (b.entry ?? []).filter((e: any) => e.search?.mode === 'include').map((e: any) => key(e.resource))))].sort();
 
   /** Runs the requests with one token: leaks (the test fails on them) and statuses. */
-  async function sweep(tok: Tok, urls: string[]) {
+  async function sweep(tok: Tok, urls: string[], alsoNamed = '') {
     const leaks: string[] = [];
     const answers = new Map<string, { status: number; bodies: any[] }>();
     for (const url of urls) {
       const a = await pages(tok, url);
       answers.set(url, a);
-      a.bodies.forEach((b, i) => judge(tok, `GET ${url} (page ${i + 1}, ${a.status})`, decodeURIComponent(url), b, leaks));
+      a.bodies.forEach((b, i) => judge(tok, `GET ${url} (page ${i + 1}, ${a.status})`, `${decodeURIComponent(url)} ${alsoNamed}`, b, leaks));
     }
     return { leaks, answers };
   }
@@ -300,6 +300,22 @@ interface Tok {
     expect(bobOnly().length).toBeGreaterThan(50);
     expect(obsCodes(inBob, inAlice).length).toBeGreaterThan(0);
     expect([...universe.keys()].filter((k) => SHARED.has(k.split('/')[0])).length).toBeGreaterThanOrEqual(6);
+  });
+
+  // first, before Alice's own requests name Bob's ids (her own events are hers to see in full)
+  it('patient/AuditEvent.rs: events about Alice that also concern Bob (a search or batch naming both) show Alice\'s part only', async () => {
+    const aliceObs = [...inAlice].find((k) => k.startsWith('Observation/'))!;
+    const bobObs = bobOnly().find((k) => k.startsWith('Observation/'))!;
+    for (const url of ['/fhir/Observation?subject=Patient/alice,Patient/bob&_count=1', '/fhir/Patient?_id=alice,bob', `/fhir/${aliceObs}`]) {
+      expect((await s.http.get(url).set(auth(admin))).status).toBe(200);
+    }
+    const batch = { resourceType: 'Bundle', type: 'batch', entry: [aliceObs, bobObs, 'Patient/bob', 'Patient/alice'].map((url) => ({ request: { method: 'GET', url } })) };
+    expect((await s.http.post('/fhir').set(auth(admin)).set('Content-Type', FHIR_JSON).send(batch)).status).toBe(200);
+    const tok: Tok = { name: 'patient/AuditEvent.rs', token: await tokenFor(s, 'alice', 'patient/AuditEvent.rs'), types: new Set(['AuditEvent']) };
+    // (obs-to-bob was Alice's when it was created: the event of that version is hers)
+    const { leaks, answers } = await sweep(tok, ['/fhir/AuditEvent?_count=50', `/fhir/AuditEvent?entity=${aliceObs}`, '/fhir/AuditEvent?patient=Patient/alice&_count=50'], 'Observation/obs-to-bob/_history/1');
+    expect(matchesOf(answers.get(`/fhir/AuditEvent?entity=${aliceObs}`)!.bodies).length).toBeGreaterThan(0);
+    expect(leaks).toEqual([]);
   });
 
   it.each(TOKENS)('reads by id of Bob\'s resources (one per type), and vread/_history/$meta of them: 404 where the token has the type, 403 where it has not (%s)', async (t) => {
@@ -550,6 +566,27 @@ interface Tok {
     const res = await s.http.post('/fhir/Observation/_search').set(auth(tok.token)).type('form').send({ subject: 'Patient/bob', _include: '*' });
     judge(tok, 'POST Observation/_search', 'subject=Patient/bob', res.body, leaks);
     expect(leaks).toEqual([]);
+  });
+
+  it.each(TOKENS)('$validate (type and instance level, every mode) of Bob\'s resource answers as for an id that does not exist: no content, no existence oracle (%s)', async (t) => {
+    const tok = toks[t];
+    const leaks: string[] = [];
+    const differ: string[] = [];
+    const bobObs = bobOnly().find((k) => k.startsWith('Observation/'))!.split('/')[1];
+    const answer = async (id: string, mode?: string, instance = true) => {
+      const body = { resourceType: 'Observation', id, status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/alice' }, hasMember: [{ reference: `Observation/${id}` }] };
+      const url = `/fhir/Observation${instance ? `/${id}` : ''}/$validate${mode ? `?mode=${mode}` : ''}`;
+      const res = await s.http.post(url).set(auth(tok.token)).set('Content-Type', FHIR_JSON).send(body);
+      judge(tok, `POST ${url}`, url, res.body, leaks);
+      // the answer with the id masked: Bob's id and a missing id must not be told apart
+      return `${res.status} ${JSON.stringify(res.body).split(id).join('<id>')}`;
+    };
+    for (const [mode, instance] of [[undefined, false], [undefined, true], ['create', false], ['update', true], ['delete', true]] as const) {
+      const [a, b] = [await answer(bobObs, mode, instance), await answer('no-such-obs-1', mode, instance)];
+      if (a !== b) differ.push(`mode=${mode} instance=${instance}: ${a.slice(0, 200)} <> ${b.slice(0, 200)}`);
+    }
+    expect(leaks).toEqual([]);
+    expect(differ).toEqual([]);
   });
 
   it('the granular lab token: no vital sign anywhere, and Alice\'s lab results all there', async () => {
