@@ -343,6 +343,26 @@ interface Tok {
     expect(wrong).toEqual([]);
   });
 
+  it.each(TOKENS)('conditional reads (If-None-Match, If-Modified-Since) and HEAD of Bob\'s resources answer as for a missing id (%s)', async (t) => {
+    const tok = toks[t];
+    const differ: string[] = [];
+    for (const k of bobSample().filter((x) => COMPARTMENT_TYPES.includes(x.split('/')[0])).slice(0, 6)) {
+      const [type, id] = k.split('/');
+      for (const [h, v] of [['If-None-Match', 'W/"1"'], ['If-None-Match', '*'], ['If-Modified-Since', 'Thu, 01 Jan 1970 00:00:00 GMT'], ['If-Modified-Since', 'Fri, 01 Jan 2100 00:00:00 GMT'], ['', '']]) {
+        const go = async (x: string, head = false) => {
+          const r = (head ? s.http.head(`/fhir/${type}/${x}`) : s.http.get(`/fhir/${type}/${x}`)).set(auth(tok.token));
+          const res = h ? await r.set(h, v) : await r;
+          return `${res.status} ${JSON.stringify(res.body ?? '').split(x).join('<id>')}`;
+        };
+        for (const head of [false, true]) {
+          const [a, b] = [await go(id, head), await go(`${id.slice(0, 8)}-missing`, head)];
+          if (a !== b) differ.push(`${head ? 'HEAD' : 'GET'} ${k} ${h}: ${v}: ${a.slice(0, 120)} <> ${b.slice(0, 120)}`);
+        }
+      }
+    }
+    expect(differ).toEqual([]);
+  });
+
   it.each(TOKENS)('search of every stored type (every page) is exactly the oracle set of the type, or 403 without a rule for it (%s)', async (t) => {
     const tok = toks[t];
     const urls = storedTypes().map((type) => `/fhir/${type}?_count=20`);
@@ -494,6 +514,29 @@ interface Tok {
     expect(leaks).toEqual([]);
     expect(wrong).toEqual([]);
   }, 60_000);
+
+  it.each(TOKENS)('_total=estimate of a search only Bob\'s resources match is that of a search nothing matches (no statistics side channel) (%s)', async (t) => {
+    const tok = toks[t];
+    const bobCode = obsCodes(inBob, inAlice)[0];
+    const totals: Record<string, unknown[]> = {};
+    for (const [name, q] of [
+      ['bob', `code=http://loinc.org|${bobCode}`],
+      ['none', 'code=http://loinc.org|00000-0'],
+      ['bob-subject', 'subject=Patient/bob'],
+      ['none-subject', 'subject=Patient/nobody-at-all'],
+    ]) {
+      totals[name] = [];
+      for (const count of [0, 1, 5]) {
+        const url = `/fhir/Observation?${q}&_total=estimate&_count=${count}`;
+        const res = await s.http.get(url).set(auth(tok.token));
+        const leaks: string[] = [];
+        judge(tok, `GET ${url}`, url, res.body, leaks);
+        expect(leaks).toEqual([]);
+        totals[name].push(`${res.status} ${res.body.total}`);
+      }
+    }
+    expect([totals.bob, totals['bob-subject']]).toEqual([totals.none, totals['none-subject']]);
+  });
 
   it.each(TOKENS)('compartment searches Patient/bob/*, Patient/alice/*, $everything of each, $lastn, system search ?_type= (%s)', async (t) => {
     const tok = toks[t];
