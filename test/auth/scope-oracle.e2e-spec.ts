@@ -460,6 +460,12 @@ interface Tok {
       '/fhir/Observation?_has:DiagnosticReport:result:subject=Patient/bob',
       '/fhir/Observation?_has:DiagnosticReport:result:patient.name=Roberts',
       '/fhir/Observation?_has:List:item:_id=list-b',
+      '/fhir/Observation?_filter=' + encodeURIComponent('_list eq list-b'),
+      '/fhir/Observation?_filter=' + encodeURIComponent('subject.name co "Roberts"'),
+      '/fhir/Observation?_filter=' + encodeURIComponent('not (subject eq Patient/alice) or code eq 99999-9'),
+      '/fhir/Patient/alice/Observation?_list=List/list-b',
+      '/fhir?_type=Observation,Condition&_list=list-b',
+      '/fhir/Observation?_list=list-b,list-a&_list=list-b',
       '/fhir/Observation?_filter=' + encodeURIComponent('subject eq Patient/bob'),
       '/fhir/Patient?_has:Observation:subject:_has:DiagnosticReport:result:_id=dr-b-alice',
     ];
