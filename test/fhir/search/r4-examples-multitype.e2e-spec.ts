@@ -3,7 +3,7 @@ import { startTestApp, TestApp } from '../../helpers/test-app';
 import { ABOVE, BELOW, CONTAINS, EXACT, hasValue, IDENTIFIER, Modifier, NOT, OF_TYPE, TEXT } from './r4-examples-modifier-oracle';
 import { MultiCheck, runChecks, sample, targetsOf } from './r4-examples-multitype-oracle';
 import { compareKeys, Key, sortKeys } from './r4-examples-sort-keys';
-import { esc, evaluate, EXAMPLES, r4ParamsByType, RELATIVE, searchValue, storeExamplesByType, SweepParam, SWEPT_TYPES } from './r4-examples-sweep-values';
+import { esc, evaluate, EXAMPLES, r4ParamsByType, RELATIVE, searchValue, storeExamplesByType, ReferencePair, SweepParam, SWEPT_TYPES } from './r4-examples-sweep-values';
 
 /**
  * Searches over several types (search.html#search: `GET [base]?_type=A,B&…`; search.html#compartments:
@@ -45,13 +45,7 @@ const wordOf = (r: any): string | undefined => {
   return text.match(/\b[A-Za-z]{6,}\b/)?.[0];
 };
 
-interface Pair {
-  type: string;
-  id: string;
-  code: string;
-  targetType: string;
-  tid: string;
-}
+type Pair = ReferencePair;
 
 (present ? describe : describe.skip)('R4 spec examples: searches over several types are the union of the single-type searches (search.html)', () => {
   let t: TestApp;

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { startTestApp, TestApp } from '../../helpers/test-app';
 import { compareKeys, SortKeys, sortKeys } from './r4-examples-sort-keys';
-import { EXAMPLES, evaluate, pool, r4ParamsByType, readExamples, RELATIVE, searchValue, storeExamples, SweepParam } from './r4-examples-sweep-values';
+import { EXAMPLES, evaluate, pool, r4ParamsByType, readExamples, RELATIVE, ReferencePair, searchValue, storeExamples, SweepParam } from './r4-examples-sweep-values';
 
 /**
  * The parts of search that follow references and order results, on the FHIR R4 spec examples
@@ -25,13 +25,7 @@ const KNOWN: Record<string, string> = {};
 
 const CONCURRENCY = 8;
 
-interface Pair {
-  type: string;
-  id: string;
-  code: string;
-  targetType: string;
-  tid: string;
-}
+type Pair = ReferencePair;
 
 /** A search and what its answer must show: undefined when it does, else what is wrong. */
 interface Probe {

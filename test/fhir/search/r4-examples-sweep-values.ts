@@ -22,6 +22,15 @@ export interface SweepParam {
 }
 
 /** The parameter types the sweep covers (composite and special values have syntaxes of their own: not swept). */
+/** A reference between two stored examples: `type/id` names `targetType/tid` through parameter `code`. */
+export interface ReferencePair {
+  type: string;
+  id: string;
+  code: string;
+  targetType: string;
+  tid: string;
+}
+
 export const SWEPT_TYPES = new Set(['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri']);
 
 /**
