@@ -114,8 +114,10 @@ export class SearchService implements OnModuleInit {
     let total: number | undefined;
     if (q.total === 'accurate') total = await this.count(statement(), db);
     else if (!q.cursor && !more && q.total !== 'none') total = matches.length; // the whole result is this page
-    // search.html#total `estimate`: the planner's guess, but never fewer than this page shows there are
-    else if (q.total === 'estimate') total = Math.max(await this.estimate(statement()), matches.length + (more ? 1 : 0));
+    // search.html#total `estimate`: the planner's guess, but never fewer than this page shows there are;
+    // under a token's restriction the count itself (bounded by it): the planner's statistics are over every
+    // patient's data, which a bounded token must not sample
+    else if (q.total === 'estimate') total = restriction ? await this.count(statement(), db) : Math.max(await this.estimate(statement()), matches.length + (more ? 1 : 0));
 
     const links = { next: backward || more ? matches[matches.length - 1] : undefined, previous: (backward ? more : !!q.cursor) ? matches[0] : undefined };
     return this.reply(ctx, request, q, matches, includes.rows, total, links, keyCount);
