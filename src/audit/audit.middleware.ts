@@ -6,7 +6,7 @@ import type { AuditRecord } from './audit.types';
 import { attachAuditScope } from './audit-scope';
 import { bundleEntryEvents } from './bundle-entries';
 import { holdResponse } from './hold-response';
-import { classifyRequest, patientsInBody } from './http-interaction';
+import { classifyRequest, localPatientId, patientsInBody } from './http-interaction';
 
 const SCAN_LIMIT = 4 * 1024 * 1024;
 
@@ -95,10 +95,8 @@ export function requestEvent(req: Request, res: Response, url: string, text: str
   if (event.entityType === 'Binary') {
     // a raw Binary names its Patient in X-Security-Context (http.html#binary), not in the bytes it sends
     const context = res.getHeader('X-Security-Context');
-    const m = typeof context === 'string' ? /(?:^|\/)Patient\/([A-Za-z0-9.-]{1,64})$/.exec(context) : null;
-    // relative, or absolute on this server's base (a Patient of another server is none of this server's)
-    const local = m !== null && (m.index === 0 || (m.index === base.length && String(context).startsWith(`${base}/`)));
-    if (m && local && !event.patient.includes(m[1])) event.patient = [...event.patient, m[1]];
+    const id = typeof context === 'string' ? localPatientId(context, base) : undefined;
+    if (id && !event.patient.includes(id)) event.patient = [...event.patient, id];
   }
   // the CapabilityStatement (about 1 MB) names no patient: not worth a scan at every SMART launch
   if (text && text.length < SCAN_LIMIT && event.subtype[0] !== 'capabilities') {

@@ -148,6 +148,16 @@ function searchQuery(rawQuery: string, body: unknown): string | undefined {
 }
 
 /**
+ * The id of a Patient of this server named by `value`: `Patient/x` (also versioned) or `[base]/Patient/x`;
+ * undefined for anything else (a Patient of another server is none of this server's).
+ */
+export function localPatientId(value: string, base: string): string | undefined {
+  const ref = PATIENT_REF_RE.exec(value);
+  if (!ref) return undefined;
+  return ref.index === 0 || (base !== '' && ref.index === base.length && value.startsWith(`${base}/`)) ? ref[1] : undefined;
+}
+
+/**
  * Patients named by search parameters (BALP PatientQuery: a Patient id as a query parameter): any
  * `Patient/x` reference value, `patient=x`, a reference typed by the modifier (`subject:Patient=x`),
  * and `_id` of a Patient search.
@@ -158,12 +168,10 @@ function patientsInQuery(rawQuery: string, body: unknown, type: string | undefin
     // a plain id names a Patient only for these (not `patient.name=x`, `patient:identifier=x`)
     const byId = k === 'patient' || (k.endsWith(':Patient') && !k.includes('.')) || (type === 'Patient' && k === '_id');
     for (const value of v.split(',')) {
-      const ref = PATIENT_REF_RE.exec(value);
-      // relative, or absolute on this server's base: a Patient of another server is none of this server's
-      if (ref) {
-        if (ref.index === 0 || (base !== '' && ref.index === base.length && value.startsWith(`${base}/`))) found.add(ref[1]);
-      }
-      else if (byId && /^[A-Za-z0-9.-]{1,64}$/.test(value)) found.add(value);
+      if (PATIENT_REF_RE.test(value)) {
+        const id = localPatientId(value, base);
+        if (id) found.add(id);
+      } else if (byId && /^[A-Za-z0-9.-]{1,64}$/.test(value)) found.add(value);
     }
   }
   return [...found];

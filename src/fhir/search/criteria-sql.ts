@@ -8,7 +8,8 @@ import type { CompartmentCriterion, Criterion, ParamCriterion, SortKey } from '.
 import type { SearchParameterRegistry } from './search-params';
 import type { SearchRestriction } from './search.service';
 import { terminologyValues } from './subsumption';
-import { likeEscape, type Stored } from './value-sql';
+import { likeEscape } from './string-sql';
+import type { Stored } from './value-sql';
 import { ChainSql, type IndexSource, SOURCE_ROWS } from './chain-sql';
 
 
@@ -179,7 +180,7 @@ export class CriteriaSql extends ChainSql {
     const type = types.length === 1 ? this.text(types[0]) : `${x}.resource_type`;
     const ids = `${x}ids`;
     const sql = `EXISTS (SELECT 1 FROM ${this.scope.table} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${type} AS resource_type) ${ids}
-        WHERE ${types.length === 1 ? '' : `${x}.resource_type = ${a}.resource_type AND `}${x}.resource_id = ${a}.id AND (${conds.map((c) => c.sql).join(' OR ')})${this.probes(() => inside.map((c) => `\n          AND ${this.render(c, ids, types)}`)).join('')})`;
+        WHERE ${this.rowOf(x, a, types.length > 1)} AND (${conds.map((c) => c.sql).join(' OR ')})${this.probes(() => inside.map((c) => `\n          AND ${this.render(c, ids, types)}`)).join('')})`;
     return [sql, ...outside.map((c) => this.render(c, a, types))].join(' AND ');
   }
 
@@ -242,8 +243,7 @@ export class CriteriaSql extends ChainSql {
     const parts: string[] = [];
     if (s.length) {
       const x = this.alias('cm');
-      const sameType = types.length > 1 ? `${x}.resource_type = ${a}.resource_type AND ` : '';
-      parts.push(`EXISTS (SELECT 1 FROM ${this.scope.table} ${x} WHERE ${sameType}${x}.resource_id = ${a}.id AND ${this.hashIn(x, s, refs)})`);
+      parts.push(`EXISTS (SELECT 1 FROM ${this.scope.table} ${x} WHERE ${this.rowOf(x, a, types.length > 1)} AND ${this.hashIn(x, s, refs)})`);
     }
     if (types.includes('Patient')) parts.push(`(${a}.resource_type = 'Patient' AND ${a}.id = ANY(${this.p.bind(patientIds, 'text[]')}))`);
     return parts.length ? `(${parts.join(' OR ')})` : 'FALSE';

@@ -50,7 +50,7 @@ export function stringCondition(x: string, sc: StringScope, value: string, modif
   if (match === 'equals') {
     if (long) return `(${sc.ph} AND ${x}.value = ${t(head)} AND ${whole((v) => `${v} = ${t(norm)}`)})`;
     // a value of exactly MAX_INDEXED_STRING characters: the string row of a longer string holds it too
-    if (codePoints(norm) === M) return `(${sc.ph} AND ${x}.value = ${t(norm)} AND NOT ${truncated()})`;
+    if ([...norm].length === M) return `(${sc.ph} AND ${x}.value = ${t(norm)} AND NOT ${truncated()})`;
     return `(${sc.ph} AND ${x}.value = ${t(norm)})`;
   }
   if (match === 'suffix') {
@@ -61,12 +61,6 @@ export function stringCondition(x: string, sc: StringScope, value: string, modif
   }
   if (long) return `(${sc.ph} AND ${x}.value = ${t(head)} AND ${whole((v) => `${v} >= ${t(norm)} AND ${v} < ${t(prefixUpperBound(norm))}`)})`;
   return `(${sc.ph} AND ${x}.value >= ${t(norm)} AND ${x}.value < ${t(prefixUpperBound(norm))})`;
-}
-
-function codePoints(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++, n++) if ((s.codePointAt(i) ?? 0) > 0xffff) i++;
-  return n;
 }
 
 export function likeEscape(s: string): string {

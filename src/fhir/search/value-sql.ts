@@ -153,12 +153,19 @@ export abstract class ValueSql {
     // a hash names its type, but ids are unique within a type only: over several types (`_type=A,B`) a row
     // of Observation/1 must not answer for Condition/1
     const oneType = s.every((k) => k.type === s[0]?.type);
-    const byId = keyed && oneType && (!this.scope.probing || conds.every((c) => !c.ranged));
-    const key = byId ? `${x}.resource_id = ${a}.id` : `${x}.resource_type = ${a}.resource_type AND ${x}.resource_id = ${a}.id`;
+    const key = this.rowOf(x, a, !(keyed && oneType && (!this.scope.probing || conds.every((c) => !c.ranged))));
     const where = `${key}${keyed ? '' : ` AND ${this.paramFilter(x, s)}`} AND (${conds.map((c) => c.sql).join(' OR ')})`;
     // a probe stays a probe: OFFSET 0 keeps PostgreSQL from flattening it into a (hash) semi-join that
     // reads every row of a common value (a generic plan cannot tell a common code from a rare one)
     return `${not ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${this.scope.table} ${x} WHERE ${where}${this.scope.probing ? ' OFFSET 0' : ''})`;
+  }
+
+  /**
+   * Index row `x` belongs to resource `a`: by id alone when the row's type is known already (a hash names
+   * its type; one type searched), else by type and id (ids are unique within a type only).
+   */
+  protected rowOf(x: string, a: string, byType: boolean): string {
+    return `${byType ? `${x}.resource_type = ${a}.resource_type AND ` : ''}${x}.resource_id = ${a}.id`;
   }
 
   /** The condition one value puts on an index row `x` of the stored parameters `s`. */
@@ -368,4 +375,3 @@ export interface Cond {
 /** (type, stored param) pairs a criterion reads. */
 export type Stored = { type: string; param: string; targetType?: string }[];
 
-export { likeEscape };
