@@ -186,7 +186,8 @@ function decodeFeedCursor(value: string): FeedCursor {
 /** A history Bundle.entry: the version, and how it came to be (request/response). */
 export function historyEntry(ctx: RequestContext, v: StoredVersion): EntryJson {
   const method = v.method ?? (v.deleted ? 'DELETE' : 'PUT');
-  const created = v.versionId === 1 && !v.deleted;
+  // 201 for the version that created the resource, a re-create after a delete included, as its write answered
+  const created = v.created ?? (v.versionId === 1 && !v.deleted);
   const entry: EntryJson = {
     fullUrl: `${ctx.baseUrl}/${v.resourceType}/${v.id}`,
     request: { method: method as any, url: method === 'POST' ? v.resourceType : `${v.resourceType}/${v.id}` },

@@ -69,7 +69,7 @@ export class HistoryRepository {
     const order = h.id
       ? 'h.version_id DESC'
       : 'h.last_updated DESC, h.resource_type DESC, h.id DESC, h.version_id DESC';
-    const sql = `SELECT h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.method, h.content
+    const sql = `SELECT h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.method, h.content, ${CREATED}
       FROM resource_history h
       ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
       ORDER BY ${order}
@@ -91,7 +91,7 @@ export class HistoryRepository {
     const p = new SqlParams();
     const types = f.resourceType ? [f.resourceType] : f.types?.length ? [...new Set(f.types)] : undefined;
     const limit = p.bind(f.count, 'int');
-    const columns = 'h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.method, h.content, h.tx_id';
+    const columns = `h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.method, h.content, h.tx_id, ${CREATED}`;
     const where = (type?: string) => {
       const w = ['h.tx_id < (SELECT x FROM horizon)'];
       if (type) w.push(`h.resource_type = ${p.bind(type)}`);
@@ -112,6 +112,14 @@ export class HistoryRepository {
     return r.rows.map((row: any) => Object.assign(toVersion(row), { txId: String(row.tx_id) }));
   }
 }
+
+/**
+ * Whether the version created the resource (its write answered 201): the first version, or one
+ * that follows a deletion (an update of a deleted id re-creates it, StorageService.writeNext).
+ * One primary-key probe per row returned.
+ */
+const CREATED = `(NOT h.deleted AND (h.version_id = 1 OR EXISTS (SELECT 1 FROM resource_history p
+      WHERE p.resource_type = h.resource_type AND p.id = h.id AND p.version_id = h.version_id - 1 AND p.deleted))) AS created`;
 
 /**
  * The oldest transaction id that may still commit rows into this database:
@@ -149,5 +157,6 @@ function toVersion(row: any): StoredVersion {
     deleted: row.deleted,
     method: row.method,
     content: row.content,
+    created: row.created,
   };
 }

@@ -58,6 +58,8 @@ export interface StoredVersion {
   deleted: boolean;
   method?: WriteMethod;
   content: string | null;
+  /** read from history: the version created the resource (the first one, or one after a deletion) */
+  created?: boolean;
 }
 
 /** Extra statement parts written atomically with a set of versions (audit rows). */

@@ -23,6 +23,28 @@ describe('history (http.html §3.1.0.11)', () => {
     expect(h.body.entry[1].resource.active).toBe(false);
   });
 
+  // bundle.html Bundle.entry.response: in a history, "what the results of an operation were": a PUT that re-creates
+  // a deleted resource answers 201 Created, and its history entry says so too (it said 200 OK before)
+  it('a version that re-creates a deleted resource is 201 Created in history, as its PUT answered', async () => {
+    const id = (await t.http.post('/fhir/Basic').send({ resourceType: 'Basic', code: { text: 'x' } })).body.id;
+    await t.http.delete(`/fhir/Basic/${id}`);
+    const put = await t.http.put(`/fhir/Basic/${id}`).send({ resourceType: 'Basic', id, code: { text: 'y' } });
+    expect(put.status).toBe(201);
+    await t.http.put(`/fhir/Basic/${id}`).send({ resourceType: 'Basic', id, code: { text: 'z' } });
+    const statuses = ['201 Created', '204 No Content', '201 Created', '200 OK'].reverse();
+    const h = await t.http.get(`/fhir/Basic/${id}/_history`);
+    expect(h.body.entry.map((e: any) => e.response.status)).toEqual(statuses);
+    const type = await t.http.get('/fhir/Basic/_history');
+    expect(type.body.entry.filter((e: any) => e.fullUrl.endsWith(`/${id}`)).map((e: any) => e.response.status)).toEqual(statuses);
+    // the change feed holds rows back while an older transaction of the database runs (other test files): poll
+    let fed: string[] = [];
+    for (const deadline = Date.now() + 30_000; fed.length < 4 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      const feed = await t.http.get('/fhir/Basic/_history?_sort=_lastUpdated&_count=1000');
+      fed = (feed.body.entry ?? []).filter((e: any) => e.fullUrl.endsWith(`/${id}`)).map((e: any) => e.response.status);
+    }
+    expect(fed).toEqual([...statuses].reverse());
+  });
+
   it('type and system history page with _count and next links until the end, without duplicates', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) {
