@@ -14,8 +14,11 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])
  * request entry and the matching response entry (same position). A DELETE
  * of an id that never existed (answered 204, http.html#delete) wrote no
  * version either: it is recorded here, as the HTTP DELETE is by its response.
- * Successful writes are recorded by their write statement
- * (`AuditService.writeExtras`), the Bundle itself by the caller.
+ * Operation entries of a batch (`POST Observation/$validate`) are recorded
+ * like GET entries, whatever their method: as the operation. Successful
+ * writes are recorded by their write statement (`AuditService.writeExtras`;
+ * also a version an operation writes, `$meta-add`), the Bundle itself by
+ * the caller.
  */
 export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown, responseText: string | undefined, base: string): AuditRecord[] {
   const entries = (requestBody as { resourceType?: string; entry?: unknown[] } | undefined)?.entry;
@@ -31,7 +34,7 @@ export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown
   }
   const statusOf = (i: number) => Number.parseInt(String(response?.entry?.[i]?.response?.status ?? ''), 10) || 200;
   const audited = entries.flatMap((e: any, i) =>
-    READ_METHODS.has(methodOf(e)) || statusOf(i) >= 400 || deletedNothing(e, response?.entry?.[i]) ? [i] : [],
+    READ_METHODS.has(methodOf(e)) || isOperation(e) || statusOf(i) >= 400 || deletedNothing(e, response?.entry?.[i]) ? [i] : [],
   );
   return audited.map((i) => {
     const request = (entries[i] as any)?.request;
@@ -66,6 +69,11 @@ export function bundleEntryEvents(bundleEvent: AuditRecord, requestBody: unknown
     }
     return event;
   });
+}
+
+/** An entry whose request.url names an operation (`…/$name`, before any query). */
+function isOperation(entry: any): boolean {
+  return /(?:^|\/)\$[^/?]*(?:\?|$)/.test(String(entry?.request?.url ?? ''));
 }
 
 /** A successful DELETE of one instance with no version to name (the id never existed: nothing written, no ETag). */

@@ -102,6 +102,33 @@ describe('AuditEvents of bundles, conditional interactions and Bulk Data export'
     expect(events.filter((e) => e.outcome === '4')).toHaveLength(2);
   });
 
+  it('batch: each operation entry is an operation event, with the Patient it concerns; a version it writes has its own (written like a patch)', async () => {
+    const p = (await t.http.post('/fhir/Patient').send({ resourceType: 'Patient' })).body.id;
+    const id = rid();
+    const res = await post(
+      {
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: [
+          { request: { method: 'GET', url: `Patient/${p}/$everything` } },
+          { resource: { resourceType: 'Observation', code: { text: 'x' } }, request: { method: 'POST', url: 'Observation/$validate' } },
+          {
+            resource: { resourceType: 'Parameters', parameter: [{ name: 'meta', valueMeta: { tag: [{ system: 'urn:t', code: 'op' }] } }] },
+            request: { method: 'POST', url: `Patient/${p}/$meta-add` },
+          },
+        ],
+      },
+      id,
+    );
+    expect(res.body.entry.map((e: any) => e.response.status.slice(0, 3))).toEqual(['200', '200', '200']);
+    const events = await eventsOf(t, id);
+    expect(events.map(subtypes).sort()).toEqual([['batch'], ['operation', '$everything'], ['operation', '$meta-add'], ['operation', '$validate'], ['patch']]);
+    const everything = events.find((e) => subtypes(e)[1] === '$everything')!;
+    expect(patientRefs(everything)).toEqual([`Patient/${p}`]);
+    expect(events.find((e) => subtypes(e)[0] === 'patch')!.action).toBe('U');
+    expect(everything.action).toBe('E');
+  });
+
   it('an AuditEvent cannot be written through a Bundle either (405 for the entry)', async () => {
     const res = await post(
       { resourceType: 'Bundle', type: 'batch', entry: [{ resource: { resourceType: 'AuditEvent' }, request: { method: 'POST', url: 'AuditEvent' } }] },

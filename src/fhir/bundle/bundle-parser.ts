@@ -5,6 +5,7 @@ import { assertFhirId } from '../fhir-id';
 import { parseETagVersion } from '../rest/request-context';
 import type { EntryMethod, EntryRequest, Params } from './bundle.types';
 import { parseQuery } from './conditions';
+import { entryOperation } from './entry-operation';
 import { readPatch } from '../patch/resource-patch';
 
 const METHODS = new Set<EntryMethod>(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
@@ -79,6 +80,7 @@ function parseEntry(e: BundleEntry | undefined, index: number, opts: ParseOption
   if (typeof req.url !== 'string' || !req.url.trim()) throw badRequest('request.url is required');
   const entry: EntryRequest = { index, method, url: req.url, rest: [], params: [], fullUrl: e.fullUrl };
   parseUrl(entry, req.url, opts);
+  const operation = entryOperation(entry); // a `$` segment only where an operation URL has it
   if (method === 'GET' || method === 'HEAD') {
     entry.ifNoneMatch = parseETagVersion(req.ifNoneMatch, 'ifNoneMatch');
     if (req.ifModifiedSince) {
@@ -86,6 +88,15 @@ function parseEntry(e: BundleEntry | undefined, index: number, opts: ParseOption
       if (Number.isNaN(d.getTime())) throw badRequest('ifModifiedSince must be an instant');
       entry.ifModifiedSince = d;
     }
+    return entry;
+  }
+  if (method === 'POST' && operation) {
+    // an operation's input: Parameters, or the resource itself where the operation takes one ($validate)
+    const input = e.resource as Resource | undefined;
+    if (input !== undefined && (!input || typeof input !== 'object' || Array.isArray(input) || typeof input.resourceType !== 'string')) {
+      throw badRequest('entry.resource of an operation must be a resource (Parameters, or the resource the operation takes)', ['Bundle.entry.resource']);
+    }
+    entry.resource = input;
     return entry;
   }
   if (!entry.resourceType) throw badRequest(`${method} needs a resource type in request.url`);

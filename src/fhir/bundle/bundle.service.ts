@@ -10,12 +10,14 @@ import type { RequestContext } from '../rest/request-context';
 import { entryError, parseBundle } from './bundle-parser';
 import { EntryOutcome, EntryRequest, statusLine } from './bundle.types';
 import { EntryAccess, EntryAccessHook } from './entry-access';
+import { entryOperation } from './entry-operation';
 import { EntryReader } from './entry-reader';
 import { TransactionEngine } from './transaction-engine';
 import { transactionReads } from './transaction-reads';
 import type { CallerWriteMode } from './write-run';
 
-const isRead = (e: EntryRequest) => e.method === 'GET' || e.method === 'HEAD';
+/** GET/HEAD entries and operations: answered by the EntryReader after the writes */
+const isRead = (e: EntryRequest) => e.method === 'GET' || e.method === 'HEAD' || entryOperation(e) !== undefined;
 
 /**
  * `POST [base]` with a batch or transaction Bundle (http.html §3.1.0.11).

@@ -17,6 +17,8 @@ export class ExportFileOperation implements FhirOperation {
   readonly name = 'export-file';
   readonly levels: FhirOperation['levels'] = ['system'];
   readonly affectsState = false;
+  /** it streams the file to the HTTP response */
+  readonly inBundle = false;
   readonly definition: OperationDefinition = {
     resourceType: 'OperationDefinition',
     id: 'export-file',
@@ -41,10 +43,11 @@ export class ExportFileOperation implements FhirOperation {
     const file = await this.exports.filePath(call.ctx, get('_jobId'), get('_file'));
     const stat = await fs.promises.stat(file).catch(() => undefined);
     if (!stat) throw notFound('the export file is gone (expired)');
-    call.res.status(200);
-    call.res.setHeader('Content-Type', 'application/fhir+ndjson');
-    call.res.setHeader('Content-Length', String(stat.size));
-    await pipeline(fs.createReadStream(file), call.res);
+    const res = call.res!;
+    res.status(200);
+    res.setHeader('Content-Type', 'application/fhir+ndjson');
+    res.setHeader('Content-Length', String(stat.size));
+    await pipeline(fs.createReadStream(file), res);
     return undefined;
   }
 }

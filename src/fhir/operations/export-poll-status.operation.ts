@@ -16,6 +16,8 @@ export class ExportPollStatusOperation implements FhirOperation {
   readonly name = 'export-poll-status';
   readonly levels: FhirOperation['levels'] = ['system'];
   readonly affectsState = false;
+  /** it writes the manifest (plain JSON) to the HTTP response itself */
+  readonly inBundle = false;
   readonly definition: OperationDefinition = {
     resourceType: 'OperationDefinition',
     id: 'export-poll-status',
@@ -34,12 +36,12 @@ export class ExportPollStatusOperation implements FhirOperation {
 
   async invoke(call: OperationCall): Promise<FhirResponse | undefined> {
     const jobId = call.params.find(([k]) => k === '_jobId')?.[1];
-    if (call.req.method === 'DELETE') return this.exports.cancel(call.ctx, jobId);
-    if (call.req.method !== 'GET') throw notSupported(405, 'poll the export status with GET, cancel it with DELETE');
+    if (call.method === 'DELETE') return this.exports.cancel(call.ctx, jobId);
+    if (call.method !== 'GET') throw notSupported(405, 'poll the export status with GET, cancel it with DELETE');
     const r = await this.exports.status(call.ctx, jobId);
     if (r.status !== 200) return r;
     // the manifest is plain JSON, not a FHIR resource
-    call.res.status(200).set(r.headers).type('application/json').send(JSON.stringify(r.body));
+    call.res!.status(200).set(r.headers).type('application/json').send(JSON.stringify(r.body));
     return undefined;
   }
 }

@@ -20,6 +20,8 @@ export class ExportOperation implements FhirOperation {
   readonly resourceTypes = ['Patient', 'Group'];
   /** a kick-off only starts a job: GET is allowed by the Bulk Data specification */
   readonly affectsState = false;
+  /** its kick-off answers asynchronously (202 and a status URL): not a batch entry */
+  readonly inBundle = false;
   readonly definition: OperationDefinition = {
     resourceType: 'OperationDefinition',
     id: 'export',
@@ -47,12 +49,12 @@ export class ExportOperation implements FhirOperation {
     if (call.level === 'type' && call.resourceType !== 'Patient') throw notAtLevel();
     if (call.level === 'instance' && call.resourceType !== 'Group') throw notAtLevel();
     const level = call.level === 'system' ? 'system' : call.level === 'type' ? 'patient' : 'group';
-    const params = call.req.method === 'POST' ? [...call.params, ...parametersBody(call.body)] : call.params;
+    const params = call.method === 'POST' ? [...call.params, ...parametersBody(call.body)] : call.params;
     return this.exports.kickOff(call.ctx, {
       level,
       groupId: call.id,
       params,
-      request: `${call.ctx.baseUrl}${call.req.originalUrl.replace(/^\/fhir/, '')}`,
+      request: `${call.ctx.baseUrl}${call.url}`,
     });
   }
 }

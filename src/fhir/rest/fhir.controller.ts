@@ -211,13 +211,6 @@ export class FhirController {
 
   private versionOperation(ctx: RequestContext, req: Request, res: Response, p: Record<string, string>) {
     if (!p.op.startsWith('$')) throw FhirError.of(405, 'not-supported', `${req.method} is not supported on ${req.path}`);
-    this.interactions.assertType(p.type);
-    const op = this.operations.find(p.op.slice(1), 'instance', p.type);
-    if (op && !op.versions) {
-      const err = FhirError.of(405, 'not-supported', `${p.op} works on the current version (it writes a new one), not on _history/${p.vid}`);
-      err.headers.Allow = ''; // no method: RFC 9110 §10.2.1
-      throw err;
-    }
     return this.operation(ctx, req, res, 'instance', p.op, p.type, p.id, p.vid);
   }
 
@@ -288,15 +281,9 @@ export class FhirController {
     versionId?: string,
   ): Promise<FhirResponse | undefined> {
     if (resourceType) this.interactions.assertType(resourceType);
-    const name = segment.slice(1);
-    const op = this.operations.find(name, level, resourceType);
-    if (!op) throw notSupported(404, `operation $${name} is not supported at ${level} level${resourceType ? ` on ${resourceType}` : ''}`);
-    if (req.method === 'GET' && op.affectsState) {
-      const err = FhirError.of(405, 'not-supported', `$${name} changes data: use POST`);
-      err.headers.Allow = 'POST';
-      throw err;
-    }
-    return op.invoke({ ctx, level, resourceType, id, versionId, params: queryPairs(req), body: req.body, req, res });
+    const op = this.operations.resolve({ segment, level, resourceType, id, versionId }, req.method);
+    const url = req.originalUrl.replace(/^\/fhir/, '');
+    return op.invoke({ ctx, level, resourceType, id, versionId, params: queryPairs(req), body: req.body, method: req.method, url, res });
   }
 }
 

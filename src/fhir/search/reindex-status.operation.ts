@@ -61,7 +61,7 @@ export class ReindexStatusOperation implements FhirOperation {
 
   async invoke(call: OperationCall): Promise<FhirResponse> {
     if (!mayReindex(call.ctx.auth)) throw FhirError.of(403, 'forbidden', '$reindex-status is for administrators');
-    if (call.req.method !== 'GET') throw notSupported(405, 'poll the reindex status with GET');
+    if (call.method !== 'GET') throw notSupported(405, 'poll the reindex status with GET');
     const jobId = call.params.find(([k]) => k === '_jobId')?.[1];
     // pg-boss ids are UUIDs: anything else is no job (and never reaches the uuid cast)
     if (!jobId || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(jobId)) throw badRequest('_jobId: the id of a reindex job is required');

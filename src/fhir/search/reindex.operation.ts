@@ -29,6 +29,8 @@ export class ReindexOperation implements FhirOperation {
   readonly name = 'reindex';
   readonly levels: FhirOperation['levels'] = ['system'];
   readonly affectsState = true;
+  /** a rebuild of every index runs for minutes (or as a background job): not a batch entry */
+  readonly inBundle = false;
   readonly definition: OperationDefinition = {
     resourceType: 'OperationDefinition',
     id: 'reindex',

@@ -134,4 +134,26 @@ describe('clinical operations with SMART tokens', () => {
     const lastn = await get('alice', '/fhir/Observation/$lastn?patient=bob');
     expect(JSON.stringify(lastn.body)).not.toContain(BOB_MARKER);
   });
+
+  it('as batch entries the operations answer as over REST under the same token: no other patient\'s data, no write without a write scope', async () => {
+    const tag = { resourceType: 'Parameters', parameter: [{ name: 'meta', valueMeta: { tag: [{ system: 'urn:t', code: 'x' }] } }] };
+    const urls = ['Patient/alice/$everything', 'Patient/bob/$everything', 'Patient/$everything', 'Observation/$lastn?patient=bob'];
+    const res = await s.http
+      .post('/fhir')
+      .set('Authorization', `Bearer ${tok.alice}`)
+      .send({
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: [...urls.map((url) => ({ request: { method: 'GET', url } })), { resource: tag, request: { method: 'POST', url: 'Patient/alice/$meta-add' } }],
+      });
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(res.body)).not.toContain(BOB_MARKER);
+    const statuses = res.body.entry.map((e: any) => Number.parseInt(e.response.status, 10));
+    for (const [i, url] of urls.entries()) expect(statuses[i]).toBe((await get('alice', `/fhir/${url}`)).status);
+    expect(statuses[4]).toBe(403); // patient/*.rs: $meta-add writes a version
+    expect(res.body.entry[0].resource.entry.map((e: any) => `${e.resource.resourceType}/${e.resource.id}`)).toEqual(
+      expect.arrayContaining(['Patient/alice', 'Observation/obs-a-vital', 'Condition/cond-a']),
+    );
+    expect((await get('admin', '/fhir/Patient/alice')).body.meta.tag ?? []).not.toContainEqual({ system: 'urn:t', code: 'x' });
+  });
 });

@@ -66,7 +66,7 @@ describe('custom search parameters, $reindex, CapabilityStatement', () => {
     expect((await t.http.get('/fhir/$reindex')).status).toBe(405);
     const op = t.app.get(OperationRegistry).find('reindex', 'system')!;
     const ctx = { baseUrl: t.baseUrl, requestId: 'x', prefer: {}, auth: { clientId: 'app', scopes: [], rules: [], admin: false } };
-    await expect(op.invoke({ ctx, level: 'system', params: [], req: {} as any, res: {} as any })).rejects.toMatchObject({ status: 403 });
+    await expect(op.invoke({ ctx, level: 'system', params: [], method: 'POST', url: '/$reindex' })).rejects.toMatchObject({ status: 403 });
   });
 
   // async.html: 202 with Content-Location; polling it answers 202 + X-Progress until done, then 200 with the result
@@ -102,7 +102,7 @@ describe('custom search parameters, $reindex, CapabilityStatement', () => {
     expect((await t.http.post('/fhir/$reindex-status?_jobId=00000000-0000-4000-8000-000000000000')).status).toBe(405);
     const op = t.app.get(OperationRegistry).find('reindex-status', 'system')!;
     const ctx = { baseUrl: t.baseUrl, requestId: 'x', prefer: {}, auth: { clientId: 'app', scopes: [], rules: [], admin: false } };
-    await expect(op.invoke({ ctx, level: 'system', params: [], req: { method: 'GET' } as any, res: {} as any })).rejects.toMatchObject({ status: 403 });
+    await expect(op.invoke({ ctx, level: 'system', params: [], method: 'GET', url: '/$reindex-status' })).rejects.toMatchObject({ status: 403 });
   });
 
   it('/metadata lists every supported parameter per type, with type and definition, and the includes', async () => {
