@@ -1,4 +1,5 @@
 import type { OperationOutcomeIssue } from 'fhir/r4';
+import { functionalList, FUNCTIONAL_LIST_NAMES, searchedPatients } from './functional-lists';
 import { badRequest, issue } from '../errors';
 import { COMPARTMENT_PARAM } from './index-tables';
 import { READ_ONLY_TYPES } from '../rest/allowed-methods';
@@ -21,6 +22,8 @@ export interface ParseOptions {
   criteriaOnly?: boolean;
   /** a search of one type (`[type]?…`, a compartment): `_type`, a system-level parameter, is not one of its parameters */
   typeLevel?: boolean;
+  /** whose functional lists `_list=$current-…` means (a compartment's Patient); default: the Patients the search names */
+  listPatients?: string[];
 }
 
 /** Modifiers each parameter type supports (search.html §2.1.1.5 and the type sections). */
@@ -71,6 +74,7 @@ export class SearchParser {
       applied: [],
       issues: [],
     };
+    if (params.some(([k, v]) => k === '_list' && v.includes('$'))) opts = { ...opts, listPatients: opts.listPatients ?? searchedPatients(params, this.baseUrl) };
     for (const [name, value] of params) {
       try {
         if (RESULT_PARAMS.has(name.split(':')[0])) {
@@ -143,6 +147,28 @@ export class SearchParser {
     return this.parse(types, false, params, { criteriaOnly: true, internal }).criteria;
   }
 
+  /**
+   * `_list` (search.html#list): the items of the Lists named by id, or of a functional list
+   * (`$current-allergies`, functional-lists.ts); OR over the values.
+   */
+  private list(types: string[], values: string[], opts: ParseOptions): Criterion {
+    const alternatives: Criterion[][] = [];
+    const ids = values.filter((v) => !v.startsWith('$')).map(listId);
+    if (ids.length) alternatives.push([{ kind: 'list', listIds: ids }]);
+    for (const name of values.filter((v) => v.startsWith('$'))) {
+      const f = functionalList(name, opts.listPatients ?? []);
+      if (!f) throw new Unsupported(`_list: unknown functional list "${name}" (supported: ${FUNCTIONAL_LIST_NAMES.join(', ')})`);
+      const lists: Criterion = { kind: 'any', alternatives: [this.criteria(['List'], f.listPairs, true)] };
+      const alt: Criterion[] = [{ kind: 'has', sourceType: 'List', refCode: 'item', inner: lists }];
+      if (f.items) {
+        if (types.length !== 1 || types[0] !== f.items.type) throw new Unsupported(`_list=${name} applies to ${f.items.type} searches`);
+        alt.push(...this.criteria(types, f.items.pairs, true));
+      }
+      alternatives.push(alt);
+    }
+    return alternatives.length === 1 && alternatives[0].length === 1 ? alternatives[0][0] : { kind: 'any', alternatives };
+  }
+
   private criterion(types: string[], name: string, value: string, opts: ParseOptions): Criterion {
     if (name.startsWith('_has:')) return this.has(types, name, value, opts);
     const dot = name.indexOf('.');
@@ -169,7 +195,7 @@ export class SearchParser {
       }
       case '_list':
         if (modifier) throw new Unsupported(`modifier :${modifier} on _list`);
-        return { kind: 'list', listIds: orValues(value).map((v) => listId(unescape(v))) };
+        return this.list(types, orValues(value).map(unescape), opts);
       case COMPARTMENT_PARAM: {
         if (!opts.internal) throw new Unsupported(`unknown parameter "${code}"`);
         const ids = orValues(value).map((v) => /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(unescape(v))?.[1]);
@@ -335,12 +361,8 @@ function tsQuery(value: string): string | undefined {
   return w.length ? w.map((x) => `'${x}':*`).join(' & ') : undefined;
 }
 
-/**
- * A `_list` value (search.html#list): a List id, also written `List/[id]`. Functional
- * lists (`$current-allergies`, …) are not kept by this server: unsupported (400, or ignored when lenient).
- */
+/** A `_list` value (search.html#list): a List id, also written `List/[id]`. */
 function listId(v: string): string {
-  if (v.startsWith('$')) throw new Unsupported(`_list: the functional list "${v}" is not supported`);
   const m = /^List\/([A-Za-z0-9\-.]{1,64})$/.exec(v);
   if (m) return m[1];
   if (!/^[A-Za-z0-9\-.]{1,64}$/.test(v)) throw badRequest(`_list: "${v}" is not a List id`);

@@ -156,7 +156,8 @@ export class SearchService implements OnModuleInit {
   /** Parses and checks a search; `statement()` builds a fresh SQL builder (each statement binds its own parameters). */
   private prepare(request: SearchRequest, lenient: boolean, restriction: SearchRestriction | undefined) {
     const { types, allTypes } = this.typesOf(request);
-    const q = this.parser.parse(types, allTypes, request.params, { lenient, typeLevel: request.resourceType !== undefined });
+    const listPatients = request.compartment?.resourceType === 'Patient' ? [request.compartment.id] : undefined;
+    const q = this.parser.parse(types, allTypes, request.params, { lenient, typeLevel: request.resourceType !== undefined, listPatients });
     checkContainedQuery(q, (message) => {
       if (!lenient) throw FhirError.of(400, 'not-supported', `${message} is not supported`);
       q.issues.push({ severity: 'warning', code: 'not-supported', diagnostics: `ignored: ${message}` });

@@ -55,12 +55,12 @@ describe('parameters for all resources and error handling (search.html)', () => 
   it('_list keeps the resources a List refers to', async () => {
     const list = await create(t, { resourceType: 'List', status: 'current', mode: 'working', entry: [{ item: { reference: `Device/${d.b}` } }, { item: { reference: `Device/${d.c}` } }] });
     expect(await ids(t, `Device?_list=${list}`)).toEqual(sorted([d.b, d.c]));
-    // search.html#list: the List's id, here also as `List/[id]`; functional lists ($current-allergies…) are
-    // not kept by this server: 400 rather than an empty answer, ignored and reported when lenient
+    // search.html#list: the List's id, here also as `List/[id]`; an unknown functional list is 400 rather than an
+    // empty answer, ignored and reported when lenient (the known ones: functional-lists.e2e-spec.ts)
     expect(await ids(t, `Device?_list=List/${list}`)).toEqual(sorted([d.b, d.c]));
-    const fn = await t.http.get('/fhir/Device?_list=$current-allergies');
-    expect([fn.status, fn.body.issue?.[0]?.diagnostics]).toEqual([400, expect.stringContaining('not supported')]);
-    const lenient = await t.http.get('/fhir/Device?_list=$current-allergies').set('Prefer', 'handling=lenient');
+    const fn = await t.http.get('/fhir/Device?_list=$current-devices');
+    expect([fn.status, fn.body.issue?.[0]?.diagnostics]).toEqual([400, expect.stringContaining('unknown functional list')]);
+    const lenient = await t.http.get('/fhir/Device?_list=$current-devices').set('Prefer', 'handling=lenient');
     expect(lenient.status).toBe(200);
     expect(lenient.body.entry.some((e: any) => e.search?.mode === 'outcome')).toBe(true);
     expect((await t.http.get('/fhir/Device?_list=Patient/1')).status).toBe(400);
