@@ -110,7 +110,8 @@ export class InteractionsService {
     const deleted = await this.storage.delete(resourceType, id, this.audited(ctx, ifMatch));
     // an id that never existed: nothing written, answered as done (http.html#delete); audited from the response
     const result = deleted && this.stored(ctx, deleted);
-    const headers = result?.changed ? { ETag: `W/"${result.stored.versionId}"` } : undefined;
+    // the deletion is a version (http.html#delete): its ETag, and its time as Last-Modified
+    const headers = result?.changed ? versionHeaders(result.stored) : undefined;
     if (ctx.prefer.return === 'OperationOutcome') {
       const text = !result
         ? `${resourceType}/${id} does not exist: nothing to delete`

@@ -77,6 +77,10 @@ describe('RESTful interactions (http.html)', () => {
     const id = c.body.id;
     const d = await t.http.delete(`/fhir/Observation/${id}`);
     expect(d.status).toBe(204);
+    // the deletion is version 2 (http.html#delete): its ETag, and its time (the history entry's) as Last-Modified
+    expect(d.headers.etag).toBe('W/"2"');
+    const h = await t.http.get(`/fhir/Observation/${id}/_history`);
+    expect(d.headers['last-modified']).toBe(new Date(h.body.entry[0].response.lastModified).toUTCString());
     const r = await t.http.get(`/fhir/Observation/${id}`);
     expect(r.status).toBe(410);
     expect(r.body.resourceType).toBe('OperationOutcome');
