@@ -12,6 +12,7 @@ import { FhirDefinitions } from '../definitions/definitions.module';
 import { badRequest, FhirError, issue, notFound, operationOutcome } from '../errors';
 import type { FhirResponse } from '../rest/fhir-response';
 import type { RequestContext } from '../rest/request-context';
+import { localReference } from '../search/index-values';
 import { StorageService } from '../storage/storage.service';
 import { combine, exportScopes } from './export-access';
 import { ExportJobRepository } from './export-job.repository';
@@ -130,7 +131,7 @@ export class ExportService implements OnModuleInit, OnModuleDestroy {
           break;
         case 'patient':
           if (k.level === 'system') throw badRequest('the patient parameter applies to Patient and Group level exports only');
-          patients.push(patientId(value));
+          patients.push(patientId(value, ctx.baseUrl));
           break;
         case '_format':
         case '_pretty':
@@ -161,7 +162,7 @@ export class ExportService implements OnModuleInit, OnModuleDestroy {
     }
     const params: ExportParams = { level: k.level, types: chosen, filters, since };
     if (k.level === 'group') {
-      const members = await this.groupMembers(k.groupId!);
+      const members = await this.groupMembers(k.groupId!, ctx.baseUrl);
       params.groupId = k.groupId;
       params.patients = patients.length ? members.filter((m) => patients.includes(m)) : members;
     } else if (patients.length) {
@@ -185,14 +186,18 @@ export class ExportService implements OnModuleInit, OnModuleDestroy {
     return [m[1], [...new URLSearchParams(m[2]).entries()]];
   }
 
-  /** Patients of a Group (Group.member.entity, inactive members left out). */
-  private async groupMembers(groupId: string): Promise<string[]> {
+  /**
+   * Patients of a Group on this server (Group.member.entity, inactive members left out): relative, versioned
+   * or absolute under this base (references.html#literal); a Patient of another server is none of ours.
+   */
+  private async groupMembers(groupId: string, baseUrl: string): Promise<string[]> {
     const stored = await this.storage.read('Group', groupId);
     const group = JSON.parse(stored.content!) as Group;
     const ids = (group.member ?? [])
       .filter((m) => !m.inactive)
-      .map((m) => /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(m.entity?.reference ?? '')?.[1])
-      .filter((x): x is string => !!x);
+      .map((m) => localReference(m.entity?.reference ?? '', baseUrl))
+      .filter((r) => r?.type === 'Patient')
+      .map((r) => r!.id);
     return [...new Set(ids)];
   }
 
@@ -274,10 +279,13 @@ export class ExportService implements OnModuleInit, OnModuleDestroy {
   }
 }
 
-function patientId(value: string): string {
-  const m = /^(?:.*\/)?(?:Patient\/)?([A-Za-z0-9\-.]{1,64})$/.exec(value.trim());
-  if (!m) throw badRequest(`patient "${value}" is not a Patient reference`);
-  return m[1];
+/** The id of a `patient` parameter: a bare id, or a reference to a Patient on this server (references.html#literal). */
+function patientId(value: string, baseUrl: string): string {
+  const v = value.trim();
+  if (/^[A-Za-z0-9\-.]{1,64}$/.test(v)) return v;
+  const ref = localReference(v, baseUrl);
+  if (ref?.type !== 'Patient') throw badRequest(`patient "${value}" is not a reference to a Patient on this server`);
+  return ref.id;
 }
 
 /** Kick-off parameters of a POST: the Parameters body (Bulk Data 2.0 §POST), values as strings. */
