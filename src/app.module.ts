@@ -7,6 +7,7 @@ import { DatabaseModule } from './database/database.module';
 import { flushLogs } from './logger';
 import { DefinitionsModule } from './fhir/definitions/definitions.module';
 import { ClinicalOperationsModule } from './fhir/operations/clinical-operations.module';
+import { TerminologyModule } from './fhir/terminology/terminology.module';
 import { SubscriptionsModule } from './fhir/subscriptions/subscriptions.module';
 import { RestModule } from './fhir/rest/rest.module';
 import { SearchApiModule } from './fhir/search/search-api.module';
@@ -28,7 +29,7 @@ export class AppModule implements OnApplicationShutdown {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, DefinitionsModule, AuditModule, RestModule, AuthModule, ValidateOperationModule, JobsModule, ClinicalOperationsModule, SubscriptionsModule, SearchApiModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, DefinitionsModule, AuditModule, RestModule, AuthModule, ValidateOperationModule, JobsModule, ClinicalOperationsModule, SubscriptionsModule, SearchApiModule, TerminologyModule],
       controllers: [HealthController],
     };
   }

@@ -31,8 +31,16 @@ export class ValueSetExpansion {
     if (visiting.has(canonical)) throw notSupported(url, 'it includes itself');
     visiting.add(canonical);
     // `url|version` (search.html#versions): that version of a stored ValueSet (its url is indexed with its version too)
-    const vs = (await this.stored(url, q)) ?? this.known(canonical);
+    const vs = (await storedByUrl<ValueSet>(this.registry, 'ValueSet', url, q)) ?? this.known(canonical);
     if (!vs) throw FhirError.of(400, 'not-found', `ValueSet ${url} is not known to this server (no ValueSet with that url): :in/:not-in cannot be answered`);
+    const out = await this.membersOf(vs, q, visiting);
+    visiting.delete(canonical);
+    return out;
+  }
+
+  /** The members (`system|code`) of a ValueSet resource, as `members` expands the one a url names. */
+  async membersOf(vs: ValueSet, q: Queryable, visiting = new Set<string>()): Promise<Set<string>> {
+    const url = vs.url ?? `ValueSet/${vs.id ?? ''}`;
     let out: Set<string>;
     if (vs.compose?.include?.length) {
       out = new Set();
@@ -42,7 +50,6 @@ export class ValueSetExpansion {
       out = new Set(expansionCodings(vs).flatMap((c) => (c.code ? [`${c.system}|${c.code}`] : [])));
     } else throw notSupported(url, 'it has neither compose.include nor an expansion');
     if (out.size > MAX_VALUE_SET_MEMBERS) throw FhirError.of(400, 'too-costly', `ValueSet ${url} has more than ${MAX_VALUE_SET_MEMBERS} codes`);
-    visiting.delete(canonical);
     return out;
   }
 
@@ -66,7 +73,7 @@ export class ValueSetExpansion {
     const canonical = url.split('|')[0];
     if (visiting.has(canonical)) return out;
     visiting.add(canonical);
-    const vs = (await this.stored(url, q)) ?? this.known(canonical);
+    const vs = (await storedByUrl<ValueSet>(this.registry, 'ValueSet', url, q)) ?? this.known(canonical);
     for (const inc of vs?.compose?.include ?? []) {
       if (inc.system) out.add(inc.system);
       else for (const ref of inc.valueSet ?? []) for (const s of await this.namedSystems(ref, q, visiting)) out.add(s);
@@ -102,17 +109,22 @@ export class ValueSetExpansion {
     return out;
   }
 
-  private async stored(url: string, q: Queryable): Promise<ValueSet | undefined> {
-    const hashes = this.registry.storedAs('ValueSet', 'url').map((k) => searchHash(`ValueSet|${k.param}|${url}`));
-    const r = await q.query<{ content: string }>(
-      `SELECT r.content FROM resource r
-        WHERE r.resource_type = 'ValueSet' AND NOT r.deleted
-          AND r.id IN (SELECT x.resource_id FROM search_index x WHERE x.hash = ANY($1::bigint[]))
-        ORDER BY r.last_updated DESC LIMIT 1`,
-      [hashes],
-    );
-    return r.rows.length ? (JSON.parse(r.rows[0].content) as ValueSet) : undefined;
-  }
+}
+
+/**
+ * The most recently updated stored ValueSet or CodeSystem whose `url` is `url` (or whose `url|version`
+ * is, search.html#versions: the url is indexed with its version too); undefined when none is stored.
+ */
+export async function storedByUrl<T>(registry: SearchParameterRegistry, type: 'ValueSet' | 'CodeSystem', url: string, q: Queryable): Promise<T | undefined> {
+  const hashes = registry.storedAs(type, 'url').map((k) => searchHash(`${type}|${k.param}|${url}`));
+  const r = await q.query<{ content: string }>(
+    `SELECT r.content FROM resource r
+      WHERE r.resource_type = $2 AND NOT r.deleted
+        AND r.id IN (SELECT x.resource_id FROM search_index x WHERE x.hash = ANY($1::bigint[]))
+      ORDER BY r.last_updated DESC LIMIT 1`,
+    [hashes, type],
+  );
+  return r.rows.length ? (JSON.parse(r.rows[0].content) as T) : undefined;
 }
 
 /** The codings of a ValueSet's stored `expansion` (nested ones included) that name a system. */
