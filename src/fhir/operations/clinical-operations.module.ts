@@ -9,6 +9,7 @@ import { RestModule } from '../rest/rest.module';
 import { ExportFileOperation } from './export-file.operation';
 import { ExportPollStatusOperation } from './export-poll-status.operation';
 import { ExportOperation } from './export.operation';
+import { DocumentOperation } from './document.operation';
 import { EverythingOperation } from './everything.operation';
 import { LastNOperation } from './lastn.operation';
 import { MetaAddOperation, MetaDeleteOperation, MetaOperation } from './meta.operations';
@@ -23,6 +24,7 @@ const OPERATIONS: Type<FhirOperation>[] = [
   MetaOperation,
   MetaAddOperation,
   MetaDeleteOperation,
+  DocumentOperation,
 ];
 
 /** Registers the clinical retrieval and population-data operations, and the Resource meta operations, with the REST API. */

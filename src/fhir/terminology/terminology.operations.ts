@@ -6,7 +6,7 @@ import type { FhirOperation, OperationCall } from '../operations/operation-regis
 import type { FhirResponse } from '../rest/fhir-response';
 import { StorageService } from '../storage/storage.service';
 import type { IndexedConcept } from './concepts';
-import { OperationInputs } from './operation-inputs';
+import { OperationInputs } from '../operations/operation-inputs';
 import { CodeValidation, TerminologyService } from './terminology.service';
 
 type TerminologyType = 'ValueSet' | 'CodeSystem';

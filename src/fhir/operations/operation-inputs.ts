@@ -1,6 +1,6 @@
 import type { CodeableConcept, Coding, Parameters, ParametersParameter, Resource } from 'fhir/r4';
 import { badRequest } from '../errors';
-import type { OperationCall } from '../operations/operation-registry';
+import type { OperationCall } from './operation-registry';
 
 /**
  * The input parameters of an operation call (operations.html#request): the URL's query parameters,
