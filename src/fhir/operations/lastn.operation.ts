@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Observation, OperationDefinition } from 'fhir/r4';
+import type { Observation, OperationDefinition, Parameters, ParametersParameter } from 'fhir/r4';
 import { RequestAuthorizer } from '../../auth/request-authorizer';
 import { Database } from '../../database/database';
 import { bundleJson } from '../bundle-json';
 import { badRequest, FhirError } from '../errors';
 import type { FhirResponse } from '../rest/fhir-response';
+import { formBodyPairs } from '../rest/query-string';
 import { SearchService } from '../search/search.service';
 import { StorageService } from '../storage/storage.service';
 import type { FhirOperation, OperationCall } from './operation-registry';
@@ -30,6 +31,8 @@ interface Latest {
  * Grouped by the first coding of Observation.code (or its text), newest
  * first by effective[x] (falling back to issued). Candidates are read in
  * batches keeping only the best `max` per code, so memory stays small.
+ * Inputs come from the URL and, with POST, from the body (a Parameters
+ * resource or a form): see `inputPairs`.
  */
 @Injectable()
 export class LastNOperation implements FhirOperation {
@@ -63,10 +66,11 @@ export class LastNOperation implements FhirOperation {
   ) {}
 
   async invoke(call: OperationCall): Promise<FhirResponse> {
-    const maxValue = call.params.find(([k]) => k === 'max')?.[1] ?? '1';
+    const params = inputPairs(call);
+    const maxValue = params.find(([k]) => k === 'max')?.[1] ?? '1';
     if (!/^[1-9][0-9]*$/.test(maxValue)) throw badRequest('max must be a positive integer');
     const max = Math.min(Number(maxValue), MAX_MAX);
-    const criteria = call.params.filter(([k]) => !OWN.has(k));
+    const criteria = params.filter(([k]) => !OWN.has(k));
     if (!criteria.some(([k]) => /^(patient|subject)(:|$)/.test(k))) {
       throw badRequest('$lastn needs a patient (or subject) parameter');
     }
@@ -93,12 +97,36 @@ export class LastNOperation implements FhirOperation {
     const entry = [...groups.keys()].sort().flatMap((k) =>
       groups.get(k)!.map((l) => ({ fullUrl: `${call.ctx.baseUrl}/Observation/${l.id}`, resource: l.content, search: { mode: 'match' as const } })),
     );
-    const qs = new URLSearchParams(call.params).toString();
+    const qs = new URLSearchParams(params).toString();
     return {
       status: 200,
       body: bundleJson({ type: 'searchset', total: entry.length, link: [{ relation: 'self', url: `${call.ctx.baseUrl}/Observation/$lastn?${qs}` }], entry }),
     };
   }
+}
+
+/**
+ * The call's inputs (operations.html#request): the URL's query parameters and, with POST, the
+ * body's: a Parameters resource (primitive values as text, a Reference as its reference) or a form
+ * (content negotiation accepts one on `/$` paths). Without this a POSTed category or max was
+ * silently ignored, widening the answer.
+ */
+function inputPairs(call: OperationCall): [string, string][] {
+  if (call.method !== 'POST') return call.params;
+  const body = call.body as Parameters | undefined;
+  if (body && typeof body === 'object' && 'resourceType' in body) {
+    if (body.resourceType !== 'Parameters') throw badRequest('the body of $lastn must be a Parameters resource');
+    return [...call.params, ...(body.parameter ?? []).map((p): [string, string] => [p.name, inputValue(p)])];
+  }
+  return [...call.params, ...(call.res ? formBodyPairs(call.res.req) : [])];
+}
+
+function inputValue(p: ParametersParameter): string {
+  if (p.valueReference?.reference) return p.valueReference.reference;
+  for (const [k, v] of Object.entries(p)) {
+    if (k.startsWith('value') && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) return String(v);
+  }
+  throw badRequest(`parameter "${p.name}" of $lastn must have a primitive value (or a Reference)`);
 }
 
 /** The code an Observation is grouped under: its first coding (system|code), else its text. */
