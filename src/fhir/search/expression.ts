@@ -108,6 +108,28 @@ export class ExpressionCompiler {
     return fn;
   }
 
+  /**
+   * compileFor for a token parameter: a part ending in `.code` of a Coding (US Core `race`:
+   * `…extension.value.code`; `gender-identity`: `…value.coding.code`) selects the Coding itself, so
+   * its system is indexed with the code (search.html#token: `system|code` finds it). A `code` of
+   * anything else (a Quantity's unit code, a backbone element's `code`) stays the bare code.
+   */
+  compileTokenFor(resourceType: string, expression: string): Extractor | undefined {
+    const parts = splitUnion(expression).filter((p) => this.appliesTo(p, resourceType));
+    if (!parts.some((p) => CODE_OF.test(p))) return this.compileFor(resourceType, expression);
+    const ctx = { type: resourceType, prefix: '' };
+    const extractors = parts.map((p) => {
+      const own = this.compilePart(p, ctx, true);
+      const parent = CODE_OF.exec(p)?.[1];
+      // a `code` element known not to be a primitive (Observation.code, a UsageContext's Coding) is as it was
+      if (!parent || (own.resultContext && own.resultContext.type !== 'code')) return own;
+      return codingsOrCodes(this.compilePart(parent, ctx, true));
+    });
+    const fn = ((node: any) => extractors.flatMap((e) => e(node))) as Extractor;
+    fn.direct = extractors.every((e) => e.direct);
+    return fn;
+  }
+
   /** The same union as compileFor, evaluated by FHIRPath only (the oracle of the direct accessors). */
   compileForFhirPath(resourceType: string, expression: string): Extractor | undefined {
     const parts = splitUnion(expression).filter((p) => this.appliesTo(p, resourceType));
@@ -302,6 +324,29 @@ export class ExpressionCompiler {
       BACKBONE.has(k.type) && rel !== undefined ? { type: from[0].type, prefix: rel } : { type: k.type, prefix: '' },
     );
   }
+}
+
+/** `X.code` (not `X.code.y`, not `code` alone): X is its parent. */
+const CODE_OF = /^(.*[^.\s(])\.code$/;
+
+/** A Coding among the values of `X` in `X.code`: typed so (direct accessors), or, from FHIRPath, an object with a system and no Quantity value. */
+const isCoding = (pv: PathValue) =>
+  pv.type === 'Coding' ||
+  (pv.type === undefined && pv.value !== null && typeof pv.value === 'object' && typeof pv.value.system === 'string' && !('value' in pv.value) && !('unit' in pv.value));
+
+/** `X.code` from the values of X: a Coding whole (system, code, display), the `code` of anything else. */
+function codingsOrCodes(parent: Extractor): Extractor {
+  const fn = ((node: any) => {
+    const out: PathValue[] = [];
+    for (const pv of parent(node)) {
+      const code = pv.value?.code;
+      if (typeof code !== 'string') continue;
+      out.push(isCoding(pv) ? { value: pv.value, type: 'Coding' } : { value: code, type: 'code' });
+    }
+    return out;
+  }) as Extractor;
+  fn.direct = parent.direct;
+  return fn;
 }
 
 /** What a path selects in a resource that has none of it (most parameters of most resources): shared, never written. */

@@ -260,7 +260,7 @@ export class SearchIndexer implements ResourceIndexer {
       }
       const kind = kindOf(sp.type, sp.url);
       if (!kind) continue;
-      const extract = this.compiler.compileFor(resourceType, sp.expression);
+      const extract = sp.type === 'token' ? this.compiler.compileTokenFor(resourceType, sp.expression) : this.compiler.compileFor(resourceType, sp.expression);
       if (extract) params.push({ code: sp.code, type: sp.type, kind, extract });
     }
     return { params, composites };

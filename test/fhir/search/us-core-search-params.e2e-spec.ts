@@ -148,6 +148,22 @@ const present = usCorePresent();
     expect(order).toEqual(expected);
   });
 
+  it('a code taken from a Coding keeps its system: race, ethnicity and gender-identity by system|code (search.html#token)', async () => {
+    for (const id of ['us-core-race', 'us-core-ethnicity', 'us-core-patient-gender-identity']) {
+      const sp = spOf(id);
+      // the Codings whose `code` the expression selects (`….value.code`, `….value.coding.code`)
+      const codings = selected({ ...sp, expression: sp.expression!.replace(/\.code$/, '') }, 'Patient');
+      const keys = [...new Set(codings.flatMap((c) => c.values.filter((v) => v.system && v.code).map((v) => `${v.system}|${v.code}`)))];
+      expect({ id, keys: keys.length > 0 }).toEqual({ id, keys: true });
+      for (const key of keys) {
+        const expected = codings.filter((c) => c.values.some((v) => `${v.system}|${v.code}` === key)).map((c) => c.id).sort();
+        expect({ key, found: await ids(t, `Patient?${sp.code}=${encodeURIComponent(key)}&_count=1000`) }).toEqual({ key, found: expected });
+        const [system, code] = [key.slice(0, key.lastIndexOf('|')), key.slice(key.lastIndexOf('|') + 1)];
+        expect(await ids(t, `Patient?${sp.code}=${encodeURIComponent(`${system}-other|${code}`)}&_count=1000`)).toEqual([]);
+      }
+    }
+  });
+
   it('CodeableConcept text of Goal.description is searchable with :text (search.html#token, modifiers)', async () => {
     const goal = stored.find((r) => r.resourceType === 'Goal' && (r as any).description?.text && !(r as any).description?.coding) as any;
     expect(goal).toBeDefined();
