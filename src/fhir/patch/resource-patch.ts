@@ -1,4 +1,4 @@
-import { applyPatch, Operation, validate } from 'fast-json-patch';
+import { applyOperation, deepClone, JsonPatchError, Operation, unescapePathComponent, validate } from 'fast-json-patch';
 import type { Binary, Parameters, Resource } from 'fhir/r4';
 import { loadDefinitions } from '../definitions/definitions';
 import { badRequest, FhirError } from '../errors';
@@ -43,11 +43,42 @@ export function readPatch(body: unknown): ResourcePatch {
 /** The resource with the patch applied (a new object); 422 when the patch cannot apply. */
 export function applyResourcePatch(resource: Resource, patch: ResourcePatch): Resource {
   if (patch.format === 'fhirpath-patch') return applyFhirPathPatch(resource, patch.parameters, (schemas ??= new SchemaCompiler(loadDefinitions())));
+  let doc = deepClone(resource) as Resource;
   try {
-    return applyPatch(resource, patch.operations, true, false).newDocument as Resource;
+    patch.operations.forEach((op, i) => {
+      checkArrayIndexes(doc, op, i);
+      doc = applyOperation(doc, op, true, true, true, i).newDocument;
+    });
   } catch (err: any) {
     // a failing `test` op or a path that does not exist: the patch cannot apply
     throw FhirError.of(422, 'processing', `JSON Patch failed: ${err.name ?? 'error'} at operation ${err.index ?? '?'}`);
+  }
+  // `remove ""` or `replace ""` by a non-object leaves no resource at all (was a TypeError: 500)
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw FhirError.of(422, 'processing', 'JSON Patch failed: the result is not a resource');
+  return doc;
+}
+
+/**
+ * RFC 6901 §4: a token that addresses an array item is "0" or digits without a leading zero ("-",
+ * past the end, only as the last token). fast-json-patch reads "01" as 1 and "" as 0 in `test`, in
+ * `add` and in the target of `move`/`copy`, so `/name/01` would patch an item the pointer does not name.
+ */
+function checkArrayIndexes(doc: unknown, op: Operation, index: number): void {
+  for (const pointer of [op.path, (op as { from?: unknown }).from]) {
+    if (typeof pointer !== 'string') continue;
+    const tokens = pointer.split('/').slice(1);
+    let node: any = doc;
+    for (const [i, token] of tokens.entries()) {
+      if (node === null || typeof node !== 'object') break; // a path through nothing: fast-json-patch refuses it
+      if (!Array.isArray(node)) {
+        node = node[unescapePathComponent(token)];
+        continue;
+      }
+      if (!/^(0|[1-9][0-9]*)$/.test(token) && !(token === '-' && i === tokens.length - 1)) {
+        throw new JsonPatchError(`"${token}" is not an array index`, 'OPERATION_PATH_ILLEGAL_ARRAY_INDEX', index, op, doc);
+      }
+      node = node[Number(token)];
+    }
   }
 }
 
