@@ -13,6 +13,7 @@ import { StorageService } from '../storage/storage.service';
 import type { StoredVersion } from '../storage/storage.types';
 import type { ResourceRow } from '../search/search-sql';
 import { decodeRecordCursor, encodeRecordCursor, RecordCursor, RecordPage, RecordPager, RecordWalk } from './everything-pager';
+import { inputPairs } from './operation-inputs';
 import type { FhirOperation, OperationCall } from './operation-registry';
 import { compartmentRestriction, referencesIn } from './patient-compartment';
 
@@ -92,7 +93,8 @@ export class EverythingOperation implements FhirOperation {
   }
 
   async invoke(call: OperationCall): Promise<FhirResponse> {
-    const q = this.parse(call.params);
+    const params = inputPairs(call, '$everything');
+    const q = this.parse(params);
     const token = this.authorizer.restriction(call.ctx.auth);
     if (call.id) await this.storage.read('Patient', call.id); // 404 / 410 for an unknown or deleted patient
     const patients = call.id ? [call.id] : await this.allPatients(token);
@@ -114,7 +116,7 @@ export class EverythingOperation implements FhirOperation {
     if (q.total) total = patients.length ? await this.count(call.ctx, walk) : 0;
     else if (!cursor && !page.more) total = rows.length;
     const path = call.id ? `Patient/${call.id}/$everything` : 'Patient/$everything';
-    return { status: 200, body: bundleJson({ type: 'searchset', total, link: this.links(call, path, cursor, page), entry }) };
+    return { status: 200, body: bundleJson({ type: 'searchset', total, link: this.links(call, params, path, cursor, page), entry }) };
   }
 
   private parse(params: [string, string][]): EverythingQuery {
@@ -236,8 +238,8 @@ export class EverythingOperation implements FhirOperation {
   }
 
   /** self, and `next`/`previous` as keyset cursors after the page's last / before its first resource. */
-  private links(call: OperationCall, path: string, cursor: RecordCursor | undefined, page: RecordPage): BundleLink[] {
-    const base = call.params.filter(([k]) => k !== '_cursor');
+  private links(call: OperationCall, params: [string, string][], path: string, cursor: RecordCursor | undefined, page: RecordPage): BundleLink[] {
+    const base = params.filter(([k]) => k !== '_cursor');
     const url = (c?: RecordCursor) => {
       const params = c ? [...base, ['_cursor', encodeRecordCursor(c)]] : base;
       const qs = new URLSearchParams(params).toString();

@@ -1,13 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Observation, OperationDefinition, Parameters, ParametersParameter } from 'fhir/r4';
+import type { Observation, OperationDefinition } from 'fhir/r4';
 import { RequestAuthorizer } from '../../auth/request-authorizer';
 import { Database } from '../../database/database';
 import { bundleJson } from '../bundle-json';
 import { badRequest, FhirError } from '../errors';
 import type { FhirResponse } from '../rest/fhir-response';
-import { formBodyPairs } from '../rest/query-string';
 import { SearchService } from '../search/search.service';
 import { StorageService } from '../storage/storage.service';
+import { inputPairs } from './operation-inputs';
 import type { FhirOperation, OperationCall } from './operation-registry';
 
 /** Candidates one $lastn looks at; beyond it the client narrows with category, code or date. */
@@ -66,7 +66,7 @@ export class LastNOperation implements FhirOperation {
   ) {}
 
   async invoke(call: OperationCall): Promise<FhirResponse> {
-    const params = inputPairs(call);
+    const params = inputPairs(call, '$lastn');
     const maxValue = params.find(([k]) => k === 'max')?.[1] ?? '1';
     if (!/^[1-9][0-9]*$/.test(maxValue)) throw badRequest('max must be a positive integer');
     const max = Math.min(Number(maxValue), MAX_MAX);
@@ -103,30 +103,6 @@ export class LastNOperation implements FhirOperation {
       body: bundleJson({ type: 'searchset', total: entry.length, link: [{ relation: 'self', url: `${call.ctx.baseUrl}/Observation/$lastn?${qs}` }], entry }),
     };
   }
-}
-
-/**
- * The call's inputs (operations.html#request): the URL's query parameters and, with POST, the
- * body's: a Parameters resource (primitive values as text, a Reference as its reference) or a form
- * (content negotiation accepts one on `/$` paths). Without this a POSTed category or max was
- * silently ignored, widening the answer.
- */
-function inputPairs(call: OperationCall): [string, string][] {
-  if (call.method !== 'POST') return call.params;
-  const body = call.body as Parameters | undefined;
-  if (body && typeof body === 'object' && 'resourceType' in body) {
-    if (body.resourceType !== 'Parameters') throw badRequest('the body of $lastn must be a Parameters resource');
-    return [...call.params, ...(body.parameter ?? []).map((p): [string, string] => [p.name, inputValue(p)])];
-  }
-  return [...call.params, ...(call.res ? formBodyPairs(call.res.req) : [])];
-}
-
-function inputValue(p: ParametersParameter): string {
-  if (p.valueReference?.reference) return p.valueReference.reference;
-  for (const [k, v] of Object.entries(p)) {
-    if (k.startsWith('value') && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) return String(v);
-  }
-  throw badRequest(`parameter "${p.name}" of $lastn must have a primitive value (or a Reference)`);
 }
 
 /** The code an Observation is grouped under: its first coding (system|code), else its text. */

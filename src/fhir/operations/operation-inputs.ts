@@ -1,5 +1,6 @@
 import type { CodeableConcept, Coding, Parameters, ParametersParameter, Resource } from 'fhir/r4';
 import { badRequest } from '../errors';
+import { formBodyPairs } from '../rest/query-string';
 import type { OperationCall } from './operation-registry';
 
 /**
@@ -56,4 +57,25 @@ function primitive(p: ParametersParameter): string | undefined {
     if (k.startsWith('value') && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) return String(v);
   }
   return undefined;
+}
+
+/**
+ * The call's inputs (operations.html#request): the URL's query parameters and, with POST, the
+ * body's: a Parameters resource (primitive values as text, a Reference as its reference) or a form
+ * (content negotiation accepts one on `/$` paths).
+ */
+export function inputPairs(call: OperationCall, operation: string): [string, string][] {
+  if (call.method !== 'POST') return call.params;
+  const body = call.body as Parameters | undefined;
+  if (body && typeof body === 'object' && 'resourceType' in body) {
+    if (body.resourceType !== 'Parameters') throw badRequest(`the body of ${operation} must be a Parameters resource`);
+    return [...call.params, ...(body.parameter ?? []).map((p): [string, string] => [p.name, inputValue(p, operation)])];
+  }
+  return [...call.params, ...(call.res ? formBodyPairs(call.res.req) : [])];
+}
+
+function inputValue(p: ParametersParameter, operation: string): string {
+  const v = p.valueReference?.reference ?? primitive(p);
+  if (v !== undefined) return v;
+  throw badRequest(`parameter "${p.name}" of ${operation} must have a primitive value (or a Reference)`);
 }

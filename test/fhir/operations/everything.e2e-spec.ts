@@ -73,6 +73,19 @@ describeSynthea('Patient/$everything', () => {
     expect(r.body.total).toBe(encounters.length);
   });
 
+  it('POST with a Parameters body answers as GET with the same parameters (operations.html#request)', async () => {
+    const get = await t.http.get(`/fhir/Patient/${patients[0]}/$everything?_type=Encounter,Practitioner&_count=1000`);
+    const post = await t.http
+      .post(`/fhir/Patient/${patients[0]}/$everything`)
+      .set('Content-Type', 'application/fhir+json')
+      .send({ resourceType: 'Parameters', parameter: [{ name: '_type', valueString: 'Encounter,Practitioner' }, { name: '_count', valueInteger: 1000 }] });
+    expect(post.status).toBe(200);
+    expect(post.body.entry.map(key).sort()).toEqual(get.body.entry.map(key).sort());
+    expect(post.body.total).toBe(get.body.total);
+    const wrong = await t.http.post(`/fhir/Patient/${patients[0]}/$everything`).set('Content-Type', 'application/fhir+json').send({ resourceType: 'Patient' });
+    expect(wrong.status).toBe(400);
+  });
+
   it('start/end bound care dates (Observation.effective), _since bounds lastUpdated', async () => {
     const observations = bundles[2].entry!.map((e) => e.resource as any).filter((r) => r.resourceType === 'Observation');
     const times = [...new Set<string>(observations.map((o) => o.effectiveDateTime))].sort();
