@@ -29,17 +29,6 @@ export function pickExamples(n: number): { main: any[]; spare: any[] } {
   return { main, spare };
 }
 
-/** mulberry32: a small seeded PRNG, so the operation sequence is the same on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export type Method = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 

@@ -2,8 +2,9 @@ import * as fs from 'fs';
 import { randomBytes } from 'crypto';
 import { startTestApp, TestApp } from '../../helpers/test-app';
 import {
-  canonical, entryFindings, entryKey, keyOf, Method, normalize, pickExamples, prng, R4_EXAMPLES, Stamp, TYPES, Version, VersionLog, versionKey,
+  canonical, entryFindings, entryKey, keyOf, Method, normalize, pickExamples, R4_EXAMPLES, Stamp, TYPES, Version, VersionLog, versionKey,
 } from './history-oracle-log';
+import { prng } from '../../helpers/prng';
 
 /**
  * Oracle sweep of versioning and history (R4 http.html §3.1.0.4 vread, §3.1.0.11 history, #versioning, #read
