@@ -172,8 +172,14 @@ export class SubscriptionMatcher implements OnModuleInit, OnApplicationBootstrap
           limit: chunk.length,
           restriction: sub.restriction,
         });
+        // the search read the current index, which may already hold a version committed after this window's snapshot:
+        // a match stands for the window's version only if that is still the current one after the search (versions only
+        // grow, so it was the one searched); a newer version is matched on its own content in a later round
+        const after = matches.length ? await this.storage.resources.readMany(tx, matches.map((m) => ({ resourceType: sub.resourceType, id: m.id }))) : [];
+        const currentAfter = new Map(after.map((r) => [r.id, r.versionId]));
         for (const m of matches) {
           const versionId = byId.get(m.id)!;
+          if (currentAfter.get(m.id) !== versionId) continue;
           if (await this.allowed(tx, sub, m.id, versionId, current)) out.push({ sub, resourceType: sub.resourceType, id: m.id, versionId });
         }
       }
