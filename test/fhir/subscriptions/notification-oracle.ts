@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import fhirpath from 'fhirpath';
+import { evaluate, tokenPairs } from '../search/r4-examples-sweep-values';
 
 /**
  * The test's own reading of which resource versions a Subscription's `criteria` match
@@ -10,7 +10,6 @@ import fhirpath from 'fhirpath';
  * and its R4 model, and the values compared by the rules of search.html#token. Token parameters
  * only: that is all the oracle's criteria use.
  */
-const R4_MODEL = require('fhirpath/fhir-context/r4');
 
 export const EXAMPLES = path.resolve(__dirname, '../../../../shared/fixtures/r4-examples');
 
@@ -32,52 +31,6 @@ export function r4Param(type: string, code: string): R4Param {
   return p;
 }
 
-const compiled = new Map<string, ((r: any) => any[])[]>();
-
-/** `a | b | c` → [a, b, c] at the top level (fhirpath's `|` would compare the items to drop duplicates). */
-function topLevelUnion(expression: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < expression.length; i++) {
-    const c = expression[i];
-    if (c === '(') depth++;
-    else if (c === ')') depth--;
-    else if (c === '|' && depth === 0) {
-      parts.push(expression.slice(start, i));
-      start = i + 1;
-    }
-  }
-  return [...parts, expression.slice(start)].map((p) => p.trim());
-}
-
-/** The values an expression selects, with their FHIR type (`Coding`, `CodeableConcept`, `code`, `boolean`…). */
-export function evaluate(expression: string, resource: any): { type: string; value: any }[] {
-  let parts = compiled.get(expression);
-  if (!parts) {
-    // `(X as T)` on several items is refused by strict FHIRPath; R4 means a filter by type (R5: ofType)
-    const text = expression.replace(/\(([^()]+?) as ([A-Za-z]+)\)/g, '$1.ofType($2)');
-    parts = topLevelUnion(text).map((part) => fhirpath.compile(part, R4_MODEL, { resolveInternalTypes: false }) as unknown as (r: any) => any[]);
-    compiled.set(expression, parts);
-  }
-  return parts.flatMap((fn) => {
-    const nodes = fn(resource);
-    const types = fhirpath.types(nodes) as string[];
-    const values = fhirpath.resolveInternalTypes(nodes) as any[];
-    return values.map((value, i) => ({ type: types[i].replace(/^(FHIR|System)\./, ''), value }));
-  });
-}
-
-/** search.html#token: the (system, code) pairs of a value (Coding, each coding of a CodeableConcept, Identifier, primitives). */
-export function tokenPairs({ type, value: v }: { type: string; value: any }): { system?: string; code: string }[] {
-  if (type === 'CodeableConcept') return (v.coding ?? []).flatMap((c: any) => tokenPairs({ type: 'Coding', value: c }));
-  const pair = (system: unknown, code: unknown) =>
-    code === undefined || code === null || code === '' ? [] : [{ system: system === undefined || system === null || system === '' ? undefined : String(system), code: String(code) }];
-  if (type === 'Coding') return pair(v.system, v.code);
-  if (type === 'Identifier') return pair(v.system, v.value);
-  if (type === 'ContactPoint') return pair(undefined, v.value);
-  return typeof v === 'object' ? [] : pair(undefined, v); // code, boolean, string, uri… as they are
-}
 
 /**
  * search.html#token: `[code]` any system; `[system]|[code]` both; `|[code]` no system; `[system]|`
