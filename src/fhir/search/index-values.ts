@@ -208,7 +208,8 @@ function withUnit(e: NumberEntry, unit: unknown): NumberEntry[] {
 export function referenceEntries(pv: PathValue, baseUrl: string): ReferenceEntry[] {
   const v = pv.value;
   const raw = typeof v === 'string' ? v : isObject(v) ? str(v.reference) : null;
-  if (!raw || raw.startsWith('#')) return [];
+  if (!raw) return isObject(v) ? resourceEntry(v) : [];
+  if (raw.startsWith('#')) return [];
   const local = localReference(raw, baseUrl);
   if (local) return [{ ref: `${local.type}/${local.id}`, targetType: local.type, targetId: local.id }];
   const url = (typeof v === 'string' && unversioned(raw)) || raw;
@@ -216,6 +217,18 @@ export function referenceEntries(pv: PathValue, baseUrl: string): ReferenceEntry
   const out: ReferenceEntry[] = [{ ref: url, targetType, targetId: null }];
   if (url !== raw) out.push({ ref: raw, targetType, targetId: null });
   return out;
+}
+
+/**
+ * A resource where a reference parameter expects a Reference: R4 `Bundle.composition` and `Bundle.message`
+ * are `Bundle.entry[0].resource`, "the first resource in the bundle". It stands for `Type/id` (a document
+ * from `Composition/[id]/$document` names its stored Composition), so `composition=Composition/1` and chains
+ * through it (`composition.subject=Patient/1`) find the Bundle when that resource is on this server.
+ */
+function resourceEntry(v: Record<string, any>): ReferenceEntry[] {
+  const { resourceType: type, id } = v;
+  if (typeof type !== 'string' || !/^[A-Z][A-Za-z]+$/.test(type) || typeof id !== 'string' || !/^[A-Za-z0-9\-.]{1,64}$/.test(id)) return [];
+  return [{ ref: `${type}/${id}`, targetType: type, targetId: id }];
 }
 
 /**

@@ -94,5 +94,11 @@ describeIfExamples('Composition/$document (documents.html)', () => {
     expect(new Set(back.body.entry.map(keyOf))).toEqual(closure('Composition/example'));
     const found = await t.http.get(`/fhir/Bundle?type=document&identifier=${encodeURIComponent(`urn:ietf:rfc:3986|${back.body.identifier.value}`)}`);
     expect(found.body.entry.map((e: any) => e.resource.id)).toEqual([back.body.id]);
+    // Bundle.composition (R4: Bundle.entry[0].resource, "the first resource in the bundle") and chains through it
+    const bundleIds = async (q: string) => ((await t.http.get(`/fhir/Bundle?${q}`)).body.entry ?? []).map((e: any) => e.resource.id);
+    expect(await bundleIds('composition=Composition/example')).toEqual([back.body.id]);
+    const subject = stored.get('Composition/example').subject.reference;
+    expect(await bundleIds(`composition.subject=${encodeURIComponent(subject)}`)).toEqual([back.body.id]);
+    expect(await bundleIds('composition.subject=Patient/nobody')).toEqual([]);
   });
 });
