@@ -13,12 +13,14 @@ import type { ResourceRow } from './search-sql';
 export const MAX_INCLUDES = 1000;
 /** Most reference hashes one `_revinclude` statement looks up (`*`: every reference parameter × the page). */
 export const MAX_REVINCLUDE_KEYS = 100_000;
-/** Rounds of `:iterate`. */
-const MAX_ITERATIONS = 4;
+/** Rounds of `:iterate` (levels followed past the page's own includes). */
+export const MAX_INCLUDE_ITERATIONS = 4;
 
 export interface IncludeResult {
   rows: ResourceRow[];
   truncated: boolean;
+  /** `:iterate` stopped at MAX_ITERATIONS rounds with resources left to follow */
+  iterationsCut?: boolean;
 }
 
 /**
@@ -43,7 +45,7 @@ export class SearchIncludes {
     const out: ResourceRow[] = [];
     let truncated = false;
     let frontier = matches;
-    for (let round = 0; round <= MAX_ITERATIONS && frontier.length; round++) {
+    for (let round = 0; round <= MAX_INCLUDE_ITERATIONS && frontier.length; round++) {
       const specs = [...include, ...revinclude].filter((s) => (round === 0 ? true : s.iterate));
       const added: ResourceRow[] = [];
       for (const spec of specs) {
@@ -64,7 +66,17 @@ export class SearchIncludes {
       out.push(...added);
       frontier = added;
     }
-    return { rows: out, truncated };
+    return { rows: out, truncated, iterationsCut: await this.deeper(frontier, [...include, ...revinclude], seen) };
+  }
+
+  /** Whether `:iterate` would still reach a resource not yet seen past the last round (one probe per spec, only then). */
+  private async deeper(frontier: ResourceRow[], specs: IncludeSpec[], seen: Set<string>): Promise<boolean> {
+    if (!frontier.length) return false;
+    for (const spec of specs.filter((s) => s.iterate)) {
+      const rows = spec.reverse ? await this.reverse(frontier, spec, seen.size + 1) : await this.forward(frontier, spec, seen.size + 1);
+      if (rows.some((r) => !seen.has(`${r.resource_type}/${r.id}`))) return true;
+    }
+    return false;
   }
 
   /**

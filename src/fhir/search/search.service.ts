@@ -16,7 +16,7 @@ import { OwnerDatesState } from './owner-dates';
 import { nearEntrySearch, Position } from './position';
 import { encodeCursor } from './paging';
 import { shapeResource } from './result-shaping';
-import { SearchIncludes } from './search-includes';
+import { IncludeResult, MAX_INCLUDE_ITERATIONS, SearchIncludes } from './search-includes';
 import { SearchParser } from './search-parser';
 import type { Criterion, SearchQuery } from './search-query';
 import { assertSearchable, SearchParameterRegistry } from './search-params';
@@ -107,9 +107,12 @@ export class SearchService implements OnModuleInit {
 
     const includes = q.include.length || q.revinclude.length
       ? await new SearchIncludes(db, this.registry, () => this.criteria(restriction)).resolve(matches, q.include, q.revinclude)
-      : { rows: [], truncated: false };
+      : ({ rows: [], truncated: false } as IncludeResult);
     if (includes.truncated) {
       q.issues.push({ severity: 'warning', code: 'too-costly', diagnostics: 'more resources were included than one page returns; the rest were left out' });
+    }
+    if (includes.iterationsCut) {
+      q.issues.push({ severity: 'warning', code: 'too-costly', diagnostics: `:iterate followed references ${MAX_INCLUDE_ITERATIONS} levels deep and stopped; deeper resources were left out` });
     }
     let total: number | undefined;
     if (q.total === 'accurate') total = await this.count(statement(), db);

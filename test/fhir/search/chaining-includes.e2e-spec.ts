@@ -69,6 +69,29 @@ describe('chaining, reverse chaining, includes, compartments (search.html)', () 
     expect(revIter.entry.filter((e: any) => e.search.mode === 'include').map((e: any) => e.resource.id).sort()).toEqual(sorted([r.peter, r.peterHr, r.peterBw]));
   });
 
+  it(':iterate follows references level by level, up to the server\'s depth, and says when it stopped (search.html#include)', async () => {
+    // a chain of panels, each a member of the one before: o0 → o1 → … → o7
+    const chain: string[] = [];
+    for (let i = 7; i >= 0; i--) {
+      const member = chain.length ? [{ reference: `Observation/${chain[0]}` }] : undefined;
+      chain.unshift(await create(t, { resourceType: 'Observation', status: 'final', code: { text: `panel ${i}` }, hasMember: member }));
+    }
+    const b = await search(t, `Observation?_id=${chain[0]}&_include:iterate=Observation:has-member`);
+    const included = b.entry.filter((e: any) => e.search.mode === 'include').map((e: any) => e.resource.id);
+    // the matches' own includes plus MAX_INCLUDE_ITERATIONS (4) more levels: o1 … o5, in order
+    expect(included).toEqual(chain.slice(1, 6));
+    const outcome = b.entry.find((e: any) => e.search.mode === 'outcome')?.resource;
+    expect(outcome.issue[0].diagnostics).toMatch(/:iterate followed references 4 levels deep/);
+    // a chain that ends within the depth carries no such warning
+    const short = await search(t, `Observation?_id=${chain[4]}&_include:iterate=Observation:has-member`);
+    expect(short.entry.filter((e: any) => e.search.mode === 'include').map((e: any) => e.resource.id)).toEqual(chain.slice(5));
+    expect(short.entry.some((e: any) => e.search.mode === 'outcome')).toBe(false);
+    // nor one that ends exactly at the depth (o3 … o7: five levels, nothing past o7)
+    const exact = await search(t, `Observation?_id=${chain[2]}&_include:iterate=Observation:has-member`);
+    expect(exact.entry.filter((e: any) => e.search.mode === 'include').map((e: any) => e.resource.id)).toEqual(chain.slice(3));
+    expect(exact.entry.some((e: any) => e.search.mode === 'outcome')).toBe(false);
+  });
+
   // search.html#revinclude: "_include and _revinclude use the wild card "*" for the search parameter name,
   // indicating that any search parameter of type=reference be included"
   it('_revinclude=* and *:* include every resource of any type referring to a match', async () => {
