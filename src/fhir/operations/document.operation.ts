@@ -67,9 +67,9 @@ export class DocumentOperation implements FhirOperation {
     if (persist !== undefined && persist !== 'true' && persist !== 'false') throw badRequest('persist must be true or false');
     if (persist === 'true' && call.method !== 'POST') throw FhirError.of(405, 'not-supported', '$document with persist=true stores a Bundle: use POST');
     const token = this.authorizer.restriction(call.ctx.auth);
-    await this.storage.read('Composition', id); // 404 / 410
+    const composition = await this.storage.read('Composition', id); // 404 / 410
     if (!(await this.visible('Composition', [id], token)).length) throw notFound(`Composition/${id} is not known`);
-    const resources = await this.gather(id, token, call.ctx.baseUrl);
+    const resources = await this.gather(composition.content!, token, call.ctx.baseUrl);
     const uuid = randomUUID();
     const now = new Date().toISOString();
     const bundle: Bundle = {
@@ -96,26 +96,30 @@ export class DocumentOperation implements FhirOperation {
   }
 
   /** The Composition, then breadth first every resource reached by references, as the token may read them. */
-  private async gather(id: string, token: SearchRestriction | undefined, baseUrl: string): Promise<FhirResource[]> {
+  private async gather(composition: string, token: SearchRestriction | undefined, baseUrl: string): Promise<FhirResource[]> {
     const types = this.definitions.resourceTypes.filter((t) => !READ_ONLY_TYPES.has(t));
-    const seen = new Set([`Composition/${id}`]);
-    const out: FhirResource[] = [];
-    let level: { resourceType: string; id: string }[] = [{ resourceType: 'Composition', id }];
+    const out: FhirResource[] = [JSON.parse(composition) as FhirResource];
+    const seen = new Set([`Composition/${out[0].id}`]);
+    /** the references of a resource not reached before (marked reached) */
+    const unseen = (json: string) => {
+      const refs: { resourceType: string; id: string }[] = [];
+      for (const ref of referencesIn(json, types, baseUrl)) {
+        const key = `${ref.resourceType}/${ref.id}`;
+        if (!seen.has(key)) seen.add(key), refs.push(ref);
+      }
+      return refs;
+    };
+    let level = unseen(composition);
     while (level.length) {
       const byType = new Map<string, string[]>();
-      for (const r of level) byType.set(r.resourceType, [...(byType.get(r.resourceType) ?? []), r.id]);
-      const next: { resourceType: string; id: string }[] = [];
+      for (const r of level) (byType.get(r.resourceType) ?? byType.set(r.resourceType, []).get(r.resourceType)!).push(r.id);
+      const next: typeof level = [];
       for (const [type, ids] of byType) {
         const visible = await this.visible(type, ids, token);
         for (const v of await this.storage.resources.readMany(this.db, visible.map((x) => ({ resourceType: type, id: x })))) {
           if (v.deleted || !v.content) continue;
           out.push(JSON.parse(v.content) as FhirResource);
-          for (const ref of referencesIn(v.content, types, baseUrl)) {
-            const key = `${ref.resourceType}/${ref.id}`;
-            if (seen.has(key)) continue;
-            seen.add(key);
-            next.push(ref);
-          }
+          next.push(...unseen(v.content));
         }
       }
       if (seen.size > MAX_DOCUMENT_RESOURCES) throw FhirError.of(400, 'too-costly', `the document would gather more than ${MAX_DOCUMENT_RESOURCES} resources`);

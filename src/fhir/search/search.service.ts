@@ -65,7 +65,8 @@ export class SearchService implements OnModuleInit {
   readonly parser: SearchParser;
   private restrictionProvider?: RestrictionProvider;
   private readonly baseUrl: string;
-  private readonly subsumption: Subsumption;
+  /** CodeSystem hierarchies and ValueSet expansion (cached), shared with the terminology operations */
+  readonly subsumption: Subsumption;
   private readonly ownerDates: OwnerDatesState;
 
   constructor(

@@ -93,7 +93,8 @@ function unknownHierarchy(cs: CodeSystem): string | undefined {
  */
 export class Subsumption {
   private readonly cache = new Map<string, Hierarchy>();
-  private readonly valueSets: ValueSetExpansion;
+  /** `:in` expansion over the same hierarchies (the terminology operations expand with it too) */
+  readonly valueSets: ValueSetExpansion;
 
   constructor(
     private readonly db: Queryable,

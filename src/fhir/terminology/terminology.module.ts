@@ -11,22 +11,19 @@ import { TerminologyService } from './terminology.service';
 /** The terminology operations ($expand, $lookup, $validate-code, $subsumes) over the CodeSystems and ValueSets this server knows. */
 @Module({
   imports: [RestModule, StorageModule, SearchModule, ValidationModule],
-  providers: [TerminologyService, ExpandOperation, LookupOperation, SubsumesOperation],
+  providers: [TerminologyService],
 })
 export class TerminologyModule implements OnModuleInit {
   constructor(
     private readonly registry: OperationRegistry,
     private readonly terminology: TerminologyService,
-    private readonly expand: ExpandOperation,
-    private readonly lookup: LookupOperation,
-    private readonly subsumes: SubsumesOperation,
     private readonly storage: StorageService,
   ) {}
 
   onModuleInit(): void {
-    for (const op of [this.expand, this.lookup, this.subsumes]) this.registry.register(op);
-    for (const type of ['ValueSet', 'CodeSystem'] as const) {
-      this.registry.register(new ValidateCodeOperation(this.terminology, this.storage, type));
+    const [t, s] = [this.terminology, this.storage];
+    for (const op of [new ExpandOperation(t, s), new LookupOperation(t, s), new SubsumesOperation(t, s), new ValidateCodeOperation(t, s, 'ValueSet'), new ValidateCodeOperation(t, s, 'CodeSystem')]) {
+      this.registry.register(op);
     }
   }
 }

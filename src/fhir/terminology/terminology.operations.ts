@@ -1,5 +1,4 @@
 import { randomUUID } from 'crypto';
-import { Injectable } from '@nestjs/common';
 import type { CodeSystem, Coding, OperationDefinition, OperationDefinitionParameter, Parameters, ParametersParameter, ValueSet } from 'fhir/r4';
 import { badRequest, FhirError } from '../errors';
 import type { FhirOperation, OperationCall } from '../operations/operation-registry';
@@ -40,14 +39,16 @@ abstract class TerminologyOperation<T extends ValueSet | CodeSystem> implements 
   abstract readonly definition: OperationDefinition;
   readonly levels: FhirOperation['levels'] = ['type', 'instance'];
   readonly affectsState = false;
-  readonly resourceTypes: string[];
+  /** the type the operation is defined on */
+  abstract readonly type: T['resourceType'];
 
   constructor(
     protected readonly terminology: TerminologyService,
     protected readonly storage: StorageService,
-    protected readonly type: T['resourceType'],
-  ) {
-    this.resourceTypes = [type];
+  ) {}
+
+  get resourceTypes(): string[] {
+    return [this.type];
   }
 
   abstract invoke(call: OperationCall): Promise<FhirResponse>;
@@ -71,9 +72,9 @@ abstract class TerminologyOperation<T extends ValueSet | CodeSystem> implements 
 }
 
 /** `ValueSet/$expand` (R4 valueset-operation-expand.html): the codes, `filter` on code or display, paged by `offset`/`count`. */
-@Injectable()
 export class ExpandOperation extends TerminologyOperation<ValueSet> {
   readonly name = 'expand';
+  readonly type = 'ValueSet';
   readonly definition = definition('ValueSet', 'expand', 'ValueSetExpand', [
     param('url', 'in', 'uri'),
     param('valueSet', 'in', 'ValueSet'),
@@ -83,10 +84,6 @@ export class ExpandOperation extends TerminologyOperation<ValueSet> {
     param('count', 'in', 'integer'),
     param('return', 'out', 'ValueSet'),
   ]);
-
-  constructor(terminology: TerminologyService, storage: StorageService) {
-    super(terminology, storage, 'ValueSet');
-  }
 
   async invoke(call: OperationCall): Promise<FhirResponse> {
     const input = new OperationInputs(call);
@@ -122,9 +119,9 @@ export class ExpandOperation extends TerminologyOperation<ValueSet> {
 }
 
 /** `CodeSystem/$lookup` (R4 codesystem-operation-lookup.html): a concept's name, display, designations and properties. */
-@Injectable()
 export class LookupOperation extends TerminologyOperation<CodeSystem> {
   readonly name = 'lookup';
+  readonly type = 'CodeSystem';
   readonly definition = definition('CodeSystem', 'lookup', 'CodeSystemLookup', [
     param('code', 'in', 'code'),
     param('system', 'in', 'uri'),
@@ -136,10 +133,6 @@ export class LookupOperation extends TerminologyOperation<CodeSystem> {
     param('designation', 'out', '', '*'),
     param('property', 'out', '', '*'),
   ]);
-
-  constructor(terminology: TerminologyService, storage: StorageService) {
-    super(terminology, storage, 'CodeSystem');
-  }
 
   async invoke(call: OperationCall): Promise<FhirResponse> {
     const input = new OperationInputs(call);
@@ -200,8 +193,12 @@ export class ValidateCodeOperation extends TerminologyOperation<ValueSet | CodeS
   readonly name = 'validate-code';
   readonly definition: OperationDefinition;
 
-  constructor(terminology: TerminologyService, storage: StorageService, type: TerminologyType) {
-    super(terminology, storage, type);
+  constructor(
+    terminology: TerminologyService,
+    storage: StorageService,
+    readonly type: TerminologyType,
+  ) {
+    super(terminology, storage);
     this.definition = definition(type, 'validate-code', `${type}ValidateCode`, VALIDATE_CODE_PARAMS(type));
   }
 
@@ -241,9 +238,9 @@ export class ValidateCodeOperation extends TerminologyOperation<ValueSet | CodeS
 }
 
 /** `CodeSystem/$subsumes` (R4 codesystem-operation-subsumes.html): equivalent, subsumes, subsumed-by or not-subsumed. */
-@Injectable()
 export class SubsumesOperation extends TerminologyOperation<CodeSystem> {
   readonly name = 'subsumes';
+  readonly type = 'CodeSystem';
   readonly definition = definition('CodeSystem', 'subsumes', 'CodeSystemSubsumes', [
     param('codeA', 'in', 'code'),
     param('codeB', 'in', 'code'),
@@ -253,10 +250,6 @@ export class SubsumesOperation extends TerminologyOperation<CodeSystem> {
     param('codingB', 'in', 'Coding'),
     param('outcome', 'out', 'code'),
   ]);
-
-  constructor(terminology: TerminologyService, storage: StorageService) {
-    super(terminology, storage, 'CodeSystem');
-  }
 
   async invoke(call: OperationCall): Promise<FhirResponse> {
     const input = new OperationInputs(call);

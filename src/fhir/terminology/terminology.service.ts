@@ -4,6 +4,7 @@ import { Database } from '../../database/database';
 import { badRequest, FhirError } from '../errors';
 import { SearchParameterRegistry } from '../search/search-params';
 import { Subsumption } from '../search/subsumption';
+import { SearchService } from '../search/search.service';
 import { storedByUrl, ValueSetExpansion } from '../search/value-sets';
 import { ResourceValidator } from '../validation/resource-validator';
 import { conceptIndex, IndexedConcept, matchesFilter } from './concepts';
@@ -35,11 +36,12 @@ export class TerminologyService {
   constructor(
     private readonly db: Database,
     private readonly registry: SearchParameterRegistry,
+    search: SearchService,
     @Optional() private readonly validator?: ResourceValidator,
   ) {
-    const known = () => this.validator?.profiles.terminology;
-    this.subsumption = new Subsumption(db, registry, (url) => known()?.findCodeSystem(url), (url) => known()?.findValueSet(url));
-    this.expansion = new ValueSetExpansion(registry, (system, q) => this.subsumption.hierarchy(system, q), (url) => known()?.findValueSet(url));
+    // search's: one cache of hierarchies and one way to expand a ValueSet for `:in` and `$expand` alike
+    this.subsumption = search.subsumption;
+    this.expansion = search.subsumption.valueSets;
   }
 
   async codeSystem(url: string): Promise<CodeSystem | undefined> {

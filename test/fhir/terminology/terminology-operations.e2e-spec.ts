@@ -35,6 +35,16 @@ describeIfUsCore('terminology operations (R4 terminology-service.html)', () => {
   });
   afterAll(async () => t.close());
 
+  it('the CapabilityStatement lists each operation on its type with its R4 definition (capabilitystatement.html)', async () => {
+    const rest = (await t.http.get('/fhir/metadata')).body.rest[0];
+    const ops = (type: string) => rest.resource.find((r: any) => r.type === type).operation.map((o: any) => `${o.name} ${o.definition}`);
+    const r4 = (type: string, code: string) => `${code} http://hl7.org/fhir/OperationDefinition/${type}-${code}`;
+    expect(ops('ValueSet')).toEqual(expect.arrayContaining([r4('ValueSet', 'expand'), r4('ValueSet', 'validate-code')]));
+    expect(ops('CodeSystem')).toEqual(expect.arrayContaining([r4('CodeSystem', 'lookup'), r4('CodeSystem', 'validate-code'), r4('CodeSystem', 'subsumes')]));
+    expect(ops('Composition')).toEqual(expect.arrayContaining([r4('Composition', 'document')]));
+    expect(ops('Patient')).not.toEqual(expect.arrayContaining([expect.stringMatching(/^(expand|lookup|subsumes) /)]));
+  });
+
   it('$expand of every US Core ValueSet: exactly the codes of its compose with their displays, or 400 where it names codes only an external terminology server knows', async () => {
     let expanded = 0;
     for (const vs of stored.filter((r): r is ValueSet => r.resourceType === 'ValueSet')) {
