@@ -9,6 +9,7 @@ COPY tsconfig*.json nest-cli.json ./
 COPY src ./src
 COPY migrations ./migrations
 COPY scripts ./scripts
+COPY definitions ./definitions
 RUN npm run build && npm prune --omit=dev
 
 FROM node:22-bookworm-slim
@@ -19,6 +20,7 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/generated ./generated
 COPY package.json ./
 COPY fhir-profiles ./fhir-profiles
+COPY definitions ./definitions
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 8080

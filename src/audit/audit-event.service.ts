@@ -3,7 +3,8 @@ import type { BundleLink } from 'fhir/r4';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Database, type Queryable } from '../database/database';
 import { bundleJson } from '../fhir/bundle-json';
-import { issue, notFound } from '../fhir/errors';
+import { FhirDefinitions } from '../fhir/definitions/definitions.module';
+import { FhirError, issue, notFound } from '../fhir/errors';
 import type { FhirResponse } from '../fhir/rest/fhir-response';
 import type { RequestContext } from '../fhir/rest/request-context';
 import { SqlParams } from '../fhir/storage/sql-params';
@@ -12,6 +13,12 @@ import { toAuditEvent } from './audit-event.resource';
 import { parseAuditSearch } from './audit-search';
 import { AuditRepository } from './audit.repository';
 import type { AuditRow } from './audit-chain';
+
+/** The focal resource of a compartment search (`Patient/1/AuditEvent`). */
+export interface Compartment {
+  type: string;
+  id: string;
+}
 
 /**
  * AuditEvent over the REST API: read, vread and search of the audit trail,
@@ -26,6 +33,7 @@ export class AuditEventService {
   constructor(
     private readonly db: Database,
     @Inject(APP_CONFIG) config: AppConfig,
+    private readonly definitions: FhirDefinitions,
   ) {
     this.baseUrl = config.fhirBaseUrl;
   }
@@ -45,15 +53,20 @@ export class AuditEventService {
     };
   }
 
-  /** search-type (and `Patient/x/AuditEvent`): newest first unless `_sort=date`, keyset paged. */
-  async search(ctx: RequestContext, params: [string, string][], patient?: string, q: Queryable = this.db): Promise<FhirResponse> {
+  /**
+   * search-type, and compartment search (`Patient/x/AuditEvent`, `Practitioner/x/AuditEvent`): newest
+   * first unless `_sort=date`, keyset paged.
+   */
+  async search(ctx: RequestContext, params: [string, string][], compartment?: Compartment, q: Queryable = this.db): Promise<FhirResponse> {
     const p = new SqlParams();
-    const all: [string, string][] = patient ? [['patient', patient], ...params] : params;
+    const member = compartment && this.compartmentCriterion(compartment);
+    const all: [string, string][] = member ? [member, ...params] : params;
     const access = auditAccess(ctx.auth, 's', p);
     const query = parseAuditSearch(all, p, ctx.prefer.handling === 'lenient', access?.patient ? { patient: access.patient, full: access.full } : undefined);
     if (access) query.where.push(access.where);
-    const path = patient ? `Patient/${patient}/AuditEvent` : 'AuditEvent';
-    const link: BundleLink[] = [{ relation: 'self', url: this.url(path, patient ? query.applied.slice(1) : query.applied) }];
+    if (member === null) query.where.push('false');
+    const path = compartment ? `${compartment.type}/${compartment.id}/AuditEvent` : 'AuditEvent';
+    const link: BundleLink[] = [{ relation: 'self', url: this.url(path, member ? query.applied.slice(1) : query.applied) }];
     const total = query.total || query.summaryCount ? await this.repo.count(q, query.where, p.values) : undefined;
     if (query.summaryCount) return { status: 200, body: bundleJson({ type: 'searchset', total, link, entry: [] }) };
     const rows = query.count === 0 ? [] : await this.repo.search(q, query.where, p.values, query.count + 1, query.ascending, fullViewColumn(access));
@@ -80,6 +93,22 @@ export class AuditEventService {
       });
     }
     return { status: 200, body: bundleJson({ type: 'searchset', total, link, entry }) };
+  }
+
+  /**
+   * AuditEvent's membership of a compartment as one of the trail's parameters: the CompartmentDefinition's
+   * parameter (`patient` for Patient, `agent` for Practitioner and Device) naming the focal resource; null
+   * when AuditEvent is not in that compartment (Encounter, RelatedPerson: an empty searchset).
+   */
+  private compartmentCriterion(c: Compartment): [string, string] | null {
+    const members = this.definitions.data.compartments[c.type];
+    if (!members) {
+      if (!this.definitions.isResourceType(c.type)) throw notFound(`unknown resource type "${c.type}"`);
+      throw FhirError.of(400, 'not-supported', `the ${c.type} compartment is not supported`);
+    }
+    const params = members.AuditEvent ?? [];
+    if (params.length > 1) throw FhirError.of(400, 'not-supported', `AuditEvent in the ${c.type} compartment by ${params.join(' or ')} is not supported`);
+    return params.length ? [params[0], `${c.type}/${c.id}`] : null;
   }
 
   private url(path: string, params: [string, string][]): string {

@@ -44,9 +44,10 @@ export class AuditController {
     return this.run(req, res, (ctx) => this.events.search(ctx, [...queryPairs(req), ...formBodyPairs(req)]));
   }
 
-  @Get('Patient/:pid/AuditEvent')
-  compartment(@Param('pid') pid: string, @Req() req: Request, @Res() res: Response) {
-    return this.run(req, res, (ctx) => this.events.search(ctx, queryPairs(req), pid));
+  /** compartment search (search.html#compartments): `Patient/1/AuditEvent`, `Practitioner/2/AuditEvent` */
+  @Get(':ctype/:cid/AuditEvent')
+  compartment(@Param() p: Record<string, string>, @Req() req: Request, @Res() res: Response) {
+    return this.run(req, res, (ctx) => this.events.search(ctx, queryPairs(req), { type: p.ctype, id: p.cid }));
   }
 
   /** No history of the trail (type or instance): the routes below would take `_history` for an id. */
@@ -81,7 +82,9 @@ export class AuditController {
 export function auditEntryReader(events: AuditEventService, e: EntryRequest): ((ctx: RequestContext, q?: Queryable) => Promise<FhirResponse>) | undefined {
   const { resourceType: type, id, rest, params } = e;
   // `q`: a transaction's own connection (a pool connection of its own could wait for the one it holds)
-  if (type === 'Patient' && id !== undefined && rest.length === 1) return (ctx, q) => events.search(ctx, params, id, q);
+  if (type !== undefined && id !== undefined && rest.length === 1 && rest[0] === 'AuditEvent') {
+    return (ctx, q) => events.search(ctx, params, { type, id }, q);
+  }
   if (type !== 'AuditEvent') return undefined;
   if (id === undefined && rest.length === 0) return (ctx, q) => events.search(ctx, params, undefined, q);
   if (id !== undefined && rest.length === 0) return (ctx, q) => events.read(ctx, id, undefined, q);

@@ -132,4 +132,29 @@ describe('AuditEvent search (auditevent.html search parameters)', () => {
     expect(ae.interaction.map((i: any) => i.code).sort()).toEqual(['read', 'search-type', 'vread']);
     expect(ae.searchParam.map((p: any) => p.name)).toEqual(expect.arrayContaining(['date', 'agent', 'entity', 'patient', 'type', 'subtype', 'action', 'outcome']));
   });
+
+  it('the other compartments (R4 CompartmentDefinitions): Practitioner and Device hold the events of their agent, Encounter and RelatedPerson none', async () => {
+    // compartmentdefinition-practitioner / -device: AuditEvent by `agent`; the trail's agent is the user (fhirUser)
+    const byAgent = await search('agent=Practitioner/dr-smith');
+    expect(byAgent.length).toBeGreaterThan(0);
+    const comp = await t.http.get('/fhir/Practitioner/dr-smith/AuditEvent?_count=1000');
+    expect(comp.status).toBe(200);
+    expect(comp.body.entry.map((e: any) => e.resource.id).sort()).toEqual(byAgent.map((e) => e.id).sort());
+    expect(comp.body.link[0].url).toBe(`${t.baseUrl}/Practitioner/dr-smith/AuditEvent?_count=1000`);
+    expect((await t.http.get('/fhir/Practitioner/someone-else/AuditEvent')).body.entry ?? []).toEqual([]);
+    expect((await t.http.get('/fhir/Device/dr-smith/AuditEvent')).body.entry ?? []).toEqual([]);
+    // AuditEvent is not in the Encounter or RelatedPerson compartment: an empty searchset, not an error
+    for (const c of ['Encounter', 'RelatedPerson']) {
+      const none = await t.http.get(`/fhir/${c}/x/AuditEvent`);
+      expect({ c, status: none.status, entries: none.body.entry ?? [] }).toEqual({ c, status: 200, entries: [] });
+    }
+    expect((await t.http.get('/fhir/Observation/x/AuditEvent')).status).toBe(400);
+    expect((await t.http.get('/fhir/Nothing/x/AuditEvent')).status).toBe(404);
+    // and as a batch entry, the same answer
+    const batch = await t.http
+      .post('/fhir')
+      .set('Content-Type', 'application/fhir+json')
+      .send({ resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: 'Practitioner/dr-smith/AuditEvent?_count=1000' } }] });
+    expect(batch.body.entry[0].resource.entry.map((e: any) => e.resource.id).sort()).toEqual(byAgent.map((e) => e.id).sort());
+  });
 });

@@ -1,6 +1,6 @@
 import type { Bundle } from 'fhir/r4';
 import { FHIR_JSON } from '../helpers/test-app';
-import { compartmentPatients, COMPARTMENT_TYPES } from '../fhir/search/patient-compartment';
+import { compartmentPatients, COMPARTMENT_TYPES } from '../fhir/search/compartments';
 import { evaluate } from '../fhir/search/r4-examples-sweep-values';
 import { patientBundleFiles, readBundle, resourcesOf, syntheaPresent } from '../fhir/search/synthea-fixtures';
 import { BOB_MARKER, fixtureResources, loadFixtures, tokenFor } from './scope-fixtures';

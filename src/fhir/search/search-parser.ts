@@ -198,9 +198,12 @@ export class SearchParser {
         return this.list(types, orValues(value).map(unescape), opts);
       case COMPARTMENT_PARAM: {
         if (!opts.internal) throw new Unsupported(`unknown parameter "${code}"`);
-        const ids = orValues(value).map((v) => /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(unescape(v))?.[1]);
-        if (ids.some((id) => !id)) throw badRequest(`${code} must be Patient/<id>`);
-        return { kind: 'compartment', patientIds: ids as string[] };
+        const refs = orValues(value).map((v) => /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(unescape(v)));
+        const compartment = refs[0]?.[1] ?? '';
+        if (refs.some((m) => m?.[1] !== compartment) || !this.registry.compartmentMembers(compartment).length) {
+          throw badRequest(`${code} must be <compartment type>/<id>, one compartment type`);
+        }
+        return { kind: 'compartment', compartment, ids: refs.map((m) => m![2]) };
       }
     }
     if (code === '_filter') {

@@ -106,10 +106,12 @@ export interface TextCriterion {
   queries: string[];
 }
 
-/** Membership of the Patient compartment of these patients (`_compartment`, compartment search). */
+/** Membership of the compartment of these focal resources (`_compartment`, compartment search): `Patient/1`, `Encounter/2`. */
 export interface CompartmentCriterion {
   kind: 'compartment';
-  patientIds: string[];
+  /** the compartment's type (CompartmentDefinition.code): Patient, Encounter, Practitioner, RelatedPerson, Device */
+  compartment: string;
+  ids: string[];
 }
 
 export interface ListCriterion {

@@ -213,7 +213,7 @@ export class SearchService implements OnModuleInit {
     }
     if (request.compartment) {
       // `Patient/1/*` (search.html#compartments): every type of the compartment, or those of `_type` among them
-      const members = Object.keys(this.registry.definitions.compartments[request.compartment.resourceType] ?? {}).filter((t) => !READ_ONLY_TYPES.has(t));
+      const members = this.registry.compartmentMembers(request.compartment.resourceType).filter((t) => !READ_ONLY_TYPES.has(t));
       if (!members.length) throw FhirError.of(400, 'not-supported', `the ${request.compartment.resourceType} compartment is not supported`);
       const types = listed.length ? [...new Set(listed)].filter((t) => members.includes(t)) : members;
       if (!types.length) throw badRequest(`_type: none of ${listed.join(', ')} is in the ${request.compartment.resourceType} compartment`);
@@ -222,10 +222,10 @@ export class SearchService implements OnModuleInit {
     return listed.length ? { types: [...new Set(listed)], allTypes: false } : { types: this.registry.resourceTypes, allTypes: true };
   }
 
-  /** `Patient/123/Observation`: the Patient compartment (R4 CompartmentDefinition), as the `_compartment` criterion. */
+  /** `Patient/123/Observation`, `Encounter/9/*`: the R4 compartment (CompartmentDefinition), as the `_compartment` criterion. */
   private compartment(c: { resourceType: string; id: string }, types: string[]): Criterion[] {
-    if (c.resourceType !== 'Patient') throw FhirError.of(400, 'not-supported', `the ${c.resourceType} compartment is not supported`);
-    return this.parser.criteria(types, [[COMPARTMENT_PARAM, `Patient/${c.id}`]], true);
+    if (!this.registry.compartmentMembers(c.resourceType).length) throw FhirError.of(400, 'not-supported', `the ${c.resourceType} compartment is not supported`);
+    return this.parser.criteria(types, [[COMPARTMENT_PARAM, `${c.resourceType}/${c.id}`]], true);
   }
 
   private async count(sql: SearchSql, db: Queryable = this.db): Promise<number> {

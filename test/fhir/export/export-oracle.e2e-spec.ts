@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import { startTestApp, TestApp } from '../../helpers/test-app';
-import { COMPARTMENT, compartmentPatients } from '../search/patient-compartment';
+import { COMPARTMENT, compartmentPatients } from '../search/compartments';
 import {
   bundlesByName,
   canonical,

@@ -22,9 +22,11 @@ describe('metadata and probes', () => {
   });
 
   // R4 capabilitystatement.html: the statement describes what the server actually does
-  it('claims only what is served: conditionalRead full-support, the Patient compartment, AuditEvent read-only (capabilitystatement.html)', async () => {
+  it('claims only what is served: conditionalRead full-support, the five R4 compartments, AuditEvent read-only (capabilitystatement.html)', async () => {
     const rest = (await t.http.get('/fhir/metadata')).body.rest[0];
-    expect(rest.compartment).toEqual(['http://hl7.org/fhir/CompartmentDefinition/patient']);
+    expect([...rest.compartment].sort()).toEqual(
+      ['device', 'encounter', 'patient', 'practitioner', 'relatedPerson'].map((c) => `http://hl7.org/fhir/CompartmentDefinition/${c}`),
+    );
     const byType = new Map<string, any>(rest.resource.map((r: any) => [r.type, r]));
     const patient = byType.get('Patient');
     // If-None-Match and If-Modified-Since both answer 304 (ConditionalReadStatus full-support)

@@ -1,8 +1,7 @@
-import type { Bundle } from 'fhir/r4';
 import { FHIR_JSON, startTestApp, TestApp } from '../../helpers/test-app';
-import { evaluate, EXAMPLES, pool, storeExamplesByType } from './r4-examples-sweep-values';
-import { patientBundleFiles, readBundle, syntheaPresent } from './synthea-fixtures';
-import { COMPARTMENT, COMPARTMENT_TYPES, compartmentPatients, localReference, SEARCH_PARAMETERS } from './patient-compartment';
+import { evaluate, EXAMPLES, pool } from './r4-examples-sweep-values';
+import { syntheaPresent } from './synthea-fixtures';
+import { COMPARTMENT, COMPARTMENT_TYPES, compartmentPatients, everyPage as everyPageOf, keyDiff, localReference, SEARCH_PARAMETERS, storeCompartmentUniverse } from './compartments';
 import * as fs from 'fs';
 
 /**
@@ -79,52 +78,17 @@ if (!present) console.warn('skipping the compartment oracle: ../shared/fixtures 
     return out;
   };
 
-  /** Follows `next` to the end: the entries of every page. */
-  async function everyPage(path: string): Promise<any[]> {
-    const entries: any[] = [];
-    let url: string | undefined = `/fhir/${path}`;
-    for (let page = 0; url; page++) {
-      if (page > 500) throw new Error(`${path}: more than 500 pages`);
-      const res = await t.http.get(url);
-      if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
-      entries.push(...(res.body.entry ?? []));
-      const next = res.body.link?.find((l: any) => l.relation === 'next')?.url;
-      url = next ? next.replace(t.baseUrl, '/fhir') : undefined;
-    }
-    return entries;
-  }
+  const everyPage = (path: string) => everyPageOf(t, path);
   const matches = (entries: any[]) => entries.filter((e) => e.search?.mode === 'match').map((e) => key(e.resource)).sort();
   const includes = (entries: any[]) => [...new Set(entries.filter((e) => e.search?.mode === 'include').map((e) => key(e.resource)))].sort();
 
-  /** `a` and `b` as sorted lists, with what is missing and what is extra, for a readable failure */
-  const diff = (expected: string[], actual: string[]) => ({
-    missing: expected.filter((x) => !actual.includes(x)),
-    extra: actual.filter((x) => !expected.includes(x)),
-  });
+  const diff = keyDiff;
 
   beforeAll(async () => {
     t = await startTestApp();
-    const byType = await storeExamplesByType(t, true);
-    for (const list of byType.values()) for (const r of list) universe.set(key(r), r);
-    for (const file of patientBundleFiles('smart-generated-sample-data', 3)) {
-      const bundle: Bundle = readBundle(file);
-      const res = await t.http.post('/fhir').set('Content-Type', FHIR_JSON).send(bundle);
-      if (res.status !== 200) throw new Error(`transaction failed ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
-      const idOf = new Map<string, string>();
-      res.body.entry.forEach((e: any, i: number) => {
-        const m = /([A-Za-z]+)\/([^/]+)\/_history/.exec(e.response.location ?? '');
-        if (m) idOf.set(bundle.entry![i].fullUrl!, `${m[1]}/${m[2]}`);
-      });
-      // the transaction's reference rewriting (http.html#trules), done here on the fixture
-      const text = JSON.stringify(bundle.entry!.map((e) => e.resource)).replace(/"reference":"(urn:uuid:[0-9a-f-]+)"/g, (m, u) =>
-        idOf.has(u) ? `"reference":"${idOf.get(u)}"` : m,
-      );
-      (JSON.parse(text) as any[]).forEach((r, i) => {
-        r.id = idOf.get(bundle.entry![i].fullUrl!)!.split('/')[1];
-        universe.set(key(r), r);
-        if (r.resourceType === 'Patient') syntheaPatients.push(r.id);
-      });
-    }
+    const stored = await storeCompartmentUniverse(t);
+    for (const [k, r] of stored.universe) universe.set(k, r);
+    syntheaPatients = stored.synthea.filter((k) => k.startsWith('Patient/')).map((k) => k.slice('Patient/'.length));
     const created = await t.http.post('/fhir/Patient').set('Content-Type', FHIR_JSON).send({ resourceType: 'Patient', name: [{ family: 'Nobody' }] });
     emptyPatient = created.body.id;
     universe.set(`Patient/${emptyPatient}`, created.body);
