@@ -10,6 +10,7 @@ import { ExportFileOperation } from './export-file.operation';
 import { ExportPollStatusOperation } from './export-poll-status.operation';
 import { ExportOperation } from './export.operation';
 import { DocumentOperation } from './document.operation';
+import { EncounterEverythingOperation } from './encounter-everything.operation';
 import { EverythingOperation } from './everything.operation';
 import { LastNOperation } from './lastn.operation';
 import { MetaAddOperation, MetaDeleteOperation, MetaOperation } from './meta.operations';
@@ -17,6 +18,7 @@ import { FhirOperation, OperationRegistry } from './operation-registry';
 
 const OPERATIONS: Type<FhirOperation>[] = [
   EverythingOperation,
+  EncounterEverythingOperation,
   LastNOperation,
   ExportOperation,
   ExportPollStatusOperation,

@@ -15,10 +15,29 @@ import type { ResourceRow } from '../search/search-sql';
 import { decodeRecordCursor, encodeRecordCursor, RecordCursor, RecordPage, RecordPager, RecordWalk } from './everything-pager';
 import { inputPairs } from './operation-inputs';
 import type { FhirOperation, OperationCall } from './operation-registry';
+import { READ_ONLY_TYPES } from '../rest/allowed-methods';
 import { compartmentRestriction, referencesIn } from './patient-compartment';
 
 /** Resources outside the compartment that $everything adds when a compartment resource refers to them. */
 const REFERENCED_TYPES = ['Practitioner', 'Organization', 'Location', 'Medication'];
+
+/** The inputs and output every `$everything` (Patient-, Encounter-everything) has. */
+export const RECORD_PARAMETERS: NonNullable<OperationDefinition['parameter']> = [
+  { name: '_since', use: 'in', min: 0, max: '1', type: 'instant' },
+  { name: '_type', use: 'in', min: 0, max: '*', type: 'code' },
+  { name: '_count', use: 'in', min: 0, max: '1', type: 'integer' },
+  { name: 'return', use: 'out', min: 1, max: '1', type: 'Bundle' },
+];
+
+/** What one `$everything` returns: the record of a compartment's focal resource. */
+export interface RecordKind {
+  /** the compartment (CompartmentDefinition.code), also the type the operation is invoked on */
+  compartment: string;
+  /** types added (`search.mode = include`) when a record resource refers to one of them; `*` any type */
+  referenced: string[];
+  /** `start`/`end` over care dates (Patient-everything's inputs only) */
+  careDates: boolean;
+}
 const DEFAULT_COUNT = 50;
 const MAX_COUNT = 1000;
 const MAX_PATIENTS = 1000;
@@ -55,6 +74,7 @@ interface EverythingQuery {
  */
 @Injectable()
 export class EverythingOperation implements FhirOperation {
+  protected readonly kind: RecordKind = { compartment: 'Patient', referenced: REFERENCED_TYPES, careDates: true };
   readonly name = 'everything';
   readonly levels: FhirOperation['levels'] = ['type', 'instance'];
   readonly resourceTypes = ['Patient'];
@@ -74,10 +94,7 @@ export class EverythingOperation implements FhirOperation {
     parameter: [
       { name: 'start', use: 'in', min: 0, max: '1', type: 'date' },
       { name: 'end', use: 'in', min: 0, max: '1', type: 'date' },
-      { name: '_since', use: 'in', min: 0, max: '1', type: 'instant' },
-      { name: '_type', use: 'in', min: 0, max: '*', type: 'code' },
-      { name: '_count', use: 'in', min: 0, max: '1', type: 'integer' },
-      { name: 'return', use: 'out', min: 1, max: '1', type: 'Bundle' },
+      ...RECORD_PARAMETERS,
     ],
   };
   private readonly pager: RecordPager;
@@ -96,7 +113,8 @@ export class EverythingOperation implements FhirOperation {
     const params = inputPairs(call, '$everything');
     const q = this.parse(params);
     const token = this.authorizer.restriction(call.ctx.auth);
-    if (call.id) await this.storage.read('Patient', call.id); // 404 / 410 for an unknown or deleted patient
+    const focal = this.kind.compartment;
+    if (call.id) await this.storage.read(focal, call.id); // 404 / 410 for an unknown or deleted patient (encounter)
     const patients = call.id ? [call.id] : await this.allPatients(token);
     const walk = this.walk(patients, q, token);
     const cursor = q.cursor ? decodeRecordCursor(q.cursor, walk.types) : undefined;
@@ -115,7 +133,7 @@ export class EverythingOperation implements FhirOperation {
     let total: number | undefined;
     if (q.total) total = patients.length ? await this.count(call.ctx, walk) : 0;
     else if (!cursor && !page.more) total = rows.length;
-    const path = call.id ? `Patient/${call.id}/$everything` : 'Patient/$everything';
+    const path = call.id ? `${focal}/${call.id}/$everything` : `${focal}/$everything`;
     return { status: 200, body: bundleJson({ type: 'searchset', total, link: this.links(call, params, path, cursor, page), entry }) };
   }
 
@@ -125,6 +143,7 @@ export class EverythingOperation implements FhirOperation {
       switch (name) {
         case 'start':
         case 'end': {
+          if (!this.kind.careDates) throw badRequest(`unsupported $everything parameter "${name}"`);
           const range = parseDateRange(value);
           if (!range) throw badRequest(`${name} "${value}" is not a date`);
           if (name === 'start') q.start = range.low;
@@ -169,12 +188,13 @@ export class EverythingOperation implements FhirOperation {
     return matches.map((m) => m.id);
   }
 
-  /** The record's types in page order (the Patients first, then by type) and each type's criteria. */
-  private walk(patients: string[], q: EverythingQuery, token: SearchRestriction | undefined): RecordWalk {
-    const compartment = this.definitions.data.compartments.Patient ?? {};
-    const restriction = compartmentRestriction(patients, token);
+  /** The record's types in page order (the focal resources first, then by type) and each type's criteria. */
+  private walk(focals: string[], q: EverythingQuery, token: SearchRestriction | undefined): RecordWalk {
+    const focal = this.kind.compartment;
+    const compartment = this.definitions.data.compartments[focal] ?? {};
+    const restriction = compartmentRestriction(focals, token, focal);
     // the record as the token may read it: a type its scopes leave out is not part of the answer (not a 403 naming it)
-    const types = ['Patient', ...Object.keys(compartment).filter((t) => t !== 'Patient' && compartment[t].length).sort()].filter(
+    const types = [focal, ...Object.keys(compartment).filter((t) => t !== focal && compartment[t].length).sort()].filter(
       (t) => (!q.types || q.types.includes(t)) && restriction.criteriaFor(t) !== false,
     );
     return {
@@ -183,7 +203,7 @@ export class EverythingOperation implements FhirOperation {
       criteriaOf: (type) => {
         const params: [string, string][] = [];
         if (q.since) params.push(['_lastUpdated', `ge${q.since}`]);
-        if (type !== 'Patient' && this.hasCareDate(type)) {
+        if (type !== focal && this.kind.careDates && this.hasCareDate(type)) {
           if (q.start) params.push(['date', `ge${q.start.toISOString()}`]);
           if (q.end) params.push(['date', `le${q.end.toISOString()}`]);
         }
@@ -213,12 +233,14 @@ export class EverythingOperation implements FhirOperation {
     return refs.map((r) => byKey.get(`${r.resourceType}/${r.id}`)).filter((r): r is StoredVersion => !!r);
   }
 
-  /** Practitioners, Organizations, Locations and Medications the page refers to, as the token allows. */
+  /** The resources of the referenced types (Practitioners, Organizations, …) the page refers to, as the token allows. */
   private async referenced(rows: ResourceRow[], q: EverythingQuery, token: SearchRestriction | undefined, baseUrl: string): Promise<StoredVersion[]> {
-    const types = REFERENCED_TYPES.filter((t) => !q.types || q.types.includes(t));
+    const types = this.referencedTypes().filter((t) => !q.types || q.types.includes(t));
+    const onPage = new Set(rows.map((r) => `${r.resource_type}/${r.id}`));
     const wanted = new Map<string, Set<string>>();
     for (const r of rows) {
       for (const ref of referencesIn(r.content ?? '', types, baseUrl)) {
+        if (onPage.has(`${ref.resourceType}/${ref.id}`)) continue; // already a match of this page
         if (!wanted.has(ref.resourceType)) wanted.set(ref.resourceType, new Set());
         wanted.get(ref.resourceType)!.add(ref.id);
       }
@@ -231,6 +253,11 @@ export class EverythingOperation implements FhirOperation {
       refs.push(...matches.map((m) => ({ resourceType: type, id: m.id })));
     }
     return this.contents(refs);
+  }
+
+  /** `*`: every type the search engine serves (not AuditEvent, which is the audit trail's) */
+  private referencedTypes(): string[] {
+    return this.kind.referenced.includes('*') ? this.definitions.resourceTypes.filter((t) => !READ_ONLY_TYPES.has(t)) : this.kind.referenced;
   }
 
   private entry(ctx: RequestContext, resourceType: string, id: string, content: string, mode: 'match' | 'include'): EntryJson {

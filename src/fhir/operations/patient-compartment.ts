@@ -10,12 +10,12 @@ function both(a: Criteria, b: Criteria): Criteria {
 }
 
 /**
- * A SearchRestriction that keeps matches inside the Patient compartment of
- * these patients (the internal `_compartment` criterion, R4
- * CompartmentDefinition-patient) and inside what the token allows.
+ * A SearchRestriction that keeps matches inside the compartment of these focal resources (the internal
+ * `_compartment` criterion, R4 CompartmentDefinition; the Patient compartment unless another is named)
+ * and inside what the token allows.
  */
-export function compartmentRestriction(patientIds: string[], token?: SearchRestriction): SearchRestriction {
-  const member: Criteria = [[['_compartment', patientIds.map((id) => `Patient/${id}`).join(',')]]];
+export function compartmentRestriction(ids: string[], token?: SearchRestriction, compartment = 'Patient'): SearchRestriction {
+  const member: Criteria = [[['_compartment', ids.map((id) => `${compartment}/${id}`).join(',')]]];
   return {
     criteriaFor(resourceType: string) {
       const allowed = token ? token.criteriaFor(resourceType) : [];

@@ -133,6 +133,13 @@ describe('clinical operations with SMART tokens', () => {
     expect(JSON.stringify(typeLevel.body)).not.toContain(BOB_MARKER);
     const lastn = await get('alice', '/fhir/Observation/$lastn?patient=bob');
     expect(JSON.stringify(lastn.body)).not.toContain(BOB_MARKER);
+    // Encounter-everything on Bob's encounter: not readable by Alice's token, so nothing of it either
+    const enc = await get('alice', '/fhir/Encounter/enc-b/$everything');
+    expect([403, 404]).toContain(enc.status);
+    expect(JSON.stringify(enc.body)).not.toContain(BOB_MARKER);
+    const ehr = await get('ehr', '/fhir/Encounter/enc-b/$everything');
+    expect(ehr.status).toBe(200);
+    expect(ehr.body.entry.map((e: any) => `${e.search.mode} ${e.resource.resourceType}/${e.resource.id}`)).toEqual(['match Encounter/enc-b', 'include Patient/bob']);
   });
 
   it('as batch entries the operations answer as over REST under the same token: no other patient\'s data, no write without a write scope', async () => {
