@@ -87,7 +87,7 @@ export class CriteriaSql extends ChainSql {
     // no anchor: an OR of criteria that each have one (`_filter=code eq a or status eq b`) reads the union
     // of their anchors' ids, and is itself checked per id with the rest
     const anchors = anchor ? [anchor] : this.unionAnchors(criteria);
-    if (!anchors) return undefined;
+    if (!anchors) return this.compartmentSource(criteria, types);
     const x = this.alias('an');
     const conds = anchors.flatMap((n) => n.values.map((v) => this.value(x, this.stored(types, n.code), n.type, n.modifier, v)));
     const ids = SOURCE_ROWS;
@@ -103,6 +103,39 @@ export class CriteriaSql extends ChainSql {
     // past MAX_SCANS values (a long list of codes) one scan again, rather than a statement of hundreds
     if (conds.length === 1 || conds.length > MAX_SCANS) return { sql: scan(`(${conds.map((c) => c.sql).join(' OR ')})`) };
     const branches = conds.map((c) => scan(c.sql));
+    return { sql: `SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM (${branches.join('\n    UNION ALL ')}) ${ids}\n    WHERE TRUE`, branches };
+  }
+
+  /**
+   * The ids of a compartment search that no criterion anchors (`Encounter/1/*`, `Patient/1/Observation?status=final`):
+   * the index rows referencing the focal resource from the types' compartment parameters, and the focal
+   * resource itself where its compartment holds it, each branch with the other criteria probed per id. Without
+   * it the resource table is read in page order until the page is full: the whole table for a small compartment.
+   */
+  private compartmentSource(criteria: Criterion[], types: string[]): IndexSource | undefined {
+    const c = criteria.find((x): x is CompartmentCriterion => x.kind === 'compartment');
+    if (!c || this.contained) return undefined;
+    const ids = SOURCE_ROWS;
+    const rest = () => {
+      const conds = this.probes(() => criteria.filter((o) => o !== c).map((o) => this.render(o, ids, types)));
+      const restriction = this.restrictionSql(ids, types);
+      return [...conds, ...(restriction ? [restriction] : [])].map((w) => `\n      AND ${w}`).join('');
+    };
+    const branches: string[] = [];
+    const s = types.flatMap((t) => this.registry.compartmentParams(t, c.compartment).flatMap((code) => this.stored([t], code)));
+    if (s.length) {
+      const x = this.alias('cs');
+      // a stored key may be shared by several types: the row's own type must be one searched
+      branches.push(`SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM ${this.scope.table} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${x}.resource_type AS resource_type) ${ids}
+    WHERE ${this.hashIn(x, s, c.ids.map((id) => `${c.compartment}/${id}`))} AND ${x}.resource_type = ANY(${this.p.bind(types, 'text[]')})${rest()}`);
+    }
+    if (types.includes(c.compartment) && this.registry.compartmentHoldsItself(c.compartment)) {
+      const r = this.alias('cf');
+      branches.push(`SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM resource ${r} CROSS JOIN LATERAL (SELECT ${r}.id AS id, ${r}.resource_type AS resource_type) ${ids}
+    WHERE ${r}.resource_type = ${this.text(c.compartment)} AND ${r}.id = ANY(${this.p.bind(c.ids, 'text[]')}) AND NOT ${r}.deleted${rest()}`);
+    }
+    if (!branches.length) return undefined;
+    if (branches.length === 1) return { sql: branches[0] };
     return { sql: `SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM (${branches.join('\n    UNION ALL ')}) ${ids}\n    WHERE TRUE`, branches };
   }
 

@@ -95,4 +95,35 @@ describe('SearchRestriction and findMatches', () => {
     const inTx = await t.db.transaction((tx) => search.findMatches('Patient', [['identifier', 'urn:mrn|B1']], { q: tx }));
     expect(inTx.map((m) => m.id)).toEqual([r.bob]);
   });
+
+  // last: it adds Observations the tests above count
+  it('bounds the other compartments too (Encounter/x/Observation, Encounter/x/*), with criteria no index anchors', async () => {
+    // compartmentdefinition-encounter: Observation by `encounter`; the Encounter itself ({def})
+    const encA = await create(t, { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject: { reference: `Patient/${r.alice}` } });
+    const inEnc = (p: string, status: string) => ({
+      resourceType: 'Observation',
+      status,
+      code: { text: 'x' },
+      subject: { reference: `Patient/${p}` },
+      encounter: { reference: `Encounter/${encA}` },
+    });
+    const alicesFinal = await create(t, inEnc(r.alice, 'final'));
+    const alicesPreliminary = await create(t, inEnc(r.alice, 'preliminary'));
+    const bobs = await create(t, inEnc(r.bob, 'final')); // Bob's result (wrongly) in Alice's encounter
+    const inCompartment = async (resourceType: string | undefined, params: [string, string][], restriction?: SearchRestriction) => {
+      const res = await search.search(ctx(), { resourceType, params, compartment: { resourceType: 'Encounter', id: encA }, restriction });
+      return (JSON.parse(res.body as string).entry ?? []).map((e: any) => `${e.resource.resourceType}/${e.resource.id}`).sort();
+    };
+    const obs = (...ids: string[]) => ids.map((id) => `Observation/${id}`);
+    expect(await inCompartment('Observation', [])).toEqual(sorted(obs(alicesFinal, alicesPreliminary, bobs)));
+    expect(await inCompartment('Observation', [], alice())).toEqual(sorted(obs(alicesFinal, alicesPreliminary)));
+    expect(await inCompartment('Observation', [['status:not', 'preliminary']], alice())).toEqual(obs(alicesFinal));
+    expect(await inCompartment(undefined, [], alice())).toEqual(sorted([`Encounter/${encA}`, ...obs(alicesFinal, alicesPreliminary)]));
+    expect(await inCompartment(undefined, [['_lastUpdated', 'gt2000-01-01']], alice())).toEqual(sorted([`Encounter/${encA}`, ...obs(alicesFinal, alicesPreliminary)]));
+    expect(await inCompartment(undefined, [['_tag:missing', 'true'], ['_count', '1']], alice())).toHaveLength(1);
+    expect(await inCompartment(undefined, [['_tag:missing', 'true']])).toEqual(sorted([`Encounter/${encA}`, ...obs(alicesFinal, alicesPreliminary, bobs)]));
+    // only Bob's data: his token sees his Observation, not Alice's Encounter
+    const bob: SearchRestriction = { criteriaFor: (type) => (type === 'Patient' ? [[['_id', r.bob]]] : [[['_compartment', `Patient/${r.bob}`]]]) };
+    expect(await inCompartment(undefined, [], bob)).toEqual(obs(bobs));
+  });
 });
