@@ -225,12 +225,13 @@ ORDER BY ${outerOrder.join(', ')}`;
   LIMIT ${pageLimit(limit)}`;
   }
 
-  /** Does some criterion require index rows (which only live resources have)? */
+  /**
+   * Does some criterion require index rows of the match itself (which only live resources have)? Not
+   * `_has` and `_list`: they read other resources' reference rows, which still name a deleted target.
+   */
   private liveByIndex(): boolean {
     if (this.extra.length) return false; // the compartment includes the Patient itself by id
-    return this.q.criteria.some(
-      (c) => (c.kind === 'param' && c.missing === undefined && c.modifier !== 'not' && c.modifier !== 'not-in') || c.kind === 'chain' || c.kind === 'has' || c.kind === 'text' || c.kind === 'list',
-    );
+    return this.q.criteria.some((c) => (c.kind === 'param' && c.missing === undefined && c.modifier !== 'not' && c.modifier !== 'not-in') || c.kind === 'chain' || c.kind === 'text');
   }
 
   /** The first `limit` matches in id order, with their versions (findMatches). */
