@@ -112,7 +112,7 @@ export class CriteriaSql extends ChainSql {
    * resource itself where its compartment holds it, each branch with the other criteria probed per id. Without
    * it the resource table is read in page order until the page is full: the whole table for a small compartment.
    */
-  private compartmentSource(criteria: Criterion[], types: string[]): IndexSource | undefined {
+  compartmentSource(criteria: Criterion[], types: string[]): IndexSource | undefined {
     const c = criteria.find((x): x is CompartmentCriterion => x.kind === 'compartment');
     if (!c || this.contained) return undefined;
     const ids = SOURCE_ROWS;

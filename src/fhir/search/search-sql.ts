@@ -57,7 +57,8 @@ export class SearchSql {
   ) {
     const criteria = [...q.criteria, ...extra];
     this.probedParamsOnly = !crit.restricted && criteria.every((c) => c.kind === 'id' || (c.kind === 'param' && c.type !== 'composite'));
-    const fromIndex = !contained && !q.allTypes && !q.sort.some((k) => k.type === '_lastUpdated');
+    const byLastUpdated = q.sort.some((k) => k.type === '_lastUpdated');
+    const fromIndex = !contained && !q.allTypes && !byLastUpdated;
     const merged = fromIndex ? this.mergeableDateCriteria(criteria) : new Map<number, ParamCriterion[]>();
     const rest = criteria.filter((c) => ![...merged.values()].some((m) => m.includes(c as ParamCriterion)));
     const opaque = <T>(fn: () => T): T => (this.probedParamsOnly ? crit.withOpaqueValues(fn) : fn());
@@ -69,7 +70,11 @@ export class SearchSql {
       this.mergedKeys = [];
       return;
     }
-    this.indexSource = fromIndex ? opaque(() => crit.indexSource(rest, q.types)) : undefined;
+    // sorted by `_lastUpdated` (a column of the resource row) the resource table is read in that order and
+    // each row checked, which stops early when matches are common; a compartment is a bounded set, read
+    // from the index and sorted instead (a small one would otherwise cost a read of the whole table)
+    const compartmentOnly = !contained && !q.allTypes && byLastUpdated;
+    this.indexSource = fromIndex ? opaque(() => crit.indexSource(rest, q.types)) : compartmentOnly ? crit.compartmentSource(rest, q.types) : undefined;
     // without an index source every criterion stays in the WHERE clause (where())
     this.mergedKeys = this.indexSource ? [...merged].map(([i, cs]) => this.sortLateral(q.sort[i], i, cs)) : [];
   }
@@ -249,7 +254,7 @@ ORDER BY ${outerOrder.join(', ')}`;
 
   private keyExpr(s: SortKey, i: number): KeyExpr {
     if (s.type === '_id') return { expr: 'a.id', descending: s.descending, sqlType: 'text', notNull: true };
-    if (s.type === '_lastUpdated') return { expr: 'a.last_updated', descending: s.descending, sqlType: 'timestamptz', notNull: true };
+    if (s.type === '_lastUpdated') return { expr: this.indexSource ? `lu${i}.last_updated` : 'a.last_updated', descending: s.descending, sqlType: 'timestamptz', notNull: true };
     const sqlType = s.type === 'date' ? 'timestamptz' : s.type === 'number' || s.type === 'quantity' ? 'numeric' : 'text';
     return { expr: `s${i}.v`, descending: s.descending, sqlType };
   }
@@ -259,6 +264,8 @@ ORDER BY ${outerOrder.join(', ')}`;
    * highest for descending (search.html §3.1.1.5.5 _sort).
    */
   private keyJoin(s: SortKey, i: number): string | undefined {
+    // ids from the index: the resource row holds `_lastUpdated`
+    if (s.type === '_lastUpdated' && this.indexSource) return `JOIN resource lu${i} ON lu${i}.resource_type = a.resource_type AND lu${i}.id = a.id`;
     if (s.type === '_id' || s.type === '_lastUpdated' || this.mergedKeys.some((k) => k.index === i)) return undefined;
     const x = `sx${i}`;
     const tables = this.contained?.sortTables ?? [INDEX_TABLE];

@@ -106,6 +106,30 @@ if (!present) console.warn('skipping the compartments oracle: ../shared/fixtures
     expect(disagreements).toEqual([]);
   }, 300_000);
 
+  it('search.html#sort: _sort=-_lastUpdated over a compartment pages through it newest first (ties by type and id), no gaps or repeats', async () => {
+    const disagreements: string[] = [];
+    const largest = (c: string) =>
+      focalsOf(c)
+        .map((f) => ({ f, n: memberTypes(c).flatMap((type) => oracle(c, f, type)).length }))
+        .sort((a, b) => b.n - a.n)
+        .slice(0, 3);
+    let paged = 0;
+    for (const c of ['Encounter', 'Practitioner']) {
+      for (const { f, n } of largest(c)) {
+        const entries = await everyPageOf(t, `${c}/${f}/*?_sort=-_lastUpdated&_count=7`);
+        if (n > 7) paged++;
+        const got = entries.map((e) => ({ k: key(e.resource), at: e.resource.meta.lastUpdated as string }));
+        const expected = memberTypes(c).flatMap((type) => oracle(c, f, type)).sort();
+        const d = diff(expected, got.map((g) => g.k).sort());
+        if (d.missing.length || d.extra.length || new Set(got.map((g) => g.k)).size !== got.length) disagreements.push(`${c}/${f}: ${JSON.stringify(d)}`);
+        const order = [...got].sort((a, b) => (a.at === b.at ? (a.k < b.k ? -1 : 1) : a.at < b.at ? 1 : -1));
+        if (JSON.stringify(order) !== JSON.stringify(got)) disagreements.push(`${c}/${f}: not newest first`);
+      }
+    }
+    expect(disagreements).toEqual([]);
+    expect(paged).toBeGreaterThan(1);
+  });
+
   it('search.html#compartments: criteria apply within the compartment (Encounter/[id]/Observation?code=…)', async () => {
     const encounter = focalsOf('Encounter').find((id) => new Set(oracle('Encounter', id, 'Observation').map((k) => universe.get(k).code?.coding?.[0]?.code)).size > 1)!;
     expect(encounter).toBeDefined();
