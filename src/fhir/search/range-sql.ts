@@ -98,6 +98,8 @@ export function numberCondition(p: SqlParams, n: NumberValue, x: string): string
   const H = `${x}.nhigh`;
   const low = n.bounds?.low ?? n.low;
   const high = n.bounds?.high ?? n.high;
+  // search.html#number: gt/lt/ge/le compare with the value exactly (`lt99.945844855548263` is not the double 99.94584485554826)
+  const value = n.exact ?? n.value;
   let cond: string;
   switch (n.prefix) {
     case 'eq':
@@ -107,16 +109,16 @@ export function numberCondition(p: SqlParams, n: NumberValue, x: string): string
       cond = `NOT coalesce(${L} >= ${num(low)} AND ${H} < ${num(high)}, false)`;
       break;
     case 'gt':
-      cond = `(${H} IS NULL OR ${H} > ${num(n.value)})`;
+      cond = `(${H} IS NULL OR ${H} > ${num(value)})`;
       break;
     case 'lt':
-      cond = `(${L} IS NULL OR ${L} < ${num(n.value)})`;
+      cond = `(${L} IS NULL OR ${L} < ${num(value)})`;
       break;
     case 'ge':
-      cond = `(${H} IS NULL OR ${H} >= ${num(n.value)})`;
+      cond = `(${H} IS NULL OR ${H} >= ${num(value)})`;
       break;
     case 'le':
-      cond = `(${L} IS NULL OR ${L} <= ${num(n.value)})`;
+      cond = `(${L} IS NULL OR ${L} <= ${num(value)})`;
       break;
     // search.html#prefix: the stored range starts after / ends before the value's implicit range [low, high)
     case 'sa':

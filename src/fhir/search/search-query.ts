@@ -28,6 +28,8 @@ export interface NumberValue {
   high: number;
   /** the same range as exact decimal text (`66899999999999985e-15`), for the SQL; absent for converted values */
   bounds?: { low: string; high: string };
+  /** the number itself as exact decimal text (`99945844855548263e-15`), for gt/lt/ge/le; absent for converted values */
+  exact?: string;
   /** quantity only */
   system?: string;
   code?: string;

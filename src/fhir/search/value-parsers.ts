@@ -91,7 +91,8 @@ export function parseNumber(raw: string, name: string): NumberValue {
   const scale = decimals - exponent + 1;
   const tenfold = BigInt(`${m[1]}${m[2]}${m[3] ?? ''}0`);
   const bounds = Math.abs(scale) <= 1000 ? { low: `${tenfold - 5n}e${-scale}`, high: `${tenfold + 5n}e${-scale}` } : undefined;
-  return { prefix, value, low: value - half, high: value + half, ...(bounds && { bounds }) };
+  const exact = bounds && `${tenfold / 10n}e${1 - scale}`;
+  return { prefix, value, low: value - half, high: value + half, ...(bounds && { bounds, exact }) };
 }
 
 /** `[prefix][number]|[system]|[code]` (§2.1.1.6 quantity). */
