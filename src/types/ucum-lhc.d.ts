@@ -10,6 +10,10 @@ declare module '@lhncbc/ucum-lhc' {
     msg?: string[];
   }
   export const UcumLhcUtils: {
-    getInstance(): { convertToBaseUnits(unit: string, value: number): BaseUnits };
+    getInstance(): {
+      convertToBaseUnits(unit: string, value: number): BaseUnits;
+      /** the parsed unit; moleExp_ / equivalentExp_: its exponent of mol / eq (which base units read as Avogadro's number) */
+      getSpecifiedUnit(unit: string, action: 'validate'): { status: string; unit?: { moleExp_?: number; equivalentExp_?: number } };
+    };
   };
 }

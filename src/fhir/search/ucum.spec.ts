@@ -16,6 +16,12 @@ describe('UCUM canonical units', () => {
     expect(canonicalUnit('mg/dL')!.convert(100)).toBe(canonicalUnit('g/L')!.convert(1));
     expect(canonicalUnit('mm[Hg]')!.unit).toBe('g.m-1.s-2');
     expect(canonicalUnit('%')!.unit).toBe('1');
+    // moles and equivalents are dimensions of their own (as ucum-lhc converts): mmol/L is no cell count per uL
+    expect(canonicalUnit('mmol/L')!.unit).toBe('m-3.mol');
+    expect(canonicalUnit('mmol/L')!.convert(6.3)).toBe(6.3);
+    expect(canonicalUnit('10*3/uL')!.unit).toBe('m-3');
+    expect(canonicalUnit('meq/L')!.unit).toBe('eq.m-3');
+    expect([canonicalUnit('kat')!.unit, canonicalUnit('kat')!.convert(2)]).toEqual([canonicalUnit('mol/s')!.unit, canonicalUnit('mol/s')!.convert(2)]);
   });
 
   it('converts the offset units (Cel, [degF]) to kelvin', () => {

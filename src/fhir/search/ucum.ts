@@ -26,6 +26,8 @@ const memo = new Map<string, Canonical | null>();
 
 /** 15 significant digits: conversions in binary floating point leave noise below that (5400 ug → 0.005399999999999999 g). */
 const round = (n: number) => Number(n.toPrecision(15));
+/** UCUM's mol, the count ucum-lhc's base units read it as */
+const AVOGADRO = 6.0221367e23;
 
 export function canonicalUnit(code: string): Canonical | undefined {
   let c = memo.get(code);
@@ -33,8 +35,14 @@ export function canonicalUnit(code: string): Canonical | undefined {
     c = null;
     const one = code.includes('{') ? undefined : utils.convertToBaseUnits(code, 1);
     if (one?.status === 'succeeded' && typeof one.magnitude === 'number' && one.unitToExp) {
-      const unit = Object.keys(one.unitToExp).sort().map((u) => (one.unitToExp![u] === 1 ? u : `${u}${one.unitToExp![u]}`)).join('.') || '1';
-      const factor = one.magnitude;
+      // moles and equivalents are dimensions of their own, as ucum-lhc converts them (mmol/L is no count per volume like
+      // 10*3/uL, nor meq/L like mmol/L): base units leave them as Avogadro's number, so they are kept apart (mol.m-3)
+      const unitOf = utils.getSpecifiedUnit(code, 'validate').unit;
+      const exps: Record<string, number> = { ...one.unitToExp };
+      if (unitOf?.moleExp_) exps.mol = unitOf.moleExp_;
+      if (unitOf?.equivalentExp_) exps.eq = unitOf.equivalentExp_;
+      const unit = Object.keys(exps).sort().map((u) => (exps[u] === 1 ? u : `${u}${exps[u]}`)).join('.') || '1';
+      const factor = one.magnitude / AVOGADRO ** ((unitOf?.moleExp_ ?? 0) + (unitOf?.equivalentExp_ ?? 0));
       c = one.fromUnitIsSpecial
         ? { unit, convert: specialConversion(code) }
         : { unit, convert: (v) => round(v * factor) };
