@@ -203,8 +203,9 @@ export class SearchIndexer implements ResourceIndexer {
         for (const e of numberEntries(pv)) {
           sink.add(indexRow({ param, kind: KIND.number, nlow: e.low, nhigh: e.high, system: e.system, value: e.code, ...extra }));
           // a UCUM quantity also in canonical units (ucum.ts), for searches in another unit of the same dimension
+          // (`exact`: the unit written, whose searches read the row above, exact, not this one, rounded)
           const c = p.type === 'quantity' ? canonicalEntry(e) : undefined;
-          if (c) sink.add(indexRow({ param: param + UCUM_SUFFIX, kind: KIND.number, nlow: c.low, nhigh: c.high, system: UCUM, value: c.unit, ...extra }));
+          if (c) sink.add(indexRow({ param: param + UCUM_SUFFIX, kind: KIND.number, nlow: c.low, nhigh: c.high, system: UCUM, value: c.unit, exact: e.code, ...extra }));
         }
         return;
       case 'position':

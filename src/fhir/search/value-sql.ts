@@ -207,20 +207,25 @@ export abstract class ValueSql {
   /**
    * Number and quantity conditions on one row. A UCUM quantity (system and
    * code given) is also compared in canonical units on the `:ucum` rows
-   * (ucum.ts): 5.4 mg matches 5400 ug. The rows in the unit given still
-   * answer too, for data indexed before canonical rows existed.
+   * (ucum.ts): 5.4 mg matches 5400 ug. The rows in the unit given answer
+   * for the values written in it, exactly: a canonical row of a value written
+   * in that unit (its `exact`) is not read, its 15 significant digits would
+   * find 35.252127562876533 g/dL `ne35.25212756287653` g/dL.
    */
   private numbers(x: string, s: Stored, type: string, values: NumberValue[], merged: boolean): Cond {
     // (parameters bound in the order they always were: a single value's phash first, a merged range's last)
-    const on = (stored: Stored, ns: NumberValue[]) => {
+    const on = (stored: Stored, ns: NumberValue[], also = '') => {
       const ph = merged ? '' : this.phashIn(x, stored, KIND.number);
       const conds = ns.map((n) => numberCondition(this.p, n, x));
-      return `(${ph || this.phashIn(x, stored, KIND.number)} AND ${conds.join(' AND ')})`;
+      return `(${ph || this.phashIn(x, stored, KIND.number)} AND ${conds.join(' AND ')}${also})`;
     };
     const canonical = type === 'quantity' ? values.map(canonicalSearchValue) : [];
-    const sql = canonical.length && canonical.every((c) => c !== undefined)
-      ? `(${on(s, values)} OR ${on(s.map((k) => ({ ...k, param: k.param + UCUM_SUFFIX })), canonical as NumberValue[])})`
-      : on(s, values);
+    if (!canonical.length || canonical.some((c) => c === undefined)) return { sql: on(s, values), keyed: true, ranged: true };
+    // (bounds in two units on one value, `gt5|…|mg&lt6000|…|ug`, read every canonical row)
+    const units = [...new Set(values.map((v) => v.code!))];
+    const plain = on(s, values);
+    const other = units.length === 1 ? ` AND ${x}.exact IS DISTINCT FROM ${this.p.bind(units[0], 'text')}` : '';
+    const sql = `(${plain} OR ${on(s.map((k) => ({ ...k, param: k.param + UCUM_SUFFIX })), canonical as NumberValue[], other)})`;
     return { sql, keyed: true, ranged: true };
   }
 
