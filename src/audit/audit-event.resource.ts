@@ -46,6 +46,8 @@ function agents(row: AuditRow, baseUrl: string): AuditEventAgent[] {
     who: row.client_id ? { identifier: { system: CLIENT_ID_SYSTEM, value: row.client_id }, display: row.client_id } : { display: 'anonymous' },
     requestor: !user,
   };
+  // agent.name: what `agent-name` (R4 AuditEvent.agent.name) matches, the client id and the user's login
+  if (row.client_id) client.name = row.client_id;
   if (!user && policy) client.policy = policy;
   if (row.network) client.network = { address: row.network, type: '2' };
   const server: AuditEventAgent = {
@@ -60,7 +62,10 @@ function agents(row: AuditRow, baseUrl: string): AuditEventAgent[] {
       who: row.user_ref ? { reference: row.user_ref } : { display: row.user_name! },
       requestor: true,
     };
-    if (row.user_name) agent.altId = row.user_name;
+    if (row.user_name) {
+      agent.name = row.user_name;
+      agent.altId = row.user_name;
+    }
     if (policy) agent.policy = policy;
     list.push(agent);
   }

@@ -1,5 +1,6 @@
 import { parseDateRange } from '../fhir/date-range';
 import { badRequest } from '../fhir/errors';
+import { normalizeString } from '../fhir/search/normalize';
 import { SqlParams } from '../fhir/storage/sql-params';
 import { systemOf } from './audit-codes';
 
@@ -13,7 +14,7 @@ export const AUDIT_SEARCH_PARAMS: { name: string; type: string; documentation: s
   { name: 'agent', type: 'reference', documentation: 'The user (fhirUser) who did it' },
   { name: 'agent-name', type: 'string', documentation: 'Client application id or user login name' },
   { name: 'altid', type: 'token', documentation: 'User login name' },
-  { name: 'address', type: 'token', documentation: 'Client network address' },
+  { name: 'address', type: 'string', documentation: 'Client network address (R4: a string, matched by prefix)' },
   { name: 'policy', type: 'uri', documentation: 'Access token id (jti)' },
   { name: 'entity', type: 'reference', documentation: 'Resource accessed' },
   { name: 'patient', type: 'reference', documentation: 'Patient concerned (entity or agent)' },
@@ -62,7 +63,12 @@ export function parseAuditSearch(params: [string, string][], p: SqlParams, lenie
       if (name !== '_cursor' && name !== '_format' && name !== '_pretty') query.applied.push([key, value]);
       continue;
     }
-    const clause = modifier ? undefined : criterion(name, value.split(','), p, view);
+    const clause =
+      modifier === undefined
+        ? criterion(name, value.split(','), p, view)
+        : modifier === 'exact' && key === `${name}:exact`
+          ? exactString(name, value.split(','), p)
+          : undefined;
     if (clause === undefined) {
       if (!lenient) throw badRequest(`unknown or unsupported search parameter "${key}" for AuditEvent`);
       query.ignored.push(key);
@@ -114,7 +120,7 @@ function resultParam(query: AuditQuery, name: string, value: string, p: SqlParam
 function criterion(name: string, values: string[], p: SqlParams, view?: PatientView): string | undefined {
   switch (name) {
     case '_id':
-      return `e.id::text = ANY(${p.bind(values, 'text[]')})`;
+      return `e.id::text = ANY(${p.bind(plainCodes(values), 'text[]')})`;
     case 'date':
       return or(values.map((v) => dateClause(v, p)));
     case 'agent': {
@@ -123,44 +129,67 @@ function criterion(name: string, values: string[], p: SqlParams, view?: PatientV
         OR split_part(e.user_ref, '/', 2) = ANY(${p.bind(refs.filter((r) => !r.includes('/')), 'text[]')}))`;
     }
     case 'agent-name':
+      // AuditEvent.agent.name (the client id, the user's login): case- and accent-insensitive prefix (search.html#string)
       return or(
         values.map((v) => {
-          const like = p.bind(`${escapeLike(v.toLowerCase())}%`, 'text');
-          return `(lower(e.client_id) LIKE ${like} OR lower(e.user_name) LIKE ${like})`;
+          const like = p.bind(`${escapeLike(normalizeString(v))}%`, 'text');
+          return `(${folded('e.client_id')} LIKE ${like} OR ${folded('e.user_name')} LIKE ${like})`;
         }),
       );
     case 'altid':
-      return `e.user_name = ANY(${p.bind(values.map(tokenCode), 'text[]')})`;
+      return `e.user_name = ANY(${p.bind(plainCodes(values), 'text[]')})`;
     case 'address':
-      return `e.network = ANY(${p.bind(values.map(tokenCode), 'text[]')})`;
+      // R4 `address` is a string parameter (AuditEvent.agent.network.address): case-insensitive prefix (search.html#string)
+      return or(values.map((v) => `lower(e.network) LIKE ${p.bind(`${escapeLike(v.toLowerCase())}%`, 'text')}`));
     case 'policy':
       return `e.token_id = ANY(${p.bind(values, 'text[]')})`;
     case 'entity': {
-      const clause = or(values.map((v) => entityClause(v, p)));
-      // the patient's own event does not show another Patient as the resource concerned
-      return view ? seen(view, () => clause, () => `(${clause} AND (e.entity_type IS DISTINCT FROM 'Patient' OR e.entity_id = ${p.bind(view.patient, 'text')}))`) : clause;
+      // the patient's own event does not show another Patient, as the resource concerned or as a Patient entity
+      const clause = (own?: string) => or(values.map((v) => entityClause(v, p, own)));
+      return view ? seen(view, () => clause(), () => clause(view.patient)) : clause();
     }
     case 'patient': {
-      const ids = values.map((v) => localRef(v).replace(/^Patient\//, ''));
-      if (ids.some((id) => id.includes('/'))) return 'false';
-      const clause = (some: string[]) =>
-        some.length ? `(e.patient && ${p.bind(some, 'text[]')} OR e.user_ref = ANY(${p.bind(some.map((i) => `Patient/${i}`), 'text[]')}))` : 'false';
-      return view ? seen(view, () => clause(ids), () => clause(ids.filter((id) => id === view.patient))) : clause(ids);
+      // R4: AuditEvent.agent.who and AuditEvent.entity.what referring to a Patient: the Patients concerned,
+      // the user when a Patient, and the resource itself when a Patient, by its version (`Patient/x/_history/n`)
+      const refs = values.map((v) => /^(?:Patient\/)?([A-Za-z0-9.-]{1,64})(?:\/_history\/([0-9]+))?$/.exec(localRef(v)));
+      const clause = (keep: (id: string) => boolean) => {
+        const parts: string[] = [];
+        const ids = refs.filter((m) => m && !m[2] && keep(m[1])).map((m) => m![1]);
+        if (ids.length) parts.push(`(e.patient && ${p.bind(ids, 'text[]')} OR e.user_ref = ANY(${p.bind(ids.map((i) => `Patient/${i}`), 'text[]')}))`);
+        for (const m of refs) {
+          if (m && m[2] && keep(m[1]) && Number(m[2]) <= 2147483647) {
+            parts.push(`(e.entity_type = 'Patient' AND e.entity_id = ${p.bind(m[1], 'text')} AND e.entity_version = ${p.bind(Number(m[2]), 'int')})`);
+          }
+        }
+        return parts.length ? or(parts) : 'false';
+      };
+      return view ? seen(view, () => clause(() => true), () => clause((id) => id === view.patient)) : clause(() => true);
     }
     case 'type':
       return `e.type = ANY(${p.bind(codes(values, 'type'), 'text[]')})`;
     case 'subtype':
       return `e.subtype && ${p.bind(codes(values, 'subtype'), 'text[]')}`;
     case 'action':
-      return `e.action = ANY(${p.bind(values.map(tokenCode), 'text[]')})`;
+      return `e.action = ANY(${p.bind(plainCodes(values, ACTION_SYSTEM), 'text[]')})`;
     case 'outcome': {
-      const outcomes = values.map(tokenCode);
+      const outcomes = plainCodes(values, OUTCOME_SYSTEM);
       if (outcomes.some((o) => !/^(0|4|8|12)$/.test(o))) throw badRequest('outcome is one of 0, 4, 8, 12');
       return `e.outcome = ANY(${p.bind(outcomes.map(Number), 'int[]')})`;
     }
     default:
       return undefined;
   }
+}
+
+/** search.html#string `:exact`: the whole string, case and accents as they are (the string parameters). */
+function exactString(name: string, values: string[], p: SqlParams): string | undefined {
+  const bound = () => p.bind(values, 'text[]');
+  if (name === 'address') return `e.network = ANY(${bound()})`;
+  if (name === 'agent-name') {
+    const v = bound();
+    return `(e.client_id = ANY(${v}) OR e.user_name = ANY(${v}))`;
+  }
+  return undefined;
 }
 
 /**
@@ -200,13 +229,22 @@ function dateClause(value: string, p: SqlParams): string {
   }
 }
 
-function entityClause(value: string, p: SqlParams): string {
+/**
+ * R4 `entity` is AuditEvent.entity.what: the resource concerned (with its version) and every Patient
+ * concerned (`Patient/x`, an entity of its own, unversioned). `own`: seen as that Patient's own event,
+ * which shows no other Patient.
+ */
+function entityClause(value: string, p: SqlParams, own?: string): string {
   const m = /^(?:([A-Z][A-Za-z]+)\/)?([A-Za-z0-9.-]{1,64})(?:\/_history\/([0-9]+))?$/.exec(localRef(value));
   if (!m) return 'false';
+  if (m[3] && Number(m[3]) > 2147483647) return 'false';
   const parts = [`e.entity_id = ${p.bind(m[2], 'text')}`];
   if (m[1]) parts.push(`e.entity_type = ${p.bind(m[1], 'text')}`);
   if (m[3]) parts.push(`e.entity_version = ${p.bind(Number(m[3]), 'int')}`);
-  return `(${parts.join(' AND ')})`;
+  if (own !== undefined) parts.push(`(e.entity_type IS DISTINCT FROM 'Patient' OR e.entity_id = ${p.bind(own, 'text')})`);
+  const resource = `(${parts.join(' AND ')})`;
+  if (m[3] || (m[1] && m[1] !== 'Patient') || (own !== undefined && m[2] !== own)) return resource;
+  return `(${resource} OR e.patient && ${p.bind([m[2]], 'text[]')})`;
 }
 
 /** `http://host/fhir/Patient/1` → `Patient/1` (any base: references are matched by type and id). */
@@ -230,9 +268,30 @@ function codes(values: string[], field: 'type' | 'subtype'): string[] {
   return out;
 }
 
-function tokenCode(v: string): string {
-  const bar = v.indexOf('|');
-  return bar < 0 ? v : v.slice(bar + 1);
+const ACTION_SYSTEM = 'http://hl7.org/fhir/audit-event-action';
+const OUTCOME_SYSTEM = 'http://hl7.org/fhir/audit-event-outcome';
+
+/**
+ * Token values over an element without a system of its own (search.html#token): `code` and `|code`
+ * match; `system|code` only for `implied`, the code system a `code` element is bound to (action,
+ * outcome); a value in another system matches nothing (and is left out).
+ */
+function plainCodes(values: string[], implied?: string): string[] {
+  const out: string[] = [];
+  for (const v of values) {
+    const bar = v.indexOf('|');
+    if (bar < 0) out.push(v);
+    else if (bar === 0 || v.slice(0, bar) === implied) out.push(v.slice(bar + 1));
+  }
+  return out;
+}
+
+/**
+ * A column as search.html#string compares it, as `normalizeString` does in the application: compatibility
+ * decomposition, combining marks removed, lower-cased (`José` → `jose`).
+ */
+function folded(column: string): string {
+  return `lower(regexp_replace(normalize(${column}, NFKD), '[\\u0300-\\u036f]', '', 'g'))`;
 }
 
 function or(clauses: string[]): string {
