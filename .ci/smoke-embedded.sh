@@ -4,8 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=$(mktemp -d)
-# a port the kernel reports free (a random one once hit a port another service on the machine held)
-port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+# a free port below the kernel's ephemeral range (32768 up): a port from that range can be taken by any
+# outgoing connection before the server binds it (a random one once hit a port another service held, and
+# an ephemeral one a client socket of tests running beside CI)
+port=$(node -e "
+const net = require('net');
+const low = Math.min(32000, Number(require('fs').readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\\s+/)[0]) || 32768);
+const tryPort = (n) => { const p = 20000 + Math.floor(Math.random() * (low - 20000));
+  const s = net.createServer().once('error', () => n > 0 ? tryPort(n - 1) : process.exit(1)).listen(p, '0.0.0.0', () => { console.log(p); s.close(); }); };
+tryPort(50);")
 # every FHIR route needs a SMART token: a backend client from the seed file gets one (client_credentials)
 cat > "$dir/seed.json" <<'JSON'
 { "clients": [ { "client_id": "smoke", "client_secret": "smoke-secret", "grant_types": ["client_credentials"],
