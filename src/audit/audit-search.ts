@@ -2,7 +2,8 @@ import { parseDateRange } from '../fhir/date-range';
 import { badRequest } from '../fhir/errors';
 import { normalizeString } from '../fhir/search/normalize';
 import { SqlParams } from '../fhir/storage/sql-params';
-import { systemOf } from './audit-codes';
+import { CLIENT_ENTITY, systemOf } from './audit-codes';
+import { CLIENT_ID_SYSTEM } from './audit-event.resource';
 
 export const DEFAULT_COUNT = 20;
 export const MAX_COUNT = 1000;
@@ -68,7 +69,9 @@ export function parseAuditSearch(params: [string, string][], p: SqlParams, lenie
         ? criterion(name, value.split(','), p, view)
         : modifier === 'exact' && key === `${name}:exact`
           ? exactString(name, value.split(','), p)
-          : undefined;
+          : key === 'entity:identifier'
+            ? entityIdentifier(value.split(','), p)
+            : undefined;
     if (clause === undefined) {
       if (!lenient) throw badRequest(`unknown or unsupported search parameter "${key}" for AuditEvent`);
       query.ignored.push(key);
@@ -181,6 +184,20 @@ function criterion(name: string, values: string[], p: SqlParams, view?: PatientV
   }
 }
 
+/**
+ * `entity:identifier` (search.html#reference): the entity whose `what.identifier` is `[system]|value`; the
+ * OAuth client a registration concerns is the only entity named by an identifier
+ * (`urn:ietf:params:oauth:client-id|<client_id>`, or the client id alone).
+ */
+function entityIdentifier(values: string[], p: SqlParams): string {
+  const ids = values.flatMap((v) => {
+    const bar = v.indexOf('|');
+    if (bar < 0) return [v];
+    return v.slice(0, bar) === CLIENT_ID_SYSTEM ? [v.slice(bar + 1)] : [];
+  });
+  return ids.length ? `(e.entity_type = '${CLIENT_ENTITY}' AND e.entity_id = ANY(${p.bind(ids, 'text[]')}))` : 'false';
+}
+
 /** search.html#string `:exact`: the whole string, case and accents as they are (the string parameters). */
 function exactString(name: string, values: string[], p: SqlParams): string | undefined {
   const bound = () => p.bind(values, 'text[]');
@@ -238,7 +255,8 @@ function entityClause(value: string, p: SqlParams, own?: string): string {
   const m = /^(?:([A-Z][A-Za-z]+)\/)?([A-Za-z0-9.-]{1,64})(?:\/_history\/([0-9]+))?$/.exec(localRef(value));
   if (!m) return 'false';
   if (m[3] && Number(m[3]) > 2147483647) return 'false';
-  const parts = [`e.entity_id = ${p.bind(m[2], 'text')}`];
+  // a registered OAuth client is an entity by identifier (`entity:identifier`), not by reference
+  const parts = [`e.entity_id = ${p.bind(m[2], 'text')}`, `e.entity_type IS DISTINCT FROM '${CLIENT_ENTITY}'`];
   if (m[1]) parts.push(`e.entity_type = ${p.bind(m[1], 'text')}`);
   if (m[3]) parts.push(`e.entity_version = ${p.bind(Number(m[3]), 'int')}`);
   if (own !== undefined) parts.push(`(e.entity_type IS DISTINCT FROM 'Patient' OR e.entity_id = ${p.bind(own, 'text')})`);

@@ -226,12 +226,10 @@ describe('AuditEvent search against the R4 SearchParameters (oracle)', () => {
     expect(disagreements).toEqual([]);
   }, 120_000);
 
-  // KNOWN DISAGREEMENT, left as it is (documented in README "Audit trail": a registration is "found by
-  // `entity=<client_id>`"): the client registered is rendered as `entity.what.identifier`
-  // (urn:ietf:params:oauth:client-id), not a literal reference, so by R4 (search.html#reference: an identifier
-  // is searched with `:identifier`) a plain `entity=<client_id>` should match nothing, yet the SQL matches it.
-  // Resolving it means choosing between the documented behaviour and `entity:identifier=<system>|<client_id>`.
-  it.skip('entity=<client_id> of a registered client: R4 matches no reference, the server finds the registration', async () => {
+  // the client registered is rendered as `entity.what.identifier` (urn:ietf:params:oauth:client-id), not a
+  // literal reference: by R4 (search.html#reference, an identifier is searched with `:identifier`) a plain
+  // `entity=<client_id>` matches nothing (audit-security.e2e-spec.ts checks `entity:identifier`)
+  it('entity=<client_id> of a registered client: R4 matches no reference, the server finds the registration', async () => {
     const v = valuesOf('entity');
     const { snapshot, searchIds } = await view(admin);
     const expected = snapshot.filter((e) => matches(v, registered, e, s.baseUrl)).map((e) => e.id!);

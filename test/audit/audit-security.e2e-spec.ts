@@ -163,9 +163,12 @@ describe('security events and access to the audit trail', () => {
     expect(entity?.what?.identifier?.system).toBe('urn:ietf:params:oauth:client-id');
     expect(entity?.role?.code).toBe('11');
     noSecrets(ok, registered.body.client_secret, admin);
-    // found by the new client's id
-    const byEntity = await auditSearch(`entity=${registered.body.client_id}&subtype=client-registered`);
+    // found by the new client's id, as the identifier it is (search.html#reference `:identifier`), not as a reference
+    const byEntity = await auditSearch(`entity:identifier=urn:ietf:params:oauth:client-id|${registered.body.client_id}&subtype=client-registered`);
     expect(byEntity.body.entry?.map((e: any) => e.resource.id)).toEqual([ok.id]);
+    expect((await auditSearch(`entity:identifier=${registered.body.client_id}&subtype=client-registered`)).body.entry?.map((e: any) => e.resource.id)).toEqual([ok.id]);
+    expect((await auditSearch(`entity:identifier=urn:other|${registered.body.client_id}`)).body.entry ?? []).toEqual([]);
+    expect((await auditSearch(`entity=${registered.body.client_id}&subtype=client-registered`)).body.entry ?? []).toEqual([]);
 
     const refused = of(refusedId);
     expect(refused.outcome).toBe('4');
