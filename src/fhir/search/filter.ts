@@ -118,7 +118,11 @@ interface StandardTest {
   not?: boolean;
   /** string `eq` / `ew`: the whole normalized value, or its end (no standard modifier says either) */
   match?: 'equals' | 'suffix';
-  /** date `po`: also this value, on the same stored value (the overlap of two bounds) */
+  /**
+   * date `po`: the value's upper bound, for `_lastUpdated` (an instant overlaps the value when within both
+   * bounds); a stored range is compared with the value's as a whole (range-sql.ts `po`): `ge` and `le`
+   * together miss a range that starts inside the value and ends after it
+   */
   alsoOnSameValue?: string;
 }
 
@@ -239,11 +243,10 @@ export function filterCriterion(node: FilterNode, type: (path: string) => string
       const param = innermost(c);
       if (t.match && param) for (const v of param.values) v.match = t.match;
       if (t.alsoOnSameValue) {
-        const also = criterion(t.name, t.alsoOnSameValue);
-        const other = innermost(also);
-        // a parameter's bounds on one and the same stored value; `_lastUpdated` has only one
-        if (!param || !other) return { kind: 'any', alternatives: [[c, also]] };
-        param.values = [{ raw: node.value, all: [param.values[0], other.values[0]] }];
+        // po: the stored range overlaps the value's range; `_lastUpdated`, an instant, is within both bounds
+        const date = param?.values[0].date;
+        if (!param || !date) return { kind: 'any', alternatives: [[c, criterion(t.name, t.alsoOnSameValue)]] };
+        param.values = [{ raw: node.value, date: { prefix: 'po', range: date.range } }];
       }
       return t.not ? { kind: 'not', inner: c } : c;
     }

@@ -31,8 +31,8 @@ export function spanHint(p: SqlParams, dates: DateValue[], x: string): string[] 
   for (const d of dates) {
     const lo = d.range.low.getTime();
     const hi = d.range.high.getTime();
-    if (d.prefix === 'eq' || d.prefix === 'lt' || d.prefix === 'le' || d.prefix === 'ap') lowBounded = true;
-    if (d.prefix === 'eq' || d.prefix === 'ge') atLeast(lo);
+    if (d.prefix === 'eq' || d.prefix === 'lt' || d.prefix === 'le' || d.prefix === 'ap' || d.prefix === 'po') lowBounded = true;
+    if (d.prefix === 'eq' || d.prefix === 'ge' || d.prefix === 'po') atLeast(lo);
     if (d.prefix === 'gt' || d.prefix === 'sa') atLeast(hi);
     if (d.prefix === 'ap') atLeast(apRange(d).low);
   }
@@ -82,6 +82,9 @@ function datePredicate(d: DateValue, b: { sl: string; sh: string }, low: string,
       return `${low} > ${b.sh}`;
     case 'eb':
       return `${high} < ${b.sl}`;
+    case 'po':
+      // `_filter` po (search_filter.html): the stored range and the value's share an instant
+      return `(${low} <= ${b.sh} AND ${high} >= ${b.sl})`;
     case 'ap': {
       const r = apRange(d);
       const wl = p.bind(new Date(r.low).toISOString(), 'timestamptz');

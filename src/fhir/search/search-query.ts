@@ -15,7 +15,8 @@ export interface TokenValue {
 }
 
 export interface DateValue {
-  prefix: Prefix;
+  /** `po`: `_filter`'s "overlaps" (search_filter.html), set by filter.ts only */
+  prefix: Prefix | 'po';
   range: DateRange;
 }
 
