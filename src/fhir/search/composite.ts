@@ -1,4 +1,5 @@
 import { splitUnion } from './expression';
+import type { TokenValue } from './search-query';
 import { IndexKind, kindOf, SearchParameterInfo, SearchParameterRegistry } from './search-params';
 
 /**
@@ -6,7 +7,8 @@ import { IndexKind, kindOf, SearchParameterInfo, SearchParameterRegistry } from 
  * the indexer and the SQL. For each element the composite's expression
  * selects (one "tuple"), the values of its token, uri and reference
  * components are folded into the param name, `code$<v1>$<v2>…` (every
- * combination when one has several values); the remaining components are
+ * combination when one has several values; a token's as `code`, `system|code`
+ * and `system|`, see tokenKeys); the remaining components are
  * stored as ordinary rows of their kind under that name, so
  * `code-value-quantity=8480-6$gt100` is one index range. When all components
  * are tokens or references the last one is the row. When two or more
@@ -66,4 +68,33 @@ export function componentExpression(base: string, given: string, def: SearchPara
   if (own.length !== 1) return given;
   const rel = own[0].slice(base.length + 1);
   return /^[a-z][A-Za-z0-9]*(\.[a-z][A-Za-z0-9]*)*$/.test(rel) ? rel : given;
+}
+
+/** `|` and `\\` in a folded token's system or code are escaped (`a|b` the system a and code b, `a\\|b` the code `a|b`). */
+const keyPart = (s: string) => s.replace(/[\\|]/g, (m) => `\\${m}`);
+
+/**
+ * The folded keys of a token component's values on one element, one per form a search value can take
+ * (search.html#token): `code` (any system), `system|code` (`|code` with none) and `system|` (any code of
+ * the system). The system is thus checked on the element that holds the code and the other components
+ * (search.html#composite: all on the same element), not on another element of the resource. Values without
+ * a code give none (a token component needs a code).
+ */
+export function tokenKeys(entries: { system: string | null; value: string | null }[]): string[] {
+  const keys = new Set<string>();
+  for (const e of entries) {
+    if (e.value === null) continue;
+    const system = e.system === null ? '' : keyPart(e.system);
+    keys.add(keyPart(e.value));
+    keys.add(`${system}|${keyPart(e.value)}`);
+    if (e.system !== null) keys.add(`${system}|`);
+  }
+  return [...keys];
+}
+
+/** The folded key a token component's search value reads (see tokenKeys); a uri value is a code without a system. */
+export function tokenKey(v: TokenValue | undefined, uri?: string): string {
+  if (!v) return keyPart(uri ?? '');
+  if (v.system === undefined) return keyPart(v.code ?? '');
+  return `${v.system === null ? '' : keyPart(v.system)}|${v.code === undefined ? '' : keyPart(v.code)}`;
 }

@@ -20,7 +20,7 @@ import { positionEntries } from './position';
 import { tsvectorLiteral } from './normalize';
 import { IndexKind, kindOf, RESOURCE_COLUMN_PARAMS, SearchParameterInfo, SearchParameterRegistry } from './search-params';
 import { canonicalEntry, UCUM, UCUM_SUFFIX } from './ucum';
-import { compositeOf, CompositeLayout, componentExpression, compositeParam, foldedKeys } from './composite';
+import { compositeOf, CompositeLayout, componentExpression, compositeParam, foldedKeys, tokenKeys } from './composite';
 
 interface ParamPlan {
   code: string;
@@ -232,7 +232,7 @@ export class SearchIndexer implements ResourceIndexer {
         const values = part.components.map((comp) => comp.extract(comp.fromRoot ? resource : node.value));
         const folded = c.layout.folded.map((i) =>
           values[i].flatMap((pv) =>
-            c.layout.kinds[i] === 'reference' ? referenceEntries(pv, this.baseUrl).map((e) => e.ref) : tokenEntries(pv).flatMap((e) => (e.value === null ? [] : [e.value])),
+            c.layout.kinds[i] === 'reference' ? referenceEntries(pv, this.baseUrl).map((e) => e.ref) : tokenKeys(tokenEntries(pv)),
           ),
         );
         if (folded.some((v) => v.length === 0)) continue;

@@ -1,6 +1,6 @@
 import { SqlParams } from '../storage/sql-params';
 import { implicitMatches, withoutImplicitSystem } from './code-systems';
-import { compositeOf, compositeSuffix, foldedKeys } from './composite';
+import { compositeOf, compositeSuffix, foldedKeys, tokenKey } from './composite';
 import { INDEX_TABLE, KIND, RowKind } from './index-tables';
 import { searchHash, words } from './normalize';
 import { nearCondition } from './position';
@@ -308,19 +308,12 @@ export abstract class ValueSql {
   protected composite(c: ParamCriterion, v: ParamValue, a: string, types: string[]): string {
     const { defs, layout } = compositeOf(this.registry, c.defs.values().next().value!)!;
     const values = v.composite!;
-    const folded = layout.folded.map((i) => values[i].refs ?? (values[i].token ? (values[i].token!.code === undefined ? [] : [values[i].token!.code!]) : [values[i].string!]));
+    // a token's key holds its system too (`system|code`, `|code`, `system|`): checked on the tuple's own element
+    const folded = layout.folded.map((i) => values[i].refs ?? [tokenKey(values[i].token, values[i].string)]);
     if (folded.some((f) => f.length === 0)) return 'FALSE';
     // (a union composite such as combo-code-value-quantity reads the rows of the composites it unites)
     const alts = foldedKeys(folded).map((key) => this.compositeTuple(a, layout.rows.map((i) => ({ s: this.stored(types, c.code, compositeSuffix(key, layout, i)), type: defs[i].type, value: values[i] }))));
-    let sql = alts.length === 1 ? alts[0] : `(${alts.join(' OR ')})`;
-    for (const i of layout.folded) {
-      if (values[i].token?.system === undefined) continue;
-      // the folded key is the code; the system of a token component is checked on its own parameter
-      const x = this.alias('cs');
-      const s = this.stored(types, defs[i].code);
-      sql += ` AND ${this.exists(a, x, s, [this.token(x, s, values[i])])}`;
-    }
-    return sql;
+    return alts.length === 1 ? alts[0] : `(${alts.join(' OR ')})`;
   }
 
   /** The row components' conditions, all on one tuple (with several rows: rows of the same `text` ordinal). */
