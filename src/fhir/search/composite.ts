@@ -7,8 +7,8 @@ import { IndexKind, kindOf, SearchParameterInfo, SearchParameterRegistry } from 
  * the indexer and the SQL. For each element the composite's expression
  * selects (one "tuple"), the values of its token, uri and reference
  * components are folded into the param name, `code$<v1>$<v2>…` (every
- * combination when one has several values; a token's as `code`, `system|code`
- * and `system|`, see tokenKeys); the remaining components are
+ * combination when one has several values; a token's as `code` and `system|code`,
+ * see tokenKeys); the remaining components are
  * stored as ordinary rows of their kind under that name, so
  * `code-value-quantity=8480-6$gt100` is one index range. When all components
  * are tokens or references the last one is the row. When two or more
@@ -74,20 +74,20 @@ export function componentExpression(base: string, given: string, def: SearchPara
 const keyPart = (s: string) => s.replace(/[\\|]/g, (m) => `\\${m}`);
 
 /**
- * The folded keys of a token component's values on one element, one per form a search value can take
- * (search.html#token): `code` (any system), `system|code` (`|code` with none) and `system|` (any code of
- * the system). The system is thus checked on the element that holds the code and the other components
- * (search.html#composite: all on the same element), not on another element of the resource. Values without
- * a code give none (a token component needs a code).
+ * The folded keys of a token component's values on one element, one per form a search value with a code
+ * can take (search.html#token): `code` (any system) and `system|code` (`|code` with none). The system is
+ * thus checked on the element that holds the code and the other components (search.html#composite: all on
+ * the same element), not on another element of the resource. Values without a code give none (a token
+ * component needs a code). Not `system|` (any code of the system): a third key per value would add a third
+ * of the rows again to every coded composite (a vital-sign Observation's), for a form composites rarely
+ * take; such a search value is refused (SearchParser).
  */
 export function tokenKeys(entries: { system: string | null; value: string | null }[]): string[] {
   const keys = new Set<string>();
   for (const e of entries) {
     if (e.value === null) continue;
-    const system = e.system === null ? '' : keyPart(e.system);
     keys.add(keyPart(e.value));
-    keys.add(`${system}|${keyPart(e.value)}`);
-    if (e.system !== null) keys.add(`${system}|`);
+    keys.add(`${e.system === null ? '' : keyPart(e.system)}|${keyPart(e.value)}`);
   }
   return [...keys];
 }

@@ -306,12 +306,17 @@ export class SearchParser {
   /** `a$b$c`: one value per component (search.html#composite), each parsed as its own parameter. */
   private composite(sp: SearchParameterInfo, raw: string, name: string): ParamValue[] {
     const parts = splitEscaped(raw, '$');
-    const defs = compositeOf(this.registry, sp)!.defs;
+    const { defs, layout } = compositeOf(this.registry, sp)!;
     if (parts.length !== defs.length) throw badRequest(`${name}: "${raw}" must have ${defs.length} components separated by $`);
-    return defs.map((d, i) => {
+    const values = defs.map((d, i) => {
       if (d.type === 'reference') return { raw: parts[i], refs: parseReference(parts[i], name, this.registry.targetsOf(d), undefined, this.baseUrl) };
       return this.value({ kind: 'param', code: d.code, type: d.type, defs: new Map(), values: [] }, d, parts[i]);
     });
+    // a folded token component is stored as `code` and `system|code` keys only (composite.ts tokenKeys)
+    if (layout.folded.some((i) => values[i].token && values[i].token.code === undefined)) {
+      throw new Unsupported(`${name}: a token component as "system|" (any code of the system) is not supported: give a code`);
+    }
+    return values;
   }
 
   /** `subject:Patient.name=peter` (search.html §2.1.1.7.4 chaining), any depth. */
