@@ -19,13 +19,29 @@ async function freshDatabase(name, adminUrl = process.env.BENCH_ADMIN_URL || 'po
 }
 
 /**
+ * A port free now, below the kernel's ephemeral range (32768 up): one from that range can be taken by any
+ * outgoing connection (the load generator's thousands of sockets) before the server binds it (EADDRINUSE).
+ */
+async function freePort() {
+  const net = require('net');
+  for (let i = 0; i < 50; i++) {
+    const p = 20000 + Math.floor(Math.random() * 12000);
+    const free = await new Promise((resolve) => {
+      const s = net.createServer().once('error', () => resolve(false)).listen(p, '0.0.0.0', () => s.close(() => resolve(true)));
+    });
+    if (free) return p;
+  }
+  throw new Error('no free port');
+}
+
+/**
  * Starts `node <dist>/src/main.js` with env; resolves when /readyz answers. dist: this checkout's
  * `dist/` unless given, or BENCH_DIST (another build, for A/B runs of two versions with any bench).
  */
 async function startServer(env, dist = process.env.BENCH_DIST || undefined) {
   const main = path.join(dist ?? path.join(root, 'dist'), 'src/main.js');
   if (!dist && !fs.existsSync(main)) execSync('npm run build', { cwd: root, stdio: 'inherit' });
-  const port = env.PORT || String(30000 + Math.floor(Math.random() * 10000));
+  const port = env.PORT || String(await freePort());
   const child = spawn(process.execPath, [main], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: port, PUBLIC_URL: `http://127.0.0.1:${port}` },

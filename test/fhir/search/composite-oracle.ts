@@ -1,6 +1,6 @@
 import * as fhirpath from 'fhirpath';
 import { entries, Entry, Prefix, prefixMatches, UCUM, convert, nearBound, toDec } from './number-quantity-oracle';
-import { dates } from './r4-examples-sort-keys';
+import { datePrefixMatches, dates } from './r4-examples-sort-keys';
 import { esc, has, RELATIVE, tokenPairs, topLevelUnion, Typed } from './r4-examples-sweep-values';
 
 /**
@@ -114,29 +114,6 @@ export function normalize(s: string): string {
   return s.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/\s+/g, ' ').trim();
 }
 
-/** search.html#prefix on a date range [a, b] against the search value's [sl, sh] (the R4 table, as in r4-examples-date-prefixes). */
-export function dateMatches(prefix: DatePrefix, [a, b]: [number, number], [sl, sh]: [number, number]): boolean {
-  const eq = a >= sl && b <= sh;
-  switch (prefix) {
-    case '':
-    case 'eq':
-      return eq;
-    case 'ne':
-      return !eq;
-    case 'gt':
-      return b > sh;
-    case 'lt':
-      return a < sl;
-    case 'ge':
-      return b > sh || eq;
-    case 'le':
-      return a < sl || eq;
-    case 'sa':
-      return a > sh;
-    case 'eb':
-      return b < sl;
-  }
-}
 
 /** search.html#quantity on one stored quantity (as number-quantity-oracle.e2e-spec: a UCUM value also in another unit of its dimension). undefined: too close to call. */
 function quantityMatches(v: Extract<ComponentValue, { number: string }>, e: Entry): boolean | undefined {
@@ -176,7 +153,7 @@ export function componentMatches(v: ComponentValue, values: Typed[], baseUrl: st
         m = typeof t.value === 'string' && normalize(t.value).slice(0, 200).startsWith(v.prefix);
         break;
       case 'date':
-        m = dates(t).some((r) => dateMatches(v.prefix, r, v.range));
+        m = dates(t).some((r) => datePrefixMatches(v.prefix, r, v.range) === true);
         break;
       default:
         for (const e of entries([t])) {

@@ -1,7 +1,7 @@
 import { fold, paramsOf, stringParts, type Param } from './chain-oracle';
 import { localReference } from './compartments';
 import { entries, prefixMatches, type Prefix } from './number-quantity-oracle';
-import { dateRange, dates } from './r4-examples-sort-keys';
+import { datePrefixMatches, dateRange, dates } from './r4-examples-sort-keys';
 import { evaluate, tokenPairs, type Typed } from './r4-examples-sweep-values';
 
 /**
@@ -24,44 +24,6 @@ export class Values {
     let v = this.cache.get(ck);
     if (!v) this.cache.set(ck, (v = evaluate(p.expression!, this.universe.get(key))));
     return v;
-  }
-}
-
-/**
- * search.html#prefix on dates (R4), the target range [a, b] against the search value's [sl, sh] (both
- * inclusive, ms), as test/fhir/search/r4-examples-date-prefixes.e2e-spec.ts reads the table; `po`
- * (search_filter.html#ops, "overlaps"): the two ranges share an instant. `ap`: the search range widened
- * by 10% of the distance to now, at least a day (README); a minute near its edge is undecided.
- */
-export function dateMatches(op: Op, [a, b]: [number, number], [sl, sh]: [number, number], now: number): boolean | undefined {
-  const eq = a >= sl && b <= sh;
-  switch (op) {
-    case 'eq':
-      return eq;
-    case 'ne':
-      return !eq;
-    case 'gt':
-      return b > sh;
-    case 'lt':
-      return a < sl;
-    case 'ge':
-      return b > sh || eq;
-    case 'le':
-      return a < sl || eq;
-    case 'sa':
-      return a > sh;
-    case 'eb':
-      return b < sl;
-    case 'po':
-      return a <= sh && b >= sl;
-    case 'ap': {
-      const widen = Math.max(Math.abs(now - sl) * 0.1, DAY);
-      const [wl, wh] = [sl - widen, sh + widen];
-      if (Math.abs(a - wh) < 60_000 || Math.abs(b - wl) < 60_000) return undefined;
-      return a <= wh && b >= wl;
-    }
-    default:
-      throw new Error(`date ${op}`);
   }
 }
 
@@ -111,7 +73,7 @@ export function leafMatches(ptype: string, op: Op, value: string, values: Typed[
     }
     case 'date': {
       const target = dateRange(value)!;
-      return anyOf(values.flatMap((v) => dates(v)).map((r) => dateMatches(op, r, target, now)));
+      return anyOf(values.flatMap((v) => dates(v)).map((r) => datePrefixMatches(op, r, target, now)));
     }
     case 'uri': {
       // search.html#uri: the exact value; `ss` :below (the stored uri is the value or under it, by path

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import { startTestApp, TestApp } from '../../helpers/test-app';
-import { dateRange, dates } from './r4-examples-sort-keys';
+import { datePrefixMatches, dateRange, dates } from './r4-examples-sort-keys';
 import { evaluate, EXAMPLES, pool, r4ParamsByType, storeExamplesByType } from './r4-examples-sweep-values';
 
 /**
@@ -36,44 +36,6 @@ const PER_PARAM = 2;
 const DAY = 24 * 3600_000;
 type Range = [number, number];
 const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'] as const;
-type Prefix = (typeof PREFIXES)[number];
-
-/**
- * search.html#prefix (R4), target range [a, b] against the search value's range [sl, sh]:
- * eq "the range of the search value fully contains the range of the target value"; ne "does not fully
- * contain"; gt "the range above the search value intersects (i.e. overlaps) with the range of the target
- * value"; lt "the range below the search value intersects"; ge / le: gt / lt "or the range of the search
- * value fully contains the range of the target value"; sa "does not overlap with the range of the target
- * value, and the range above the search value contains the range of the target value"; eb the same below.
- * `undefined`: too close to call (ap's edge).
- */
-function matches(prefix: Prefix, [a, b]: Range, [sl, sh]: Range, now: number): boolean | undefined {
-  const eq = a >= sl && b <= sh;
-  switch (prefix) {
-    case 'eq':
-      return eq;
-    case 'ne':
-      return !eq;
-    case 'gt':
-      return b > sh;
-    case 'lt':
-      return a < sl;
-    case 'ge':
-      return b > sh || eq;
-    case 'le':
-      return a < sl || eq;
-    case 'sa':
-      return a > sh;
-    case 'eb':
-      return b < sl;
-    case 'ap': {
-      const widen = Math.max(Math.abs(now - sl) * 0.1, DAY);
-      const [wl, wh] = [sl - widen, sh + widen];
-      if (Math.abs(a - wh) < 60_000 || Math.abs(b - wl) < 60_000) return undefined;
-      return a <= wh && b >= wl;
-    }
-  }
-}
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const day = (ms: number) => iso(ms).slice(0, 10);
@@ -127,7 +89,7 @@ interface Check {
           for (const value of searchValues(ranges[0])) {
             const target = dateRange(value)!;
             for (const prefix of PREFIXES) {
-              const each = ranges.map((range) => matches(prefix, range, target, now));
+              const each = ranges.map((range) => datePrefixMatches(prefix, range, target, now));
               const expected = each.some((m) => m === true) ? true : each.some((m) => m === undefined) ? undefined : false;
               if (expected === undefined) continue;
               checks.push({ type, id: r.id, query: `${p.code}=${encodeURIComponent(prefix + value)}&_id=${encodeURIComponent(r.id)}`, expected });

@@ -133,3 +133,49 @@ export function sortKeys(p: SweepParam, resource: any): SortKeys | undefined {
   const pick = (end: 0 | 1, sign: number) => intervals.map((i) => i[end]).reduce((a, b) => (sign * compareKeys(b, a) < 0 ? b : a));
   return { low: pick(0, 1), high: pick(1, -1) };
 }
+
+const DAY_MS = 24 * 3600_000;
+
+/**
+ * search.html#prefix (R4) on dates, target range [a, b] against the search value's range [sl, sh] (both
+ * inclusive, ms): eq (or no prefix) "the range of the search value fully contains the range of the target
+ * value"; ne "does not fully contain"; gt "the range above the search value intersects (i.e. overlaps) with
+ * the range of the target value"; lt "the range below the search value intersects"; ge / le: gt / lt "or the
+ * range of the search value fully contains the range of the target value"; sa "does not overlap with the
+ * range of the target value, and the range above the search value contains the range of the target value";
+ * eb the same below; ap: the search range widened by 10% of the distance to `now`, at least a day (README),
+ * `undefined` within a minute of its edge (too close to call); po (search_filter.html "overlaps", `_filter`
+ * only): the two ranges share an instant.
+ */
+export function datePrefixMatches(prefix: string, [a, b]: [number, number], [sl, sh]: [number, number], now = Date.now()): boolean | undefined {
+  const eq = a >= sl && b <= sh;
+  switch (prefix) {
+    case '':
+    case 'eq':
+      return eq;
+    case 'ne':
+      return !eq;
+    case 'gt':
+      return b > sh;
+    case 'lt':
+      return a < sl;
+    case 'ge':
+      return b > sh || eq;
+    case 'le':
+      return a < sl || eq;
+    case 'sa':
+      return a > sh;
+    case 'eb':
+      return b < sl;
+    case 'po':
+      return a <= sh && b >= sl;
+    case 'ap': {
+      const widen = Math.max(Math.abs(now - sl) * 0.1, DAY_MS);
+      const [wl, wh] = [sl - widen, sh + widen];
+      if (Math.abs(a - wh) < 60_000 || Math.abs(b - wl) < 60_000) return undefined;
+      return a <= wh && b >= wl;
+    }
+    default:
+      throw new Error(`date prefix ${prefix}`);
+  }
+}
